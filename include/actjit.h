@@ -1,0 +1,194 @@
+/*
+ * actjit — a JIT code generator for fused activation pipelines.
+ *
+ * A pipeline is a small SSA graph of f32 tensors (rank 1–4, the leading
+ * dimension optionally dynamic: the batch, bound at run time) built op by op
+ * through this API or parsed from the textual IR.  actjit verifies it, runs
+ * its passes, emits vectorized code for the target CPU through LLVM and
+ * JIT-compiles it in process.
+ *
+ * Conventions
+ *   - Every public name starts with actjit_ / ACTJIT_.
+ *   - Handles are opaque.  Whoever calls *_create / *_parse / actjit_compile
+ *     owns the result and frees it with the matching *_destroy.  Strings the
+ *     library returns through `char **` belong to the caller and are freed
+ *     with actjit_free().  Strings returned as `const char *` are borrowed
+ *     and stay valid until the next call on the same context.
+ *   - Every fallible call returns an actjit_status; on failure the context
+ *     keeps a one-line message (actjit_context_error) naming the file,
+ *     line:column or op at fault, and the error callback, if set, gets it too.
+ *   - The library never prints, never exits, never aborts.
+ *   - A context and the objects made from it are not safe to use from two
+ *     threads at once; separate contexts are independent.
+ */
+#ifndef ACTJIT_H
+#define ACTJIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
+
+#define ACTJIT_VERSION_MAJOR 0
+#define ACTJIT_VERSION_MINOR 1
+#define ACTJIT_VERSION_PATCH 0
+#define ACTJIT_VERSION_STRING "0.1.0"
+
+/* Largest tensor rank. */
+#define ACTJIT_MAX_RANK 4
+/* A dims[0] of ACTJIT_DYN marks the leading dimension as the batch, bound at
+ * run time (written `N` in the textual IR). */
+#define ACTJIT_DYN (-1)
+
+typedef enum actjit_status {
+  ACTJIT_OK = 0,
+  ACTJIT_ERR_ARGUMENT,    /* a NULL or out-of-range argument to the API */
+  ACTJIT_ERR_PARSE,       /* malformed textual IR */
+  ACTJIT_ERR_VERIFY,      /* ill-formed graph: unknown op, shape, attribute */
+  ACTJIT_ERR_WEIGHTS,     /* missing or wrongly shaped parameter */
+  ACTJIT_ERR_IO,          /* a file could not be read or written */
+  ACTJIT_ERR_NOMEM,       /* allocation failed */
+  ACTJIT_ERR_TARGET,      /* unknown CPU / features for this LLVM */
+  ACTJIT_ERR_LLVM,        /* LLVM rejected the module or failed to compile */
+} actjit_status;
+
+/* A short constant name for a status ("ACTJIT_ERR_PARSE", ...). */
+const char *actjit_status_name(actjit_status s);
+
+/* ---------------------------------------------------------------- context */
+
+typedef struct actjit_context actjit_context;
+typedef void (*actjit_error_fn)(void *user, actjit_status s, const char *msg);
+
+actjit_status actjit_context_create(actjit_context **out);
+void actjit_context_destroy(actjit_context *ctx);
+/* Message of the most recent failed call on this context ("" if none). */
+const char *actjit_context_error(const actjit_context *ctx);
+/* Called with every error message as it is raised; NULL to unset. */
+void actjit_context_set_error_callback(actjit_context *ctx, actjit_error_fn fn,
+                                       void *user);
+
+/* Frees a string the library handed over through `char **`. */
+void actjit_free(void *p);
+
+/* ------------------------------------------------------------------ graph */
+
+typedef struct actjit_graph actjit_graph;
+/* Index of an SSA value in its graph. */
+typedef int32_t actjit_value;
+#define ACTJIT_NO_VALUE ((actjit_value)-1)
+
+/* A named numeric attribute of an op, as in the textual IR `{p = 0.2}`. */
+typedef struct actjit_attr {
+  const char *name;
+  double value;
+} actjit_attr;
+
+actjit_status actjit_graph_create(actjit_context *ctx, actjit_graph **out);
+void actjit_graph_destroy(actjit_graph *g);
+
+/* Parses the textual IR.  `filename` only labels error messages. */
+actjit_status actjit_graph_parse(actjit_context *ctx, const char *text,
+                                 size_t len, const char *filename,
+                                 actjit_graph **out);
+actjit_status actjit_graph_parse_file(actjit_context *ctx, const char *path,
+                                      actjit_graph **out);
+
+/* The pipeline's single input.  dims[0] may be ACTJIT_DYN. */
+actjit_status actjit_graph_input(actjit_graph *g, const char *name, int rank,
+                                 const int64_t *dims, actjit_value *out);
+/* A named parameter (a state_dict key such as "0.weight"); static shape. */
+actjit_status actjit_graph_param(actjit_graph *g, const char *name, int rank,
+                                 const int64_t *dims, actjit_value *out);
+/* Appends op `op` (its textual-IR name: "linear", "relu", "softmax", ...)
+ * applied to `args`, with attributes; omitted attributes take PyTorch's
+ * defaults.  For linear, args are {x, weight} or {x, weight, bias}; for
+ * prelu {x, weight}.  The result's shape is inferred and checked. */
+actjit_status actjit_graph_op(actjit_graph *g, const char *op,
+                              const actjit_value *args, int nargs,
+                              const actjit_attr *attrs, int nattrs,
+                              actjit_value *out);
+/* Marks the pipeline's single output. */
+actjit_status actjit_graph_output(actjit_graph *g, actjit_value v);
+
+/* Checks the whole graph (one input, one output, every op well formed). */
+actjit_status actjit_graph_verify(actjit_graph *g);
+
+/* Shape of a value; dims[0] is ACTJIT_DYN for a batch-led value. */
+actjit_status actjit_graph_value_shape(const actjit_graph *g, actjit_value v,
+                                       int *rank, int64_t dims[ACTJIT_MAX_RANK]);
+
+/* Parameters in declaration order. */
+int actjit_graph_param_count(const actjit_graph *g);
+actjit_status actjit_graph_param_info(const actjit_graph *g, int i,
+                                      const char **name, int *rank,
+                                      int64_t dims[ACTJIT_MAX_RANK]);
+
+/* The textual IR of the graph; free with actjit_free. */
+actjit_status actjit_graph_print(const actjit_graph *g, char **text);
+
+/* ----------------------------------------------------------------- kernel */
+
+typedef struct actjit_kernel actjit_kernel;
+
+typedef struct actjit_compile_options {
+  const char *cpu;      /* LLVM CPU name ("skylake-avx512", "x86-64"); NULL: host */
+  const char *features; /* LLVM feature string ("+avx2,+fma"); NULL: host's
+                           when cpu is NULL, else the CPU's own */
+  int opt_level;        /* 0..3; default 3 */
+  int fuse;             /* 1: run the fusion passes; 0: one kernel per op */
+} actjit_compile_options;
+
+/* Fills in the defaults: host CPU, O3, fused. */
+void actjit_compile_options_init(actjit_compile_options *o);
+
+/* Verifies, lowers and JIT-compiles `g`.  The kernel keeps its own copy of
+ * what it needs: `g` may be destroyed or changed afterwards. */
+actjit_status actjit_compile(actjit_graph *g, const actjit_compile_options *o,
+                             actjit_kernel **out);
+void actjit_kernel_destroy(actjit_kernel *k);
+
+/* Copies `count` floats (row-major, the parameter's declared shape) into the
+ * kernel.  Every parameter must be bound before actjit_kernel_run. */
+actjit_status actjit_kernel_bind(actjit_kernel *k, const char *param,
+                                 const float *data, size_t count);
+
+/* Element counts of input and output for a batch size. */
+actjit_status actjit_kernel_io_sizes(const actjit_kernel *k, int64_t batch,
+                                     size_t *in_count, size_t *out_count);
+
+/* Runs the pipeline on caller buffers (any alignment, must not overlap).
+ * `batch` binds the dynamic leading dimension (ignored if there is none).
+ * Intermediates live in a scratch area the kernel owns and reuses. */
+actjit_status actjit_kernel_run(actjit_kernel *k, const float *input,
+                                int64_t batch, float *output);
+
+typedef enum actjit_dump_kind {
+  ACTJIT_DUMP_IR,        /* the textual IR the code was generated from */
+  ACTJIT_DUMP_PASSES,    /* the IR after each pass */
+  ACTJIT_DUMP_LLVM,      /* LLVM IR before optimization */
+  ACTJIT_DUMP_LLVM_OPT,  /* LLVM IR after optimization: what the JIT compiles */
+  ACTJIT_DUMP_ASM,       /* host assembly of the optimized module */
+} actjit_dump_kind;
+
+/* Text of one dump; free with actjit_free. */
+actjit_status actjit_kernel_dump(actjit_kernel *k, actjit_dump_kind kind,
+                                 char **text);
+
+/* The target the kernel was compiled for and its vector width in floats. */
+const char *actjit_kernel_cpu(const actjit_kernel *k);
+int actjit_kernel_vector_width(const actjit_kernel *k);
+
+/* Host CPU name and feature string as LLVM sees them; free with actjit_free. */
+actjit_status actjit_host_cpu(char **name, char **features);
+/* "actjit 0.1.0 (LLVM 19.1.7)". */
+const char *actjit_version(void);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
+#endif

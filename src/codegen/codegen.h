@@ -1,0 +1,84 @@
+/* Codegen: lowers a plan to an LLVM module.  Split by what it emits:
+ *   loops.c    loop nests, vector loads/stores with masked tails
+ *   vmath.c    vector exp / tanh / sigmoid
+ *   eltwise.c  elementwise ops and their kernels
+ *   linear.c   linear layers
+ *   softmax.c  softmax along any dim
+ *   module.c   one function per kernel plus the entry that sequences them
+ */
+#ifndef ACTJIT_CODEGEN_H
+#define ACTJIT_CODEGEN_H
+
+#include <llvm-c/Core.h>
+
+#include "../plan.h"
+
+/* Name of the entry point:
+ *   void actjit_entry(const float *in, float *out, const float *const *params,
+ *                     float *scratch, int64_t batch);
+ * params[i] is the i-th parameter in declaration order. */
+#define CG_ENTRY "actjit_entry"
+typedef void (*cg_entry_fn)(const float *in, float *out,
+                            const float *const *params, float *scratch,
+                            int64_t batch);
+
+typedef struct cg {
+  LLVMContextRef ctx;
+  LLVMModuleRef mod;
+  LLVMBuilderRef b;
+  const actjit_graph *g;
+  int width;                    /* floats per vector */
+  LLVMTypeRef f32, i32, i64, ptr, vf, vi, vmask, voidt;
+  /* The kernel being emitted: its parameters. */
+  LLVMValueRef fn, x, y, params, batch;
+} cg;
+
+/* Builds the module for plan p; the module lives in ctx. */
+LLVMModuleRef cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx,
+                       int width);
+
+/* ---- loops.c */
+LLVMValueRef cg_i64(cg *c, int64_t v);
+/* The runtime value of an extent: mul * batch or mul. */
+LLVMValueRef cg_extent(cg *c, extent e);
+typedef void (*cg_body)(cg *c, LLVMValueRef i, void *env);
+/* for (i = lo; i < hi; i += step) body(i) */
+void cg_for(cg *c, LLVMValueRef lo, LLVMValueRef hi, int64_t step, cg_body body, void *env);
+typedef void (*cg_vbody)(cg *c, LLVMValueRef i, LLVMValueRef mask, void *env);
+/* Calls body(i, NULL) for each full vector in [0, n), then body(i, mask) once
+ * for the partial vector at the end, if any. */
+void cg_vector_loop(cg *c, LLVMValueRef n, cg_vbody body, void *env);
+/* Vector at p[i] (float index); masked lanes read `fill`. */
+LLVMValueRef cg_load(cg *c, LLVMValueRef p, LLVMValueRef i, LLVMValueRef mask, float fill);
+void cg_store(cg *c, LLVMValueRef v, LLVMValueRef p, LLVMValueRef i, LLVMValueRef mask);
+/* Scalar float p[i]. */
+LLVMValueRef cg_load_scalar(cg *c, LLVMValueRef p, LLVMValueRef i);
+LLVMValueRef cg_gep(cg *c, LLVMValueRef p, LLVMValueRef i);
+/* A local variable (promoted to a register by the optimizer). */
+LLVMValueRef cg_var(cg *c, LLVMTypeRef t, LLVMValueRef init);
+/* Horizontal reductions. */
+LLVMValueRef cg_reduce_add(cg *c, LLVMValueRef v);
+LLVMValueRef cg_reduce_max(cg *c, LLVMValueRef v);
+/* max(a, b) as `a > b ? a : b`: one maxps; a NaN in a yields b. */
+LLVMValueRef cg_max(cg *c, LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef cg_splat(cg *c, LLVMValueRef scalar);
+/* Call of intrinsic `name` overloaded on tys. */
+LLVMValueRef cg_intrinsic(cg *c, const char *name, LLVMTypeRef *tys, unsigned ntys,
+                          LLVMValueRef *args, unsigned nargs);
+/* Data pointer of parameter node v. */
+LLVMValueRef cg_param(cg *c, int v);
+
+/* ---- eltwise.c */
+/* y = op(x) for one vector (or scalar) x; w is the per-element weight for
+ * prelu, NULL otherwise. */
+LLVMValueRef cg_eltwise_op(cg *c, const node *nd, LLVMValueRef x, LLVMValueRef w);
+void cg_eltwise_kernel(cg *c, const node *nd);
+/* One kernel applying ops[0..n) in turn (all elementwise, same shape, at
+ * most 8 of them). */
+void cg_eltwise_chain(cg *c, const node *const *ops, int n);
+/* ---- linear.c */
+void cg_linear_kernel(cg *c, const node *nd);
+/* ---- softmax.c */
+void cg_softmax_kernel(cg *c, const node *nd);
+
+#endif

@@ -1,0 +1,145 @@
+/* Loop nests and vector memory access. */
+#include "codegen.h"
+#include <string.h>
+
+#include "vmath.h"
+
+LLVMValueRef cg_i64(cg *c, int64_t v) { return LLVMConstInt(c->i64, (unsigned long long)v, 1); }
+
+LLVMValueRef cg_extent(cg *c, extent e) {
+  if (!e.dyn) return cg_i64(c, e.mul);
+  return e.mul == 1 ? c->batch : LLVMBuildNSWMul(c->b, c->batch, cg_i64(c, e.mul), "ext");
+}
+
+LLVMValueRef cg_var(cg *c, LLVMTypeRef t, LLVMValueRef init) {
+  LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
+  LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
+  LLVMValueRef first = LLVMGetFirstInstruction(entry);
+  if (first) LLVMPositionBuilderBefore(c->b, first);
+  else LLVMPositionBuilderAtEnd(c->b, entry);
+  LLVMValueRef var = LLVMBuildAlloca(c->b, t, "var");
+  LLVMPositionBuilderAtEnd(c->b, here);
+  LLVMBuildStore(c->b, init, var);
+  return var;
+}
+
+void cg_for(cg *c, LLVMValueRef lo, LLVMValueRef hi, int64_t step, cg_body body, void *env) {
+  LLVMBasicBlockRef pre = LLVMGetInsertBlock(c->b);
+  LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "loop");
+  LLVMBasicBlockRef loop = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "body");
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "done");
+  LLVMBuildBr(c->b, head);
+  LLVMPositionBuilderAtEnd(c->b, head);
+  LLVMValueRef i = LLVMBuildPhi(c->b, c->i64, "i");
+  LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, i, hi, "more"), loop, done);
+  LLVMPositionBuilderAtEnd(c->b, loop);
+  body(c, i, env);
+  LLVMValueRef next = LLVMBuildNSWAdd(c->b, i, cg_i64(c, step), "next");
+  LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->b);
+  LLVMBuildBr(c->b, head);
+  LLVMValueRef in_vals[] = {lo, next};
+  LLVMBasicBlockRef in_bbs[] = {pre, latch};
+  LLVMAddIncoming(i, in_vals, in_bbs, 2);
+  LLVMPositionBuilderAtEnd(c->b, done);
+}
+
+typedef struct vloop_env {
+  cg_vbody body;
+  void *env;
+} vloop_env;
+
+static void full_vector(cg *c, LLVMValueRef i, void *env) {
+  vloop_env *e = env;
+  e->body(c, i, NULL, e->env);
+}
+
+void cg_vector_loop(cg *c, LLVMValueRef n, cg_vbody body, void *env) {
+  LLVMValueRef w = cg_i64(c, c->width);
+  LLVMValueRef rem = LLVMBuildSRem(c->b, n, w, "rem");
+  LLVMValueRef full = LLVMBuildNSWSub(c->b, n, rem, "full");
+  vloop_env e = {body, env};
+  cg_for(c, cg_i64(c, 0), full, c->width, full_vector, &e);
+  /* The tail: lanes [0, rem) of one more vector. */
+  LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tail");
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tail.done");
+  LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, rem, cg_i64(c, 0), "has_tail"), tail, done);
+  LLVMPositionBuilderAtEnd(c->b, tail);
+  LLVMValueRef lanes[64];
+  for (int k = 0; k < c->width; k++) lanes[k] = LLVMConstInt(c->i32, (unsigned)k, 0);
+  LLVMValueRef iota = LLVMConstVector(lanes, (unsigned)c->width);
+  LLVMValueRef rem32 = LLVMBuildTrunc(c->b, rem, c->i32, "rem32");
+  LLVMValueRef mask = LLVMBuildICmp(c->b, LLVMIntSLT, iota, cg_splat(c, rem32), "mask");
+  body(c, full, mask, env);
+  LLVMBuildBr(c->b, done);
+  LLVMPositionBuilderAtEnd(c->b, done);
+}
+
+LLVMValueRef cg_splat(cg *c, LLVMValueRef scalar) {
+  LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(scalar), (unsigned)c->width);
+  LLVMValueRef undef = LLVMGetPoison(vt);
+  LLVMValueRef one = LLVMBuildInsertElement(c->b, undef, scalar, LLVMConstInt(c->i32, 0, 0), "");
+  return LLVMBuildShuffleVector(c->b, one, undef, LLVMConstNull(LLVMVectorType(c->i32, (unsigned)c->width)), "splat");
+}
+
+LLVMValueRef cg_gep(cg *c, LLVMValueRef p, LLVMValueRef i) {
+  return LLVMBuildInBoundsGEP2(c->b, c->f32, p, &i, 1, "p");
+}
+
+LLVMValueRef cg_intrinsic(cg *c, const char *name, LLVMTypeRef *tys, unsigned ntys,
+                          LLVMValueRef *args, unsigned nargs) {
+  unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+  LLVMValueRef fn = LLVMGetIntrinsicDeclaration(c->mod, id, tys, ntys);
+  return LLVMBuildCall2(c->b, LLVMGlobalGetValueType(fn), fn, args, nargs, "");
+}
+
+LLVMValueRef cg_load(cg *c, LLVMValueRef p, LLVMValueRef i, LLVMValueRef mask, float fill) {
+  LLVMValueRef at = cg_gep(c, p, i);
+  if (!mask) {
+    LLVMValueRef v = LLVMBuildLoad2(c->b, c->vf, at, "v");
+    LLVMSetAlignment(v, 4);
+    return v;
+  }
+  LLVMValueRef args[] = {at, LLVMConstInt(c->i32, 4, 0), mask, vm_splat(c->vf, fill)};
+  return cg_intrinsic(c, "llvm.masked.load", (LLVMTypeRef[]){c->vf, c->ptr}, 2, args, 4);
+}
+
+void cg_store(cg *c, LLVMValueRef v, LLVMValueRef p, LLVMValueRef i, LLVMValueRef mask) {
+  LLVMValueRef at = cg_gep(c, p, i);
+  if (!mask) {
+    LLVMSetAlignment(LLVMBuildStore(c->b, v, at), 4);
+    return;
+  }
+  LLVMValueRef args[] = {v, at, LLVMConstInt(c->i32, 4, 0), mask};
+  cg_intrinsic(c, "llvm.masked.store", (LLVMTypeRef[]){c->vf, c->ptr}, 2, args, 4);
+}
+
+LLVMValueRef cg_load_scalar(cg *c, LLVMValueRef p, LLVMValueRef i) {
+  LLVMValueRef v = LLVMBuildLoad2(c->b, c->f32, cg_gep(c, p, i), "s");
+  LLVMSetAlignment(v, 4);
+  return v;
+}
+
+LLVMValueRef cg_max(cg *c, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, a, b, "gt"), a, b, "max");
+}
+
+static LLVMValueRef reduce(cg *c, const char *name, LLVMValueRef *args, unsigned n) {
+  LLVMValueRef r = cg_intrinsic(c, name, &c->vf, 1, args, n);
+  /* Tree order, not strictly sequential: the sum is over one vector only. */
+  LLVMSetFastMathFlags(r, LLVMFastMathAllowReassoc);
+  return r;
+}
+
+LLVMValueRef cg_reduce_add(cg *c, LLVMValueRef v) {
+  LLVMValueRef args[] = {LLVMConstReal(c->f32, -0.0), v};
+  return reduce(c, "llvm.vector.reduce.fadd", args, 2);
+}
+
+LLVMValueRef cg_reduce_max(cg *c, LLVMValueRef v) { return reduce(c, "llvm.vector.reduce.fmax", &v, 1); }
+
+LLVMValueRef cg_param(cg *c, int v) {
+  int k = 0;
+  for (int i = 0; i < v; i++) k += c->g->nodes[i].op == OP_PARAM;
+  LLVMValueRef slot = LLVMBuildInBoundsGEP2(c->b, c->ptr, c->params, (LLVMValueRef[]){cg_i64(c, k)}, 1, "slot");
+  return LLVMBuildLoad2(c->b, c->ptr, slot, c->g->nodes[v].name);
+}

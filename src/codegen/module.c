@@ -1,0 +1,96 @@
+/* The module: one internal function per kernel of the plan, and the entry
+ * that computes each kernel's buffers and calls them in order. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen.h"
+
+static void init_types(cg *c, LLVMContextRef ctx, int width) {
+  c->ctx = ctx;
+  c->width = width;
+  c->f32 = LLVMFloatTypeInContext(ctx);
+  c->i32 = LLVMInt32TypeInContext(ctx);
+  c->i64 = LLVMInt64TypeInContext(ctx);
+  c->ptr = LLVMPointerTypeInContext(ctx, 0);
+  c->voidt = LLVMVoidTypeInContext(ctx);
+  c->vf = LLVMVectorType(c->f32, (unsigned)width);
+  c->vi = LLVMVectorType(c->i32, (unsigned)width);
+  c->vmask = LLVMVectorType(LLVMInt1TypeInContext(ctx), (unsigned)width);
+}
+
+static void add_attr(cg *c, LLVMValueRef fn, unsigned idx, const char *name) {
+  unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+  LLVMAddAttributeAtIndex(fn, idx, LLVMCreateEnumAttribute(c->ctx, kind, 0));
+}
+
+/* void kernel(const float *x, float *y, const float *const *params, i64 batch) */
+static LLVMValueRef emit_kernel(cg *c, const step *s, int index) {
+  const node *nd = &c->g->nodes[s->node];
+  LLVMTypeRef params[] = {c->ptr, c->ptr, c->ptr, c->i64};
+  char name[160];
+  snprintf(name, sizeof name, "k%d_%s_%s", index, op_table[nd->op].name, nd->name);
+  LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->voidt, params, 4, 0));
+  LLVMSetLinkage(fn, LLVMInternalLinkage);
+  /* Unfused kernels stay separate functions, as separate kernels would be. */
+  add_attr(c, fn, LLVMAttributeFunctionIndex, "noinline");
+  add_attr(c, fn, LLVMAttributeFunctionIndex, "nounwind");
+  c->fn = fn;
+  c->x = LLVMGetParam(fn, 0);
+  c->y = LLVMGetParam(fn, 1);
+  c->params = LLVMGetParam(fn, 2);
+  c->batch = LLVMGetParam(fn, 3);
+  LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
+  switch (op_table[nd->op].kind) {
+  case K_ELTWISE: cg_eltwise_kernel(c, nd); break;
+  case K_LINEAR: cg_linear_kernel(c, nd); break;
+  case K_SOFTMAX: cg_softmax_kernel(c, nd); break;
+  case K_SOURCE: case K_VIEW: break;
+  }
+  LLVMBuildRetVoid(c->b);
+  return fn;
+}
+
+static LLVMValueRef buffer_ptr(cg *c, const buffer *bf, LLVMValueRef in, LLVMValueRef out,
+                               LLVMValueRef scratch) {
+  switch (bf->kind) {
+  case BUF_INPUT: return in;
+  case BUF_OUTPUT: return out;
+  case BUF_SCRATCH: break;
+  }
+  LLVMValueRef off = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, c->batch, cg_i64(c, bf->off_dyn), ""),
+                                     cg_i64(c, bf->off_static), "off");
+  return cg_gep(c, scratch, off);
+}
+
+LLVMModuleRef cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx, int width) {
+  cg c = {.g = g};
+  init_types(&c, ctx, width);
+  c.mod = LLVMModuleCreateWithNameInContext("actjit", ctx);
+  c.b = LLVMCreateBuilderInContext(ctx);
+  LLVMValueRef *kernels = calloc((size_t)p->n + 1, sizeof *kernels);
+  if (!kernels) {
+    LLVMDisposeBuilder(c.b);
+    LLVMDisposeModule(c.mod);
+    return NULL;
+  }
+  for (int i = 0; i < p->n; i++) kernels[i] = emit_kernel(&c, &p->steps[i], i);
+
+  LLVMTypeRef eparams[] = {c.ptr, c.ptr, c.ptr, c.ptr, c.i64};
+  LLVMValueRef entry = LLVMAddFunction(c.mod, CG_ENTRY, LLVMFunctionType(c.voidt, eparams, 5, 0));
+  add_attr(&c, entry, LLVMAttributeFunctionIndex, "nounwind");
+  c.fn = entry;
+  c.batch = LLVMGetParam(entry, 4);
+  LLVMPositionBuilderAtEnd(c.b, LLVMAppendBasicBlockInContext(ctx, entry, "entry"));
+  LLVMValueRef in = LLVMGetParam(entry, 0), out = LLVMGetParam(entry, 1);
+  LLVMValueRef params = LLVMGetParam(entry, 2), scratch = LLVMGetParam(entry, 3);
+  for (int i = 0; i < p->n; i++) {
+    LLVMValueRef args[] = {buffer_ptr(&c, &p->steps[i].in, in, out, scratch),
+                           buffer_ptr(&c, &p->steps[i].out, in, out, scratch), params, c.batch};
+    LLVMBuildCall2(c.b, LLVMGlobalGetValueType(kernels[i]), kernels[i], args, 4, "");
+  }
+  LLVMBuildRetVoid(c.b);
+  free(kernels);
+  LLVMDisposeBuilder(c.b);
+  return c.mod;
+}

@@ -1,0 +1,237 @@
+/* Graph storage and the builder half of the public API. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir.h"
+
+actjit_status actjit_graph_create(actjit_context *ctx, actjit_graph **out) {
+  if (!ctx || !out) return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "actjit_graph_create: NULL argument");
+  actjit_graph *g = calloc(1, sizeof *g);
+  if (!g) return aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  g->ctx = ctx;
+  g->input = g->output = -1;
+  *out = g;
+  return ACTJIT_OK;
+}
+
+void actjit_graph_destroy(actjit_graph *g) {
+  if (!g) return;
+  for (int i = 0; i < g->n; i++) free(g->nodes[i].name);
+  free(g->nodes);
+  free(g->file);
+  free(g);
+}
+
+node *ir_find(const actjit_graph *g, const char *name, size_t len) {
+  for (int i = 0; i < g->n; i++)
+    if (strlen(g->nodes[i].name) == len && !memcmp(g->nodes[i].name, name, len))
+      return &g->nodes[i];
+  return NULL;
+}
+
+/* A name of the form tK not yet in use. */
+static char *fresh_name(const actjit_graph *g) {
+  char buf[24];
+  for (int k = g->n;; k++) {
+    snprintf(buf, sizeof buf, "t%d", k);
+    if (!ir_find(g, buf, strlen(buf))) return aj_strndup(buf, strlen(buf));
+  }
+}
+
+int ir_add(actjit_graph *g, op_id op, const char *name, const int *args,
+           int nargs, const double *attr, const shape *declared, int line,
+           int col) {
+  if (name && ir_find(g, name, strlen(name))) {
+    char where[160] = "";
+    if (line) snprintf(where, sizeof where, "%s:%d:%d: ", g->file ? g->file : "<input>", line, col);
+    aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s'%s' is defined twice", where, name);
+    return -1;
+  }
+  if (g->n == g->cap) {
+    int cap = g->cap ? 2 * g->cap : 16;
+    node *nodes = realloc(g->nodes, (size_t)cap * sizeof *nodes);
+    if (!nodes) { aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory"); return -1; }
+    g->nodes = nodes;
+    g->cap = cap;
+  }
+  node nd = {.op = op, .nargs = nargs, .line = line, .col = col};
+  for (int i = 0; i < nargs; i++) nd.args[i] = args[i];
+  for (int i = 0; i < OP_MAX_ATTRS; i++)
+    nd.attr[i] = attr ? attr[i] : op_table[op].attr_default[i];
+  if (declared) nd.shape = *declared;
+  nd.name = name ? aj_strndup(name, strlen(name)) : fresh_name(g);
+  if (!nd.name) { aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory"); return -1; }
+  shape inferred;
+  if (verify_node(g, &nd, &inferred) != ACTJIT_OK) {
+    free(nd.name);
+    return -1;
+  }
+  nd.shape = inferred;
+  if (op == OP_INPUT) g->input = g->n;
+  g->nodes[g->n] = nd;
+  return g->n++;
+}
+
+actjit_graph *ir_clone(const actjit_graph *g) {
+  actjit_graph *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  *c = *g;
+  c->file = g->file ? aj_strndup(g->file, strlen(g->file)) : NULL;
+  c->nodes = calloc((size_t)(g->cap ? g->cap : 1), sizeof *c->nodes);
+  if (!c->nodes || (g->file && !c->file)) { free(c->nodes); free(c->file); free(c); return NULL; }
+  for (c->n = 0; c->n < g->n; c->n++) {
+    c->nodes[c->n] = g->nodes[c->n];
+    c->nodes[c->n].name = aj_strndup(g->nodes[c->n].name, strlen(g->nodes[c->n].name));
+    if (!c->nodes[c->n].name) { actjit_graph_destroy(c); return NULL; }
+  }
+  return c;
+}
+
+/* ---------------------------------------------------------------- shapes */
+
+int64_t shape_static_numel(const shape *s) {
+  int64_t n = 1;
+  for (int i = 0; i < s->rank; i++) n *= s->d[i];
+  return n;
+}
+
+extent shape_span(const shape *s, int lo, int hi) {
+  extent e = {1, false};
+  for (int i = lo; i < hi; i++) e.mul *= s->d[i];
+  e.dyn = s->dyn && lo == 0 && hi > 0;
+  return e;
+}
+
+extent shape_numel(const shape *s) { return shape_span(s, 0, s->rank); }
+
+bool shape_eq(const shape *a, const shape *b) {
+  if (a->rank != b->rank || a->dyn != b->dyn) return false;
+  for (int i = 0; i < a->rank; i++)
+    if (a->d[i] != b->d[i]) return false;
+  return true;
+}
+
+const char *shape_str(const shape *s, char *buf, size_t len) {
+  size_t k = (size_t)snprintf(buf, len, "[");
+  for (int i = 0; i < s->rank && k < len; i++) {
+    const char *sep = i ? ", " : "";
+    if (i == 0 && s->dyn && s->d[0] == 1)
+      k += (size_t)snprintf(buf + k, len - k, "%sN", sep);
+    else if (i == 0 && s->dyn)
+      k += (size_t)snprintf(buf + k, len - k, "%sN*%lld", sep, (long long)s->d[0]);
+    else
+      k += (size_t)snprintf(buf + k, len - k, "%s%lld", sep, (long long)s->d[i]);
+  }
+  if (k < len) snprintf(buf + k, len - k, "]");
+  return buf;
+}
+
+/* ------------------------------------------------------------ public API */
+
+static actjit_status api_shape(actjit_graph *g, int rank, const int64_t *dims,
+                               bool allow_dyn, shape *s) {
+  if (rank < 1 || rank > ACTJIT_MAX_RANK || !dims)
+    return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "rank must be 1..%d", ACTJIT_MAX_RANK);
+  *s = (shape){.rank = rank};
+  for (int i = 0; i < rank; i++) {
+    if (i == 0 && dims[0] == ACTJIT_DYN && allow_dyn) {
+      s->dyn = true;
+      s->d[0] = 1;
+    } else if (dims[i] < 0) {
+      return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "dimension %d is %lld", i, (long long)dims[i]);
+    } else {
+      s->d[i] = dims[i];
+    }
+  }
+  return ACTJIT_OK;
+}
+
+static actjit_status add_source(actjit_graph *g, op_id op, const char *name,
+                                int rank, const int64_t *dims, actjit_value *out) {
+  if (!g || !name || !out) return aj_error(g ? g->ctx : NULL, ACTJIT_ERR_ARGUMENT, "NULL argument");
+  shape s;
+  actjit_status st = api_shape(g, rank, dims, op == OP_INPUT, &s);
+  if (st) return st;
+  int v = ir_add(g, op, name, NULL, 0, NULL, &s, 0, 0);
+  if (v < 0) return ACTJIT_ERR_VERIFY;
+  *out = v;
+  return ACTJIT_OK;
+}
+
+actjit_status actjit_graph_input(actjit_graph *g, const char *name, int rank,
+                                 const int64_t *dims, actjit_value *out) {
+  return add_source(g, OP_INPUT, name, rank, dims, out);
+}
+
+actjit_status actjit_graph_param(actjit_graph *g, const char *name, int rank,
+                                 const int64_t *dims, actjit_value *out) {
+  return add_source(g, OP_PARAM, name, rank, dims, out);
+}
+
+actjit_status actjit_graph_op(actjit_graph *g, const char *opname,
+                              const actjit_value *args, int nargs,
+                              const actjit_attr *attrs, int nattrs,
+                              actjit_value *out) {
+  if (!g || !opname || !out || (nargs && !args) || (nattrs && !attrs) ||
+      nargs < 0 || nattrs < 0)
+    return aj_error(g ? g->ctx : NULL, ACTJIT_ERR_ARGUMENT, "actjit_graph_op: NULL argument");
+  op_id op = op_lookup(opname, strlen(opname));
+  if (op == OP_COUNT) return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "unknown op '%s'", opname);
+  const op_info *oi = &op_table[op];
+  if (nargs < oi->min_args || nargs > oi->max_args)
+    return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s takes %d..%d operands, got %d", opname,
+                    oi->min_args, oi->max_args, nargs);
+  for (int i = 0; i < nargs; i++)
+    if (args[i] < 0 || args[i] >= g->n)
+      return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "%s: operand %d is not a value of this graph", opname, i);
+  double attr[OP_MAX_ATTRS];
+  for (int i = 0; i < OP_MAX_ATTRS; i++) attr[i] = oi->attr_default[i];
+  for (int i = 0; i < nattrs; i++) {
+    int k = attrs[i].name ? op_attr_index(op, attrs[i].name, strlen(attrs[i].name)) : -1;
+    if (k < 0)
+      return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s has no attribute '%s'", opname,
+                      attrs[i].name ? attrs[i].name : "(null)");
+    attr[k] = attrs[i].value;
+  }
+  int v = ir_add(g, op, NULL, args, nargs, attr, NULL, 0, 0);
+  if (v < 0) return ACTJIT_ERR_VERIFY;
+  *out = v;
+  return ACTJIT_OK;
+}
+
+actjit_status actjit_graph_output(actjit_graph *g, actjit_value v) {
+  if (!g) return ACTJIT_ERR_ARGUMENT;
+  if (v < 0 || v >= g->n) return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "output: no such value");
+  if (g->nodes[v].op == OP_PARAM || g->nodes[v].op == OP_INPUT)
+    return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "output %%%s must be computed by an op", g->nodes[v].name);
+  g->output = v;
+  return ACTJIT_OK;
+}
+
+actjit_status actjit_graph_value_shape(const actjit_graph *g, actjit_value v,
+                                       int *rank, int64_t dims[ACTJIT_MAX_RANK]) {
+  if (!g || !rank || !dims || v < 0 || v >= g->n) return ACTJIT_ERR_ARGUMENT;
+  const shape *s = &g->nodes[v].shape;
+  *rank = s->rank;
+  for (int i = 0; i < s->rank; i++) dims[i] = s->d[i];
+  if (s->dyn) dims[0] = s->d[0] == 1 ? ACTJIT_DYN : ACTJIT_DYN * s->d[0];
+  return ACTJIT_OK;
+}
+
+int actjit_graph_param_count(const actjit_graph *g) {
+  int n = 0;
+  for (int i = 0; g && i < g->n; i++) n += g->nodes[i].op == OP_PARAM;
+  return n;
+}
+
+actjit_status actjit_graph_param_info(const actjit_graph *g, int k,
+                                      const char **name, int *rank,
+                                      int64_t dims[ACTJIT_MAX_RANK]) {
+  for (int i = 0; g && i < g->n; i++) {
+    if (g->nodes[i].op != OP_PARAM || k--) continue;
+    if (name) *name = g->nodes[i].name;
+    return rank && dims ? actjit_graph_value_shape(g, i, rank, dims) : ACTJIT_OK;
+  }
+  return ACTJIT_ERR_ARGUMENT;
+}

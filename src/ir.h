@@ -1,0 +1,72 @@
+/* The pipeline IR: an SSA graph held as an array of nodes in definition
+ * order.  A value is the index of the node that defines it. */
+#ifndef ACTJIT_IR_H
+#define ACTJIT_IR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "actjit.h"
+#include "ops.h"
+
+/* A tensor shape.  With `dyn`, the leading extent is d[0] times the batch
+ * (d[0] is 1 for a plain `N`, more after a flatten that folds it). */
+typedef struct shape {
+  int rank;
+  bool dyn;
+  int64_t d[ACTJIT_MAX_RANK];
+} shape;
+
+/* An extent known up to the batch: mul * (dyn ? batch : 1). */
+typedef struct extent {
+  int64_t mul;
+  bool dyn;
+} extent;
+
+typedef struct node {
+  op_id op;
+  char *name;                 /* SSA name without sigil; param key for params */
+  int args[OP_MAX_ARGS];
+  int nargs;
+  double attr[OP_MAX_ATTRS];
+  shape shape;
+  int line, col;              /* source position, 0 when built through the API */
+} node;
+
+struct actjit_graph {
+  actjit_context *ctx;
+  char *file;                 /* source file naming errors; NULL if built */
+  node *nodes;
+  int n, cap;
+  int input, output;          /* node indices, -1 until set */
+};
+
+/* Appends a node, inferring and checking its shape; returns its index or -1
+ * with the context error set.  Takes a copy of `name` (may be NULL: a fresh
+ * name is made). */
+int ir_add(actjit_graph *g, op_id op, const char *name, const int *args,
+           int nargs, const double *attr, const shape *declared, int line,
+           int col);
+actjit_graph *ir_clone(const actjit_graph *g);
+node *ir_find(const actjit_graph *g, const char *name, size_t len);
+
+/* Shapes. */
+int64_t shape_static_numel(const shape *s); /* with the batch taken as 1 */
+extent shape_numel(const shape *s);
+extent shape_span(const shape *s, int lo, int hi); /* product of d[lo..hi) */
+bool shape_eq(const shape *a, const shape *b);
+/* "[N, 784]"; buf of at least 96 bytes. */
+const char *shape_str(const shape *s, char *buf, size_t len);
+
+/* Verifier / shape inference for one op (verify.c).  Fills `out`. */
+actjit_status verify_node(actjit_graph *g, const node *nd, shape *out);
+/* Prefix for messages about node nd: "file:line:col: linear %h1" */
+const char *node_where(const actjit_graph *g, const node *nd, char *buf,
+                       size_t len);
+
+/* Errors (context.c).  Records the message on the context and returns s. */
+actjit_status aj_error(actjit_context *ctx, actjit_status s, const char *fmt,
+                       ...) __attribute__((format(printf, 3, 4)));
+char *aj_strndup(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,184 @@
+/* Compiled kernels: the compile driver (verify, passes, plan, codegen, JIT)
+ * and the run-time half of the public API. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/codegen.h"
+#include "jit.h"
+#include "plan.h"
+#include "print.h"
+
+struct actjit_kernel {
+  actjit_context *ctx;
+  actjit_graph *g; /* the graph the code was generated from */
+  plan plan;
+  jit_target target;
+  jit_session jit;
+  cg_entry_fn entry;
+  char *passes_dump;
+  int nparams;
+  int *param_node;   /* node index of each parameter */
+  float **params;    /* bound copies, 64-byte aligned */
+  float *scratch;
+  size_t scratch_cap; /* floats */
+};
+
+void actjit_compile_options_init(actjit_compile_options *o) {
+  if (o) *o = (actjit_compile_options){.opt_level = 3, .fuse = 1};
+}
+
+void actjit_kernel_destroy(actjit_kernel *k) {
+  if (!k) return;
+  jit_session_free(&k->jit);
+  jit_target_free(&k->target);
+  plan_free(&k->plan);
+  for (int i = 0; k->params && i < k->nparams; i++) free(k->params[i]);
+  free(k->params);
+  free(k->param_node);
+  free(k->passes_dump);
+  free(k->scratch);
+  actjit_graph_destroy(k->g);
+  free(k);
+}
+
+static actjit_status dump_passes(actjit_kernel *k) {
+  strbuf sb = {0};
+  sb_printf(&sb, "# IR after verify\n");
+  print_graph(&sb, k->g);
+  plan_print(&sb, k->g, &k->plan);
+  if (sb.failed) {
+    free(sb.buf);
+    return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  }
+  k->passes_dump = sb.buf;
+  return ACTJIT_OK;
+}
+
+static actjit_status collect_params(actjit_kernel *k) {
+  k->nparams = actjit_graph_param_count(k->g);
+  k->param_node = calloc((size_t)k->nparams + 1, sizeof *k->param_node);
+  k->params = calloc((size_t)k->nparams + 1, sizeof *k->params);
+  if (!k->param_node || !k->params) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  for (int i = 0, j = 0; i < k->g->n; i++)
+    if (k->g->nodes[i].op == OP_PARAM) k->param_node[j++] = i;
+  return ACTJIT_OK;
+}
+
+static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) {
+  actjit_status st = actjit_graph_verify(k->g);
+  if (!st) st = collect_params(k);
+  if (!st) st = plan_unfused(k->g, &k->plan);
+  if (!st) st = dump_passes(k);
+  if (!st) st = jit_target_init(k->ctx, o->cpu, o->features, o->opt_level, &k->target);
+  if (!st) st = jit_session_init(k->ctx, &k->jit);
+  if (st) return st;
+  LLVMModuleRef mod = cg_build(k->g, &k->plan, jit_session_context(&k->jit), k->target.width);
+  if (!mod) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  void *addr = NULL;
+  st = jit_session_compile(k->ctx, &k->jit, &k->target, mod, CG_ENTRY, &addr);
+  k->entry = (cg_entry_fn)addr;
+  return st;
+}
+
+actjit_status actjit_compile(actjit_graph *g, const actjit_compile_options *o, actjit_kernel **out) {
+  if (!g || !out) return aj_error(g ? g->ctx : NULL, ACTJIT_ERR_ARGUMENT, "actjit_compile: NULL argument");
+  *out = NULL;
+  actjit_compile_options defaults;
+  actjit_compile_options_init(&defaults);
+  actjit_kernel *k = calloc(1, sizeof *k);
+  if (!k) return aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  k->ctx = g->ctx;
+  k->g = ir_clone(g);
+  actjit_status st = k->g ? compile(k, o ? o : &defaults) : aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  if (st) {
+    actjit_kernel_destroy(k);
+    return st;
+  }
+  *out = k;
+  return ACTJIT_OK;
+}
+
+actjit_status actjit_kernel_bind(actjit_kernel *k, const char *param, const float *data, size_t count) {
+  if (!k || !param || (!data && count)) return aj_error(k ? k->ctx : NULL, ACTJIT_ERR_ARGUMENT, "actjit_kernel_bind: NULL argument");
+  for (int i = 0; i < k->nparams; i++) {
+    const node *nd = &k->g->nodes[k->param_node[i]];
+    if (strcmp(nd->name, param)) continue;
+    size_t want = (size_t)shape_static_numel(&nd->shape);
+    char buf[96];
+    if (count != want)
+      return aj_error(k->ctx, ACTJIT_ERR_WEIGHTS, "parameter @%s has shape %s (%zu floats), got %zu floats",
+                      param, shape_str(&nd->shape, buf, sizeof buf), want, count);
+    float *copy = aligned_alloc(64, ((want * sizeof(float) + 63) / 64) * 64 + 64);
+    if (!copy) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+    if (want) memcpy(copy, data, want * sizeof(float));
+    free(k->params[i]);
+    k->params[i] = copy;
+    return ACTJIT_OK;
+  }
+  return aj_error(k->ctx, ACTJIT_ERR_WEIGHTS, "the pipeline has no parameter @%s", param);
+}
+
+/* mul * batch, or -1 if it overflows. */
+static int64_t scaled(extent e, int64_t batch) {
+  if (!e.dyn) return e.mul;
+  if (batch && e.mul > INT64_MAX / 4 / batch) return -1;
+  return e.mul * batch;
+}
+
+actjit_status actjit_kernel_io_sizes(const actjit_kernel *k, int64_t batch, size_t *in_count,
+                                     size_t *out_count) {
+  if (!k) return ACTJIT_ERR_ARGUMENT;
+  if (batch < 0) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "batch %lld is negative", (long long)batch);
+  int64_t in = scaled(shape_numel(&k->g->nodes[k->g->input].shape), batch);
+  int64_t out = scaled(shape_numel(&k->g->nodes[k->g->output].shape), batch);
+  if (in < 0 || out < 0) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "batch %lld is too large", (long long)batch);
+  if (in_count) *in_count = (size_t)in;
+  if (out_count) *out_count = (size_t)out;
+  return ACTJIT_OK;
+}
+
+static actjit_status ensure_scratch(actjit_kernel *k, int64_t batch) {
+  int64_t dyn = scaled((extent){k->plan.scratch_dyn, true}, batch);
+  if (dyn < 0 || dyn > INT64_MAX / 4 - k->plan.scratch_static)
+    return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "batch %lld is too large", (long long)batch);
+  size_t need = (size_t)(dyn + k->plan.scratch_static);
+  if (need <= k->scratch_cap && k->scratch) return ACTJIT_OK;
+  float *s = aligned_alloc(64, (need * sizeof(float) + 63) / 64 * 64 + 64);
+  if (!s) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "cannot allocate %zu bytes of scratch", need * sizeof(float));
+  free(k->scratch);
+  k->scratch = s;
+  k->scratch_cap = need;
+  return ACTJIT_OK;
+}
+
+actjit_status actjit_kernel_run(actjit_kernel *k, const float *input, int64_t batch, float *output) {
+  if (!k) return ACTJIT_ERR_ARGUMENT;
+  if (!input || !output) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_run: NULL buffer");
+  if (!k->g->nodes[k->g->input].shape.dyn) batch = 1;
+  actjit_status st = actjit_kernel_io_sizes(k, batch, NULL, NULL);
+  if (st) return st;
+  for (int i = 0; i < k->nparams; i++)
+    if (!k->params[i])
+      return aj_error(k->ctx, ACTJIT_ERR_WEIGHTS, "parameter @%s is not bound", k->g->nodes[k->param_node[i]].name);
+  if ((st = ensure_scratch(k, batch))) return st;
+  k->entry(input, output, (const float *const *)k->params, k->scratch, batch);
+  return ACTJIT_OK;
+}
+
+actjit_status actjit_kernel_dump(actjit_kernel *k, actjit_dump_kind kind, char **text) {
+  if (!k || !text) return ACTJIT_ERR_ARGUMENT;
+  const char *src = NULL;
+  switch (kind) {
+  case ACTJIT_DUMP_IR: return actjit_graph_print(k->g, text);
+  case ACTJIT_DUMP_PASSES: src = k->passes_dump; break;
+  case ACTJIT_DUMP_LLVM: src = k->jit.llvm_ir; break;
+  case ACTJIT_DUMP_LLVM_OPT: src = k->jit.llvm_opt; break;
+  case ACTJIT_DUMP_ASM: return jit_session_asm(k->ctx, &k->jit, &k->target, text);
+  default: return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "unknown dump kind %d", (int)kind);
+  }
+  *text = aj_strndup(src, strlen(src));
+  return *text ? ACTJIT_OK : aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+}
+
+const char *actjit_kernel_cpu(const actjit_kernel *k) { return k ? k->target.cpu : NULL; }
+int actjit_kernel_vector_width(const actjit_kernel *k) { return k ? k->target.width : 0; }

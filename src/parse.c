@@ -1,0 +1,332 @@
+/* The textual-IR parser.  One statement a line:
+ *
+ *   input %x : f32[N, 784]
+ *   param @0.weight : f32[128, 784]
+ *   %h = linear %x, @0.weight, @0.bias : f32[N, 128]
+ *   %y = softmax %h {dim = 1}
+ *   output %y
+ *
+ * `#` starts a comment; a result type is optional and, when given, must match
+ * the inferred one.  Errors name file:line:col and what was expected. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir.h"
+
+typedef enum tok_kind {
+  T_EOF, T_NEWLINE, T_WORD, T_VALUE, T_PARAM, T_NUMBER, T_PUNCT, T_BAD
+} tok_kind;
+
+typedef struct token {
+  tok_kind kind;
+  const char *s; /* for T_VALUE/T_PARAM: the name after the sigil */
+  size_t len;
+  int line, col;
+  double num;
+} token;
+
+typedef struct parser {
+  actjit_graph *g;
+  const char *p, *end;
+  int line, col;
+  token tok;
+} parser;
+
+static bool is_name_char(int c) { return isalnum(c) || c == '_' || c == '.'; }
+
+static void advance(parser *ps, size_t n) {
+  for (; n; n--, ps->p++) {
+    if (*ps->p == '\n') { ps->line++; ps->col = 1; }
+    else ps->col++;
+  }
+}
+
+static size_t span(const char *p, const char *end, bool (*ok)(int)) {
+  size_t n = 0;
+  while (p + n < end && ok((unsigned char)p[n])) n++;
+  return n;
+}
+
+static bool is_number_char(int c) { return isalnum(c) || c == '.' || c == '+' || c == '-'; }
+
+static void next(parser *ps) {
+  while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\r' || *ps->p == '#')) {
+    if (*ps->p == '#')
+      while (ps->p < ps->end && *ps->p != '\n') advance(ps, 1);
+    else
+      advance(ps, 1);
+  }
+  token *t = &ps->tok;
+  *t = (token){.s = ps->p, .len = 1, .line = ps->line, .col = ps->col};
+  if (ps->p >= ps->end) { t->kind = T_EOF; t->len = 0; return; }
+  char c = *ps->p;
+  if (c == '\n') { t->kind = T_NEWLINE; }
+  else if (c == '%' || c == '@') {
+    t->kind = c == '%' ? T_VALUE : T_PARAM;
+    t->s = ps->p + 1;
+    t->len = span(t->s, ps->end, is_name_char);
+    advance(ps, 1);
+    if (!t->len) { t->kind = T_BAD; t->s = ps->p - 1; t->len = 1; return; }
+  } else if (isdigit((unsigned char)c) || c == '-' || c == '+' || c == '.') {
+    t->kind = T_NUMBER;
+    t->len = span(ps->p, ps->end, is_number_char);
+    /* strtod needs a terminated copy: the input need not be. */
+    char buf[64] = "";
+    if (t->len < sizeof buf) memcpy(buf, ps->p, t->len);
+    char *e;
+    errno = 0;
+    t->num = strtod(buf, &e);
+    if (t->len >= sizeof buf || (size_t)(e - buf) != t->len || errno == ERANGE) t->kind = T_BAD;
+  } else if (isalpha((unsigned char)c) || c == '_') {
+    t->kind = T_WORD;
+    t->len = span(ps->p, ps->end, is_name_char);
+  } else if (strchr("=,:[]{}*", c)) {
+    t->kind = T_PUNCT;
+  } else {
+    t->kind = T_BAD;
+  }
+  advance(ps, t->len);
+}
+
+static const char *describe(const token *t, char *buf, size_t len) {
+  switch (t->kind) {
+  case T_EOF: return "end of file";
+  case T_NEWLINE: return "end of line";
+  case T_VALUE: snprintf(buf, len, "'%%%.*s'", (int)(t->len > 40 ? 40 : t->len), t->s); return buf;
+  case T_PARAM: snprintf(buf, len, "'@%.*s'", (int)(t->len > 40 ? 40 : t->len), t->s); return buf;
+  default: snprintf(buf, len, "'%.*s'", (int)(t->len > 40 ? 40 : t->len), t->s); return buf;
+  }
+}
+
+static actjit_status error_at(parser *ps, const token *t, const char *expected) {
+  char buf[64];
+  return aj_error(ps->g->ctx, ACTJIT_ERR_PARSE, "%s:%d:%d: expected %s, found %s",
+                  ps->g->file, t->line, t->col, expected, describe(t, buf, sizeof buf));
+}
+
+static bool is_punct(const token *t, char c) { return t->kind == T_PUNCT && *t->s == c; }
+static bool is_word(const token *t, const char *w) {
+  return t->kind == T_WORD && strlen(w) == t->len && !memcmp(t->s, w, t->len);
+}
+
+static actjit_status expect_punct(parser *ps, char c) {
+  char what[8] = {'\'', c, '\'', 0};
+  if (!is_punct(&ps->tok, c)) return error_at(ps, &ps->tok, what);
+  next(ps);
+  return ACTJIT_OK;
+}
+
+/* `f32[N, 784]`, `f32[N*4, 3]` or `f32[10]`. */
+static actjit_status parse_type(parser *ps, shape *s) {
+  if (!is_word(&ps->tok, "f32")) return error_at(ps, &ps->tok, "a tensor type such as f32[N, 784]");
+  next(ps);
+  actjit_status st = expect_punct(ps, '[');
+  if (st) return st;
+  *s = (shape){0};
+  for (;;) {
+    token t = ps->tok;
+    if (s->rank == ACTJIT_MAX_RANK) return error_at(ps, &t, "']' (at most 4 dimensions)");
+    if (s->rank == 0 && is_word(&t, "N")) {
+      s->dyn = true;
+      s->d[0] = 1;
+      next(ps);
+      if (is_punct(&ps->tok, '*')) {
+        next(ps);
+        t = ps->tok;
+        if (t.kind != T_NUMBER || t.num < 1 || t.num != (int64_t)t.num)
+          return error_at(ps, &t, "a positive integer after 'N*'");
+        s->d[0] = (int64_t)t.num;
+        next(ps);
+      }
+    } else if (t.kind == T_NUMBER && t.num >= 0 && t.num == (double)(int64_t)t.num && t.num < 1e15) {
+      s->d[s->rank] = (int64_t)t.num;
+      next(ps);
+    } else {
+      return error_at(ps, &t, s->rank == 0 ? "a dimension (N or an integer >= 0)" : "an integer dimension >= 0");
+    }
+    s->rank++;
+    if (is_punct(&ps->tok, ']')) break;
+    if ((st = expect_punct(ps, ','))) return st;
+  }
+  next(ps);
+  return ACTJIT_OK;
+}
+
+static actjit_status expect_eol(parser *ps) {
+  if (ps->tok.kind != T_NEWLINE && ps->tok.kind != T_EOF) return error_at(ps, &ps->tok, "end of line");
+  return ACTJIT_OK;
+}
+
+/* `input %x : T` or `param @k : T` */
+static actjit_status parse_decl(parser *ps, op_id op) {
+  token kw = ps->tok;
+  next(ps);
+  token name = ps->tok;
+  if (name.kind != (op == OP_INPUT ? T_VALUE : T_PARAM))
+    return error_at(ps, &name, op == OP_INPUT ? "a value name such as %x" : "a parameter name such as @0.weight");
+  next(ps);
+  actjit_status st = expect_punct(ps, ':');
+  shape s;
+  if (st || (st = parse_type(ps, &s)) || (st = expect_eol(ps))) return st;
+  char *nm = aj_strndup(name.s, name.len);
+  if (!nm) return aj_error(ps->g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  int v = ir_add(ps->g, op, nm, NULL, 0, NULL, &s, kw.line, kw.col);
+  free(nm);
+  return v < 0 ? ACTJIT_ERR_VERIFY : ACTJIT_OK;
+}
+
+static actjit_status lookup_operand(parser *ps, const token *t, int *out) {
+  node *nd = ir_find(ps->g, t->s, t->len);
+  char buf[64];
+  if (!nd || (nd->op == OP_PARAM) != (t->kind == T_PARAM))
+    return aj_error(ps->g->ctx, ACTJIT_ERR_PARSE, "%s:%d:%d: %s is not defined%s", ps->g->file,
+                    t->line, t->col, describe(t, buf, sizeof buf),
+                    nd ? (nd->op == OP_PARAM ? " as a value (parameters take @)" : " as a parameter (values take %)") : "");
+  *out = (int)(nd - ps->g->nodes);
+  return ACTJIT_OK;
+}
+
+/* `{name = number, ...}` */
+static actjit_status parse_attrs(parser *ps, op_id op, double attr[OP_MAX_ATTRS]) {
+  next(ps);
+  actjit_status st;
+  for (;;) {
+    token nm = ps->tok;
+    if (nm.kind != T_WORD) return error_at(ps, &nm, "an attribute name");
+    int k = op_attr_index(op, nm.s, nm.len);
+    if (k < 0)
+      return aj_error(ps->g->ctx, ACTJIT_ERR_PARSE, "%s:%d:%d: %s has no attribute '%.*s'", ps->g->file,
+                      nm.line, nm.col, op_table[op].name, (int)nm.len, nm.s);
+    next(ps);
+    if ((st = expect_punct(ps, '='))) return st;
+    if (ps->tok.kind != T_NUMBER) return error_at(ps, &ps->tok, "a number");
+    attr[k] = ps->tok.num;
+    next(ps);
+    if (is_punct(&ps->tok, '}')) break;
+    if ((st = expect_punct(ps, ','))) return st;
+  }
+  next(ps);
+  return ACTJIT_OK;
+}
+
+/* `%y = op operands {attrs} : T` */
+static actjit_status parse_op(parser *ps) {
+  token res = ps->tok;
+  next(ps);
+  actjit_status st = expect_punct(ps, '=');
+  if (st) return st;
+  token opt = ps->tok;
+  op_id op = opt.kind == T_WORD ? op_lookup(opt.s, opt.len) : OP_COUNT;
+  if (opt.kind == T_WORD && op == OP_COUNT)
+    return aj_error(ps->g->ctx, ACTJIT_ERR_PARSE, "%s:%d:%d: unknown op '%.*s'", ps->g->file, opt.line,
+                    opt.col, (int)opt.len, opt.s);
+  if (op == OP_COUNT) return error_at(ps, &opt, "an op name");
+  next(ps);
+  int args[OP_MAX_ARGS], nargs = 0;
+  while (ps->tok.kind == T_VALUE || ps->tok.kind == T_PARAM) {
+    if (nargs == op_table[op].max_args)
+      return error_at(ps, &ps->tok, nargs ? "no more operands" : "no operands");
+    if ((st = lookup_operand(ps, &ps->tok, &args[nargs++]))) return st;
+    next(ps);
+    if (!is_punct(&ps->tok, ',')) break;
+    next(ps);
+    if (ps->tok.kind != T_VALUE && ps->tok.kind != T_PARAM) return error_at(ps, &ps->tok, "an operand");
+  }
+  if (nargs < op_table[op].min_args) return error_at(ps, &ps->tok, "an operand");
+  double attr[OP_MAX_ATTRS];
+  for (int i = 0; i < OP_MAX_ATTRS; i++) attr[i] = op_table[op].attr_default[i];
+  if (is_punct(&ps->tok, '{') && (st = parse_attrs(ps, op, attr))) return st;
+  shape declared;
+  bool has_type = is_punct(&ps->tok, ':');
+  if (has_type) {
+    next(ps);
+    if ((st = parse_type(ps, &declared))) return st;
+  }
+  if ((st = expect_eol(ps))) return st;
+  char *nm = aj_strndup(res.s, res.len);
+  if (!nm) return aj_error(ps->g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  int v = ir_add(ps->g, op, nm, args, nargs, attr, NULL, opt.line, opt.col);
+  free(nm);
+  if (v < 0) return ACTJIT_ERR_VERIFY;
+  const shape *inferred = &ps->g->nodes[v].shape;
+  if (has_type && !shape_eq(&declared, inferred)) {
+    char a[96], b[96];
+    return aj_error(ps->g->ctx, ACTJIT_ERR_VERIFY, "%s:%d:%d: %s: declared type f32%s, inferred f32%s",
+                    ps->g->file, opt.line, opt.col, op_table[op].name,
+                    shape_str(&declared, a, sizeof a), shape_str(inferred, b, sizeof b));
+  }
+  return ACTJIT_OK;
+}
+
+static actjit_status parse_output(parser *ps) {
+  next(ps);
+  token t = ps->tok;
+  if (t.kind != T_VALUE) return error_at(ps, &t, "a value name after output");
+  int v;
+  actjit_status st = lookup_operand(ps, &t, &v);
+  if (st) return st;
+  if (ps->g->output >= 0) return aj_error(ps->g->ctx, ACTJIT_ERR_PARSE, "%s:%d:%d: a second output", ps->g->file, t.line, t.col);
+  next(ps);
+  if ((st = expect_eol(ps))) return st;
+  if ((st = actjit_graph_output(ps->g, v)))
+    return aj_error(ps->g->ctx, st, "%s:%d:%d: %s", ps->g->file, t.line, t.col, actjit_context_error(ps->g->ctx));
+  return ACTJIT_OK;
+}
+
+static actjit_status parse_statement(parser *ps) {
+  token t = ps->tok;
+  if (is_word(&t, "input")) return parse_decl(ps, OP_INPUT);
+  if (is_word(&t, "param")) return parse_decl(ps, OP_PARAM);
+  if (is_word(&t, "output")) return parse_output(ps);
+  if (t.kind == T_VALUE) return parse_op(ps);
+  return error_at(ps, &t, "a statement (input, param, output or %name = op ...)");
+}
+
+actjit_status actjit_graph_parse(actjit_context *ctx, const char *text,
+                                 size_t len, const char *filename,
+                                 actjit_graph **out) {
+  if (!ctx || !out || (!text && len)) return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "actjit_graph_parse: NULL argument");
+  *out = NULL;
+  actjit_graph *g;
+  actjit_status st = actjit_graph_create(ctx, &g);
+  if (st) return st;
+  g->file = aj_strndup(filename ? filename : "<input>", strlen(filename ? filename : "<input>"));
+  if (!g->file) { actjit_graph_destroy(g); return aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory"); }
+  parser ps = {.g = g, .p = text ? text : "", .end = (text ? text : "") + len, .line = 1, .col = 1};
+  for (next(&ps); ps.tok.kind != T_EOF && !st; next(&ps))
+    if (ps.tok.kind != T_NEWLINE) st = parse_statement(&ps);
+  if (!st && g->output < 0)
+    st = aj_error(ctx, ACTJIT_ERR_PARSE, "%s:%d:%d: expected 'output %%name' before end of file", g->file, ps.line, ps.col);
+  if (!st) st = actjit_graph_verify(g);
+  if (st) { actjit_graph_destroy(g); return st; }
+  *out = g;
+  return ACTJIT_OK;
+}
+
+actjit_status actjit_graph_parse_file(actjit_context *ctx, const char *path,
+                                      actjit_graph **out) {
+  if (!ctx || !path || !out) return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "actjit_graph_parse_file: NULL argument");
+  FILE *f = fopen(path, "rb");
+  if (!f) return aj_error(ctx, ACTJIT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  char *buf = NULL;
+  size_t len = 0, cap = 0;
+  for (;;) {
+    if (len == cap) {
+      char *nb = realloc(buf, cap = cap ? 2 * cap : 4096);
+      if (!nb) { free(buf); fclose(f); return aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory"); }
+      buf = nb;
+    }
+    size_t k = fread(buf + len, 1, cap - len, f);
+    len += k;
+    if (k == 0) break;
+  }
+  bool bad = ferror(f);
+  fclose(f);
+  actjit_status st = bad ? aj_error(ctx, ACTJIT_ERR_IO, "%s: read error", path)
+                         : actjit_graph_parse(ctx, buf, len, path, out);
+  free(buf);
+  return st;
+}

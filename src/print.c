@@ -1,0 +1,83 @@
+/* The printer: a graph as textual IR.  Its output parses back to the same
+ * graph, and printing that gives the same text. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "print.h"
+
+bool sb_printf(strbuf *sb, const char *fmt, ...) {
+  if (sb->failed) return false;
+  for (;;) {
+    va_list ap;
+    va_start(ap, fmt);
+    size_t room = sb->cap - sb->len;
+    int k = vsnprintf(sb->buf ? sb->buf + sb->len : NULL, room, fmt, ap);
+    va_end(ap);
+    if (k < 0) return !(sb->failed = true);
+    if ((size_t)k < room) {
+      sb->len += (size_t)k;
+      return true;
+    }
+    size_t cap = sb->cap ? sb->cap : 256;
+    while (cap - sb->len <= (size_t)k) cap *= 2;
+    char *buf = realloc(sb->buf, cap);
+    if (!buf) return !(sb->failed = true);
+    sb->buf = buf;
+    sb->cap = cap;
+  }
+}
+
+/* Shortest decimal that reads back as the same double. */
+void fmt_number(double v, char buf[32]) {
+  for (int prec = 1; prec <= 17; prec++) {
+    snprintf(buf, 32, "%.*g", prec, v);
+    if (strtod(buf, NULL) == v) return;
+  }
+}
+
+static void print_type(strbuf *sb, const shape *s) {
+  char buf[96];
+  sb_printf(sb, " : f32%s", shape_str(s, buf, sizeof buf));
+}
+
+void print_node(strbuf *sb, const actjit_graph *g, const node *nd) {
+  const op_info *oi = &op_table[nd->op];
+  if (oi->kind == K_SOURCE) {
+    sb_printf(sb, "%s %c%s", oi->name, nd->op == OP_PARAM ? '@' : '%', nd->name);
+  } else {
+    sb_printf(sb, "%%%s = %s", nd->name, oi->name);
+    for (int i = 0; i < nd->nargs; i++) {
+      const node *a = &g->nodes[nd->args[i]];
+      sb_printf(sb, "%s %c%s", i ? "," : "", a->op == OP_PARAM ? '@' : '%', a->name);
+    }
+    for (int i = 0; i < OP_MAX_ATTRS && oi->attr_name[i]; i++) {
+      char num[32];
+      fmt_number(nd->attr[i], num);
+      sb_printf(sb, "%s%s = %s", i ? ", " : " {", oi->attr_name[i], num);
+    }
+    if (oi->attr_name[0]) sb_printf(sb, "}");
+  }
+  print_type(sb, &nd->shape);
+}
+
+void print_graph(strbuf *sb, const actjit_graph *g) {
+  for (int i = 0; i < g->n; i++) {
+    print_node(sb, g, &g->nodes[i]);
+    sb_printf(sb, "\n");
+  }
+  if (g->output >= 0) sb_printf(sb, "output %%%s\n", g->nodes[g->output].name);
+}
+
+actjit_status actjit_graph_print(const actjit_graph *g, char **text) {
+  if (!g || !text) return ACTJIT_ERR_ARGUMENT;
+  strbuf sb = {0};
+  print_graph(&sb, g);
+  if (sb.failed || !sb_printf(&sb, "%s", "")) {
+    free(sb.buf);
+    return aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  }
+  *text = sb.buf;
+  return ACTJIT_OK;
+}

@@ -1,0 +1,22 @@
+/* Text output: a growable string buffer and the IR printer. */
+#ifndef ACTJIT_PRINT_H
+#define ACTJIT_PRINT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ir.h"
+
+typedef struct strbuf {
+  char *buf;
+  size_t len, cap;
+  bool failed; /* an allocation failed; the text is incomplete */
+} strbuf;
+
+bool sb_printf(strbuf *sb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void fmt_number(double v, char buf[32]);
+void print_node(strbuf *sb, const actjit_graph *g, const node *nd);
+void print_graph(strbuf *sb, const actjit_graph *g);
+
+#endif

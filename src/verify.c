@@ -1,0 +1,157 @@
+/* The verifier: checks one op's operands and attributes against the op
+ * table and infers its result shape; and checks a whole graph. */
+#include <math.h>
+#include <stdio.h>
+
+#include "ir.h"
+
+const char *node_where(const actjit_graph *g, const node *nd, char *buf,
+                       size_t len) {
+  if (nd->line)
+    snprintf(buf, len, "%s:%d:%d: %s", g->file ? g->file : "<input>", nd->line,
+             nd->col, op_table[nd->op].name);
+  else
+    snprintf(buf, len, "%s %%%s", op_table[nd->op].name, nd->name);
+  return buf;
+}
+
+#define FAIL(...)                                                   \
+  do {                                                              \
+    char w_[256];                                                   \
+    char m_[512];                                                   \
+    snprintf(m_, sizeof m_, __VA_ARGS__);                           \
+    return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s: %s",            \
+                    node_where(g, nd, w_, sizeof w_), m_);          \
+  } while (0)
+
+static bool is_int(double v) { return isfinite(v) && v == floor(v); }
+
+/* Normalizes a possibly negative dim attribute into [0, rank); -1 if out of
+ * range or not an integer. */
+static int norm_dim(double v, int rank) {
+  if (!is_int(v) || v < -rank || v >= rank) return -1;
+  return (int)(v < 0 ? v + rank : v);
+}
+
+static actjit_status verify_source(actjit_graph *g, const node *nd, shape *out) {
+  const shape *s = &nd->shape;
+  if (s->rank < 1 || s->rank > ACTJIT_MAX_RANK) FAIL("rank must be 1..%d", ACTJIT_MAX_RANK);
+  if (nd->op == OP_PARAM && s->dyn) FAIL("parameter @%s cannot have a batch dimension", nd->name);
+  if (nd->op == OP_INPUT && g->input >= 0) FAIL("a pipeline has one input; %%%s is a second", nd->name);
+  for (int i = 0; i < s->rank; i++)
+    if (s->d[i] < 0) FAIL("negative dimension");
+  *out = *s;
+  return ACTJIT_OK;
+}
+
+static actjit_status verify_param_arg(actjit_graph *g, const node *nd, int i,
+                                      const char *what, int64_t expect) {
+  const node *p = &g->nodes[nd->args[i]];
+  char buf[96];
+  if (p->op != OP_PARAM) FAIL("%s must be a parameter (@name), got %%%s", what, p->name);
+  if (p->shape.rank != 1 || p->shape.d[0] != expect)
+    FAIL("%s @%s has shape %s, expected [%lld]", what, p->name,
+         shape_str(&p->shape, buf, sizeof buf), (long long)expect);
+  return ACTJIT_OK;
+}
+
+static actjit_status verify_linear(actjit_graph *g, const node *nd, const shape *x, shape *out) {
+  const node *w = &g->nodes[nd->args[1]];
+  char bx[96], bw[96];
+  if (w->op != OP_PARAM) FAIL("weight must be a parameter (@name), got %%%s", w->name);
+  if (w->shape.rank != 2) FAIL("weight @%s has shape %s, expected [out_features, in_features]",
+                               w->name, shape_str(&w->shape, bw, sizeof bw));
+  int last = x->rank - 1;
+  if (last == 0 && x->dyn) FAIL("the input's last axis %s cannot be the batch", shape_str(x, bx, sizeof bx));
+  if (x->d[last] != w->shape.d[1])
+    FAIL("input %s does not match weight @%s %s: in_features %lld != %lld",
+         shape_str(x, bx, sizeof bx), w->name, shape_str(&w->shape, bw, sizeof bw),
+         (long long)x->d[last], (long long)w->shape.d[1]);
+  if (nd->nargs == 3) {
+    actjit_status st = verify_param_arg(g, nd, 2, "bias", w->shape.d[0]);
+    if (st) return st;
+  }
+  *out = *x;
+  out->d[last] = w->shape.d[0];
+  return ACTJIT_OK;
+}
+
+static actjit_status verify_eltwise(actjit_graph *g, const node *nd, const shape *x, shape *out) {
+  switch (nd->op) {
+  case OP_DROPOUT:
+    if (!(nd->attr[0] >= 0 && nd->attr[0] <= 1)) FAIL("p must be in [0, 1], got %g", nd->attr[0]);
+    break;
+  case OP_LEAKY_RELU:
+    if (!isfinite(nd->attr[0])) FAIL("negative_slope must be finite, got %g", nd->attr[0]);
+    break;
+  case OP_PRELU: {
+    int64_t c = g->nodes[nd->args[1]].shape.d[0];
+    /* PyTorch: the channel dim is dim 1; a rank-1 input has one channel. */
+    int64_t channels = x->rank >= 2 ? x->d[1] : 1;
+    actjit_status st = verify_param_arg(g, nd, 1, "weight", c == 1 ? 1 : channels);
+    if (st) return st;
+    break;
+  }
+  default:
+    break;
+  }
+  *out = *x;
+  return ACTJIT_OK;
+}
+
+static actjit_status verify_softmax(actjit_graph *g, const node *nd, const shape *x, shape *out) {
+  if (isnan(nd->attr[0])) FAIL("missing attribute dim");
+  if (norm_dim(nd->attr[0], x->rank) < 0)
+    FAIL("dim %g out of range for rank %d (expected an integer in [%d, %d])", nd->attr[0],
+         x->rank, -x->rank, x->rank - 1);
+  *out = *x;
+  return ACTJIT_OK;
+}
+
+static actjit_status verify_flatten(actjit_graph *g, const node *nd, const shape *x, shape *out) {
+  int lo = norm_dim(nd->attr[0], x->rank), hi = norm_dim(nd->attr[1], x->rank);
+  if (lo < 0 || hi < 0)
+    FAIL("start_dim %g / end_dim %g out of range for rank %d", nd->attr[0], nd->attr[1], x->rank);
+  if (lo > hi) FAIL("start_dim %d comes after end_dim %d", lo, hi);
+  *out = (shape){.rank = x->rank - (hi - lo), .dyn = x->dyn};
+  int k = 0;
+  for (int i = 0; i < x->rank; i++) {
+    if (i > lo && i <= hi) out->d[k - 1] *= x->d[i];
+    else out->d[k++] = x->d[i];
+  }
+  return ACTJIT_OK;
+}
+
+actjit_status verify_node(actjit_graph *g, const node *nd, shape *out) {
+  const op_info *oi = &op_table[nd->op];
+  if (oi->kind == K_SOURCE) return verify_source(g, nd, out);
+  if (nd->nargs < oi->min_args || nd->nargs > oi->max_args)
+    FAIL("takes %d..%d operands, got %d", oi->min_args, oi->max_args, nd->nargs);
+  for (int i = 0; i < OP_MAX_ATTRS; i++)
+    if (oi->attr_name[i] && isnan(nd->attr[i])) FAIL("missing attribute %s", oi->attr_name[i]);
+  const node *x = &g->nodes[nd->args[0]];
+  if (x->op == OP_PARAM) FAIL("operand must be a tensor value, not parameter @%s", x->name);
+  switch (oi->kind) {
+  case K_LINEAR: return verify_linear(g, nd, &x->shape, out);
+  case K_ELTWISE: return verify_eltwise(g, nd, &x->shape, out);
+  case K_SOFTMAX: return verify_softmax(g, nd, &x->shape, out);
+  case K_VIEW: return verify_flatten(g, nd, &x->shape, out);
+  case K_SOURCE: break;
+  }
+  return ACTJIT_OK;
+}
+
+actjit_status actjit_graph_verify(actjit_graph *g) {
+  if (!g) return ACTJIT_ERR_ARGUMENT;
+  const char *file = g->file ? g->file : "<graph>";
+  g->input = -1;
+  for (int i = 0; i < g->n; i++) {
+    shape s;
+    actjit_status st = verify_node(g, &g->nodes[i], &s);
+    if (st) return st;
+    if (g->nodes[i].op == OP_INPUT) g->input = i;
+  }
+  if (g->input < 0) return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s: the pipeline has no input", file);
+  if (g->output < 0) return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s: the pipeline has no output", file);
+  return ACTJIT_OK;
+}

@@ -1,0 +1,391 @@
+/* vmath accuracy and special values: each emitter is JIT-compiled in a
+ * vector loop for several widths/targets and compared with double-precision
+ * libm rounded to float. */
+#include <float.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Core.h>
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Orc.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+
+#include "vmath.h"
+
+/* ---- Tiny JIT harness (to be replaced by the project's JIT session) ---- */
+
+typedef LLVMValueRef (*emit_fn)(LLVMBuilderRef, LLVMValueRef);
+typedef void (*kernel_fn)(const float *in, float *out, int64_t n);
+
+static void check_err(LLVMErrorRef err)
+{
+    if (err) {
+        char *msg = LLVMGetErrorMessage(err);
+        fail_msg("LLVM error: %s", msg);
+        LLVMDisposeErrorMessage(msg);
+    }
+}
+
+/* Target machine for the host triple; cpu == NULL means the host CPU. */
+static LLVMTargetMachineRef make_tm(const char *cpu, const char *features)
+{
+    char *triple = LLVMGetDefaultTargetTriple();
+    char *host_cpu = LLVMGetHostCPUName();
+    char *host_feat = LLVMGetHostCPUFeatures();
+    LLVMTargetRef target;
+    char *msg = NULL;
+    if (LLVMGetTargetFromTriple(triple, &target, &msg))
+        fail_msg("no target for %s: %s", triple, msg);
+    LLVMTargetMachineRef tm = LLVMCreateTargetMachine(
+        target, triple, cpu ? cpu : host_cpu, cpu ? features : host_feat,
+        LLVMCodeGenLevelAggressive, LLVMRelocDefault, LLVMCodeModelJITDefault);
+    LLVMDisposeMessage(triple);
+    LLVMDisposeMessage(host_cpu);
+    LLVMDisposeMessage(host_feat);
+    return tm;
+}
+
+/* void f(const float *in, float *out, i64 n): out[i] = emit(in[i]) in
+ * chunks of width floats (width 1: plain float); n is a multiple of width. */
+static LLVMModuleRef build_kernel(LLVMContextRef ctx, emit_fn emit,
+                                  unsigned width)
+{
+    LLVMModuleRef m = LLVMModuleCreateWithNameInContext("vmath_test", ctx);
+    LLVMTypeRef f32 = LLVMFloatTypeInContext(ctx);
+    LLVMTypeRef vty = width > 1 ? LLVMVectorType(f32, width) : f32;
+    LLVMTypeRef i64 = LLVMInt64TypeInContext(ctx);
+    LLVMTypeRef ptr = LLVMPointerTypeInContext(ctx, 0);
+    LLVMTypeRef params[] = {ptr, ptr, i64};
+    LLVMValueRef fn = LLVMAddFunction(
+        m, "f", LLVMFunctionType(LLVMVoidTypeInContext(ctx), params, 3, 0));
+    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(ctx, fn, "entry");
+    LLVMBasicBlockRef loop = LLVMAppendBasicBlockInContext(ctx, fn, "loop");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(ctx, fn, "done");
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
+
+    LLVMPositionBuilderAtEnd(b, entry);
+    LLVMValueRef w = LLVMConstInt(i64, width, 0);
+    LLVMValueRef nvec = LLVMBuildSDiv(b, LLVMGetParam(fn, 2), w, "nvec");
+    LLVMValueRef zero = LLVMConstInt(i64, 0, 0);
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSGT, nvec, zero, ""), loop,
+                    done);
+
+    LLVMPositionBuilderAtEnd(b, loop);
+    LLVMValueRef i = LLVMBuildPhi(b, i64, "i");
+    LLVMValueRef off = LLVMBuildMul(b, i, w, "");
+    LLVMValueRef src = LLVMBuildGEP2(b, f32, LLVMGetParam(fn, 0), &off, 1, "");
+    LLVMValueRef v = LLVMBuildLoad2(b, vty, src, "");
+    LLVMSetAlignment(v, 4);
+    LLVMValueRef dst = LLVMBuildGEP2(b, f32, LLVMGetParam(fn, 1), &off, 1, "");
+    LLVMSetAlignment(LLVMBuildStore(b, emit(b, v), dst), 4);
+    LLVMValueRef next = LLVMBuildAdd(b, i, LLVMConstInt(i64, 1, 0), "");
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, next, nvec, ""), loop,
+                    done);
+    LLVMValueRef in_vals[] = {zero, next};
+    LLVMBasicBlockRef in_bbs[] = {entry, loop};
+    LLVMAddIncoming(i, in_vals, in_bbs, 2);
+
+    LLVMPositionBuilderAtEnd(b, done);
+    LLVMBuildRetVoid(b);
+    LLVMDisposeBuilder(b);
+
+    char *msg = NULL;
+    if (LLVMVerifyModule(m, LLVMReturnStatusAction, &msg))
+        fail_msg("invalid module: %s", msg);
+    LLVMDisposeMessage(msg);
+    return m;
+}
+
+static void optimize(LLVMModuleRef m, LLVMTargetMachineRef tm)
+{
+    char *triple = LLVMGetTargetMachineTriple(tm);
+    LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
+    LLVMSetTarget(m, triple);
+    LLVMSetModuleDataLayout(m, dl);
+    LLVMDisposeTargetData(dl);
+    LLVMDisposeMessage(triple);
+    LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
+    check_err(LLVMRunPasses(m, "default<O3>", tm, opts));
+    LLVMDisposePassBuilderOptions(opts);
+}
+
+/* Whether machine code for m calls out (e.g. to libm), judged from the
+ * assembly of a copy; f itself is a leaf. */
+static int calls_out(LLVMModuleRef m, LLVMTargetMachineRef tm)
+{
+    LLVMModuleRef copy = LLVMCloneModule(m);
+    LLVMMemoryBufferRef buf = NULL;
+    char *msg = NULL;
+    if (LLVMTargetMachineEmitToMemoryBuffer(tm, copy, LLVMAssemblyFile, &msg,
+                                            &buf))
+        fail_msg("codegen failed: %s", msg);
+    LLVMDisposeModule(copy);
+    size_t len = LLVMGetBufferSize(buf);
+    char *text = malloc(len + 1);
+    assert_non_null(text);
+    memcpy(text, LLVMGetBufferStart(buf), len);
+    text[len] = '\0';
+    LLVMDisposeMemoryBuffer(buf);
+    int found = strstr(text, "call") != NULL || strstr(text, "@PLT") != NULL;
+    free(text);
+    return found;
+}
+
+struct jit {
+    LLVMOrcLLJITRef lljit;
+    kernel_fn fn;
+};
+
+/* Build, optimize and JIT the kernel for emit at the given width/target.
+ * The target machine is consumed. */
+static struct jit jit_kernel(emit_fn emit, unsigned width,
+                             LLVMTargetMachineRef tm)
+{
+    struct jit j = {0};
+    LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
+    LLVMModuleRef m =
+        build_kernel(LLVMOrcThreadSafeContextGetContext(tsc), emit, width);
+    optimize(m, tm);
+    assert_false(calls_out(m, tm));
+
+    LLVMOrcLLJITBuilderRef jb = LLVMOrcCreateLLJITBuilder();
+    LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(
+        jb, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
+    check_err(LLVMOrcCreateLLJIT(&j.lljit, jb));
+
+    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(m, tsc);
+    LLVMOrcDisposeThreadSafeContext(tsc);
+    check_err(LLVMOrcLLJITAddLLVMIRModule(
+        j.lljit, LLVMOrcLLJITGetMainJITDylib(j.lljit), tsm));
+    LLVMOrcExecutorAddress addr = 0;
+    check_err(LLVMOrcLLJITLookup(j.lljit, &addr, "f"));
+    j.fn = (kernel_fn)(uintptr_t)addr;
+    return j;
+}
+
+static void jit_dispose(struct jit *j)
+{
+    check_err(LLVMOrcDisposeLLJIT(j->lljit));
+}
+
+/* ---- Reference functions and error measure ---- */
+
+static double ref_exp(double x) { return exp(x); }
+static double ref_tanh(double x) { return tanh(x); }
+static double ref_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+static float from_bits(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint32_t to_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* Position on the number line in ULP steps (±0 both map to 0). */
+static int64_t ordinal(float f)
+{
+    uint32_t u = to_bits(f);
+    return u >> 31 ? -(int64_t)(u & 0x7fffffff) : (int64_t)u;
+}
+
+/* ---- Test configurations ---- */
+
+struct fn_case {
+    const char *name;
+    emit_fn emit;
+    double (*ref)(double);
+    int64_t max_ulp;
+    float lo, hi; /* required output range */
+};
+
+static const struct fn_case fn_exp = {"exp", vm_exp, ref_exp, 1, 0.0f,
+                                      INFINITY};
+static const struct fn_case fn_tanh = {"tanh", vm_tanh, ref_tanh, 2, -1.0f,
+                                       1.0f};
+static const struct fn_case fn_sigmoid = {"sigmoid", vm_sigmoid, ref_sigmoid,
+                                          2, 0.0f, 1.0f};
+
+struct config {
+    const char *name;
+    const struct fn_case *fn;
+    unsigned width;       /* 1: scalar float */
+    const char *cpu;      /* NULL: host CPU and features */
+    const char *features;
+};
+
+/* Every VM_STRIDE-th float bit pattern plus a dense grid on [-20, 20]. */
+#ifndef VM_STRIDE
+#define VM_STRIDE 1000
+#endif
+#define GRID_POINTS (1u << 21)
+#define CHUNK 65536
+
+static float sample(uint64_t k)
+{
+    uint64_t nbits = (0x100000000ull + VM_STRIDE - 1) / VM_STRIDE;
+    if (k < nbits)
+        return from_bits((uint32_t)(k * VM_STRIDE));
+    return (float)(-20.0 + 40.0 * (double)(k - nbits) / GRID_POINTS);
+}
+
+static uint64_t sample_count(void)
+{
+    return (0x100000000ull + VM_STRIDE - 1) / VM_STRIDE + GRID_POINTS + 1;
+}
+
+/* Check one input/output pair; tracks the worst ULP error and its input. */
+static void check_value(const struct fn_case *fc, float x, float y,
+                        int64_t *worst, float *worst_x)
+{
+    float want = (float)fc->ref((double)x);
+    if (isnan(want)) {
+        if (!isnan(y))
+            fail_msg("%s(%a) = %a, want NaN", fc->name, x, y);
+        return;
+    }
+    if (isnan(y) || y < fc->lo || y > fc->hi)
+        fail_msg("%s(%a) = %a, outside [%g, %g]", fc->name, x, y, fc->lo,
+                 fc->hi);
+    int64_t d = llabs(ordinal(y) - ordinal(want));
+    if (d > *worst) {
+        *worst = d;
+        *worst_x = x;
+    }
+    if (d > fc->max_ulp)
+        fail_msg("%s(%a) = %a, want %a (%lld ulp)", fc->name, x, y, want,
+                 (long long)d);
+}
+
+static void check_accuracy(const struct fn_case *fc, kernel_fn fn,
+                           unsigned width, const char *target)
+{
+    float *in = malloc(CHUNK * sizeof *in), *out = malloc(CHUNK * sizeof *out);
+    assert_non_null(in);
+    assert_non_null(out);
+    int64_t worst = 0;
+    float worst_x = 0.0f;
+    uint64_t total = sample_count();
+    for (uint64_t base = 0; base < total; base += CHUNK) {
+        size_t n = total - base < CHUNK ? (size_t)(total - base) : CHUNK;
+        for (size_t i = 0; i < CHUNK; i++) /* pad to a multiple of width */
+            in[i] = sample(base + (i < n ? i : 0));
+        fn(in, out, (int64_t)((n + width - 1) / width * width));
+        for (size_t i = 0; i < n; i++)
+            check_value(fc, in[i], out[i], &worst, &worst_x);
+    }
+    print_message("%-7s width %2u %-22s max %lld ulp at x = %a (%.9g)\n",
+                  fc->name, width, target, (long long)worst, worst_x,
+                  worst_x);
+    free(in);
+    free(out);
+}
+
+/* Special inputs must give exactly these results (bit for bit, any NaN for
+ * NaN).  Denormal expectations are the correctly rounded values. */
+struct special {
+    float x, want;
+};
+
+static void check_specials(const struct fn_case *fc, kernel_fn fn,
+                           unsigned width, const struct special *sp, size_t n)
+{
+    float in[16], out[16];
+    for (size_t k = 0; k < n; k++) {
+        for (unsigned i = 0; i < width; i++)
+            in[i] = sp[k].x;
+        fn(in, out, width);
+        for (unsigned i = 0; i < width; i++) {
+            int ok = isnan(sp[k].want) ? isnan(out[i])
+                                       : to_bits(out[i]) == to_bits(sp[k].want);
+            if (!ok)
+                fail_msg("%s(%a) = %a, want %a (width %u)", fc->name, sp[k].x,
+                         out[i], sp[k].want, width);
+        }
+    }
+}
+
+static const struct special exp_specials[] = {
+    {NAN, NAN},           {-NAN, NAN},          {INFINITY, INFINITY},
+    {-INFINITY, 0.0f},    {0.0f, 1.0f},         {-0.0f, 1.0f},
+    {0x1p-149f, 1.0f},    {88.73f, INFINITY},   {1000.0f, INFINITY},
+    {FLT_MAX, INFINITY},  {-104.0f, 0.0f},      {-1e30f, 0.0f},
+    {-FLT_MAX, 0.0f},     {-100.0f, 0x1.bp-145f}, /* 3.7835e-44 */
+    {-88.0f, 0x1.07b71p-127f},                  /* 6.0546e-39 */
+    {-103.0f, 0x1p-149f},                       /* smallest denormal */
+};
+
+static const struct special tanh_specials[] = {
+    {NAN, NAN},          {-NAN, NAN},         {INFINITY, 1.0f},
+    {-INFINITY, -1.0f},  {0.0f, 0.0f},        {-0.0f, -0.0f},
+    {1e-40f, 1e-40f},    {-1e-40f, -1e-40f},  {0x1p-149f, 0x1p-149f},
+    {FLT_MIN, FLT_MIN},  {-FLT_MIN, -FLT_MIN}, {10.0f, 1.0f},
+    {-10.0f, -1.0f},     {1e30f, 1.0f},       {-FLT_MAX, -1.0f},
+};
+
+static const struct special sigmoid_specials[] = {
+    {NAN, NAN},          {-NAN, NAN},           {INFINITY, 1.0f},
+    {-INFINITY, 0.0f},   {0.0f, 0.5f},          {-0.0f, 0.5f},
+    {100.0f, 1.0f},      {FLT_MAX, 1.0f},       {-FLT_MAX, 0.0f},
+    {-200.0f, 0.0f},     {-88.0f, 0x1.07b71p-127f}, /* 6.0546e-39 */
+    {-100.0f, 0x1.bp-145f},
+};
+
+#define SPECIALS(a) a, sizeof a / sizeof a[0]
+
+static void run_config(void **state)
+{
+    const struct config *c = *state;
+    struct jit j = jit_kernel(c->fn->emit, c->width,
+                              make_tm(c->cpu, c->features));
+    if (c->fn == &fn_exp)
+        check_specials(c->fn, j.fn, c->width, SPECIALS(exp_specials));
+    else if (c->fn == &fn_tanh)
+        check_specials(c->fn, j.fn, c->width, SPECIALS(tanh_specials));
+    else
+        check_specials(c->fn, j.fn, c->width, SPECIALS(sigmoid_specials));
+    check_accuracy(c->fn, j.fn, c->width, c->cpu ? c->cpu : "host");
+    jit_dispose(&j);
+}
+
+/* Widths 16 (host, AVX-512 here), 8 (AVX2+FMA), 4 and scalar (SSE2, no FMA:
+ * multiply-adds stay unfused). */
+#define TARGETS(f, name)                                                     \
+    {name "/16/host", &f, 16, NULL, NULL},                                   \
+        {name "/8/haswell", &f, 8, "haswell", "+avx2,+fma"},                 \
+        {name "/4/x86-64", &f, 4, "x86-64", "+sse2"},                        \
+        {name "/1/x86-64", &f, 1, "x86-64", "+sse2"}
+
+static struct config configs[] = {TARGETS(fn_exp, "exp"),
+                                  TARGETS(fn_tanh, "tanh"),
+                                  TARGETS(fn_sigmoid, "sigmoid")};
+
+int main(void)
+{
+    LLVMInitializeNativeTarget();
+    LLVMInitializeNativeAsmPrinter();
+    struct CMUnitTest tests[sizeof configs / sizeof configs[0]];
+    for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++)
+        tests[i] = (struct CMUnitTest){configs[i].name, run_config, NULL,
+                                       NULL, &configs[i]};
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    LLVMShutdown();
+    return rc;
+}
