@@ -160,6 +160,10 @@ actjit_status actjit_kernel_bind(actjit_kernel *k, const char *param,
 actjit_status actjit_kernel_io_sizes(const actjit_kernel *k, int64_t batch,
                                      size_t *in_count, size_t *out_count);
 
+/* Bytes of intermediate buffers the plan needs at this batch size (the
+ * scratch area; input and output are the caller's). */
+size_t actjit_kernel_scratch_bytes(const actjit_kernel *k, int64_t batch);
+
 /* Runs the pipeline on caller buffers (any alignment, must not overlap).
  * `batch` binds the dynamic leading dimension (ignored if there is none).
  * Intermediates live in a scratch area the kernel owns and reuses. */

@@ -137,6 +137,12 @@ actjit_status actjit_kernel_io_sizes(const actjit_kernel *k, int64_t batch, size
   return ACTJIT_OK;
 }
 
+size_t actjit_kernel_scratch_bytes(const actjit_kernel *k, int64_t batch) {
+  if (!k || batch < 0) return 0;
+  int64_t dyn = scaled((extent){k->plan.scratch_dyn, true}, batch);
+  return dyn < 0 ? SIZE_MAX : (size_t)(dyn + k->plan.scratch_static) * sizeof(float);
+}
+
 static actjit_status ensure_scratch(actjit_kernel *k, int64_t batch) {
   int64_t dyn = scaled((extent){k->plan.scratch_dyn, true}, batch);
   if (dyn < 0 || dyn > INT64_MAX / 4 - k->plan.scratch_static)

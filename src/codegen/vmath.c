@@ -7,17 +7,10 @@
  * which need SSE4.1.  All error bounds hold with and without fusion. */
 #include "vmath.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Same shape as ty (scalar or vector) with element type elem. */
-static LLVMTypeRef shape_like(LLVMTypeRef ty, LLVMTypeRef elem)
-{
-    if (LLVMGetTypeKind(ty) == LLVMVectorTypeKind)
-        return LLVMVectorType(elem, LLVMGetVectorSize(ty));
-    return elem;
-}
 
 /* Broadcast the scalar constant c to the shape of ty. */
 static LLVMValueRef splat_const(LLVMTypeRef ty, LLVMValueRef c)
@@ -46,7 +39,10 @@ LLVMValueRef vm_splat(LLVMTypeRef ty, float c)
 /* Integer type (i32 or <W x i32>) matching the float type ty. */
 static LLVMTypeRef int_type(LLVMTypeRef ty)
 {
-    return shape_like(ty, LLVMInt32TypeInContext(LLVMGetTypeContext(ty)));
+    LLVMTypeRef i32 = LLVMInt32TypeInContext(LLVMGetTypeContext(ty));
+    if (LLVMGetTypeKind(ty) == LLVMVectorTypeKind)
+        return LLVMVectorType(i32, LLVMGetVectorSize(ty));
+    return i32;
 }
 
 static LLVMValueRef splat_i32(LLVMTypeRef ity, int32_t c)
@@ -61,6 +57,7 @@ LLVMValueRef vm_call_intrinsic(LLVMBuilderRef b, const char *name,
     LLVMModuleRef m =
         LLVMGetGlobalParent(LLVMGetBasicBlockParent(LLVMGetInsertBlock(b)));
     unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    assert(id != 0 && "unknown intrinsic");
     LLVMTypeRef ty = LLVMTypeOf(args[0]);
     LLVMValueRef fn = LLVMGetIntrinsicDeclaration(m, id, &ty, 1);
     LLVMTypeRef fty = LLVMIntrinsicGetType(LLVMGetModuleContext(m), id, &ty, 1);
@@ -106,14 +103,17 @@ static LLVMValueRef clamp(LLVMBuilderRef b, LLVMValueRef x, float lo, float hi)
 {
     LLVMTypeRef ty = LLVMTypeOf(x);
     LLVMValueRef l = vm_splat(ty, lo), h = vm_splat(ty, hi);
-    x = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, l, ""), x, l, "");
-    return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, h, ""), x, h, "");
+    LLVMValueRef above = LLVMBuildFCmp(b, LLVMRealOGT, x, l, "");
+    x = LLVMBuildSelect(b, above, x, l, "");
+    LLVMValueRef below = LLVMBuildFCmp(b, LLVMRealOLT, x, h, "");
+    return LLVMBuildSelect(b, below, x, h, "");
 }
 
 /* NaN lanes of x pass through unchanged, others take r. */
 static LLVMValueRef keep_nan(LLVMBuilderRef b, LLVMValueRef x, LLVMValueRef r)
 {
-    return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, x, x, ""), x, r, "");
+    LLVMValueRef nan = LLVMBuildFCmp(b, LLVMRealUNO, x, x, "");
+    return LLVMBuildSelect(b, nan, x, r, "");
 }
 
 /* SLEEF's xexpf (expf_u10): x = q*ln2 + s, e^s by a degree-6 polynomial,
@@ -140,7 +140,8 @@ LLVMValueRef vm_exp(LLVMBuilderRef b, LLVMValueRef x)
     LLVMValueRef s = mla(b, qf, vm_splat(ty, -0.693145751953125f), xc);
     s = mla(b, qf, vm_splat(ty, -1.428606765330187045e-06f), s);
 
-    /* e^s = 1 + (s + s^2*P(s)); adding 1 last keeps the small part exact. */
+    /* e^s = 1 + (s + s^2*P(s)): adding 1 last leaves a single rounding at
+     * the scale of the result. */
     LLVMValueRef u = poly(b, s, c, sizeof c / sizeof c[0]);
     u = mla(b, LLVMBuildFMul(b, s, s, ""), u, s);
     u = LLVMBuildFAdd(b, u, vm_splat(ty, 1.0f), "");
@@ -191,7 +192,8 @@ LLVMValueRef vm_sigmoid(LLVMBuilderRef b, LLVMValueRef x)
     LLVMTypeRef ty = LLVMTypeOf(x);
     LLVMValueRef one = vm_splat(ty, 1.0f);
     LLVMValueRef e = vm_exp(b, LLVMBuildFNeg(b, call1(b, "llvm.fabs", x), ""));
-    LLVMValueRef nonneg = LLVMBuildFCmp(b, LLVMRealOGE, x, vm_splat(ty, 0.0f), "");
+    LLVMValueRef nonneg =
+        LLVMBuildFCmp(b, LLVMRealOGE, x, vm_splat(ty, 0.0f), "");
     LLVMValueRef num = LLVMBuildSelect(b, nonneg, one, e, "");
     return LLVMBuildFDiv(b, num, LLVMBuildFAdd(b, one, e, ""), "");
 }

@@ -18,6 +18,8 @@ LLVMValueRef vm_sigmoid(LLVMBuilderRef b, LLVMValueRef x);
 
 /* Helpers shared by the emitters. */
 LLVMValueRef vm_splat(LLVMTypeRef ty, float c); /* constant c of type ty */
+/* Call intrinsic `name` (e.g. "llvm.fabs", "llvm.fmuladd", "llvm.copysign"),
+ * overloaded on the type of args[0]. */
 LLVMValueRef vm_call_intrinsic(LLVMBuilderRef b, const char *name,
                                LLVMValueRef *args, unsigned nargs);
 

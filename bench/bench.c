@@ -1,0 +1,322 @@
+/* Benchmark: for each model and batch size, median time of the fused and
+ * unfused kernels, the scalar reference, and a memcpy of the input's bytes
+ * (the bandwidth ceiling), all measured interleaved in one run so machine
+ * noise hits them alike.  Every result is first checked against the scalar
+ * reference. */
+#include "bench.h"
+
+#include <actjit.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "reference.h"
+
+typedef struct options {
+  const char **models;
+  int nmodels;
+  int64_t batches[16];
+  int nbatches;
+  int64_t shape[ACTJIT_MAX_RANK]; /* --shape: a fixed input shape */
+  int shape_rank;
+  int reps;
+  bool json;
+  const char *cpu, *features;
+} options;
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
+static float uniform(float lo, float hi) {
+  rng_state ^= rng_state << 13, rng_state ^= rng_state >> 7, rng_state ^= rng_state << 17;
+  return lo + (hi - lo) * (float)((rng_state >> 40) * 0x1p-24);
+}
+
+static float *alloc_floats(size_t n) {
+  float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64 + 64);
+  if (!p) {
+    fprintf(stderr, "actjit-bench: out of memory (%zu floats)\n", n);
+    exit(1);
+  }
+  return p;
+}
+
+/* What one timed call does. */
+typedef struct timed {
+  void (*fn)(void *);
+  void *arg;
+  int iters; /* calls per sample, so a sample is long enough to time */
+  double *samples;
+} timed;
+
+typedef struct run_arg {
+  actjit_kernel *k;
+  const float *in;
+  float *out;
+  int64_t batch;
+} run_arg;
+
+static void run_kernel(void *p) {
+  run_arg *a = p;
+  actjit_kernel_run(a->k, a->in, a->batch, a->out);
+}
+
+typedef struct copy_arg {
+  void *dst;
+  const void *src;
+  size_t bytes;
+} copy_arg;
+
+static void run_copy(void *p) {
+  copy_arg *a = p;
+  memcpy(a->dst, a->src, a->bytes);
+}
+
+typedef struct ref_arg {
+  const actjit_graph *g;
+  const float *const *params;
+  const float *in;
+  float *out;
+  int64_t batch;
+} ref_arg;
+
+static void run_ref(void *p) {
+  ref_arg *a = p;
+  ref_run(a->g, a->params, a->in, a->batch, a->out);
+}
+
+static double sample(timed *t) {
+  double t0 = now();
+  for (int i = 0; i < t->iters; i++) t->fn(t->arg);
+  return (now() - t0) / t->iters;
+}
+
+/* Enough calls per sample for ~2 ms, so timer resolution does not matter. */
+static void calibrate(timed *t) {
+  t->fn(t->arg); /* warm up: page in buffers, fill caches */
+  double one = sample(&(timed){.fn = t->fn, .arg = t->arg, .iters = 1});
+  t->iters = one >= 2e-3 ? 1 : (int)(2e-3 / (one > 1e-8 ? one : 1e-8)) + 1;
+}
+
+static void usage(FILE *f, const char *prog) {
+  fprintf(f,
+          "usage: %s [MODEL.air ...] [--batch B[,B...]] [--shape DIMS] [--reps R] [--json]\n"
+          "          [--cpu NAME] [--features STR]\n"
+          "Times each model fused, unfused and through the scalar reference, beside a memcpy of\n"
+          "the input's bytes, and checks both kernels against the reference first.\n"
+          "  --batch   batch sizes (default 1,16,256,1024,4096)\n"
+          "  --shape   a fixed input shape such as 16384x1024 (the leading dim is the batch)\n"
+          "  --reps    samples per measurement; the median is reported (default 15)\n"
+          "  --json    one JSON object per line instead of the table\n",
+          prog);
+}
+
+static int parse_args(int argc, char **argv, options *o) {
+  static const char *models[64];
+  *o = (options){.models = models, .reps = 15};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--json")) o->json = true;
+    else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout, argv[0]); exit(0); }
+    else if (!val && a[0] == '-') { fprintf(stderr, "%s: %s needs a value\n", argv[0], a); return 2; }
+    else if (!strcmp(a, "--reps")) { o->reps = atoi(val); i++; }
+    else if (!strcmp(a, "--cpu")) { o->cpu = val; i++; }
+    else if (!strcmp(a, "--features")) { o->features = val; i++; }
+    else if (!strcmp(a, "--batch")) {
+      for (char *p = argv[++i]; *p && o->nbatches < 16; p += *p == ',') o->batches[o->nbatches++] = strtoll(p, &p, 10);
+    } else if (!strcmp(a, "--shape")) {
+      for (char *p = argv[++i]; *p && o->shape_rank < ACTJIT_MAX_RANK; p += *p == 'x') o->shape[o->shape_rank++] = strtoll(p, &p, 10);
+    } else if (a[0] == '-') { fprintf(stderr, "%s: unknown option %s\n", argv[0], a); return 2; }
+    else if (o->nmodels < 64) o->models[o->nmodels++] = a;
+  }
+  if (o->reps < 1) o->reps = 1;
+  if (!o->nmodels) o->models[o->nmodels++] = "ir/mlp.air";
+  if (!o->nbatches && !o->shape_rank) {
+    static const int64_t def[] = {1, 16, 256, 1024, 4096};
+    memcpy(o->batches, def, sizeof def);
+    o->nbatches = 5;
+  }
+  return 0;
+}
+
+typedef struct model {
+  const char *path;
+  actjit_graph *g;
+  actjit_kernel *fused, *unfused;
+  float **params;
+  int nparams;
+  double flops_per_row; /* 2·in·out summed over the weight matrices, per batch row */
+} model;
+
+static int load_model(actjit_context *ctx, const options *o, const char *path, model *m) {
+  *m = (model){.path = path};
+  if (actjit_graph_parse_file(ctx, path, &m->g)) {
+    fprintf(stderr, "actjit-bench: %s\n", actjit_context_error(ctx));
+    return 1;
+  }
+  actjit_compile_options co;
+  actjit_compile_options_init(&co);
+  co.cpu = o->cpu;
+  co.features = o->features;
+  co.fuse = 1;
+  if (actjit_compile(m->g, &co, &m->fused)) goto fail;
+  co.fuse = 0;
+  if (actjit_compile(m->g, &co, &m->unfused)) goto fail;
+  m->nparams = actjit_graph_param_count(m->g);
+  m->params = calloc((size_t)m->nparams + 1, sizeof *m->params);
+  for (int i = 0; i < m->nparams; i++) {
+    const char *name;
+    int rank;
+    int64_t dims[ACTJIT_MAX_RANK];
+    actjit_graph_param_info(m->g, i, &name, &rank, dims);
+    size_t n = 1;
+    for (int d = 0; d < rank; d++) n *= (size_t)dims[d];
+    /* PyTorch's default init scale: U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
+    float bound = 1.0f / sqrtf((float)(rank == 2 ? dims[1] : dims[0]));
+    m->params[i] = alloc_floats(n);
+    for (size_t j = 0; j < n; j++) m->params[i][j] = uniform(-bound, bound);
+    if (rank == 2) m->flops_per_row += 2.0 * (double)dims[0] * (double)dims[1];
+    if (actjit_kernel_bind(m->fused, name, m->params[i], n) || actjit_kernel_bind(m->unfused, name, m->params[i], n))
+      goto fail;
+  }
+  return 0;
+fail:
+  fprintf(stderr, "actjit-bench: %s: %s\n", path, actjit_context_error(ctx));
+  return 1;
+}
+
+static void free_model(model *m) {
+  for (int i = 0; m->params && i < m->nparams; i++) free(m->params[i]);
+  free(m->params);
+  actjit_kernel_destroy(m->fused);
+  actjit_kernel_destroy(m->unfused);
+  actjit_graph_destroy(m->g);
+}
+
+/* Largest |a - b| relative to max(1, |b|), NaN-aware. */
+static double max_error(const float *a, const float *b, size_t n) {
+  double e = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (isnan(a[i]) || isnan(b[i])) {
+      if (isnan(a[i]) != isnan(b[i])) return INFINITY;
+      continue;
+    }
+    if (a[i] == b[i]) continue;
+    double d = fabs((double)a[i] - b[i]) / fmax(1.0, fabs(b[i]));
+    if (d > e) e = d;
+  }
+  return e;
+}
+
+static int bench_one(const options *o, model *m, int64_t batch, bool *header_done) {
+  size_t nin, nout;
+  actjit_kernel_io_sizes(m->fused, batch, &nin, &nout);
+  float *in = alloc_floats(nin), *out_f = alloc_floats(nout), *out_u = alloc_floats(nout);
+  float *out_r = alloc_floats(nout), *copy = alloc_floats(nin);
+  for (size_t i = 0; i < nin; i++) in[i] = uniform(-2, 2);
+
+  run_arg fa = {m->fused, in, out_f, batch}, ua = {m->unfused, in, out_u, batch};
+  ref_arg ra = {m->g, (const float *const *)m->params, in, out_r, batch};
+  copy_arg ca = {copy, in, nin * sizeof(float)};
+  run_kernel(&fa), run_kernel(&ua), run_ref(&ra);
+  double err_f = max_error(out_f, out_r, nout), err_u = max_error(out_u, out_r, nout);
+  int status = err_f <= 1e-4 && err_u <= 1e-4 ? 0 : 1;
+
+  enum { FUSED, UNFUSED, MEMCPY, REF, NT };
+  timed t[NT] = {{.fn = run_kernel, .arg = &fa}, {.fn = run_kernel, .arg = &ua}, {.fn = run_copy, .arg = &ca}, {.fn = run_ref, .arg = &ra}};
+  double med[NT];
+  for (int k = 0; k < NT; k++) {
+    calibrate(&t[k]);
+    t[k].samples = calloc((size_t)o->reps, sizeof(double));
+  }
+  /* The reference is slow: sample it fewer times. */
+  int ref_reps = o->reps < 3 ? o->reps : 3;
+  for (int r = 0; r < o->reps; r++)
+    for (int k = 0; k < NT; k++)
+      if (k != REF || r < ref_reps) t[k].samples[r] = sample(&t[k]);
+  for (int k = 0; k < NT; k++) {
+    med[k] = median(t[k].samples, k == REF ? ref_reps : o->reps);
+    free(t[k].samples);
+  }
+
+  double bytes = (double)(nin + nout) * sizeof(float);
+  double flops = m->flops_per_row * (double)batch;
+  size_t peak_f = actjit_kernel_scratch_bytes(m->fused, batch);
+  size_t peak_u = actjit_kernel_scratch_bytes(m->unfused, batch);
+  int rank;
+  int64_t dims[ACTJIT_MAX_RANK];
+  actjit_graph_value_shape(m->g, 0, &rank, dims);
+  if (o->json) {
+    printf("{\"model\": \"%s\", \"shape\": [", m->path);
+    for (int d = 0; d < rank; d++) printf("%s%lld", d ? ", " : "", (long long)(dims[d] < 0 ? -dims[d] * batch : dims[d]));
+    printf("], \"threads\": 1, \"fused_us\": %.3f, \"unfused_us\": %.3f, \"reference_us\": %.3f, "
+           "\"memcpy_us\": %.3f, \"fused_gbs\": %.3f, \"speedup\": %.3f, \"fused_peak_bytes\": %zu, "
+           "\"unfused_peak_bytes\": %zu, \"max_rel_error\": %.3g}\n",
+           med[FUSED] * 1e6, med[UNFUSED] * 1e6, med[REF] * 1e6, med[MEMCPY] * 1e6, bytes / med[FUSED] * 1e-9,
+           med[UNFUSED] / med[FUSED], peak_f, peak_u, fmax(err_f, err_u));
+  } else {
+    if (!*header_done) {
+      printf("%-28s %7s %11s %11s %11s %11s %8s %9s %9s %12s %12s %9s\n", "model", "batch", "fused us", "unfused us",
+             "ref us", "memcpy us", "speedup", "GB/s", "GFLOP/s", "fused peak", "unfused peak", "max err");
+      *header_done = true;
+    }
+    char gf[16] = "-";
+    if (flops > 0) snprintf(gf, sizeof gf, "%.2f", flops / med[FUSED] * 1e-9);
+    printf("%-28s %7lld %11.2f %11.2f %11.2f %11.2f %7.2fx %9.2f %9s %12zu %12zu %9.2g%s\n", m->path, (long long)batch,
+           med[FUSED] * 1e6, med[UNFUSED] * 1e6, med[REF] * 1e6, med[MEMCPY] * 1e6, med[UNFUSED] / med[FUSED],
+           bytes / med[FUSED] * 1e-9, gf, peak_f, peak_u, fmax(err_f, err_u), status ? "  MISMATCH" : "");
+  }
+  free(in), free(out_f), free(out_u), free(out_r), free(copy);
+  return status;
+}
+
+int bench_main(int argc, char **argv) {
+  options o;
+  int st = parse_args(argc, argv, &o);
+  if (st) return st;
+  actjit_context *ctx;
+  if (actjit_context_create(&ctx)) return 1;
+  bool header = false;
+  for (int i = 0; i < o.nmodels && !st; i++) {
+    model m;
+    st = load_model(ctx, &o, o.models[i], &m);
+    int rank;
+    int64_t dims[ACTJIT_MAX_RANK];
+    if (!st && o.shape_rank) {
+      /* --shape fixes the input: its leading dim is the batch. */
+      actjit_graph_value_shape(m.g, 0, &rank, dims);
+      int64_t rest = 1, want = 1;
+      for (int d = 1; d < o.shape_rank; d++) rest *= o.shape[d];
+      for (int d = 1; d < rank; d++) want *= dims[d];
+      if (rest != want) {
+        fprintf(stderr, "actjit-bench: %s: --shape does not match the model's input\n", m.path);
+        st = 2;
+      } else {
+        st = bench_one(&o, &m, o.shape[0], &header);
+      }
+    }
+    for (int b = 0; !st && !o.shape_rank && b < o.nbatches; b++) st = bench_one(&o, &m, o.batches[b], &header);
+    free_model(&m);
+  }
+  actjit_context_destroy(ctx);
+  return st;
+}

@@ -1,0 +1,54 @@
+/* Shared helpers for the tests: deterministic data, ULP distance, and a
+ * compile-bind-run wrapper around the public API. */
+#ifndef ACTJIT_TESTUTIL_H
+#define ACTJIT_TESTUTIL_H
+
+#include <actjit.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The targets every kernel test runs on: the host, an AVX2-only CPU and an
+ * SSE-only one. */
+typedef struct test_target {
+  const char *cpu, *features;
+  int width;
+} test_target;
+static const test_target test_targets[] = {
+    {NULL, NULL, 0},          /* host: AVX-512 here */
+    {"haswell", NULL, 8},     /* AVX2 + FMA */
+    {"x86-64", NULL, 4},      /* SSE2 */
+};
+#define N_TEST_TARGETS (sizeof test_targets / sizeof *test_targets)
+
+static inline uint64_t tu_rng(uint64_t *s) {
+  *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
+  return *s;
+}
+/* Uniform in [lo, hi). */
+static inline float tu_uniform(uint64_t *s, float lo, float hi) {
+  return lo + (hi - lo) * (float)((tu_rng(s) >> 40) * 0x1p-24);
+}
+
+/* Distance in units in the last place; NaN vs NaN is 0, NaN vs number huge. */
+static inline int64_t tu_ulp(float a, float b) {
+  if (isnan(a) || isnan(b)) return isnan(a) && isnan(b) ? 0 : INT64_MAX;
+  int32_t ia, ib;
+  memcpy(&ia, &a, 4), memcpy(&ib, &b, 4);
+  int64_t la = ia < 0 ? (int64_t)INT32_MIN - ia : ia, lb = ib < 0 ? (int64_t)INT32_MIN - ib : ib;
+  return la > lb ? la - lb : lb - la;
+}
+
+/* Buffer of n floats at an address that is 4 mod 64: deliberately misaligned
+ * for every vector width.  Free with tu_free_unaligned. */
+static inline float *tu_alloc_unaligned(size_t n) {
+  char *p = aligned_alloc(64, ((n + 1) * sizeof(float) + 63) / 64 * 64 + 64);
+  return p ? (float *)(p + 4) : NULL;
+}
+static inline void tu_free_unaligned(float *p) {
+  if (p) free((char *)p - 4);
+}
+
+#endif
