@@ -139,7 +139,10 @@ typedef struct actjit_compile_options {
   const char *features; /* LLVM feature string ("+avx2,+fma"); NULL: host's
                            when cpu is NULL, else the CPU's own */
   int opt_level;        /* 0..3; default 3 */
-  int fuse;             /* 1: run the fusion passes; 0: one kernel per op */
+  int fuse;             /* 1: run the fusion passes and plan buffers in place;
+                           0: one kernel and one buffer per op (the baseline) */
+  int training;         /* 1: dropout is live (PyTorch train mode) */
+  int donate_input;     /* 1: actjit_kernel_run may overwrite the input buffer */
 } actjit_compile_options;
 
 /* Fills in the defaults: host CPU, O3, fused. */

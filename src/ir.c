@@ -1,4 +1,5 @@
 /* Graph storage and the builder half of the public API. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,8 @@ int ir_add(actjit_graph *g, op_id op, const char *name, const int *args,
   if (name && ir_find(g, name, strlen(name))) {
     char where[160] = "";
     if (line) snprintf(where, sizeof where, "%s:%d:%d: ", g->file ? g->file : "<input>", line, col);
-    aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s'%s' is defined twice", where, name);
+    aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s'%c%s' is defined twice (values and parameters share one namespace)",
+             where, op == OP_PARAM ? '@' : '%', name);
     return -1;
   }
   if (g->n == g->cap) {
@@ -86,6 +88,35 @@ actjit_graph *ir_clone(const actjit_graph *g) {
     if (!c->nodes[c->n].name) { actjit_graph_destroy(c); return NULL; }
   }
   return c;
+}
+
+int ir_view_root(const actjit_graph *g, int v) {
+  while (op_table[g->nodes[v].op].kind == K_VIEW) v = g->nodes[v].args[0];
+  return v;
+}
+
+int ir_uses(const actjit_graph *g, int v) {
+  int n = g->output == v;
+  for (int i = 0; i < g->n; i++)
+    n += g->nodes[i].nargs > 0 && g->nodes[i].args[0] == v;
+  return n;
+}
+
+void ir_replace_uses(actjit_graph *g, int v, int w) {
+  for (int i = 0; i < g->n; i++)
+    if (g->nodes[i].nargs > 0 && g->nodes[i].args[0] == v) g->nodes[i].args[0] = w;
+  if (g->output == v) g->output = w;
+}
+
+void ir_remove(actjit_graph *g, int v) {
+  free(g->nodes[v].name);
+  memmove(&g->nodes[v], &g->nodes[v + 1], (size_t)(g->n - v - 1) * sizeof *g->nodes);
+  g->n--;
+  for (int i = 0; i < g->n; i++)
+    for (int a = 0; a < g->nodes[i].nargs; a++)
+      if (g->nodes[i].args[a] > v) g->nodes[i].args[a]--;
+  if (g->output > v) g->output--;
+  if (g->input > v) g->input--;
 }
 
 /* ---------------------------------------------------------------- shapes */
@@ -129,17 +160,20 @@ const char *shape_str(const shape *s, char *buf, size_t len) {
 
 /* ------------------------------------------------------------ public API */
 
-static actjit_status api_shape(actjit_graph *g, int rank, const int64_t *dims,
-                               bool allow_dyn, shape *s) {
-  if (rank < 1 || rank > ACTJIT_MAX_RANK || !dims)
-    return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "rank must be 1..%d", ACTJIT_MAX_RANK);
+static actjit_status api_shape(actjit_graph *g, const char *fn, const char *name, int rank,
+                               const int64_t *dims, bool allow_dyn, shape *s) {
+  if (!dims) return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "%s: dims is NULL", fn);
+  if (rank < 1 || rank > ACTJIT_MAX_RANK)
+    return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "%s: rank must be 1..%d, got %d", fn, ACTJIT_MAX_RANK, rank);
   *s = (shape){.rank = rank};
   for (int i = 0; i < rank; i++) {
     if (i == 0 && dims[0] == ACTJIT_DYN && allow_dyn) {
       s->dyn = true;
       s->d[0] = 1;
+    } else if (i == 0 && dims[0] == ACTJIT_DYN) {
+      return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "%s: parameter @%s cannot have a batch dimension", fn, name);
     } else if (dims[i] < 0) {
-      return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "dimension %d is %lld", i, (long long)dims[i]);
+      return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "%s: dimension %d is %lld", fn, i, (long long)dims[i]);
     } else {
       s->d[i] = dims[i];
     }
@@ -149,9 +183,10 @@ static actjit_status api_shape(actjit_graph *g, int rank, const int64_t *dims,
 
 static actjit_status add_source(actjit_graph *g, op_id op, const char *name,
                                 int rank, const int64_t *dims, actjit_value *out) {
-  if (!g || !name || !out) return aj_error(g ? g->ctx : NULL, ACTJIT_ERR_ARGUMENT, "NULL argument");
+  const char *fn = op == OP_INPUT ? "actjit_graph_input" : "actjit_graph_param";
+  if (!g || !name || !out) return aj_error(g ? g->ctx : NULL, ACTJIT_ERR_ARGUMENT, "%s: NULL argument", fn);
   shape s;
-  actjit_status st = api_shape(g, rank, dims, op == OP_INPUT, &s);
+  actjit_status st = api_shape(g, fn, name, rank, dims, op == OP_INPUT, &s);
   if (st) return st;
   int v = ir_add(g, op, name, NULL, 0, NULL, &s, 0, 0);
   if (v < 0) return ACTJIT_ERR_VERIFY;
@@ -192,6 +227,9 @@ actjit_status actjit_graph_op(actjit_graph *g, const char *opname,
     if (k < 0)
       return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s has no attribute '%s'", opname,
                       attrs[i].name ? attrs[i].name : "(null)");
+    if (!isfinite(attrs[i].value))
+      return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s: attribute %s must be a finite number, got %g", opname,
+                      attrs[i].name, attrs[i].value);
     attr[k] = attrs[i].value;
   }
   int v = ir_add(g, op, NULL, args, nargs, attr, NULL, 0, 0);
@@ -211,7 +249,10 @@ actjit_status actjit_graph_output(actjit_graph *g, actjit_value v) {
 
 actjit_status actjit_graph_value_shape(const actjit_graph *g, actjit_value v,
                                        int *rank, int64_t dims[ACTJIT_MAX_RANK]) {
-  if (!g || !rank || !dims || v < 0 || v >= g->n) return ACTJIT_ERR_ARGUMENT;
+  if (!g) return ACTJIT_ERR_ARGUMENT;
+  if (!rank || !dims) return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "actjit_graph_value_shape: NULL argument");
+  if (v < 0 || v >= g->n)
+    return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "actjit_graph_value_shape: no value %d (the graph has %d)", v, g->n);
   const shape *s = &g->nodes[v].shape;
   *rank = s->rank;
   for (int i = 0; i < s->rank; i++) dims[i] = s->d[i];
@@ -228,10 +269,13 @@ int actjit_graph_param_count(const actjit_graph *g) {
 actjit_status actjit_graph_param_info(const actjit_graph *g, int k,
                                       const char **name, int *rank,
                                       int64_t dims[ACTJIT_MAX_RANK]) {
+  int k0 = k;
   for (int i = 0; g && i < g->n; i++) {
     if (g->nodes[i].op != OP_PARAM || k--) continue;
     if (name) *name = g->nodes[i].name;
     return rank && dims ? actjit_graph_value_shape(g, i, rank, dims) : ACTJIT_OK;
   }
-  return ACTJIT_ERR_ARGUMENT;
+  return g ? aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "actjit_graph_param_info: no parameter %d (the graph has %d)", k0,
+                      actjit_graph_param_count(g))
+           : ACTJIT_ERR_ARGUMENT;
 }

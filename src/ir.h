@@ -31,6 +31,10 @@ typedef struct node {
   double attr[OP_MAX_ATTRS];
   shape shape;
   int line, col;              /* source position, 0 when built through the API */
+  /* Fusion group: nodes with the same nonzero group run as one kernel, and
+   * only the group's last value is stored (`fuse { ... }` in the text). */
+  int group;
+  bool inplace;               /* PyTorch inplace=True: may overwrite its operand */
 } node;
 
 struct actjit_graph {
@@ -63,6 +67,16 @@ actjit_status verify_node(actjit_graph *g, const node *nd, shape *out);
 /* Prefix for messages about node nd: "file:line:col: linear %h1" */
 const char *node_where(const actjit_graph *g, const node *nd, char *buf,
                        size_t len);
+
+/* What v's data is: v itself, or for a view (flatten) the value it views. */
+int ir_view_root(const actjit_graph *g, int v);
+/* The nodes that use node v as their tensor operand (operand 0), counted. */
+int ir_uses(const actjit_graph *g, int v);
+/* Removes node v, whose value must be unused or forwarded first: operands
+ * and the output are renumbered. */
+void ir_remove(actjit_graph *g, int v);
+/* Makes every use of v (as operand 0, or as the output) use w instead. */
+void ir_replace_uses(actjit_graph *g, int v, int w);
 
 /* Errors (context.c).  Records the message on the context and returns s. */
 actjit_status aj_error(actjit_context *ctx, actjit_status s, const char *fmt,

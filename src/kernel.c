@@ -5,7 +5,7 @@
 
 #include "codegen/codegen.h"
 #include "jit.h"
-#include "plan.h"
+#include "passes/plan.h"
 #include "print.h"
 
 struct actjit_kernel {
@@ -41,19 +41,6 @@ void actjit_kernel_destroy(actjit_kernel *k) {
   free(k);
 }
 
-static actjit_status dump_passes(actjit_kernel *k) {
-  strbuf sb = {0};
-  sb_printf(&sb, "# IR after verify\n");
-  print_graph(&sb, k->g);
-  plan_print(&sb, k->g, &k->plan);
-  if (sb.failed) {
-    free(sb.buf);
-    return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
-  }
-  k->passes_dump = sb.buf;
-  return ACTJIT_OK;
-}
-
 static actjit_status collect_params(actjit_kernel *k) {
   k->nparams = actjit_graph_param_count(k->g);
   k->param_node = calloc((size_t)k->nparams + 1, sizeof *k->param_node);
@@ -66,9 +53,28 @@ static actjit_status collect_params(actjit_kernel *k) {
 
 static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) {
   actjit_status st = actjit_graph_verify(k->g);
-  if (!st) st = collect_params(k);
-  if (!st) st = plan_unfused(k->g, &k->plan);
-  if (!st) st = dump_passes(k);
+  if (st) return st;
+  /* An output that is the input seen through views (a lone flatten) still
+   * needs its data copied to the caller's output: an identity does that. */
+  if (ir_view_root(k->g, k->g->output) == k->g->input) {
+    int v = ir_add(k->g, OP_IDENTITY, NULL, &k->g->output, 1, NULL, NULL, 0, 0);
+    if (v < 0) return ACTJIT_ERR_NOMEM;
+    k->g->output = v;
+  }
+  st = collect_params(k);
+  if (st) return st;
+  /* Passes, then the memory plan; the dump shows the IR after each. */
+  strbuf dump = {0};
+  pass_options po = {.training = o->training};
+  plan_options pl = {.reuse = o->fuse, .donate_input = o->donate_input};
+  st = run_passes(k->g, &po, o->fuse, &dump);
+  if (!st) st = plan_memory(k->g, &pl, &k->plan);
+  if (!st) {
+    sb_printf(&dump, "\n");
+    plan_print(&dump, k->g, &k->plan);
+    if (dump.failed) st = aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  }
+  k->passes_dump = dump.buf;
   if (!st) st = jit_target_init(k->ctx, o->cpu, o->features, o->opt_level, &k->target);
   if (!st) st = jit_session_init(k->ctx, &k->jit);
   if (st) return st;
@@ -172,7 +178,8 @@ actjit_status actjit_kernel_run(actjit_kernel *k, const float *input, int64_t ba
 }
 
 actjit_status actjit_kernel_dump(actjit_kernel *k, actjit_dump_kind kind, char **text) {
-  if (!k || !text) return ACTJIT_ERR_ARGUMENT;
+  if (!k) return ACTJIT_ERR_ARGUMENT;
+  if (!text) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_dump: text is NULL");
   const char *src = NULL;
   switch (kind) {
   case ACTJIT_DUMP_IR: return actjit_graph_print(k->g, text);

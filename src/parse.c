@@ -5,11 +5,16 @@
  *   %h = linear %x, @0.weight, @0.bias : f32[N, 128]
  *   %y = softmax %h {dim = 1}
  *   output %y
+ *   fuse {            # a fusion group: one kernel (the passes make these)
+ *     %a = relu %x
+ *     %b = tanh %a
+ *   }
  *
  * `#` starts a comment; a result type is optional and, when given, must match
  * the inferred one.  Errors name file:line:col and what was expected. */
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +35,8 @@ typedef struct token {
 
 typedef struct parser {
   actjit_graph *g;
+  int group;        /* inside `fuse { }`: the group being read, else 0 */
+  int groups;       /* groups read so far */
   const char *p, *end;
   int line, col;
   token tok;
@@ -79,7 +86,8 @@ static void next(parser *ps) {
     char *e;
     errno = 0;
     t->num = strtod(buf, &e);
-    if (t->len >= sizeof buf || (size_t)(e - buf) != t->len || errno == ERANGE) t->kind = T_BAD;
+    /* inf and nan are not numbers here: every number in the IR is finite. */
+    if (t->len >= sizeof buf || (size_t)(e - buf) != t->len || errno == ERANGE || !isfinite(t->num)) t->kind = T_BAD;
   } else if (isalpha((unsigned char)c) || c == '_') {
     t->kind = T_WORD;
     t->len = span(ps->p, ps->end, is_name_char);
@@ -149,7 +157,8 @@ static actjit_status parse_type(parser *ps, shape *s) {
     }
     s->rank++;
     if (is_punct(&ps->tok, ']')) break;
-    if ((st = expect_punct(ps, ','))) return st;
+    if (!is_punct(&ps->tok, ',')) return error_at(ps, &ps->tok, "',' or ']'");
+    next(ps);
   }
   next(ps);
   return ACTJIT_OK;
@@ -189,24 +198,34 @@ static actjit_status lookup_operand(parser *ps, const token *t, int *out) {
   return ACTJIT_OK;
 }
 
-/* `{name = number, ...}` */
-static actjit_status parse_attrs(parser *ps, op_id op, double attr[OP_MAX_ATTRS]) {
+/* `{name = number, ...}`; `inplace = 1` is PyTorch's inplace=True. */
+static actjit_status parse_attrs(parser *ps, op_id op, double attr[OP_MAX_ATTRS], bool *inplace) {
   next(ps);
   actjit_status st;
+  bool seen[OP_MAX_ATTRS + 1] = {0};
   for (;;) {
     token nm = ps->tok;
     if (nm.kind != T_WORD) return error_at(ps, &nm, "an attribute name");
     int k = op_attr_index(op, nm.s, nm.len);
-    if (k < 0)
+    bool is_inplace = op_table[op].kind == K_ELTWISE && is_word(&nm, "inplace");
+    int slot = is_inplace ? OP_MAX_ATTRS : k;
+    if (slot >= 0 && seen[slot])
+      return aj_error(ps->g->ctx, ACTJIT_ERR_PARSE, "%s:%d:%d: attribute '%.*s' given twice", ps->g->file, nm.line,
+                      nm.col, (int)nm.len, nm.s);
+    if (slot >= 0) seen[slot] = true;
+    if (k < 0 && !is_inplace)
       return aj_error(ps->g->ctx, ACTJIT_ERR_PARSE, "%s:%d:%d: %s has no attribute '%.*s'", ps->g->file,
                       nm.line, nm.col, op_table[op].name, (int)nm.len, nm.s);
     next(ps);
     if ((st = expect_punct(ps, '='))) return st;
-    if (ps->tok.kind != T_NUMBER) return error_at(ps, &ps->tok, "a number");
-    attr[k] = ps->tok.num;
+    if (ps->tok.kind != T_NUMBER) return error_at(ps, &ps->tok, "a finite number");
+    if (is_inplace && ps->tok.num != 0 && ps->tok.num != 1) return error_at(ps, &ps->tok, "0 or 1");
+    if (is_inplace) *inplace = ps->tok.num == 1;
+    else attr[k] = ps->tok.num;
     next(ps);
     if (is_punct(&ps->tok, '}')) break;
-    if ((st = expect_punct(ps, ','))) return st;
+    if (!is_punct(&ps->tok, ',')) return error_at(ps, &ps->tok, "',' or '}'");
+    next(ps);
   }
   next(ps);
   return ACTJIT_OK;
@@ -238,7 +257,8 @@ static actjit_status parse_op(parser *ps) {
   if (nargs < op_table[op].min_args) return error_at(ps, &ps->tok, "an operand");
   double attr[OP_MAX_ATTRS];
   for (int i = 0; i < OP_MAX_ATTRS; i++) attr[i] = op_table[op].attr_default[i];
-  if (is_punct(&ps->tok, '{') && (st = parse_attrs(ps, op, attr))) return st;
+  bool inplace = false;
+  if (is_punct(&ps->tok, '{') && (st = parse_attrs(ps, op, attr, &inplace))) return st;
   shape declared;
   bool has_type = is_punct(&ps->tok, ':');
   if (has_type) {
@@ -251,6 +271,8 @@ static actjit_status parse_op(parser *ps) {
   int v = ir_add(ps->g, op, nm, args, nargs, attr, NULL, opt.line, opt.col);
   free(nm);
   if (v < 0) return ACTJIT_ERR_VERIFY;
+  ps->g->nodes[v].group = ps->group;
+  ps->g->nodes[v].inplace = inplace;
   const shape *inferred = &ps->g->nodes[v].shape;
   if (has_type && !shape_eq(&declared, inferred)) {
     char a[96], b[96];
@@ -269,15 +291,34 @@ static actjit_status parse_output(parser *ps) {
   actjit_status st = lookup_operand(ps, &t, &v);
   if (st) return st;
   if (ps->g->output >= 0) return aj_error(ps->g->ctx, ACTJIT_ERR_PARSE, "%s:%d:%d: a second output", ps->g->file, t.line, t.col);
+  if (ps->g->nodes[v].op == OP_INPUT)
+    return aj_error(ps->g->ctx, ACTJIT_ERR_VERIFY, "%s:%d:%d: output %%%s must be computed by an op", ps->g->file,
+                    t.line, t.col, ps->g->nodes[v].name);
   next(ps);
   if ((st = expect_eol(ps))) return st;
-  if ((st = actjit_graph_output(ps->g, v)))
-    return aj_error(ps->g->ctx, st, "%s:%d:%d: %s", ps->g->file, t.line, t.col, actjit_context_error(ps->g->ctx));
+  ps->g->output = v;
   return ACTJIT_OK;
+}
+
+/* `fuse {` opens a group, `}` closes it; only ops go inside. */
+static actjit_status parse_group(parser *ps, bool open) {
+  token t = ps->tok;
+  if (open && ps->group)
+    return aj_error(ps->g->ctx, ACTJIT_ERR_PARSE, "%s:%d:%d: fuse groups do not nest", ps->g->file, t.line, t.col);
+  next(ps);
+  if (open) {
+    actjit_status st = expect_punct(ps, '{');
+    if (st) return st;
+  }
+  ps->group = open ? ++ps->groups : 0;
+  return expect_eol(ps);
 }
 
 static actjit_status parse_statement(parser *ps) {
   token t = ps->tok;
+  if (is_word(&t, "fuse")) return parse_group(ps, true);
+  if (is_punct(&t, '}') && ps->group) return parse_group(ps, false);
+  if (ps->group && t.kind != T_VALUE) return error_at(ps, &t, "an op or '}' inside fuse { }");
   if (is_word(&t, "input")) return parse_decl(ps, OP_INPUT);
   if (is_word(&t, "param")) return parse_decl(ps, OP_PARAM);
   if (is_word(&t, "output")) return parse_output(ps);
@@ -298,6 +339,8 @@ actjit_status actjit_graph_parse(actjit_context *ctx, const char *text,
   parser ps = {.g = g, .p = text ? text : "", .end = (text ? text : "") + len, .line = 1, .col = 1};
   for (next(&ps); ps.tok.kind != T_EOF && !st; next(&ps))
     if (ps.tok.kind != T_NEWLINE) st = parse_statement(&ps);
+  if (!st && ps.group)
+    st = aj_error(ctx, ACTJIT_ERR_PARSE, "%s:%d:%d: expected '}' closing fuse { before end of file", g->file, ps.line, ps.col);
   if (!st && g->output < 0)
     st = aj_error(ctx, ACTJIT_ERR_PARSE, "%s:%d:%d: expected 'output %%name' before end of file", g->file, ps.line, ps.col);
   if (!st) st = actjit_graph_verify(g);
@@ -309,6 +352,7 @@ actjit_status actjit_graph_parse(actjit_context *ctx, const char *text,
 actjit_status actjit_graph_parse_file(actjit_context *ctx, const char *path,
                                       actjit_graph **out) {
   if (!ctx || !path || !out) return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "actjit_graph_parse_file: NULL argument");
+  *out = NULL;
   FILE *f = fopen(path, "rb");
   if (!f) return aj_error(ctx, ACTJIT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
   char *buf = NULL;
@@ -319,13 +363,14 @@ actjit_status actjit_graph_parse_file(actjit_context *ctx, const char *path,
       if (!nb) { free(buf); fclose(f); return aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory"); }
       buf = nb;
     }
+    errno = 0;
     size_t k = fread(buf + len, 1, cap - len, f);
     len += k;
     if (k == 0) break;
   }
-  bool bad = ferror(f);
+  int bad = ferror(f) ? (errno ? errno : EIO) : 0;
   fclose(f);
-  actjit_status st = bad ? aj_error(ctx, ACTJIT_ERR_IO, "%s: read error", path)
+  actjit_status st = bad ? aj_error(ctx, ACTJIT_ERR_IO, "%s: cannot read: %s", path, strerror(bad))
                          : actjit_graph_parse(ctx, buf, len, path, out);
   free(buf);
   return st;

@@ -52,26 +52,34 @@ void print_node(strbuf *sb, const actjit_graph *g, const node *nd) {
       const node *a = &g->nodes[nd->args[i]];
       sb_printf(sb, "%s %c%s", i ? "," : "", a->op == OP_PARAM ? '@' : '%', a->name);
     }
-    for (int i = 0; i < OP_MAX_ATTRS && oi->attr_name[i]; i++) {
+    int nattr = 0;
+    for (int i = 0; i < OP_MAX_ATTRS && oi->attr_name[i]; i++, nattr++) {
       char num[32];
       fmt_number(nd->attr[i], num);
       sb_printf(sb, "%s%s = %s", i ? ", " : " {", oi->attr_name[i], num);
     }
-    if (oi->attr_name[0]) sb_printf(sb, "}");
+    if (nd->inplace) sb_printf(sb, "%sinplace = 1", nattr++ ? ", " : " {");
+    if (nattr) sb_printf(sb, "}");
   }
   print_type(sb, &nd->shape);
 }
 
 void print_graph(strbuf *sb, const actjit_graph *g) {
   for (int i = 0; i < g->n; i++) {
+    int group = g->nodes[i].group;
+    bool opens = group && (i == 0 || g->nodes[i - 1].group != group);
+    bool closes = group && (i + 1 == g->n || g->nodes[i + 1].group != group);
+    if (opens) sb_printf(sb, "fuse {\n");
+    sb_printf(sb, "%s", group ? "  " : "");
     print_node(sb, g, &g->nodes[i]);
-    sb_printf(sb, "\n");
+    sb_printf(sb, "\n%s", closes ? "}\n" : "");
   }
   if (g->output >= 0) sb_printf(sb, "output %%%s\n", g->nodes[g->output].name);
 }
 
 actjit_status actjit_graph_print(const actjit_graph *g, char **text) {
-  if (!g || !text) return ACTJIT_ERR_ARGUMENT;
+  if (!g) return ACTJIT_ERR_ARGUMENT;
+  if (!text) return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "actjit_graph_print: text is NULL");
   strbuf sb = {0};
   print_graph(&sb, g);
   if (sb.failed || !sb_printf(&sb, "%s", "")) {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "ir.h"
+#include "passes/passes.h"
 
 const char *node_where(const actjit_graph *g, const node *nd, char *buf,
                        size_t len) {
@@ -33,11 +34,24 @@ static int norm_dim(double v, int rank) {
   return (int)(v < 0 ? v + rank : v);
 }
 
+/* Element counts stay below 2^48 per batch row, so that no shape product,
+ * before or after a flatten, and no byte count can overflow. */
+#define MAX_ELEMENTS ((int64_t)1 << 48)
+
+static bool shape_fits(const shape *s) {
+  int64_t n = 1;
+  for (int i = 0; i < s->rank; i++) {
+    if (s->d[i] > MAX_ELEMENTS) return false;
+    if (s->d[i] && (n *= s->d[i]) > MAX_ELEMENTS) return false;
+  }
+  return true;
+}
+
 static actjit_status verify_source(actjit_graph *g, const node *nd, shape *out) {
   const shape *s = &nd->shape;
   if (s->rank < 1 || s->rank > ACTJIT_MAX_RANK) FAIL("rank must be 1..%d", ACTJIT_MAX_RANK);
   if (nd->op == OP_PARAM && s->dyn) FAIL("parameter @%s cannot have a batch dimension", nd->name);
-  if (nd->op == OP_INPUT && g->input >= 0) FAIL("a pipeline has one input; %%%s is a second", nd->name);
+  if (nd->op == OP_INPUT && g->input >= 0 && g->input != nd - g->nodes) FAIL("a pipeline has one input; %%%s is a second", nd->name);
   for (int i = 0; i < s->rank; i++)
     if (s->d[i] < 0) FAIL("negative dimension");
   *out = *s;
@@ -85,11 +99,14 @@ static actjit_status verify_eltwise(actjit_graph *g, const node *nd, const shape
     if (!isfinite(nd->attr[0])) FAIL("negative_slope must be finite, got %g", nd->attr[0]);
     break;
   case OP_PRELU: {
-    int64_t c = g->nodes[nd->args[1]].shape.d[0];
     /* PyTorch: the channel dim is dim 1; a rank-1 input has one channel. */
+    const node *w = &g->nodes[nd->args[1]];
     int64_t channels = x->rank >= 2 ? x->d[1] : 1;
-    actjit_status st = verify_param_arg(g, nd, 1, "weight", c == 1 ? 1 : channels);
-    if (st) return st;
+    char bw[96];
+    if (w->op != OP_PARAM) FAIL("weight must be a parameter (@name), got %%%s", w->name);
+    if (w->shape.rank != 1 || (w->shape.d[0] != 1 && w->shape.d[0] != channels))
+      FAIL("weight @%s has shape %s, expected [1] or [%lld] (one weight, or one per channel of dim 1)", w->name,
+           shape_str(&w->shape, bw, sizeof bw), (long long)channels);
     break;
   }
   default:
@@ -124,6 +141,9 @@ static actjit_status verify_flatten(actjit_graph *g, const node *nd, const shape
 
 actjit_status verify_node(actjit_graph *g, const node *nd, shape *out) {
   const op_info *oi = &op_table[nd->op];
+  char buf[96];
+  if (oi->kind == K_SOURCE && !shape_fits(&nd->shape))
+    FAIL("shape %s has more than 2^48 elements per batch row", shape_str(&nd->shape, buf, sizeof buf));
   if (oi->kind == K_SOURCE) return verify_source(g, nd, out);
   if (nd->nargs < oi->min_args || nd->nargs > oi->max_args)
     FAIL("takes %d..%d operands, got %d", oi->min_args, oi->max_args, nd->nargs);
@@ -131,14 +151,17 @@ actjit_status verify_node(actjit_graph *g, const node *nd, shape *out) {
     if (oi->attr_name[i] && isnan(nd->attr[i])) FAIL("missing attribute %s", oi->attr_name[i]);
   const node *x = &g->nodes[nd->args[0]];
   if (x->op == OP_PARAM) FAIL("operand must be a tensor value, not parameter @%s", x->name);
+  actjit_status st = ACTJIT_OK;
   switch (oi->kind) {
-  case K_LINEAR: return verify_linear(g, nd, &x->shape, out);
-  case K_ELTWISE: return verify_eltwise(g, nd, &x->shape, out);
-  case K_SOFTMAX: return verify_softmax(g, nd, &x->shape, out);
-  case K_VIEW: return verify_flatten(g, nd, &x->shape, out);
+  case K_LINEAR: st = verify_linear(g, nd, &x->shape, out); break;
+  case K_ELTWISE: st = verify_eltwise(g, nd, &x->shape, out); break;
+  case K_SOFTMAX: st = verify_softmax(g, nd, &x->shape, out); break;
+  case K_VIEW: st = verify_flatten(g, nd, &x->shape, out); break;
   case K_SOURCE: break;
   }
-  return ACTJIT_OK;
+
+  if (!st && !shape_fits(out)) FAIL("result %s has more than 2^48 elements per batch row", shape_str(out, buf, sizeof buf));
+  return st;
 }
 
 actjit_status actjit_graph_verify(actjit_graph *g) {
@@ -153,5 +176,5 @@ actjit_status actjit_graph_verify(actjit_graph *g) {
   }
   if (g->input < 0) return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s: the pipeline has no input", file);
   if (g->output < 0) return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s: the pipeline has no output", file);
-  return ACTJIT_OK;
+  return fusion_verify(g);
 }

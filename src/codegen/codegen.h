@@ -11,7 +11,7 @@
 
 #include <llvm-c/Core.h>
 
-#include "../plan.h"
+#include "../passes/plan.h"
 
 /* Name of the entry point:
  *   void actjit_entry(const float *in, float *out, const float *const *params,
@@ -48,6 +48,8 @@ typedef void (*cg_vbody)(cg *c, LLVMValueRef i, LLVMValueRef mask, void *env);
 /* Calls body(i, NULL) for each full vector in [0, n), then body(i, mask) once
  * for the partial vector at the end, if any. */
 void cg_vector_loop(cg *c, LLVMValueRef n, cg_vbody body, void *env);
+/* The same over [lo, n). */
+void cg_vector_loop_from(cg *c, LLVMValueRef lo, LLVMValueRef n, cg_vbody body, void *env);
 /* Vector at p[i] (float index); masked lanes read `fill`. */
 LLVMValueRef cg_load(cg *c, LLVMValueRef p, LLVMValueRef i, LLVMValueRef mask, float fill);
 void cg_store(cg *c, LLVMValueRef v, LLVMValueRef p, LLVMValueRef i, LLVMValueRef mask);
@@ -69,16 +71,24 @@ LLVMValueRef cg_intrinsic(cg *c, const char *name, LLVMTypeRef *tys, unsigned nt
 LLVMValueRef cg_param(cg *c, int v);
 
 /* ---- eltwise.c */
-/* y = op(x) for one vector (or scalar) x; w is the per-element weight for
- * prelu, NULL otherwise. */
-LLVMValueRef cg_eltwise_op(cg *c, const node *nd, LLVMValueRef x, LLVMValueRef w);
-void cg_eltwise_kernel(cg *c, const node *nd);
-/* One kernel applying ops[0..n) in turn (all elementwise, same shape, at
- * most 8 of them). */
-void cg_eltwise_chain(cg *c, const node *const *ops, int n);
-/* ---- linear.c */
-void cg_linear_kernel(cg *c, const node *nd);
-/* ---- softmax.c */
-void cg_softmax_kernel(cg *c, const node *nd);
+/* A chain of elementwise ops applied to values in registers: a whole
+ * elementwise kernel, a linear's epilogue or a softmax's prologue. */
+typedef struct cg_chain {
+  const node *const *ops;
+  int n;
+  LLVMValueRef weights[GROUP_MAX]; /* per op: prelu weight pointer or NULL */
+} cg_chain;
+void cg_chain_init(cg *c, cg_chain *ch, const node *const *ops, int n);
+/* Applies the chain to v (float or vector).  A per-channel prelu takes its
+ * weight at index `channel`: one weight for all lanes, or, with
+ * lanes_are_channels, consecutive weights for consecutive lanes (masked). */
+LLVMValueRef cg_chain_apply(cg *c, const cg_chain *ch, LLVMValueRef v, LLVMValueRef channel,
+                            bool lanes_are_channels, LLVMValueRef mask);
+/* The kernel for an elementwise group. */
+void cg_eltwise_kernel(cg *c, const node *const *ops, int n);
+/* ---- linear.c: a linear with its epilogue chain */
+void cg_linear_kernel(cg *c, const node *nd, const cg_chain *epilogue);
+/* ---- softmax.c: a softmax with its prologue chain */
+void cg_softmax_kernel(cg *c, const node *nd, const cg_chain *prologue);
 
 #endif

@@ -1,6 +1,6 @@
-/* Elementwise ops: one emitter per op (driven by the op table's ELTWISE
- * rows) and the kernel that runs a chain of them over a tensor, reading each
- * element once and writing it once. */
+/* Elementwise ops: one emitter per op (the op table's ELTWISE rows), the
+ * chain that applies a group of them in registers, and the elementwise
+ * kernel, which reads each element once and writes it once. */
 #include "codegen.h"
 #include "vmath.h"
 
@@ -28,62 +28,68 @@ LLVMValueRef cg_eltwise_op(cg *c, const node *nd, LLVMValueRef x, LLVMValueRef w
   return x;
 }
 
-/* How a chain's loop nest is laid out.  Without per-channel weights it is one
- * flat loop.  With them (prelu with C weights on dim 1) the tensor is seen as
- * rows × cols: either [outer, C] with the weights a vector along cols
- * (inner == 1), or [outer·C, inner] with one weight broadcast per row. */
-typedef struct chain_env {
-  const node *const *ops;
-  int n;
-  int64_t channels, inner; /* channels > 1: per-channel layout */
-  LLVMValueRef weights[8]; /* per op: prelu weight pointer or NULL */
-  LLVMValueRef row;        /* current row (per-channel layout) */
-  LLVMValueRef base;       /* element offset of the current row */
-} chain_env;
+void cg_chain_init(cg *c, cg_chain *ch, const node *const *ops, int n) {
+  *ch = (cg_chain){.ops = ops, .n = n};
+  for (int k = 0; k < n; k++)
+    if (ops[k]->op == OP_PRELU) ch->weights[k] = cg_param(c, ops[k]->args[1]);
+}
 
-static void chain_vector(cg *c, LLVMValueRef j, LLVMValueRef mask, void *envp) {
-  chain_env *e = envp;
+static LLVMValueRef prelu_weight(cg *c, const cg_chain *ch, int k, LLVMValueRef v, LLVMValueRef channel,
+                                 bool lanes_are_channels, LLVMValueRef mask) {
+  bool vector = LLVMGetTypeKind(LLVMTypeOf(v)) == LLVMVectorTypeKind;
+  bool per_channel = c->g->nodes[ch->ops[k]->args[1]].shape.d[0] > 1;
+  if (per_channel && lanes_are_channels) return cg_load(c, ch->weights[k], channel, mask, 0.0f);
+  LLVMValueRef w = cg_load_scalar(c, ch->weights[k], per_channel ? channel : cg_i64(c, 0));
+  return vector ? cg_splat(c, w) : w;
+}
+
+LLVMValueRef cg_chain_apply(cg *c, const cg_chain *ch, LLVMValueRef v, LLVMValueRef channel,
+                            bool lanes_are_channels, LLVMValueRef mask) {
+  for (int k = 0; k < ch->n; k++) {
+    LLVMValueRef w = ch->weights[k] ? prelu_weight(c, ch, k, v, channel, lanes_are_channels, mask) : NULL;
+    v = cg_eltwise_op(c, ch->ops[k], v, w);
+  }
+  return v;
+}
+
+/* The elementwise kernel's loop nest.  Without per-channel weights it is one
+ * flat loop.  With them (prelu with C weights on dim 1) the tensor is seen as
+ * rows × cols: [outer, C] with the weights a vector along cols (inner == 1),
+ * or [outer·C, inner] with one weight per row. */
+typedef struct eltwise_env {
+  cg_chain chain;
+  int64_t channels, inner; /* channels > 1: per-channel layout */
+  LLVMValueRef row, base;  /* current row and its element offset */
+} eltwise_env;
+
+static void eltwise_vector(cg *c, LLVMValueRef j, LLVMValueRef mask, void *envp) {
+  eltwise_env *e = envp;
   LLVMValueRef at = e->base ? LLVMBuildNSWAdd(c->b, e->base, j, "at") : j;
   LLVMValueRef v = cg_load(c, c->x, at, mask, 0.0f);
-  for (int k = 0; k < e->n; k++) {
-    LLVMValueRef w = NULL;
-    if (e->weights[k]) {
-      bool per_channel = c->g->nodes[e->ops[k]->args[1]].shape.d[0] > 1;
-      if (!per_channel) w = cg_splat(c, cg_load_scalar(c, e->weights[k], cg_i64(c, 0)));
-      else if (e->inner == 1) w = cg_load(c, e->weights[k], j, mask, 0.0f);
-      else w = cg_splat(c, cg_load_scalar(c, e->weights[k],
-                                           LLVMBuildSRem(c->b, e->row, cg_i64(c, e->channels), "ch")));
-    }
-    v = cg_eltwise_op(c, e->ops[k], v, w);
-  }
+  LLVMValueRef channel = e->inner == 1 ? j : e->row ? LLVMBuildSRem(c->b, e->row, cg_i64(c, e->channels), "ch") : NULL;
+  v = cg_chain_apply(c, &e->chain, v, channel, e->inner == 1, mask);
   cg_store(c, v, c->y, at, mask);
 }
 
-static void chain_row(cg *c, LLVMValueRef r, void *envp) {
-  chain_env *e = envp;
-  int64_t cols = e->inner == 1 ? e->channels : e->inner;
+static void eltwise_row(cg *c, LLVMValueRef r, void *envp) {
+  eltwise_env *e = envp;
   e->row = r;
+  int64_t cols = e->inner == 1 ? e->channels : e->inner;
   e->base = LLVMBuildNSWMul(c->b, r, cg_i64(c, cols), "base");
-  cg_vector_loop(c, cg_i64(c, cols), chain_vector, e);
+  cg_vector_loop(c, cg_i64(c, cols), eltwise_vector, e);
 }
 
-void cg_eltwise_chain(cg *c, const node *const *ops, int n) {
+void cg_eltwise_kernel(cg *c, const node *const *ops, int n) {
   const shape *s = &ops[0]->shape;
-  chain_env e = {.ops = ops, .n = n, .channels = 1};
-  for (int k = 0; k < n && k < 8; k++) {
-    if (ops[k]->op != OP_PRELU) continue;
-    e.weights[k] = cg_param(c, ops[k]->args[1]);
-    int64_t cw = c->g->nodes[ops[k]->args[1]].shape.d[0];
-    if (cw > 1) e.channels = cw;
-  }
-  extent numel = shape_numel(s);
+  eltwise_env e = {.channels = 1};
+  cg_chain_init(c, &e.chain, ops, n);
+  for (int k = 0; k < n; k++)
+    if (ops[k]->op == OP_PRELU && c->g->nodes[ops[k]->args[1]].shape.d[0] > 1)
+      e.channels = c->g->nodes[ops[k]->args[1]].shape.d[0];
   if (e.channels == 1) {
-    cg_vector_loop(c, cg_extent(c, numel), chain_vector, &e);
+    cg_vector_loop(c, cg_extent(c, shape_numel(s)), eltwise_vector, &e);
     return;
   }
   e.inner = shape_span(s, 2, s->rank).mul;
-  extent rows = shape_span(s, 0, e.inner == 1 ? 1 : 2);
-  cg_for(c, cg_i64(c, 0), cg_extent(c, rows), 1, chain_row, &e);
+  cg_for(c, cg_i64(c, 0), cg_extent(c, shape_span(s, 0, e.inner == 1 ? 1 : 2)), 1, eltwise_row, &e);
 }
-
-void cg_eltwise_kernel(cg *c, const node *nd) { cg_eltwise_chain(c, &nd, 1); }

@@ -1,11 +1,13 @@
 /* Linear layers: y[r, o] = Σ_k x[r, k] · W[o, k] + b[o], W stored [out, in]
  * as PyTorch does.  Each output is a vector dot product along k with a
- * masked tail, reduced once at the end.  (The blocked GEMM with packed
+ * masked tail, reduced once at the end, then the fused epilogue applied
+ * before the store.  (The blocked GEMM with packed
  * weights comes later and replaces this file's inner loops.) */
 #include "codegen.h"
 
 typedef struct linear_env {
   const node *nd;
+  const cg_chain *epilogue;
   int64_t in, out;
   LLVMValueRef w, bias;
   LLVMValueRef row, xrow, wrow, acc; /* current row / output, accumulator var */
@@ -27,6 +29,8 @@ static void one_output(cg *c, LLVMValueRef o, void *envp) {
   cg_vector_loop(c, cg_i64(c, e->in), dot_step, e);
   LLVMValueRef sum = cg_reduce_add(c, LLVMBuildLoad2(c->b, c->vf, e->acc, "acc"));
   if (e->bias) sum = LLVMBuildFAdd(c->b, sum, cg_load_scalar(c, e->bias, o), "biased");
+  /* The epilogue, on the value still in a register; output o is channel o. */
+  sum = cg_chain_apply(c, e->epilogue, sum, o, false, NULL);
   LLVMValueRef at = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, e->row, cg_i64(c, e->out), ""), o, "at");
   LLVMValueRef p = cg_gep(c, c->y, at);
   LLVMSetAlignment(LLVMBuildStore(c->b, sum, p), 4);
@@ -39,9 +43,9 @@ static void one_row(cg *c, LLVMValueRef r, void *envp) {
   cg_for(c, cg_i64(c, 0), cg_i64(c, e->out), 1, one_output, e);
 }
 
-void cg_linear_kernel(cg *c, const node *nd) {
+void cg_linear_kernel(cg *c, const node *nd, const cg_chain *epilogue) {
   const shape *ws = &c->g->nodes[nd->args[1]].shape;
-  linear_env e = {.nd = nd, .out = ws->d[0], .in = ws->d[1]};
+  linear_env e = {.nd = nd, .epilogue = epilogue, .out = ws->d[0], .in = ws->d[1]};
   e.w = cg_param(c, nd->args[1]);
   e.bias = nd->nargs == 3 ? cg_param(c, nd->args[2]) : NULL;
   e.acc = cg_var(c, c->vf, LLVMConstNull(c->vf));

@@ -54,11 +54,15 @@ static void full_vector(cg *c, LLVMValueRef i, void *env) {
 }
 
 void cg_vector_loop(cg *c, LLVMValueRef n, cg_vbody body, void *env) {
+  cg_vector_loop_from(c, cg_i64(c, 0), n, body, env);
+}
+
+void cg_vector_loop_from(cg *c, LLVMValueRef lo, LLVMValueRef n, cg_vbody body, void *env) {
   LLVMValueRef w = cg_i64(c, c->width);
-  LLVMValueRef rem = LLVMBuildSRem(c->b, n, w, "rem");
+  LLVMValueRef rem = LLVMBuildSRem(c->b, LLVMBuildNSWSub(c->b, n, lo, ""), w, "rem");
   LLVMValueRef full = LLVMBuildNSWSub(c->b, n, rem, "full");
   vloop_env e = {body, env};
-  cg_for(c, cg_i64(c, 0), full, c->width, full_vector, &e);
+  cg_for(c, lo, full, c->width, full_vector, &e);
   /* The tail: lanes [0, rem) of one more vector. */
   LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tail");
   LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tail.done");

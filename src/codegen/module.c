@@ -26,13 +26,16 @@ static void add_attr(cg *c, LLVMValueRef fn, unsigned idx, const char *name) {
 
 /* void kernel(const float *x, float *y, const float *const *params, i64 batch) */
 static LLVMValueRef emit_kernel(cg *c, const step *s, int index) {
-  const node *nd = &c->g->nodes[s->node];
+  const node *ops[GROUP_MAX];
+  for (int i = 0; i < s->n; i++) ops[i] = &c->g->nodes[s->nodes[i]];
+  const node *nd = ops[s->n - 1];
   LLVMTypeRef params[] = {c->ptr, c->ptr, c->ptr, c->i64};
   char name[160];
   snprintf(name, sizeof name, "k%d_%s_%s", index, op_table[nd->op].name, nd->name);
   LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->voidt, params, 4, 0));
   LLVMSetLinkage(fn, LLVMInternalLinkage);
-  /* Unfused kernels stay separate functions, as separate kernels would be. */
+  /* Kernels stay separate functions, as separate kernels would be, and can
+   * be timed one by one. */
   add_attr(c, fn, LLVMAttributeFunctionIndex, "noinline");
   add_attr(c, fn, LLVMAttributeFunctionIndex, "nounwind");
   c->fn = fn;
@@ -41,11 +44,16 @@ static LLVMValueRef emit_kernel(cg *c, const step *s, int index) {
   c->params = LLVMGetParam(fn, 2);
   c->batch = LLVMGetParam(fn, 3);
   LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
-  switch (op_table[nd->op].kind) {
-  case K_ELTWISE: cg_eltwise_kernel(c, nd); break;
-  case K_LINEAR: cg_linear_kernel(c, nd); break;
-  case K_SOFTMAX: cg_softmax_kernel(c, nd); break;
-  case K_SOURCE: case K_VIEW: break;
+  /* A group is `linear eltwise*`, `eltwise* softmax` or `eltwise+`. */
+  cg_chain chain;
+  if (op_table[ops[0]->op].kind == K_LINEAR) {
+    cg_chain_init(c, &chain, ops + 1, s->n - 1);
+    cg_linear_kernel(c, ops[0], &chain);
+  } else if (nd->op == OP_SOFTMAX) {
+    cg_chain_init(c, &chain, ops, s->n - 1);
+    cg_softmax_kernel(c, nd, &chain);
+  } else {
+    cg_eltwise_kernel(c, ops, s->n);
   }
   LLVMBuildRetVoid(c->b);
   return fn;

@@ -1,0 +1,48 @@
+/* The passes, run in this order by the compile driver; each is a function
+ * from IR to IR, and the IR is printed after each one for the dumps:
+ *
+ *   dropout_elim      inference: dropout and identity forward their operand
+ *   fuse_elementwise  maximal chains of elementwise ops become one group
+ *   fuse_epilogue     a linear absorbs the elementwise group it feeds
+ *   fuse_softmax      a softmax absorbs the elementwise group feeding it
+ *   plan_memory       (plan.c) buffers by liveness, in place where dead
+ *
+ * Which fusions are legal is decided in one place, fusion.c. */
+#ifndef ACTJIT_PASSES_H
+#define ACTJIT_PASSES_H
+
+#include "../ir.h"
+
+typedef struct pass_options {
+  bool training; /* dropout is live: keep it */
+} pass_options;
+
+typedef actjit_status (*pass_fn)(actjit_graph *g, const pass_options *o);
+typedef struct pass {
+  const char *name;
+  pass_fn run;
+} pass;
+
+actjit_status pass_dropout_elim(actjit_graph *g, const pass_options *o);
+actjit_status pass_fuse_elementwise(actjit_graph *g, const pass_options *o);
+actjit_status pass_fuse_epilogue(actjit_graph *g, const pass_options *o);
+actjit_status pass_fuse_softmax(actjit_graph *g, const pass_options *o);
+
+struct strbuf;
+/* Runs the fusion passes (when fuse) and appends the IR after each to dump. */
+actjit_status run_passes(actjit_graph *g, const pass_options *o, bool fuse, struct strbuf *dump);
+
+/* ---- fusion.c: legality and group bookkeeping */
+#define GROUP_MAX 16
+/* Nodes of v's group (v alone if it has none) in dataflow order. */
+int group_members(const actjit_graph *g, int v, int out[GROUP_MAX]);
+/* May the group of `producer` and the group of its consumer `consumer` run
+ * as one kernel?  Only if the producer's value is used by nothing else and
+ * the merged group is `linear eltwise*`, `eltwise* softmax` or `eltwise+`. */
+bool fusion_legal(const actjit_graph *g, int producer, int consumer);
+/* Merges the two groups (fusion_legal must hold). */
+void fusion_merge(actjit_graph *g, int producer, int consumer);
+/* Checks every group of a (parsed) graph; sets the error. */
+actjit_status fusion_verify(actjit_graph *g);
+
+#endif

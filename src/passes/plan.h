@@ -1,0 +1,46 @@
+/* The execution plan: the kernels to run in order and the buffers they read
+ * and write.  Scratch offsets and sizes are affine in the batch so one plan
+ * serves every batch size. */
+#ifndef ACTJIT_PLAN_H
+#define ACTJIT_PLAN_H
+
+#include "passes.h"
+
+typedef enum buf_kind { BUF_INPUT, BUF_OUTPUT, BUF_SCRATCH } buf_kind;
+
+/* The caller's input or output, or scratch at off_dyn * batch + off_static
+ * floats. */
+typedef struct buffer {
+  buf_kind kind;
+  int id;                      /* scratch buffer number, for the dump */
+  int64_t off_dyn, off_static;
+  extent size;                 /* in floats */
+} buffer;
+
+/* One kernel: a node, or a fusion group, in dataflow order. */
+typedef struct step {
+  int nodes[GROUP_MAX];
+  int n;
+  buffer in, out;
+} step;
+
+typedef struct plan {
+  step *steps;
+  int n;
+  int64_t scratch_dyn, scratch_static; /* scratch floats: dyn * batch + static */
+} plan;
+
+typedef struct plan_options {
+  bool reuse;        /* fused plan: in place where the operand is dead, and
+                        reuse freed buffers; else one buffer per kernel */
+  bool donate_input; /* the caller's input may be overwritten */
+} plan_options;
+
+/* Views (flatten) alias their operand and get no kernel. */
+actjit_status plan_memory(const actjit_graph *g, const plan_options *o, plan *p);
+void plan_free(plan *p);
+/* The memory plan as comment lines, for the dumps. */
+struct strbuf;
+void plan_print(struct strbuf *sb, const actjit_graph *g, const plan *p);
+
+#endif

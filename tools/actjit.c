@@ -1,0 +1,577 @@
+/* actjit: the command-line driver.
+ *
+ *   actjit run MODEL --weights W.safetensors --input X.npy --output Y.npy
+ *   actjit dump MODEL --emit ir|passes|llvm|llvm-opt|asm [-o FILE]
+ *   actjit check MODEL
+ *   actjit --version | --help
+ *
+ * MODEL is textual IR or the print-out of a PyTorch nn.Sequential (told apart
+ * by content: a print-out starts with `Sequential(`).  Errors are one line on
+ * stderr, `actjit: <message>`; the exit status is 1 for errors and 2 for
+ * command-line (usage) errors. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "actjit.h"
+#include "frontend/torch_seq.h"
+#include "io/npy.h"
+#include "io/safetensors.h"
+#include "ir.h" /* the graph's input and output shapes */
+
+enum { EXIT_ERROR = 1, EXIT_USAGE = 2 };
+
+/* ------------------------------------------------------------------ usage */
+
+static const char usage_run[] =
+    "usage: actjit run MODEL --input X.npy --output Y.npy [--weights W.safetensors]\n"
+    "                  [--input-shape DIMS] [--no-fuse] [--cpu NAME] [--features STR]\n"
+    "                  [--threads N]\n"
+    "  Compiles MODEL and runs it on X.npy (float32), writing Y.npy atomically.\n"
+    "  The input's leading dim is the batch when the model's input is N-led; the\n"
+    "  other dims must match the model's.  Every parameter of the model must be in\n"
+    "  W.safetensors under its name (a state_dict key such as 0.weight) with its\n"
+    "  shape, and W.safetensors may hold nothing else.  For a PyTorch print-out the\n"
+    "  model's input is X.npy's shape with dim 0 as N (a 1-D X is one sample),\n"
+    "  unless --input-shape is given.  --threads: only 1 is supported for now.\n";
+
+static const char usage_dump[] =
+    "usage: actjit dump MODEL [--emit ir|passes|llvm|llvm-opt|asm] [-o FILE]\n"
+    "                   [--weights W.safetensors] [--input-shape DIMS] [--no-fuse]\n"
+    "                   [--cpu NAME] [--features STR]\n"
+    "  Compiles MODEL and prints one stage of it (default: ir): the IR the code\n"
+    "  is generated from, the IR after each pass, LLVM IR before and after\n"
+    "  optimization, or assembly.  -o writes FILE atomically instead of stdout.\n"
+    "  --weights checks the weights against the model's parameters.\n";
+
+static const char usage_check[] =
+    "usage: actjit check MODEL [--input-shape DIMS] [--weights W.safetensors]\n"
+    "  Parses and verifies MODEL and prints its IR.  --weights also checks the\n"
+    "  weights against the model's parameters.\n";
+
+static const char usage_common[] =
+    "MODEL is textual IR or a PyTorch nn.Sequential print-out (print(model)).\n"
+    "A print-out does not give the input shape: dump and check take [N, in_features]\n"
+    "from its first Linear unless --input-shape DIMS is given, e.g. N,784 or N,3,32\n"
+    "(N: the batch).  Supported modules: ";
+
+static void print_usage(FILE *f, const char *cmd) {
+  if (!cmd || !strcmp(cmd, "run")) fputs(usage_run, f);
+  if (!cmd || !strcmp(cmd, "dump")) fputs(usage_dump, f);
+  if (!cmd || !strcmp(cmd, "check")) fputs(usage_check, f);
+  if (!cmd)
+    fputs("usage: actjit --version\n"
+          "  Prints the version and the host CPU name and features LLVM sees.\n"
+          "usage: actjit --help | actjit COMMAND --help\n",
+          f);
+  fputs(usage_common, f);
+  for (int i = 0; i < torch_seq_module_count(); i++)
+    fprintf(f, "%s%s", i ? ", " : "", torch_seq_module_name(i));
+  fputs(".\nErrors: one line on stderr, exit status 1 (2 for command-line errors).\n", f);
+}
+
+/* One line on stderr, newlines flattened.  Returns `code`. */
+__attribute__((format(printf, 2, 3))) static int complain(int code, const char *fmt, ...) {
+  char msg[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  for (char *c = msg; *c; c++)
+    if (*c == '\n' || *c == '\r') *c = ' ';
+  fprintf(stderr, "actjit: %s\n", msg);
+  return code;
+}
+
+/* ---------------------------------------------------------------- options */
+
+typedef enum cmd_id { CMD_RUN, CMD_DUMP, CMD_CHECK } cmd_id;
+
+typedef struct options {
+  cmd_id cmd;
+  const char *cmd_name;
+  const char *model, *weights, *input, *output, *cpu, *features;
+  actjit_dump_kind emit;
+  bool no_fuse, help;
+  int in_rank; /* 0: no --input-shape */
+  int64_t in_dims[ACTJIT_MAX_RANK];
+} options;
+
+/* "N,784", "N, 3, 32", "[N, 784]", "1,784" */
+static bool parse_dims(const char *s, int *rank, int64_t dims[ACTJIT_MAX_RANK]) {
+  int r = 0;
+  while (*s == ' ') s++;
+  bool bracket = *s == '[';
+  if (bracket) s++;
+  for (;;) {
+    while (*s == ' ') s++;
+    if (r == ACTJIT_MAX_RANK) return false;
+    if (*s == 'N' && r == 0) {
+      dims[r++] = ACTJIT_DYN;
+      s++;
+    } else {
+      if (*s < '0' || *s > '9') return false;
+      char *e;
+      errno = 0;
+      long long v = strtoll(s, &e, 10);
+      if (errno || v < 0) return false;
+      dims[r++] = v;
+      s = e;
+    }
+    while (*s == ' ') s++;
+    if (*s != ',') break;
+    s++;
+  }
+  if (bracket && *s++ != ']') return false;
+  while (*s == ' ') s++;
+  if (*s) return false;
+  *rank = r;
+  return true;
+}
+
+static const struct {
+  const char *name;
+  actjit_dump_kind kind;
+} emit_kinds[] = {{"ir", ACTJIT_DUMP_IR},
+                  {"passes", ACTJIT_DUMP_PASSES},
+                  {"llvm", ACTJIT_DUMP_LLVM},
+                  {"llvm-opt", ACTJIT_DUMP_LLVM_OPT},
+                  {"asm", ACTJIT_DUMP_ASM}};
+
+/* Which options each command takes: a flag set per command. */
+enum {
+  O_WEIGHTS = 1 << 0, O_INPUT = 1 << 1, O_OUTPUT = 1 << 2, O_FUSE = 1 << 3, O_CPU = 1 << 4,
+  O_FEATURES = 1 << 5, O_THREADS = 1 << 6, O_SHAPE = 1 << 7, O_EMIT = 1 << 8, O_OFILE = 1 << 9,
+};
+
+static const struct {
+  const char *name; /* "--weights" */
+  int flag;
+  bool takes_value;
+} option_table[] = {
+    {"--weights", O_WEIGHTS, true}, {"--input", O_INPUT, true},     {"--output", O_OUTPUT, true},
+    {"--no-fuse", O_FUSE, false},   {"--cpu", O_CPU, true},         {"--features", O_FEATURES, true},
+    {"--threads", O_THREADS, true}, {"--input-shape", O_SHAPE, true}, {"--emit", O_EMIT, true},
+    {"-o", O_OFILE, true},
+};
+
+/* Parses argv[2..] for command o->cmd.  Returns 0 or EXIT_USAGE (reported). */
+static int parse_options(int argc, char **argv, int allowed, options *o) {
+  const char *c = o->cmd_name;
+  bool only_positional = false;
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i];
+    if (only_positional || a[0] != '-' || !a[1]) {
+      if (o->model) return complain(EXIT_USAGE, "%s: unexpected argument '%s' (one MODEL only)", c, a);
+      o->model = a;
+      continue;
+    }
+    if (!strcmp(a, "--")) { only_positional = true; continue; }
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) { o->help = true; continue; }
+    const char *eq = strchr(a, '=');
+    size_t n = eq && a[1] == '-' ? (size_t)(eq - a) : strlen(a);
+    int k = -1;
+    for (size_t j = 0; j < sizeof option_table / sizeof *option_table; j++)
+      if (strlen(option_table[j].name) == n && !strncmp(option_table[j].name, a, n)) k = (int)j;
+    if (k < 0 || !(option_table[k].flag & allowed))
+      return complain(EXIT_USAGE, "%s: unknown option '%.*s' (see actjit %s --help)", c, (int)n, a, c);
+    const char *v = NULL;
+    if (option_table[k].takes_value) {
+      if (n < strlen(a)) v = a + n + 1;
+      else if (i + 1 < argc) v = argv[++i];
+      else return complain(EXIT_USAGE, "%s: option %s needs a value", c, option_table[k].name);
+    } else if (n < strlen(a)) {
+      return complain(EXIT_USAGE, "%s: option %s takes no value", c, option_table[k].name);
+    }
+    switch (option_table[k].flag) {
+    case O_WEIGHTS: o->weights = v; break;
+    case O_INPUT: o->input = v; break;
+    case O_OUTPUT: case O_OFILE: o->output = v; break;
+    case O_FUSE: o->no_fuse = true; break;
+    case O_CPU: o->cpu = v; break;
+    case O_FEATURES: o->features = v; break;
+    case O_THREADS: {
+      char *e;
+      errno = 0;
+      long t = strtol(v, &e, 10);
+      if (errno || e == v || *e || t < 1)
+        return complain(EXIT_USAGE, "%s: --threads needs a positive integer, got '%s'", c, v);
+      if (t != 1)
+        return complain(EXIT_USAGE, "%s: --threads %ld: only 1 thread is supported for now", c, t);
+      break;
+    }
+    case O_SHAPE:
+      if (!parse_dims(v, &o->in_rank, o->in_dims))
+        return complain(EXIT_USAGE,
+                        "%s: --input-shape '%s': expected 1 to %d comma-separated dims, the first "
+                        "possibly N, e.g. N,784",
+                        c, v, ACTJIT_MAX_RANK);
+      break;
+    case O_EMIT: {
+      size_t j = 0, m = sizeof emit_kinds / sizeof *emit_kinds;
+      while (j < m && strcmp(emit_kinds[j].name, v)) j++;
+      if (j == m)
+        return complain(EXIT_USAGE, "%s: --emit '%s': expected ir, passes, llvm, llvm-opt or asm", c, v);
+      o->emit = emit_kinds[j].kind;
+      break;
+    }
+    }
+  }
+  if (o->help) return 0;
+  if (!o->model) return complain(EXIT_USAGE, "%s: missing MODEL (see actjit %s --help)", c, c);
+  if (o->cmd == CMD_RUN && !o->input) return complain(EXIT_USAGE, "run: missing --input X.npy");
+  if (o->cmd == CMD_RUN && !o->output) return complain(EXIT_USAGE, "run: missing --output Y.npy");
+  return 0;
+}
+
+/* -------------------------------------------------------------- resources */
+
+/* Everything a command holds, freed in one place whatever the outcome. */
+typedef struct session {
+  actjit_context *ctx;
+  actjit_graph *g;
+  actjit_kernel *k;
+  st_file *weights;
+  npy_array x;
+  float *y;
+  char *text; /* the model file */
+  size_t text_len;
+  char *dump;
+} session;
+
+static void session_free(session *s) {
+  actjit_kernel_destroy(s->k);
+  actjit_graph_destroy(s->g);
+  actjit_context_destroy(s->ctx);
+  st_close(s->weights);
+  npy_free(&s->x);
+  free(s->y);
+  free(s->text);
+  actjit_free(s->dump);
+}
+
+static int lib_error(session *s) { return complain(EXIT_ERROR, "%s", actjit_context_error(s->ctx)); }
+
+static int read_file(const char *path, char **text, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return complain(EXIT_ERROR, "%s: cannot open: %s", path, strerror(errno));
+  struct stat sb;
+  if (fstat(fileno(f), &sb) == 0 && !S_ISREG(sb.st_mode)) {
+    fclose(f);
+    return complain(EXIT_ERROR, "%s: not a regular file", path);
+  }
+  char *buf = NULL;
+  size_t n = 0, cap = 0;
+  for (;;) {
+    if (n == cap) {
+      char *nb = cap < ((size_t)1 << 30) ? realloc(buf, cap = cap ? 2 * cap : 4096) : NULL;
+      if (!nb) {
+        free(buf);
+        fclose(f);
+        return complain(EXIT_ERROR, "%s: too large or out of memory", path);
+      }
+      buf = nb;
+    }
+    size_t k = fread(buf + n, 1, cap - n, f);
+    n += k;
+    if (k == 0) break;
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) {
+    free(buf);
+    return complain(EXIT_ERROR, "%s: read error", path);
+  }
+  *text = buf;
+  *len = n;
+  return 0;
+}
+
+/* Reads and builds the model.  For a print-out the input shape is in_dims
+ * (in_rank 0: derived from its first Linear). */
+static int load_model(session *s, const char *path, int in_rank, const int64_t *in_dims,
+                      bool shape_given, bool *is_torch) {
+  int rc = read_file(path, &s->text, &s->text_len);
+  if (rc) return rc;
+  *is_torch = torch_seq_detect(s->text, s->text_len);
+  actjit_status st;
+  if (*is_torch) {
+    st = torch_seq_parse(s->ctx, s->text, s->text_len, path, in_rank, in_dims, &s->g);
+    if (st == ACTJIT_ERR_ARGUMENT && in_rank == 0)
+      return complain(EXIT_ERROR, "%s; pass --input-shape", actjit_context_error(s->ctx));
+  } else {
+    if (shape_given)
+      return complain(EXIT_ERROR, "%s: --input-shape is only for PyTorch print-outs; textual IR declares its input",
+                      path);
+    st = actjit_graph_parse(s->ctx, s->text, s->text_len, path, &s->g);
+  }
+  return st ? lib_error(s) : 0;
+}
+
+static const char *dims_str(char *buf, size_t len, int rank, const int64_t *dims) {
+  size_t k = (size_t)snprintf(buf, len, "[");
+  for (int i = 0; i < rank && k < len; i++)
+    k += (size_t)snprintf(buf + k, len - k, "%s%lld", i ? ", " : "", (long long)dims[i]);
+  if (k < len) snprintf(buf + k, len - k, "]");
+  return buf;
+}
+
+static const char *model_shape_str(char *buf, size_t len, int rank, const int64_t *dims) {
+  size_t k = (size_t)snprintf(buf, len, "[");
+  for (int i = 0; i < rank && k < len; i++) {
+    if (dims[i] == ACTJIT_DYN) k += (size_t)snprintf(buf + k, len - k, "%sN", i ? ", " : "");
+    else if (dims[i] < 0) k += (size_t)snprintf(buf + k, len - k, "%sN*%lld", i ? ", " : "", -(long long)dims[i]);
+    else k += (size_t)snprintf(buf + k, len - k, "%s%lld", i ? ", " : "", (long long)dims[i]);
+  }
+  if (k < len) snprintf(buf + k, len - k, "]");
+  return buf;
+}
+
+/* Checks the weights file against the model's parameters: missing, wrongly
+ * shaped and extra tensors are errors. */
+static int load_weights(session *s, const char *path) {
+  int np = actjit_graph_param_count(s->g);
+  if (!path) {
+    if (!np) return 0;
+    const char *first;
+    actjit_graph_param_info(s->g, 0, &first, NULL, NULL);
+    return complain(EXIT_ERROR, "the model has %d parameter%s (%s%s) but no --weights was given", np,
+                    np == 1 ? "" : "s", first, np > 1 ? ", ..." : "");
+  }
+  char err[1024];
+  if (st_open(path, &s->weights, err, sizeof err)) return complain(EXIT_ERROR, "%s", err);
+  for (int i = 0; i < np; i++) {
+    const char *name;
+    int rank, wrank;
+    int64_t dims[ACTJIT_MAX_RANK], wdims[ST_MAX_RANK];
+    const float *data;
+    char a[128], b[128];
+    actjit_graph_param_info(s->g, i, &name, &rank, dims);
+    if (st_get(s->weights, name, &wrank, wdims, &data, NULL, 0))
+      return complain(EXIT_ERROR, "%s: missing tensor '%s' (the model's parameter @%s, shape %s)", path, name, name,
+                      dims_str(a, sizeof a, rank, dims));
+    bool same = wrank == rank;
+    for (int d = 0; same && d < rank; d++) same = wdims[d] == dims[d];
+    if (!same)
+      return complain(EXIT_ERROR, "%s: tensor '%s' has shape %s, but the model's parameter @%s has shape %s", path,
+                      name, dims_str(a, sizeof a, wrank, wdims), name, dims_str(b, sizeof b, rank, dims));
+  }
+  for (int j = 0; j < st_count(s->weights); j++) {
+    const char *name = st_name(s->weights, j);
+    bool known = false;
+    for (int i = 0; i < np && !known; i++) {
+      const char *p;
+      actjit_graph_param_info(s->g, i, &p, NULL, NULL);
+      known = !strcmp(p, name);
+    }
+    if (!known) {
+      int wrank;
+      int64_t wdims[ST_MAX_RANK];
+      const float *data;
+      char a[128];
+      st_get(s->weights, name, &wrank, wdims, &data, NULL, 0);
+      return complain(EXIT_ERROR, "%s: unexpected tensor '%s' of shape %s: the model has no parameter of that name",
+                      path, name, dims_str(a, sizeof a, wrank, wdims));
+    }
+  }
+  return 0;
+}
+
+/* Binds the checked weights into the kernel. */
+static int bind_weights(session *s) {
+  for (int i = 0; s->weights && i < actjit_graph_param_count(s->g); i++) {
+    const char *name;
+    int rank;
+    int64_t dims[ST_MAX_RANK];
+    const float *data;
+    size_t count;
+    actjit_graph_param_info(s->g, i, &name, NULL, NULL);
+    if (st_get(s->weights, name, &rank, dims, &data, NULL, 0) || npy_shape_count(rank, dims, &count))
+      return complain(EXIT_ERROR, "internal error: tensor '%s' vanished", name);
+    if (actjit_kernel_bind(s->k, name, data, count)) return lib_error(s);
+  }
+  return 0;
+}
+
+static int compile(session *s, const options *o) {
+  actjit_compile_options co;
+  actjit_compile_options_init(&co);
+  co.cpu = o->cpu;
+  co.features = o->features;
+  co.fuse = !o->no_fuse;
+  return actjit_compile(s->g, &co, &s->k) ? lib_error(s) : 0;
+}
+
+/* Writes text to path through a temporary file in the same directory, so
+ * path never holds a partial file. */
+static int write_atomic(const char *path, const char *text, size_t len) {
+  size_t pl = strlen(path);
+  char *tmp = malloc(pl + sizeof ".XXXXXX");
+  if (!tmp) return complain(EXIT_ERROR, "out of memory");
+  memcpy(tmp, path, pl);
+  memcpy(tmp + pl, ".XXXXXX", sizeof ".XXXXXX");
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    int rc = complain(EXIT_ERROR, "%s: cannot create a temporary file: %s", path, strerror(errno));
+    free(tmp);
+    return rc;
+  }
+  int rc = 0;
+  FILE *f = fdopen(fd, "wb");
+  if (!f) {
+    rc = complain(EXIT_ERROR, "%s: %s", tmp, strerror(errno));
+    close(fd);
+  } else {
+    bool ok = fwrite(text, 1, len, f) == len && fflush(f) == 0 && fchmod(fd, 0644) == 0;
+    int e = errno;
+    ok &= fclose(f) == 0;
+    if (!ok) rc = complain(EXIT_ERROR, "%s: cannot write: %s", tmp, strerror(e ? e : errno));
+    else if (rename(tmp, path)) rc = complain(EXIT_ERROR, "%s: cannot rename into place: %s", path, strerror(errno));
+  }
+  if (rc) unlink(tmp);
+  free(tmp);
+  return rc;
+}
+
+static int write_stdout(const char *text) {
+  size_t n = strlen(text);
+  if (fwrite(text, 1, n, stdout) != n || fflush(stdout))
+    return complain(EXIT_ERROR, "cannot write to standard output: %s", strerror(errno));
+  return 0;
+}
+
+/* --------------------------------------------------------------- commands */
+
+static int cmd_run(session *s, const options *o) {
+  char err[1024], a[128], b[128];
+  if (npy_read(o->input, &s->x, err, sizeof err)) return complain(EXIT_ERROR, "%s", err);
+  if (s->x.rank < 1 || s->x.rank > ACTJIT_MAX_RANK)
+    return complain(EXIT_ERROR, "%s: input has rank %d (expected 1 to %d)", o->input, s->x.rank, ACTJIT_MAX_RANK);
+
+  /* A print-out's input shape: X's, dim 0 the batch (a 1-D X is one sample). */
+  int in_rank = o->in_rank;
+  int64_t in_dims[ACTJIT_MAX_RANK];
+  memcpy(in_dims, o->in_dims, sizeof in_dims);
+  if (!in_rank) {
+    in_rank = s->x.rank;
+    for (int i = 0; i < in_rank; i++) in_dims[i] = s->x.dims[i];
+    if (in_rank > 1) in_dims[0] = ACTJIT_DYN;
+  }
+  bool is_torch;
+  int rc = load_model(s, o->model, in_rank, in_dims, o->in_rank > 0, &is_torch);
+  if (rc) return rc;
+
+  /* X against the model's input: same rank and trailing dims; the leading
+   * dim is the batch (times d[0] after a flatten folding it) when N-led. */
+  const shape *in = &s->g->nodes[s->g->input].shape;
+  int rank;
+  int64_t dims[ACTJIT_MAX_RANK];
+  actjit_graph_value_shape(s->g, s->g->input, &rank, dims);
+  bool ok = s->x.rank == in->rank;
+  for (int i = in->dyn ? 1 : 0; ok && i < in->rank; i++) ok = s->x.dims[i] == in->d[i];
+  int64_t batch = 1;
+  if (ok && in->dyn) {
+    ok = s->x.dims[0] % in->d[0] == 0;
+    batch = s->x.dims[0] / in->d[0];
+  }
+  if (!ok)
+    return complain(EXIT_ERROR, "%s has shape %s, but the model's input is %s", o->input,
+                    dims_str(a, sizeof a, s->x.rank, s->x.dims), model_shape_str(b, sizeof b, rank, dims));
+
+  if ((rc = load_weights(s, o->weights)) || (rc = compile(s, o)) || (rc = bind_weights(s))) return rc;
+
+  size_t in_count, out_count;
+  if (actjit_kernel_io_sizes(s->k, batch, &in_count, &out_count)) return lib_error(s);
+  if (in_count != s->x.count)
+    return complain(EXIT_ERROR, "%s: %zu elements, but the model's input takes %zu at batch %lld", o->input,
+                    s->x.count, in_count, (long long)batch);
+  const shape *os = &s->g->nodes[s->g->output].shape;
+  int64_t odims[ACTJIT_MAX_RANK];
+  for (int i = 0; i < os->rank; i++) odims[i] = os->d[i];
+  if (os->dyn) odims[0] *= batch;
+  size_t count;
+  if (npy_shape_count(os->rank, odims, &count) || count != out_count)
+    return complain(EXIT_ERROR, "internal error: output shape %s does not hold %zu elements",
+                    dims_str(a, sizeof a, os->rank, odims), out_count);
+  s->y = malloc(out_count ? out_count * sizeof(float) : 1);
+  if (!s->y) return complain(EXIT_ERROR, "out of memory for %zu output floats", out_count);
+  static const float empty[1];
+  if (actjit_kernel_run(s->k, s->x.data ? s->x.data : empty, batch, s->y)) return lib_error(s);
+  if (npy_write(o->output, os->rank, odims, s->y, err, sizeof err)) return complain(EXIT_ERROR, "%s", err);
+  return 0;
+}
+
+static int cmd_dump(session *s, const options *o) {
+  bool is_torch;
+  int rc = load_model(s, o->model, o->in_rank, o->in_dims, o->in_rank > 0, &is_torch);
+  if (rc || (o->weights && (rc = load_weights(s, o->weights))) || (rc = compile(s, o))) return rc;
+  if (actjit_kernel_dump(s->k, o->emit, &s->dump)) return lib_error(s);
+  return o->output ? write_atomic(o->output, s->dump, strlen(s->dump)) : write_stdout(s->dump);
+}
+
+static int cmd_check(session *s, const options *o) {
+  bool is_torch;
+  int rc = load_model(s, o->model, o->in_rank, o->in_dims, o->in_rank > 0, &is_torch);
+  if (rc || (o->weights && (rc = load_weights(s, o->weights)))) return rc;
+  if (actjit_graph_verify(s->g) || actjit_graph_print(s->g, &s->dump)) return lib_error(s);
+  return write_stdout(s->dump);
+}
+
+static int version(void) {
+  char *cpu = NULL, *features = NULL;
+  if (actjit_host_cpu(&cpu, &features)) return complain(EXIT_ERROR, "cannot query the host CPU");
+  printf("%s\nhost cpu: %s\nhost features: %s\n", actjit_version(), cpu, features);
+  actjit_free(cpu);
+  actjit_free(features);
+  return fflush(stdout) ? complain(EXIT_ERROR, "cannot write to standard output: %s", strerror(errno)) : 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) return complain(EXIT_USAGE, "missing command: run, dump or check (see actjit --help)");
+  const char *c = argv[1];
+  if (!strcmp(c, "--help") || !strcmp(c, "-h") || !strcmp(c, "help")) {
+    if (argc > 2 && strcmp(argv[2], "run") && strcmp(argv[2], "dump") && strcmp(argv[2], "check"))
+      return complain(EXIT_USAGE, "help: unknown command '%s' (commands: run, dump, check)", argv[2]);
+    print_usage(stdout, argc > 2 ? argv[2] : NULL);
+    return fflush(stdout) ? EXIT_ERROR : 0;
+  }
+  if (!strcmp(c, "--version") || !strcmp(c, "-V") || !strcmp(c, "version")) return version();
+
+  options o = {.cmd_name = c, .emit = ACTJIT_DUMP_IR};
+  int allowed;
+  if (!strcmp(c, "run")) {
+    o.cmd = CMD_RUN;
+    allowed = O_WEIGHTS | O_INPUT | O_OUTPUT | O_FUSE | O_CPU | O_FEATURES | O_THREADS | O_SHAPE;
+  } else if (!strcmp(c, "dump")) {
+    o.cmd = CMD_DUMP;
+    allowed = O_WEIGHTS | O_EMIT | O_OFILE | O_FUSE | O_CPU | O_FEATURES | O_SHAPE;
+  } else if (!strcmp(c, "check")) {
+    o.cmd = CMD_CHECK;
+    allowed = O_WEIGHTS | O_SHAPE;
+  } else {
+    return complain(EXIT_USAGE, "unknown command '%s' (commands: run, dump, check; see actjit --help)", c);
+  }
+  int rc = parse_options(argc, argv, allowed, &o);
+  if (rc) return rc;
+  if (o.help) {
+    print_usage(stdout, c);
+    return fflush(stdout) ? EXIT_ERROR : 0;
+  }
+
+  session s = {0};
+  if (actjit_context_create(&s.ctx)) return complain(EXIT_ERROR, "out of memory");
+  switch (o.cmd) {
+  case CMD_RUN: rc = cmd_run(&s, &o); break;
+  case CMD_DUMP: rc = cmd_dump(&s, &o); break;
+  case CMD_CHECK: rc = cmd_check(&s, &o); break;
+  }
+  session_free(&s);
+  return rc;
+}
