@@ -167,6 +167,11 @@ actjit_status actjit_kernel_io_sizes(const actjit_kernel *k, int64_t batch,
  * scratch area; input and output are the caller's). */
 size_t actjit_kernel_scratch_bytes(const actjit_kernel *k, int64_t batch);
 
+/* Sets the seed of training-mode dropout (default 0).  The mask of each
+ * element is a function of (seed, dropout op, element index) only: the same
+ * for fused and unfused kernels, every vector width and thread count. */
+actjit_status actjit_kernel_set_seed(actjit_kernel *k, uint64_t seed);
+
 /* Runs the pipeline on caller buffers (any alignment, must not overlap).
  * `batch` binds the dynamic leading dimension (ignored if there is none).
  * Intermediates live in a scratch area the kernel owns and reuses. */

@@ -21,6 +21,7 @@ struct actjit_kernel {
   float **params;    /* bound copies, 64-byte aligned */
   float *scratch;
   size_t scratch_cap; /* floats */
+  uint64_t seed;      /* keys training-mode dropout */
 };
 
 void actjit_compile_options_init(actjit_compile_options *o) {
@@ -173,7 +174,7 @@ actjit_status actjit_kernel_run(actjit_kernel *k, const float *input, int64_t ba
     if (!k->params[i])
       return aj_error(k->ctx, ACTJIT_ERR_WEIGHTS, "parameter @%s is not bound", k->g->nodes[k->param_node[i]].name);
   if ((st = ensure_scratch(k, batch))) return st;
-  k->entry(input, output, (const float *const *)k->params, k->scratch, batch);
+  k->entry(input, output, (const float *const *)k->params, k->scratch, batch, k->seed);
   return ACTJIT_OK;
 }
 
@@ -191,6 +192,12 @@ actjit_status actjit_kernel_dump(actjit_kernel *k, actjit_dump_kind kind, char *
   }
   *text = aj_strndup(src, strlen(src));
   return *text ? ACTJIT_OK : aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+}
+
+actjit_status actjit_kernel_set_seed(actjit_kernel *k, uint64_t seed) {
+  if (!k) return ACTJIT_ERR_ARGUMENT;
+  k->seed = seed;
+  return ACTJIT_OK;
 }
 
 const char *actjit_kernel_cpu(const actjit_kernel *k) { return k ? k->target.cpu : NULL; }

@@ -15,12 +15,13 @@
 
 /* Name of the entry point:
  *   void actjit_entry(const float *in, float *out, const float *const *params,
- *                     float *scratch, int64_t batch);
- * params[i] is the i-th parameter in declaration order. */
+ *                     float *scratch, int64_t batch, uint64_t seed);
+ * params[i] is the i-th parameter in declaration order; seed keys the
+ * training-mode dropout masks. */
 #define CG_ENTRY "actjit_entry"
 typedef void (*cg_entry_fn)(const float *in, float *out,
                             const float *const *params, float *scratch,
-                            int64_t batch);
+                            int64_t batch, uint64_t seed);
 
 typedef struct cg {
   LLVMContextRef ctx;
@@ -30,7 +31,7 @@ typedef struct cg {
   int width;                    /* floats per vector */
   LLVMTypeRef f32, i32, i64, ptr, vf, vi, vmask, voidt;
   /* The kernel being emitted: its parameters. */
-  LLVMValueRef fn, x, y, params, batch;
+  LLVMValueRef fn, x, y, params, batch, seed;
 } cg;
 
 /* Builds the module for plan p; the module lives in ctx. */
@@ -71,6 +72,16 @@ LLVMValueRef cg_intrinsic(cg *c, const char *name, LLVMTypeRef *tys, unsigned nt
 LLVMValueRef cg_param(cg *c, int v);
 
 /* ---- eltwise.c */
+/* Where the values an elementwise op works on sit in their tensor. */
+typedef struct cg_pos {
+  LLVMValueRef index;      /* i64 flat element index of lane 0; lanes are consecutive */
+  LLVMValueRef channel;    /* per-channel prelu: i64 channel (of lane 0), or NULL */
+  bool lanes_are_channels; /* lane l is channel channel + l */
+  LLVMValueRef mask;       /* tail mask, or NULL */
+} cg_pos;
+/* y = op(x) for one vector (or scalar) x; w is the prelu weight (NULL for
+ * other ops). */
+LLVMValueRef cg_eltwise_op(cg *c, const node *nd, LLVMValueRef x, LLVMValueRef w, const cg_pos *pos);
 /* A chain of elementwise ops applied to values in registers: a whole
  * elementwise kernel, a linear's epilogue or a softmax's prologue. */
 typedef struct cg_chain {
@@ -79,11 +90,8 @@ typedef struct cg_chain {
   LLVMValueRef weights[GROUP_MAX]; /* per op: prelu weight pointer or NULL */
 } cg_chain;
 void cg_chain_init(cg *c, cg_chain *ch, const node *const *ops, int n);
-/* Applies the chain to v (float or vector).  A per-channel prelu takes its
- * weight at index `channel`: one weight for all lanes, or, with
- * lanes_are_channels, consecutive weights for consecutive lanes (masked). */
-LLVMValueRef cg_chain_apply(cg *c, const cg_chain *ch, LLVMValueRef v, LLVMValueRef channel,
-                            bool lanes_are_channels, LLVMValueRef mask);
+/* Applies the chain to v (float or vector) at position pos. */
+LLVMValueRef cg_chain_apply(cg *c, const cg_chain *ch, LLVMValueRef v, const cg_pos *pos);
 /* The kernel for an elementwise group. */
 void cg_eltwise_kernel(cg *c, const node *const *ops, int n);
 /* ---- linear.c: a linear with its epilogue chain */

@@ -6,7 +6,7 @@
 
 static LLVMValueRef zero_like(LLVMValueRef x) { return LLVMConstNull(LLVMTypeOf(x)); }
 
-LLVMValueRef cg_eltwise_op(cg *c, const node *nd, LLVMValueRef x, LLVMValueRef w) {
+LLVMValueRef cg_eltwise_op(cg *c, const node *nd, LLVMValueRef x, LLVMValueRef w, const cg_pos *pos) {
   LLVMBuilderRef b = c->b;
   LLVMTypeRef t = LLVMTypeOf(x);
   switch (nd->op) {
@@ -34,20 +34,20 @@ void cg_chain_init(cg *c, cg_chain *ch, const node *const *ops, int n) {
     if (ops[k]->op == OP_PRELU) ch->weights[k] = cg_param(c, ops[k]->args[1]);
 }
 
-static LLVMValueRef prelu_weight(cg *c, const cg_chain *ch, int k, LLVMValueRef v, LLVMValueRef channel,
-                                 bool lanes_are_channels, LLVMValueRef mask) {
+/* A per-channel prelu takes its weight at pos->channel: one weight for all
+ * lanes, or consecutive weights for consecutive lanes (masked). */
+static LLVMValueRef prelu_weight(cg *c, const cg_chain *ch, int k, LLVMValueRef v, const cg_pos *pos) {
   bool vector = LLVMGetTypeKind(LLVMTypeOf(v)) == LLVMVectorTypeKind;
   bool per_channel = c->g->nodes[ch->ops[k]->args[1]].shape.d[0] > 1;
-  if (per_channel && lanes_are_channels) return cg_load(c, ch->weights[k], channel, mask, 0.0f);
-  LLVMValueRef w = cg_load_scalar(c, ch->weights[k], per_channel ? channel : cg_i64(c, 0));
+  if (per_channel && pos->lanes_are_channels) return cg_load(c, ch->weights[k], pos->channel, pos->mask, 0.0f);
+  LLVMValueRef w = cg_load_scalar(c, ch->weights[k], per_channel ? pos->channel : cg_i64(c, 0));
   return vector ? cg_splat(c, w) : w;
 }
 
-LLVMValueRef cg_chain_apply(cg *c, const cg_chain *ch, LLVMValueRef v, LLVMValueRef channel,
-                            bool lanes_are_channels, LLVMValueRef mask) {
+LLVMValueRef cg_chain_apply(cg *c, const cg_chain *ch, LLVMValueRef v, const cg_pos *pos) {
   for (int k = 0; k < ch->n; k++) {
-    LLVMValueRef w = ch->weights[k] ? prelu_weight(c, ch, k, v, channel, lanes_are_channels, mask) : NULL;
-    v = cg_eltwise_op(c, ch->ops[k], v, w);
+    LLVMValueRef w = ch->weights[k] ? prelu_weight(c, ch, k, v, pos) : NULL;
+    v = cg_eltwise_op(c, ch->ops[k], v, w, pos);
   }
   return v;
 }
@@ -66,8 +66,9 @@ static void eltwise_vector(cg *c, LLVMValueRef j, LLVMValueRef mask, void *envp)
   eltwise_env *e = envp;
   LLVMValueRef at = e->base ? LLVMBuildNSWAdd(c->b, e->base, j, "at") : j;
   LLVMValueRef v = cg_load(c, c->x, at, mask, 0.0f);
-  LLVMValueRef channel = e->inner == 1 ? j : e->row ? LLVMBuildSRem(c->b, e->row, cg_i64(c, e->channels), "ch") : NULL;
-  v = cg_chain_apply(c, &e->chain, v, channel, e->inner == 1, mask);
+  cg_pos pos = {.index = at, .lanes_are_channels = e->inner == 1, .mask = mask};
+  pos.channel = e->inner == 1 ? j : e->row ? LLVMBuildSRem(c->b, e->row, cg_i64(c, e->channels), "ch") : NULL;
+  v = cg_chain_apply(c, &e->chain, v, &pos);
   cg_store(c, v, c->y, at, mask);
 }
 

@@ -30,8 +30,8 @@ static void one_output(cg *c, LLVMValueRef o, void *envp) {
   LLVMValueRef sum = cg_reduce_add(c, LLVMBuildLoad2(c->b, c->vf, e->acc, "acc"));
   if (e->bias) sum = LLVMBuildFAdd(c->b, sum, cg_load_scalar(c, e->bias, o), "biased");
   /* The epilogue, on the value still in a register; output o is channel o. */
-  sum = cg_chain_apply(c, e->epilogue, sum, o, false, NULL);
   LLVMValueRef at = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, e->row, cg_i64(c, e->out), ""), o, "at");
+  sum = cg_chain_apply(c, e->epilogue, sum, &(cg_pos){.index = at, .channel = o});
   LLVMValueRef p = cg_gep(c, c->y, at);
   LLVMSetAlignment(LLVMBuildStore(c->b, sum, p), 4);
 }

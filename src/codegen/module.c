@@ -24,15 +24,15 @@ static void add_attr(cg *c, LLVMValueRef fn, unsigned idx, const char *name) {
   LLVMAddAttributeAtIndex(fn, idx, LLVMCreateEnumAttribute(c->ctx, kind, 0));
 }
 
-/* void kernel(const float *x, float *y, const float *const *params, i64 batch) */
+/* void kernel(const float *x, float *y, const float *const *params, i64 batch, i64 seed) */
 static LLVMValueRef emit_kernel(cg *c, const step *s, int index) {
   const node *ops[GROUP_MAX];
   for (int i = 0; i < s->n; i++) ops[i] = &c->g->nodes[s->nodes[i]];
   const node *nd = ops[s->n - 1];
-  LLVMTypeRef params[] = {c->ptr, c->ptr, c->ptr, c->i64};
+  LLVMTypeRef params[] = {c->ptr, c->ptr, c->ptr, c->i64, c->i64};
   char name[160];
   snprintf(name, sizeof name, "k%d_%s_%s", index, op_table[nd->op].name, nd->name);
-  LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->voidt, params, 4, 0));
+  LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->voidt, params, 5, 0));
   LLVMSetLinkage(fn, LLVMInternalLinkage);
   /* Kernels stay separate functions, as separate kernels would be, and can
    * be timed one by one. */
@@ -43,6 +43,7 @@ static LLVMValueRef emit_kernel(cg *c, const step *s, int index) {
   c->y = LLVMGetParam(fn, 1);
   c->params = LLVMGetParam(fn, 2);
   c->batch = LLVMGetParam(fn, 3);
+  c->seed = LLVMGetParam(fn, 4);
   LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
   /* A group is `linear eltwise*`, `eltwise* softmax` or `eltwise+`. */
   cg_chain chain;
@@ -84,18 +85,19 @@ LLVMModuleRef cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx,
   }
   for (int i = 0; i < p->n; i++) kernels[i] = emit_kernel(&c, &p->steps[i], i);
 
-  LLVMTypeRef eparams[] = {c.ptr, c.ptr, c.ptr, c.ptr, c.i64};
-  LLVMValueRef entry = LLVMAddFunction(c.mod, CG_ENTRY, LLVMFunctionType(c.voidt, eparams, 5, 0));
+  LLVMTypeRef eparams[] = {c.ptr, c.ptr, c.ptr, c.ptr, c.i64, c.i64};
+  LLVMValueRef entry = LLVMAddFunction(c.mod, CG_ENTRY, LLVMFunctionType(c.voidt, eparams, 6, 0));
   add_attr(&c, entry, LLVMAttributeFunctionIndex, "nounwind");
   c.fn = entry;
   c.batch = LLVMGetParam(entry, 4);
+  c.seed = LLVMGetParam(entry, 5);
   LLVMPositionBuilderAtEnd(c.b, LLVMAppendBasicBlockInContext(ctx, entry, "entry"));
   LLVMValueRef in = LLVMGetParam(entry, 0), out = LLVMGetParam(entry, 1);
   LLVMValueRef params = LLVMGetParam(entry, 2), scratch = LLVMGetParam(entry, 3);
   for (int i = 0; i < p->n; i++) {
     LLVMValueRef args[] = {buffer_ptr(&c, &p->steps[i].in, in, out, scratch),
-                           buffer_ptr(&c, &p->steps[i].out, in, out, scratch), params, c.batch};
-    LLVMBuildCall2(c.b, LLVMGlobalGetValueType(kernels[i]), kernels[i], args, 4, "");
+                           buffer_ptr(&c, &p->steps[i].out, in, out, scratch), params, c.batch, c.seed};
+    LLVMBuildCall2(c.b, LLVMGlobalGetValueType(kernels[i]), kernels[i], args, 5, "");
   }
   LLVMBuildRetVoid(c.b);
   free(kernels);

@@ -35,8 +35,9 @@ static LLVMValueRef neg_inf(cg *c) { return vm_splat(c->vf, -INFINITY); }
 
 /* prologue(x[k]); masked-off lanes read -Inf, which adds nothing. */
 static LLVMValueRef load_x(cg *c, softmax_env *e, LLVMValueRef k, LLVMValueRef mask) {
-  LLVMValueRef v = cg_load(c, c->x, element(c, e, k), mask, 0.0f);
-  v = cg_chain_apply(c, e->prologue, v, NULL, false, mask);
+  LLVMValueRef at = element(c, e, k);
+  LLVMValueRef v = cg_load(c, c->x, at, mask, 0.0f);
+  v = cg_chain_apply(c, e->prologue, v, &(cg_pos){.index = at, .mask = mask});
   return mask ? LLVMBuildSelect(c->b, mask, v, neg_inf(c), "x") : v;
 }
 
