@@ -111,7 +111,7 @@ typedef struct layer {
 typedef struct reader {
   actjit_context *ctx;
   const char *file;
-  const char *p, *start, *end;
+  const char *p, *end;
   int line;
   layer *layers;
   int n, cap;
@@ -573,7 +573,7 @@ actjit_status torch_seq_parse(actjit_context *ctx, const char *text, size_t len,
     return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "torch_seq_parse: bad argument");
   *out = NULL;
   if (!text) text = "";
-  reader r = {.ctx = ctx, .file = filename ? filename : "<input>", .start = text, .end = text + len, .line = 1};
+  reader r = {.ctx = ctx, .file = filename ? filename : "<input>", .end = text + len, .line = 1};
   r.p = text + bom(text, len);
   char buf[48];
   actjit_status st = parse_module(&r, "", 0);

@@ -1,0 +1,204 @@
+/* The fusion passes and the memory plan: every pipeline in ir/ and a set of
+ * chains built to exercise each fusion, compiled fused and unfused for the
+ * host, AVX2 and SSE targets, must give bitwise identical results (fusion
+ * changes where values live, never how they are computed), agree with the
+ * scalar reference, never write the caller's input unless it is donated, and
+ * honour inplace=True. */
+#include <dirent.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "reference.h"
+#include "testutil.h"
+
+static const char *const chains[] = {
+    /* prologue fusion: an elementwise group feeding softmax */
+    "input %x : f32[N, 37]\n%a = relu %x\n%b = sigmoid %a\n%y = softmax %b {dim = 1}\noutput %y\n",
+    /* a strided softmax with a prologue */
+    "input %x : f32[N, 5, 19]\n%a = tanh %x\n%y = softmax %a {dim = 1}\noutput %y\n",
+    /* epilogue fusion with a per-channel prelu on the output features */
+    "input %x : f32[N, 23]\nparam @w : f32[17, 23]\nparam @b : f32[17]\nparam @a : f32[17]\n"
+    "%h = linear %x, @w, @b\n%p = prelu %h, @a\n%t = tanh %p\noutput %t\n",
+    /* rank-3 linear: a per-channel prelu cannot join the epilogue */
+    "input %x : f32[N, 4, 9]\nparam @w : f32[6, 9]\nparam @a : f32[4]\n%h = linear %x, @w\n"
+    "%r = leaky_relu %h {negative_slope = 0.2}\n%p = prelu %r, @a\noutput %p\n",
+    /* a value used twice cannot be fused away */
+    "input %x : f32[N, 8]\n%a = relu %x\n%b = sigmoid %a\n%c = tanh %a\noutput %b\n",
+    /* a lone view: the output is the input's data */
+    "input %x : f32[N, 3, 4]\n%f = flatten %x\noutput %f\n",
+    /* dropout and identity vanish, inplace=True is kept */
+    "input %x : f32[N, 33]\n%a = relu %x {inplace = 1}\n%d = dropout %a {p = 0.3}\n%i = identity %d\n"
+    "%s = sigmoid %i {inplace = 1}\noutput %s\n",
+};
+
+typedef struct pipeline {
+  actjit_context *ctx;
+  actjit_graph *g;
+  float *params[8];
+  int np;
+} pipeline;
+
+static void load(pipeline *p, const char *text, const char *path, uint64_t *rng) {
+  assert_int_equal(actjit_context_create(&p->ctx), ACTJIT_OK);
+  actjit_status st = text ? actjit_graph_parse(p->ctx, text, strlen(text), "chain.air", &p->g)
+                          : actjit_graph_parse_file(p->ctx, path, &p->g);
+  if (st) fail_msg("%s", actjit_context_error(p->ctx));
+  p->np = actjit_graph_param_count(p->g);
+  assert_true(p->np <= 8);
+  for (int i = 0; i < p->np; i++) {
+    int rank;
+    int64_t dims[ACTJIT_MAX_RANK];
+    assert_int_equal(actjit_graph_param_info(p->g, i, NULL, &rank, dims), ACTJIT_OK);
+    size_t n = 1;
+    for (int d = 0; d < rank; d++) n *= (size_t)dims[d];
+    p->params[i] = tu_alloc_unaligned(n);
+    for (size_t j = 0; j < n; j++) p->params[i][j] = tu_uniform(rng, -0.5f, 0.5f);
+  }
+}
+
+static actjit_kernel *compile(pipeline *p, const test_target *t, int fuse, int donate) {
+  actjit_compile_options o;
+  actjit_compile_options_init(&o);
+  o.cpu = t->cpu;
+  o.features = t->features;
+  o.fuse = fuse;
+  o.donate_input = donate;
+  actjit_kernel *k;
+  if (actjit_compile(p->g, &o, &k)) fail_msg("%s", actjit_context_error(p->ctx));
+  for (int i = 0; i < p->np; i++) {
+    const char *name;
+    int rank;
+    int64_t dims[ACTJIT_MAX_RANK];
+    actjit_graph_param_info(p->g, i, &name, &rank, dims);
+    size_t n = 1;
+    for (int d = 0; d < rank; d++) n *= (size_t)dims[d];
+    assert_int_equal(actjit_kernel_bind(k, name, p->params[i], n), ACTJIT_OK);
+  }
+  return k;
+}
+
+static void unload(pipeline *p) {
+  for (int i = 0; i < p->np; i++) tu_free_unaligned(p->params[i]);
+  actjit_graph_destroy(p->g);
+  actjit_context_destroy(p->ctx);
+}
+
+static bool same_bits(float a, float b) { return isnan(a) ? isnan(b) : !memcmp(&a, &b, 4); }
+
+static void check_pipeline(const char *text, const char *path) {
+  uint64_t rng = 12345;
+  pipeline p;
+  load(&p, text, path, &rng);
+  const char *what = path ? path : text;
+  for (size_t t = 0; t < N_TEST_TARGETS; t++) {
+    actjit_kernel *fused = compile(&p, &test_targets[t], 1, 0), *unfused = compile(&p, &test_targets[t], 0, 0);
+    actjit_kernel *donated = compile(&p, &test_targets[t], 1, 1);
+    static const int batches[] = {0, 1, 5};
+    for (size_t b = 0; b < sizeof batches / sizeof *batches; b++) {
+      size_t nin, nout;
+      assert_int_equal(actjit_kernel_io_sizes(fused, batches[b], &nin, &nout), ACTJIT_OK);
+      float *x = tu_alloc_unaligned(nin), *x_copy = tu_alloc_unaligned(nin);
+      float *yf = tu_alloc_unaligned(nout), *yu = tu_alloc_unaligned(nout), *yd = tu_alloc_unaligned(nout);
+      float *yr = tu_alloc_unaligned(nout);
+      for (size_t i = 0; i < nin; i++) x[i] = x_copy[i] = tu_uniform(&rng, -4, 4);
+      assert_int_equal(actjit_kernel_run(fused, x, batches[b], yf), ACTJIT_OK);
+      assert_int_equal(actjit_kernel_run(unfused, x, batches[b], yu), ACTJIT_OK);
+      /* The caller's input is read, never written. */
+      assert_memory_equal(x, x_copy, nin * sizeof(float));
+      assert_int_equal(ref_run(p.g, (const float *const *)p.params, x, batches[b], yr), ACTJIT_OK);
+      assert_int_equal(actjit_kernel_run(donated, x, batches[b], yd), ACTJIT_OK);
+      for (size_t i = 0; i < nout; i++) {
+        if (!same_bits(yf[i], yu[i]) || !same_bits(yf[i], yd[i]))
+          fail_msg("%s\n[%s] batch %d element %zu: fused %.9g, unfused %.9g, donated %.9g", what,
+                   actjit_kernel_cpu(fused), batches[b], i, yf[i], yu[i], yd[i]);
+        if (!(fabsf(yf[i] - yr[i]) <= 1e-5f * (1 + fabsf(yr[i]))))
+          fail_msg("%s\n[%s] batch %d element %zu: fused %.9g, reference %.9g", what, actjit_kernel_cpu(fused),
+                   batches[b], i, yf[i], yr[i]);
+      }
+      tu_free_unaligned(x), tu_free_unaligned(x_copy), tu_free_unaligned(yf), tu_free_unaligned(yu);
+      tu_free_unaligned(yd), tu_free_unaligned(yr);
+    }
+    actjit_kernel_destroy(fused), actjit_kernel_destroy(unfused), actjit_kernel_destroy(donated);
+  }
+  unload(&p);
+}
+
+static void test_chains(void **state) {
+  for (size_t i = 0; i < sizeof chains / sizeof *chains; i++) check_pipeline(chains[i], NULL);
+}
+
+static void test_ir_files(void **state) {
+  DIR *d = opendir(ACTJIT_SOURCE_DIR "/ir");
+  assert_non_null(d);
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d));) {
+    size_t len = strlen(e->d_name);
+    if (len < 5 || strcmp(e->d_name + len - 4, ".air")) continue;
+    char path[512];
+    snprintf(path, sizeof path, "%s/ir/%s", ACTJIT_SOURCE_DIR, e->d_name);
+    check_pipeline(NULL, path);
+    n++;
+  }
+  closedir(d);
+  assert_true(n >= 5);
+}
+
+static char *dump_passes(pipeline *p, int fuse) {
+  actjit_kernel *k = compile(p, &test_targets[0], fuse, 0);
+  char *text;
+  assert_int_equal(actjit_kernel_dump(k, ACTJIT_DUMP_PASSES, &text), ACTJIT_OK);
+  actjit_kernel_destroy(k);
+  return text;
+}
+
+/* Seed model at batch 1024: the fused, in-place plan needs at most a third
+ * of the unfused plan's intermediate memory, and runs 3 kernels, not 5. */
+static void test_seed_model_plan(void **state) {
+  uint64_t rng = 1;
+  pipeline p;
+  load(&p, NULL, ACTJIT_SOURCE_DIR "/ir/mlp.air", &rng);
+  actjit_kernel *fused = compile(&p, &test_targets[0], 1, 0), *unfused = compile(&p, &test_targets[0], 0, 0);
+  size_t bf = actjit_kernel_scratch_bytes(fused, 1024), bu = actjit_kernel_scratch_bytes(unfused, 1024);
+  assert_true(bf > 0 && 3 * bf <= bu);
+  /* 128 floats a row for the hidden layer; the rest lives in the output. */
+  assert_int_equal(bf, 1024 * 128 * sizeof(float));
+  actjit_kernel_destroy(fused), actjit_kernel_destroy(unfused);
+  char *f = dump_passes(&p, 1), *u = dump_passes(&p, 0);
+  assert_non_null(strstr(f, "# memory plan: 3 kernels"));
+  assert_non_null(strstr(f, "kernel 0: linear %fc1 | relu %act"));
+  assert_non_null(strstr(f, "kernel 2: softmax %y  reads output, writes output (in place)"));
+  const char *after = strstr(f, "# IR after dropout_elim");
+  assert_non_null(after);
+  assert_null(strstr(after, "dropout %"));
+  assert_non_null(strstr(u, "# memory plan: 5 kernels"));
+  assert_null(strstr(u, "(in place)"));
+  actjit_free(f), actjit_free(u);
+  unload(&p);
+}
+
+/* Unfused, only the ops PyTorch marks inplace=True write over their operand. */
+static void test_inplace_flag(void **state) {
+  uint64_t rng = 1;
+  pipeline p;
+  load(&p,
+       "input %x : f32[N, 8]\n%a = tanh %x\n%b = relu %a {inplace = 1}\n%c = sigmoid %b\n%d = tanh %c\noutput %d\n",
+       NULL, &rng);
+  char *u = dump_passes(&p, 0);
+  assert_non_null(strstr(u, "kernel 1: relu %b  reads scratch0@(0*N+0), writes scratch0@(0*N+0) (in place)"));
+  assert_non_null(strstr(u, "kernel 2: sigmoid %c  reads scratch0@(0*N+0), writes scratch1"));
+  actjit_free(u);
+  unload(&p);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_chains),
+      cmocka_unit_test(test_ir_files),
+      cmocka_unit_test(test_seed_model_plan),
+      cmocka_unit_test(test_inplace_flag),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
