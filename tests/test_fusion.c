@@ -25,7 +25,7 @@ static const char *const chains[] = {
     /* rank-3 linear: a per-channel prelu cannot join the epilogue */
     "input %x : f32[N, 4, 9]\nparam @w : f32[6, 9]\nparam @a : f32[4]\n%h = linear %x, @w\n"
     "%r = leaky_relu %h {negative_slope = 0.2}\n%p = prelu %r, @a\noutput %p\n",
-    /* a value used twice cannot be fused away */
+    /* a dead branch: removed before fusion */
     "input %x : f32[N, 8]\n%a = relu %x\n%b = sigmoid %a\n%c = tanh %a\noutput %b\n",
     /* a lone view: the output is the input's data */
     "input %x : f32[N, 3, 4]\n%f = flatten %x\noutput %f\n",

@@ -1,5 +1,7 @@
 /* Epilogue fusion: the elementwise group after a linear is applied to each
- * output while it is still in registers, before the store. */
+ * output while it is still in registers, before the store.  It runs before
+ * prologue fusion into softmax, so a chain between a linear and a softmax
+ * joins the linear: computed once there rather than in both softmax sweeps. */
 #include "passes.h"
 
 actjit_status pass_fuse_epilogue(actjit_graph *g, const pass_options *o) {

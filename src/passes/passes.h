@@ -1,6 +1,7 @@
 /* The passes, run in this order by the compile driver; each is a function
  * from IR to IR, and the IR is printed after each one for the dumps:
  *
+ *   dce               ops nothing uses are removed
  *   dropout_elim      inference: dropout and identity forward their operand
  *   fuse_elementwise  maximal chains of elementwise ops become one group
  *   fuse_epilogue     a linear absorbs the elementwise group it feeds
@@ -23,6 +24,7 @@ typedef struct pass {
   pass_fn run;
 } pass;
 
+actjit_status pass_dce(actjit_graph *g, const pass_options *o);
 actjit_status pass_dropout_elim(actjit_graph *g, const pass_options *o);
 actjit_status pass_fuse_elementwise(actjit_graph *g, const pass_options *o);
 actjit_status pass_fuse_epilogue(actjit_graph *g, const pass_options *o);

@@ -4,6 +4,7 @@
 #include "passes.h"
 
 static const pass fusion_passes[] = {
+    {"dce", pass_dce},
     {"dropout_elim", pass_dropout_elim},
     {"fuse_elementwise", pass_fuse_elementwise},
     {"fuse_epilogue", pass_fuse_epilogue},
