@@ -25,6 +25,7 @@ typedef struct options {
   int shape_rank;
   int reps;
   bool json;
+  bool breakdown; /* time of each kernel, fused and unfused */
   const char *cpu, *features;
 } options;
 
@@ -118,14 +119,15 @@ static void calibrate(timed *t) {
 
 static void usage(FILE *f, const char *prog) {
   fprintf(f,
-          "usage: %s [MODEL.air ...] [--batch B[,B...]] [--shape DIMS] [--reps R] [--json]\n"
+          "usage: %s [MODEL.air ...] [--batch B[,B...]] [--shape DIMS] [--reps R] [--json] [--breakdown]\n"
           "          [--cpu NAME] [--features STR]\n"
           "Times each model fused, unfused and through the scalar reference, beside a memcpy of\n"
           "the input's bytes, and checks both kernels against the reference first.\n"
           "  --batch   batch sizes (default 1,16,256,1024,4096)\n"
           "  --shape   a fixed input shape such as 16384x1024 (the leading dim is the batch)\n"
           "  --reps    samples per measurement; the median is reported (default 15)\n"
-          "  --json    one JSON object per line instead of the table\n",
+          "  --json    one JSON object per line instead of the table (with per-kernel times)\n"
+          "  --breakdown  the median time of every kernel, fused and unfused, under each row\n",
           prog);
 }
 
@@ -136,6 +138,7 @@ static int parse_args(int argc, char **argv, options *o) {
     const char *a = argv[i];
     const char *val = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--json")) o->json = true;
+    else if (!strcmp(a, "--breakdown")) o->breakdown = true;
     else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout, argv[0]); exit(0); }
     else if (!val && a[0] == '-') { fprintf(stderr, "%s: %s needs a value\n", argv[0], a); return 2; }
     else if (!strcmp(a, "--reps")) { o->reps = atoi(val); i++; }
@@ -227,6 +230,36 @@ static double max_error(const float *a, const float *b, size_t n) {
   return e;
 }
 
+/* Median time of each kernel of k over reps profiled runs. */
+static void kernel_breakdown(actjit_kernel *k, const float *in, float *out, int64_t batch, int reps, double *med) {
+  int n = actjit_kernel_step_count(k);
+  double *t = calloc((size_t)(n * reps) + 1, sizeof *t), *col = calloc((size_t)reps + 1, sizeof *col);
+  for (int r = 0; r < reps; r++) actjit_kernel_run_profiled(k, in, batch, out, t + r * n);
+  for (int i = 0; i < n; i++) {
+    for (int r = 0; r < reps; r++) col[r] = t[r * n + i];
+    med[i] = median(col, reps);
+  }
+  free(t);
+  free(col);
+}
+
+static void print_breakdown(const options *o, actjit_kernel *k, const char *label, const float *in, float *out,
+                            int64_t batch) {
+  int n = actjit_kernel_step_count(k);
+  double *med = calloc((size_t)n + 1, sizeof *med);
+  kernel_breakdown(k, in, out, batch, o->reps, med);
+  if (o->json) {
+    printf(", \"%s_kernels\": [", label);
+    for (int i = 0; i < n; i++)
+      printf("%s{\"kernel\": \"%s\", \"us\": %.3f}", i ? ", " : "", actjit_kernel_step_name(k, i), med[i] * 1e6);
+    printf("]");
+  } else {
+    for (int i = 0; i < n; i++)
+      printf("    %-8s kernel %d  %10.2f us  %s\n", label, i, med[i] * 1e6, actjit_kernel_step_name(k, i));
+  }
+  free(med);
+}
+
 static int bench_one(const options *o, model *m, int64_t batch, bool *header_done) {
   size_t nin, nout;
   actjit_kernel_io_sizes(m->fused, batch, &nin, &nout);
@@ -270,9 +303,12 @@ static int bench_one(const options *o, model *m, int64_t batch, bool *header_don
     for (int d = 0; d < rank; d++) printf("%s%lld", d ? ", " : "", (long long)(dims[d] < 0 ? -dims[d] * batch : dims[d]));
     printf("], \"threads\": 1, \"fused_us\": %.3f, \"unfused_us\": %.3f, \"reference_us\": %.3f, "
            "\"memcpy_us\": %.3f, \"fused_gbs\": %.3f, \"speedup\": %.3f, \"fused_peak_bytes\": %zu, "
-           "\"unfused_peak_bytes\": %zu, \"max_rel_error\": %.3g}\n",
+           "\"unfused_peak_bytes\": %zu, \"max_rel_error\": %.3g",
            med[FUSED] * 1e6, med[UNFUSED] * 1e6, med[REF] * 1e6, med[MEMCPY] * 1e6, bytes / med[FUSED] * 1e-9,
            med[UNFUSED] / med[FUSED], peak_f, peak_u, fmax(err_f, err_u));
+    print_breakdown(o, m->fused, "fused", in, out_f, batch);
+    print_breakdown(o, m->unfused, "unfused", in, out_u, batch);
+    printf("}\n");
   } else {
     if (!*header_done) {
       printf("%-28s %7s %11s %11s %11s %11s %8s %9s %9s %12s %12s %9s\n", "model", "batch", "fused us", "unfused us",
@@ -284,6 +320,10 @@ static int bench_one(const options *o, model *m, int64_t batch, bool *header_don
     printf("%-28s %7lld %11.2f %11.2f %11.2f %11.2f %7.2fx %9.2f %9s %12zu %12zu %9.2g%s\n", m->path, (long long)batch,
            med[FUSED] * 1e6, med[UNFUSED] * 1e6, med[REF] * 1e6, med[MEMCPY] * 1e6, med[UNFUSED] / med[FUSED],
            bytes / med[FUSED] * 1e-9, gf, peak_f, peak_u, fmax(err_f, err_u), status ? "  MISMATCH" : "");
+    if (o->breakdown) {
+      print_breakdown(o, m->fused, "fused", in, out_f, batch);
+      print_breakdown(o, m->unfused, "unfused", in, out_u, batch);
+    }
   }
   free(in), free(out_f), free(out_u), free(out_r), free(copy);
   return status;

@@ -178,6 +178,16 @@ actjit_status actjit_kernel_set_seed(actjit_kernel *k, uint64_t seed);
 actjit_status actjit_kernel_run(actjit_kernel *k, const float *input,
                                 int64_t batch, float *output);
 
+/* The kernels of the compiled plan, in execution order, and what each
+ * computes ("linear %fc1 | relu %act" for a fused group). */
+int actjit_kernel_step_count(const actjit_kernel *k);
+const char *actjit_kernel_step_name(const actjit_kernel *k, int i);
+/* As actjit_kernel_run, timing each kernel: seconds[i] for kernel i
+ * (seconds holds actjit_kernel_step_count(k) doubles). */
+actjit_status actjit_kernel_run_profiled(actjit_kernel *k, const float *input,
+                                         int64_t batch, float *output,
+                                         double *seconds);
+
 typedef enum actjit_dump_kind {
   ACTJIT_DUMP_IR,        /* the textual IR the code was generated from */
   ACTJIT_DUMP_PASSES,    /* the IR after each pass */

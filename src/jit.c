@@ -217,9 +217,13 @@ actjit_status jit_session_compile(actjit_context *ctx, jit_session *s, const jit
   LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, s->tsc);
   e = LLVMOrcLLJITAddLLVMIRModule(s->lljit, LLVMOrcLLJITGetMainJITDylib(s->lljit), tsm);
   if (e) return llvm_error(ctx, e, "adding the module to the JIT");
+  return jit_session_lookup(ctx, s, entry, addr);
+}
+
+actjit_status jit_session_lookup(actjit_context *ctx, jit_session *s, const char *name, void **addr) {
   LLVMOrcExecutorAddress a = 0;
-  e = LLVMOrcLLJITLookup(s->lljit, &a, entry);
-  if (e) return llvm_error(ctx, e, "compiling");
+  LLVMErrorRef e = LLVMOrcLLJITLookup(s->lljit, &a, name);
+  if (e) return llvm_error(ctx, e, name);
   *addr = (void *)(uintptr_t)a;
   return ACTJIT_OK;
 }

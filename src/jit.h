@@ -29,6 +29,8 @@ typedef struct jit_session {
   char *llvm_ir, *llvm_opt;
 } jit_session;
 
+/* Address of another function of the compiled module. */
+actjit_status jit_session_lookup(actjit_context *ctx, jit_session *s, const char *name, void **addr);
 /* The LLVM context modules for this session must be built in. */
 actjit_status jit_session_init(actjit_context *ctx, jit_session *s);
 /* Verifies, optimizes and JIT-compiles mod (built in the session's context;

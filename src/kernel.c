@@ -1,7 +1,9 @@
 /* Compiled kernels: the compile driver (verify, passes, plan, codegen, JIT)
  * and the run-time half of the public API. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "codegen/codegen.h"
 #include "jit.h"
@@ -15,6 +17,8 @@ struct actjit_kernel {
   jit_target target;
   jit_session jit;
   cg_entry_fn entry;
+  cg_kernel_fn *steps; /* each kernel of the plan, for profiling */
+  char **step_names;
   char *passes_dump;
   int nparams;
   int *param_node;   /* node index of each parameter */
@@ -37,6 +41,9 @@ void actjit_kernel_destroy(actjit_kernel *k) {
   free(k->params);
   free(k->param_node);
   free(k->passes_dump);
+  for (int i = 0; k->step_names && i < k->plan.n; i++) free(k->step_names[i]);
+  free(k->step_names);
+  free(k->steps);
   free(k->scratch);
   actjit_graph_destroy(k->g);
   free(k);
@@ -49,6 +56,31 @@ static actjit_status collect_params(actjit_kernel *k) {
   if (!k->param_node || !k->params) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
   for (int i = 0, j = 0; i < k->g->n; i++)
     if (k->g->nodes[i].op == OP_PARAM) k->param_node[j++] = i;
+  return ACTJIT_OK;
+}
+
+/* The kernels one by one, and their names ("linear %fc1 | relu %act"). */
+static actjit_status lookup_steps(actjit_kernel *k) {
+  k->steps = calloc((size_t)k->plan.n + 1, sizeof *k->steps);
+  k->step_names = calloc((size_t)k->plan.n + 1, sizeof *k->step_names);
+  if (!k->steps || !k->step_names) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < k->plan.n; i++) {
+    char name[32];
+    snprintf(name, sizeof name, CG_KERNEL_FMT, i);
+    void *addr;
+    actjit_status st = jit_session_lookup(k->ctx, &k->jit, name, &addr);
+    if (st) return st;
+    k->steps[i] = (cg_kernel_fn)addr;
+    strbuf sb = {0};
+    const step *s = &k->plan.steps[i];
+    for (int j = 0; j < s->n; j++)
+      sb_printf(&sb, "%s%s %%%s", j ? " | " : "", op_table[k->g->nodes[s->nodes[j]].op].name, k->g->nodes[s->nodes[j]].name);
+    if (sb.failed) {
+      free(sb.buf);
+      return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+    }
+    k->step_names[i] = sb.buf;
+  }
   return ACTJIT_OK;
 }
 
@@ -79,12 +111,12 @@ static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) 
   if (!st) st = jit_target_init(k->ctx, o->cpu, o->features, o->opt_level, &k->target);
   if (!st) st = jit_session_init(k->ctx, &k->jit);
   if (st) return st;
-  LLVMModuleRef mod = cg_build(k->g, &k->plan, jit_session_context(&k->jit), k->target.width);
+  LLVMModuleRef mod = cg_build(k->g, &k->plan, jit_session_context(&k->jit), k->target.width, o->training);
   if (!mod) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
   void *addr = NULL;
   st = jit_session_compile(k->ctx, &k->jit, &k->target, mod, CG_ENTRY, &addr);
   k->entry = (cg_entry_fn)addr;
-  return st;
+  return st ? st : lookup_steps(k);
 }
 
 actjit_status actjit_compile(actjit_graph *g, const actjit_compile_options *o, actjit_kernel **out) {
@@ -164,16 +196,55 @@ static actjit_status ensure_scratch(actjit_kernel *k, int64_t batch) {
   return ACTJIT_OK;
 }
 
-actjit_status actjit_kernel_run(actjit_kernel *k, const float *input, int64_t batch, float *output) {
-  if (!k) return ACTJIT_ERR_ARGUMENT;
+/* Checks run arguments and readies scratch. */
+static actjit_status prepare_run(actjit_kernel *k, const float *input, int64_t *batch, float *output) {
   if (!input || !output) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_run: NULL buffer");
-  if (!k->g->nodes[k->g->input].shape.dyn) batch = 1;
-  actjit_status st = actjit_kernel_io_sizes(k, batch, NULL, NULL);
+  if (!k->g->nodes[k->g->input].shape.dyn) *batch = 1;
+  actjit_status st = actjit_kernel_io_sizes(k, *batch, NULL, NULL);
   if (st) return st;
   for (int i = 0; i < k->nparams; i++)
     if (!k->params[i])
       return aj_error(k->ctx, ACTJIT_ERR_WEIGHTS, "parameter @%s is not bound", k->g->nodes[k->param_node[i]].name);
-  if ((st = ensure_scratch(k, batch))) return st;
+  return ensure_scratch(k, *batch);
+}
+
+int actjit_kernel_step_count(const actjit_kernel *k) { return k ? k->plan.n : 0; }
+
+const char *actjit_kernel_step_name(const actjit_kernel *k, int i) {
+  return k && i >= 0 && i < k->plan.n ? k->step_names[i] : NULL;
+}
+
+static float *buffer_at(actjit_kernel *k, const buffer *b, const float *in, float *out, int64_t batch) {
+  switch (b->kind) {
+  case BUF_INPUT: return (float *)in;
+  case BUF_OUTPUT: return out;
+  case BUF_SCRATCH: break;
+  }
+  return k->scratch + b->off_dyn * batch + b->off_static;
+}
+
+actjit_status actjit_kernel_run_profiled(actjit_kernel *k, const float *input, int64_t batch, float *output,
+                                         double *seconds) {
+  if (!k) return ACTJIT_ERR_ARGUMENT;
+  if (!seconds) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_run_profiled: seconds is NULL");
+  actjit_status st = prepare_run(k, input, &batch, output);
+  if (st) return st;
+  for (int i = 0; i < k->plan.n; i++) {
+    const step *s = &k->plan.steps[i];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    k->steps[i](buffer_at(k, &s->in, input, output, batch), buffer_at(k, &s->out, input, output, batch),
+                (const float *const *)k->params, batch, k->seed);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    seconds[i] = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+  }
+  return ACTJIT_OK;
+}
+
+actjit_status actjit_kernel_run(actjit_kernel *k, const float *input, int64_t batch, float *output) {
+  if (!k) return ACTJIT_ERR_ARGUMENT;
+  actjit_status st = prepare_run(k, input, &batch, output);
+  if (st) return st;
   k->entry(input, output, (const float *const *)k->params, k->scratch, batch, k->seed);
   return ACTJIT_OK;
 }

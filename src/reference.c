@@ -1,5 +1,7 @@
 #include "reference.h"
 
+#include "philox.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +14,7 @@ float ref_eltwise(op_id op, const double *attr, float x, float w) {
   case OP_TANH: return (float)tanh(v);
   case OP_LEAKY_RELU: return x > 0 ? x : (float)(v * (float)attr[0]);
   case OP_PRELU: return x > 0 ? x : (float)(v * w);
-  case OP_DROPOUT:
+  case OP_DROPOUT: /* inference; training-mode dropout is ref_dropout */
   case OP_IDENTITY: return x;
   case OP_INPUT: case OP_PARAM: case OP_LINEAR: case OP_SOFTMAX: case OP_FLATTEN:
   case OP_COUNT: break;
@@ -61,6 +63,13 @@ static void ref_softmax(const node *nd, const float *x, float *y, int64_t batch)
     }
 }
 
+/* Training-mode dropout: element i's mask from (seed, op name, i). */
+static void ref_dropout(const node *nd, const float *x, float *y, int64_t batch, uint64_t seed) {
+  int64_t n = ext_val(shape_numel(&nd->shape), batch);
+  uint64_t op = dropout_op_id(nd->name);
+  for (int64_t i = 0; i < n; i++) y[i] = dropout_apply(x[i], nd->attr[0], seed, op, (uint64_t)i);
+}
+
 static void ref_eltwise_op(const actjit_graph *g, const node *nd, const float *const *pv,
                            const float *x, float *y, int64_t batch) {
   int64_t n = ext_val(shape_numel(&nd->shape), batch);
@@ -76,6 +85,13 @@ static void ref_eltwise_op(const actjit_graph *g, const node *nd, const float *c
 
 actjit_status ref_run(const actjit_graph *g, const float *const *params,
                       const float *in, int64_t batch, float *out) {
+  return ref_run_opts(g, params, in, batch, out, NULL);
+}
+
+actjit_status ref_run_opts(const actjit_graph *g, const float *const *params,
+                           const float *in, int64_t batch, float *out,
+                           const ref_options *o) {
+  bool training = o && o->training;
   /* pv: data pointer of every value; params first. */
   const float **pv = calloc((size_t)g->n, sizeof *pv);
   float **own = calloc((size_t)g->n, sizeof *own);
@@ -92,7 +108,10 @@ actjit_status ref_run(const actjit_graph *g, const float *const *params,
     switch (op_table[nd->op].kind) {
     case K_LINEAR: ref_linear(g, nd, pv, x, y, batch); break;
     case K_SOFTMAX: ref_softmax(nd, x, y, batch); break;
-    case K_ELTWISE: ref_eltwise_op(g, nd, pv, x, y, batch); break;
+    case K_ELTWISE:
+      if (nd->op == OP_DROPOUT && training) ref_dropout(nd, x, y, batch, o->seed);
+      else ref_eltwise_op(g, nd, pv, x, y, batch);
+      break;
     case K_SOURCE: case K_VIEW: break;
     }
     pv[i] = y;

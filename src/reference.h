@@ -16,4 +16,14 @@ float ref_eltwise(op_id op, const double *attr, float x, float w);
 actjit_status ref_run(const actjit_graph *g, const float *const *params,
                       const float *in, int64_t batch, float *out);
 
+/* Training-mode options of ref_run_opts. */
+typedef struct ref_options {
+  bool training;  /* dropout is live: src/philox.h's mask, keyed by seed */
+  uint64_t seed;
+} ref_options;
+/* ref_run with options; o == NULL is inference (ref_run itself). */
+actjit_status ref_run_opts(const actjit_graph *g, const float *const *params,
+                           const float *in, int64_t batch, float *out,
+                           const ref_options *o);
+
 #endif

@@ -22,6 +22,12 @@
 typedef void (*cg_entry_fn)(const float *in, float *out,
                             const float *const *params, float *scratch,
                             int64_t batch, uint64_t seed);
+/* Each kernel of the plan is also a function of its own, so that it can be
+ * timed alone: void actjit_k<i>(const float *x, float *y,
+ *                               const float *const *params, i64 batch, u64 seed) */
+#define CG_KERNEL_FMT "actjit_k%d"
+typedef void (*cg_kernel_fn)(const float *x, float *y, const float *const *params,
+                             int64_t batch, uint64_t seed);
 
 typedef struct cg {
   LLVMContextRef ctx;
@@ -32,11 +38,12 @@ typedef struct cg {
   LLVMTypeRef f32, i32, i64, ptr, vf, vi, vmask, voidt;
   /* The kernel being emitted: its parameters. */
   LLVMValueRef fn, x, y, params, batch, seed;
+  bool training;                /* dropout is live (else the identity) */
 } cg;
 
 /* Builds the module for plan p; the module lives in ctx. */
 LLVMModuleRef cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx,
-                       int width);
+                       int width, bool training);
 
 /* ---- loops.c */
 LLVMValueRef cg_i64(cg *c, int64_t v);
@@ -94,6 +101,14 @@ void cg_chain_init(cg *c, cg_chain *ch, const node *const *ops, int n);
 LLVMValueRef cg_chain_apply(cg *c, const cg_chain *ch, LLVMValueRef v, const cg_pos *pos);
 /* The kernel for an elementwise group. */
 void cg_eltwise_kernel(cg *c, const node *const *ops, int n);
+/* ---- philox.c: training-mode dropout (definition: src/philox.h) */
+/* out = Philox4x32-10(ctr, key), lane by lane: ctr and out are i32 or
+ * <W x i32>, key is two i32 scalars (the same key for every lane). */
+void cg_philox4x32_10(cg *c, LLVMValueRef ctr[4], LLVMValueRef key[2], LLVMValueRef out[4]);
+/* Dropout node nd on x (float or vector) at pos: with c->training,
+ * x · (keep ? 1/(1-p) : 0), the mask keyed by (c->seed, nd's name,
+ * pos->index + lane); else x. */
+LLVMValueRef cg_dropout(cg *c, const node *nd, LLVMValueRef x, const cg_pos *pos);
 /* ---- linear.c: a linear with its epilogue chain */
 void cg_linear_kernel(cg *c, const node *nd, const cg_chain *epilogue);
 /* ---- softmax.c: a softmax with its prologue chain */

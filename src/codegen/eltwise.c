@@ -20,7 +20,7 @@ LLVMValueRef cg_eltwise_op(cg *c, const node *nd, LLVMValueRef x, LLVMValueRef w
   case OP_PRELU:
     return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, zero_like(x), ""), x,
                            LLVMBuildFMul(b, x, w, ""), nd->op == OP_PRELU ? "prelu" : "leaky_relu");
-  case OP_DROPOUT: /* inference: identity */
+  case OP_DROPOUT: return cg_dropout(c, nd, x, pos); /* philox.c */
   case OP_IDENTITY: return x;
   case OP_INPUT: case OP_PARAM: case OP_LINEAR: case OP_SOFTMAX: case OP_FLATTEN:
   case OP_COUNT: break;

@@ -30,10 +30,9 @@ static LLVMValueRef emit_kernel(cg *c, const step *s, int index) {
   for (int i = 0; i < s->n; i++) ops[i] = &c->g->nodes[s->nodes[i]];
   const node *nd = ops[s->n - 1];
   LLVMTypeRef params[] = {c->ptr, c->ptr, c->ptr, c->i64, c->i64};
-  char name[160];
-  snprintf(name, sizeof name, "k%d_%s_%s", index, op_table[nd->op].name, nd->name);
+  char name[32];
+  snprintf(name, sizeof name, CG_KERNEL_FMT, index);
   LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->voidt, params, 5, 0));
-  LLVMSetLinkage(fn, LLVMInternalLinkage);
   /* Kernels stay separate functions, as separate kernels would be, and can
    * be timed one by one. */
   add_attr(c, fn, LLVMAttributeFunctionIndex, "noinline");
@@ -72,8 +71,8 @@ static LLVMValueRef buffer_ptr(cg *c, const buffer *bf, LLVMValueRef in, LLVMVal
   return cg_gep(c, scratch, off);
 }
 
-LLVMModuleRef cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx, int width) {
-  cg c = {.g = g};
+LLVMModuleRef cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx, int width, bool training) {
+  cg c = {.g = g, .training = training};
   init_types(&c, ctx, width);
   c.mod = LLVMModuleCreateWithNameInContext("actjit", ctx);
   c.b = LLVMCreateBuilderInContext(ctx);
