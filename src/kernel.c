@@ -137,6 +137,33 @@ actjit_status actjit_compile(actjit_graph *g, const actjit_compile_options *o, a
   return ACTJIT_OK;
 }
 
+static bool is_linear_weight(const actjit_graph *g, int v) {
+  for (int i = 0; i < g->n; i++)
+    if (g->nodes[i].op == OP_LINEAR && g->nodes[i].args[1] == v) return true;
+  return false;
+}
+
+static float *alloc_floats(size_t n) { return aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64 + 64); }
+
+static float *copy_floats(const float *data, size_t n) {
+  float *p = alloc_floats(n);
+  if (p && n) memcpy(p, data, n * sizeof(float));
+  return p;
+}
+
+/* A linear's weight W[out][in] as codegen reads it: Wᵀ[in][stride], the
+ * outputs padded with zeros to whole vectors (see codegen/linear.c). */
+static float *pack_weight(const node *w, const float *data, int width) {
+  int64_t out = w->shape.d[0], in = w->shape.d[1], stride = cg_packed_stride(out, width);
+  float *p = alloc_floats((size_t)(in * stride));
+  if (!p) return NULL;
+  for (int64_t k = 0; k < in; k++) {
+    for (int64_t o = 0; o < out; o++) p[k * stride + o] = data[o * in + k];
+    for (int64_t o = out; o < stride; o++) p[k * stride + o] = 0.0f;
+  }
+  return p;
+}
+
 actjit_status actjit_kernel_bind(actjit_kernel *k, const char *param, const float *data, size_t count) {
   if (!k || !param || (!data && count)) return aj_error(k ? k->ctx : NULL, ACTJIT_ERR_ARGUMENT, "actjit_kernel_bind: NULL argument");
   for (int i = 0; i < k->nparams; i++) {
@@ -147,9 +174,9 @@ actjit_status actjit_kernel_bind(actjit_kernel *k, const char *param, const floa
     if (count != want)
       return aj_error(k->ctx, ACTJIT_ERR_WEIGHTS, "parameter @%s has shape %s (%zu floats), got %zu floats",
                       param, shape_str(&nd->shape, buf, sizeof buf), want, count);
-    float *copy = aligned_alloc(64, ((want * sizeof(float) + 63) / 64) * 64 + 64);
+    float *copy = is_linear_weight(k->g, k->param_node[i]) ? pack_weight(nd, data, k->target.width)
+                                                             : copy_floats(data, want);
     if (!copy) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
-    if (want) memcpy(copy, data, want * sizeof(float));
     free(k->params[i]);
     k->params[i] = copy;
     return ACTJIT_OK;

@@ -10,7 +10,8 @@ float ref_eltwise(op_id op, const double *attr, float x, float w) {
   double v = x;
   switch (op) {
   case OP_RELU: return x < 0 ? 0.0f : x; /* NaN and -0 pass, as in PyTorch */
-  case OP_SIGMOID: return (float)(1.0 / (1.0 + exp(-v)));
+  case OP_SIGMOID: /* PyTorch's 1/(1 + exp(-x)) in float: 0 once exp(-x) overflows */
+    return isinf((float)exp(-v)) && v < 0 ? 0.0f : (float)(1.0 / (1.0 + exp(-v)));
   case OP_TANH: return (float)tanh(v);
   case OP_LEAKY_RELU: return x > 0 ? x : (float)(v * (float)attr[0]);
   case OP_PRELU: return x > 0 ? x : (float)(v * w);

@@ -1,9 +1,11 @@
 /* The fusion passes and the memory plan: every pipeline in ir/ and a set of
  * chains built to exercise each fusion, compiled fused and unfused for the
- * host, AVX2 and SSE targets, must give bitwise identical results (fusion
- * changes where values live, never how they are computed), agree with the
- * scalar reference, never write the caller's input unless it is donated, and
- * honour inplace=True. */
+ * host, AVX2 and SSE targets, must give bitwise identical results where the
+ * pipeline has no softmax (fusion changes where values live, never how they
+ * are computed) and results within 8 ULP where a softmax's summation order
+ * differs (a linear's fused row softmax sums in another order than the
+ * softmax kernel); agree with the scalar reference; never write the caller's
+ * input unless it is donated; and honour inplace=True. */
 #include <dirent.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -88,11 +90,20 @@ static void unload(pipeline *p) {
 
 static bool same_bits(float a, float b) { return isnan(a) ? isnan(b) : !memcmp(&a, &b, 4); }
 
+static bool has_softmax(const actjit_graph *g) {
+  for (int i = 0; i < g->n; i++)
+    if (g->nodes[i].op == OP_SOFTMAX) return true;
+  return false;
+}
+
+static bool agree(float a, float b, bool exact) { return exact ? same_bits(a, b) : tu_ulp(a, b) <= 8; }
+
 static void check_pipeline(const char *text, const char *path) {
   uint64_t rng = 12345;
   pipeline p;
   load(&p, text, path, &rng);
   const char *what = path ? path : text;
+  bool exact = !has_softmax(p.g);
   for (size_t t = 0; t < N_TEST_TARGETS; t++) {
     actjit_kernel *fused = compile(&p, &test_targets[t], 1, 0), *unfused = compile(&p, &test_targets[t], 0, 0);
     actjit_kernel *donated = compile(&p, &test_targets[t], 1, 1);
@@ -111,7 +122,7 @@ static void check_pipeline(const char *text, const char *path) {
       assert_int_equal(ref_run(p.g, (const float *const *)p.params, x, batches[b], yr), ACTJIT_OK);
       assert_int_equal(actjit_kernel_run(donated, x, batches[b], yd), ACTJIT_OK);
       for (size_t i = 0; i < nout; i++) {
-        if (!same_bits(yf[i], yu[i]) || !same_bits(yf[i], yd[i]))
+        if (!agree(yf[i], yu[i], exact) || !same_bits(yf[i], yd[i]))
           fail_msg("%s\n[%s] batch %d element %zu: fused %.9g, unfused %.9g, donated %.9g", what,
                    actjit_kernel_cpu(fused), batches[b], i, yf[i], yu[i], yd[i]);
         if (!(fabsf(yf[i] - yr[i]) <= 1e-5f * (1 + fabsf(yr[i]))))
@@ -155,7 +166,7 @@ static char *dump_passes(pipeline *p, int fuse) {
 }
 
 /* Seed model at batch 1024: the fused, in-place plan needs at most a third
- * of the unfused plan's intermediate memory, and runs 3 kernels, not 5. */
+ * of the unfused plan's intermediate memory, and runs 2 kernels, not 5. */
 static void test_seed_model_plan(void **state) {
   uint64_t rng = 1;
   pipeline p;
@@ -167,9 +178,9 @@ static void test_seed_model_plan(void **state) {
   assert_int_equal(bf, 1024 * 128 * sizeof(float));
   actjit_kernel_destroy(fused), actjit_kernel_destroy(unfused);
   char *f = dump_passes(&p, 1), *u = dump_passes(&p, 0);
-  assert_non_null(strstr(f, "# memory plan: 3 kernels"));
-  assert_non_null(strstr(f, "kernel 0: linear %fc1 | relu %act"));
-  assert_non_null(strstr(f, "kernel 2: softmax %y  reads output, writes output (in place)"));
+  assert_non_null(strstr(f, "# memory plan: 2 kernels"));
+  assert_non_null(strstr(f, "kernel 0: linear %fc1 | relu %act  reads input, writes scratch0@(0*N+0)"));
+  assert_non_null(strstr(f, "kernel 1: linear %fc2 | softmax %y  reads scratch0@(0*N+0), writes output"));
   const char *after = strstr(f, "# IR after dropout_elim");
   assert_non_null(after);
   assert_null(strstr(after, "dropout %"));

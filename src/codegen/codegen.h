@@ -109,8 +109,12 @@ void cg_philox4x32_10(cg *c, LLVMValueRef ctr[4], LLVMValueRef key[2], LLVMValue
  * x · (keep ? 1/(1-p) : 0), the mask keyed by (c->seed, nd's name,
  * pos->index + lane); else x. */
 LLVMValueRef cg_dropout(cg *c, const node *nd, LLVMValueRef x, const cg_pos *pos);
-/* ---- linear.c: a linear with its epilogue chain */
-void cg_linear_kernel(cg *c, const node *nd, const cg_chain *epilogue);
+/* ---- linear.c: a linear with its epilogue chain, and with row_softmax a
+ * softmax over each row of outputs after it */
+void cg_linear_kernel(cg *c, const node *nd, const cg_chain *epilogue, bool row_softmax);
+/* Row stride of a linear weight packed for vector width `width`: the weight
+ * [out, in] is bound as its transpose [in][stride], zero padded. */
+int64_t cg_packed_stride(int64_t out, int width);
 /* ---- softmax.c: a softmax with its prologue chain */
 void cg_softmax_kernel(cg *c, const node *nd, const cg_chain *prologue);
 

@@ -44,11 +44,12 @@ static LLVMValueRef emit_kernel(cg *c, const step *s, int index) {
   c->batch = LLVMGetParam(fn, 3);
   c->seed = LLVMGetParam(fn, 4);
   LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
-  /* A group is `linear eltwise*`, `eltwise* softmax` or `eltwise+`. */
+  /* A group is `linear eltwise* softmax?`, `eltwise* softmax` or `eltwise+`. */
   cg_chain chain;
   if (op_table[ops[0]->op].kind == K_LINEAR) {
-    cg_chain_init(c, &chain, ops + 1, s->n - 1);
-    cg_linear_kernel(c, ops[0], &chain);
+    bool softmax = nd->op == OP_SOFTMAX;
+    cg_chain_init(c, &chain, ops + 1, s->n - 1 - softmax);
+    cg_linear_kernel(c, ops[0], &chain, softmax);
   } else if (nd->op == OP_SOFTMAX) {
     cg_chain_init(c, &chain, ops, s->n - 1);
     cg_softmax_kernel(c, nd, &chain);

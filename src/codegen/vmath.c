@@ -1,16 +1,31 @@
 /* Branch-free exp/tanh/sigmoid emitted as LLVM IR (see vmath.h).
  *
+ * Code shape per type (chosen by vector width, see the header):
+ *   <16 x float>  AVX-512F: vscalefps for the 2^q scaling, vrcp14ps plus one
+ *                 Newton-style correction instead of vdivps.
+ *   <8 x float>   AVX: vrcpps (12 bits) plus two corrections.
+ *   <4 x float>   SSE: rcpps plus two corrections.
+ *   anything else (scalar float, odd widths): plain IR, fdiv.
+ *
  * Multiply-adds use llvm.fmuladd rather than llvm.fma: the backend fuses
  * them where the target has FMA, and on targets without it (plain SSE2)
  * llvm.fma would become a call to libm's fmaf.  For the same reason rounding
  * to an integer uses the 1.5*2^23 trick instead of llvm.rint/roundeven,
- * which need SSE4.1.  All error bounds hold with and without fusion. */
+ * which need SSE4.1.  The error bounds are verified with and without fusion
+ * (tests/test_vmath.c, bench/vmath_accuracy.c).
+ *
+ * Clamps are written `x < lo ? lo : x` (and `x > hi ? hi : x`): x86 lowers
+ * that to a single maxps(lo, x) / minps(hi, x), which returns x when x is
+ * NaN, so NaN flows through the arithmetic and needs no final select. */
 #include "vmath.h"
 
-#include <assert.h>
+#include <float.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
+
+/* ---- Constants ---- */
+
+enum { MAX_SPLAT_LANES = 64 };
 
 /* Broadcast the scalar constant c to the shape of ty. */
 static LLVMValueRef splat_const(LLVMTypeRef ty, LLVMValueRef c)
@@ -18,13 +33,23 @@ static LLVMValueRef splat_const(LLVMTypeRef ty, LLVMValueRef c)
     if (LLVMGetTypeKind(ty) != LLVMVectorTypeKind)
         return c;
     unsigned n = LLVMGetVectorSize(ty);
-    LLVMValueRef *lanes = malloc(n * sizeof *lanes);
-    if (!lanes)
-        abort();
-    for (unsigned i = 0; i < n; i++)
-        lanes[i] = c;
-    LLVMValueRef v = LLVMConstVector(lanes, n);
-    free(lanes);
+    if (n <= MAX_SPLAT_LANES) {
+        LLVMValueRef lanes[MAX_SPLAT_LANES];
+        for (unsigned i = 0; i < n; i++)
+            lanes[i] = c;
+        return LLVMConstVector(lanes, n);
+    }
+    /* Wider than any x86 vector: insertelement + zero-mask shufflevector of
+     * constants, which the builder's constant folder turns into a constant
+     * splat without inserting instructions. */
+    LLVMContextRef ctx = LLVMGetTypeContext(ty);
+    LLVMTypeRef i32 = LLVMInt32TypeInContext(ctx);
+    LLVMBuilderRef tmp = LLVMCreateBuilderInContext(ctx);
+    LLVMValueRef v = LLVMBuildInsertElement(tmp, LLVMGetPoison(ty), c,
+                                            LLVMConstInt(i32, 0, 0), "");
+    v = LLVMBuildShuffleVector(tmp, v, LLVMGetPoison(ty),
+                               LLVMConstNull(LLVMVectorType(i32, n)), "");
+    LLVMDisposeBuilder(tmp);
     return v;
 }
 
@@ -51,17 +76,35 @@ static LLVMValueRef splat_i32(LLVMTypeRef ity, int32_t c)
     return splat_const(ity, LLVMConstInt(elem, (uint32_t)c, 1));
 }
 
+/* ---- Intrinsic calls ---- */
+
+static LLVMModuleRef builder_module(LLVMBuilderRef b)
+{
+    return LLVMGetGlobalParent(LLVMGetBasicBlockParent(LLVMGetInsertBlock(b)));
+}
+
+/* Call intrinsic id, overloaded on the nover types in over (none: a fixed
+ * signature).  Returns NULL if name is not an intrinsic this LLVM knows. */
+static LLVMValueRef call_intrinsic(LLVMBuilderRef b, const char *name,
+                                   LLVMTypeRef *over, size_t nover,
+                                   LLVMValueRef *args, unsigned nargs)
+{
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    if (id == 0)
+        return NULL;
+    LLVMModuleRef m = builder_module(b);
+    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(m, id, over, nover);
+    LLVMTypeRef fty =
+        LLVMIntrinsicGetType(LLVMGetModuleContext(m), id, over, nover);
+    return LLVMBuildCall2(b, fty, fn, args, nargs, "");
+}
+
 LLVMValueRef vm_call_intrinsic(LLVMBuilderRef b, const char *name,
                                LLVMValueRef *args, unsigned nargs)
 {
-    LLVMModuleRef m =
-        LLVMGetGlobalParent(LLVMGetBasicBlockParent(LLVMGetInsertBlock(b)));
-    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
-    assert(id != 0 && "unknown intrinsic");
     LLVMTypeRef ty = LLVMTypeOf(args[0]);
-    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(m, id, &ty, 1);
-    LLVMTypeRef fty = LLVMIntrinsicGetType(LLVMGetModuleContext(m), id, &ty, 1);
-    return LLVMBuildCall2(b, fty, fn, args, nargs, "");
+    LLVMValueRef r = call_intrinsic(b, name, &ty, 1, args, nargs);
+    return r ? r : LLVMGetPoison(ty); /* unknown name: a caller bug */
 }
 
 /* a*m + c, fused where the target has FMA. */
@@ -72,23 +115,134 @@ static LLVMValueRef mla(LLVMBuilderRef b, LLVMValueRef a, LLVMValueRef m,
     return vm_call_intrinsic(b, "llvm.fmuladd", args, 3);
 }
 
-static LLVMValueRef call1(LLVMBuilderRef b, const char *name, LLVMValueRef x)
+static LLVMValueRef fabs1(LLVMBuilderRef b, LLVMValueRef x)
 {
-    return vm_call_intrinsic(b, name, &x, 1);
+    return vm_call_intrinsic(b, "llvm.fabs", &x, 1);
 }
 
-/* c[0] + c[1]*x + ... + c[n-1]*x^(n-1), Horner's rule. */
-static LLVMValueRef poly(LLVMBuilderRef b, LLVMValueRef x, const float *c,
-                         unsigned n)
+/* ---- Target shape ---- */
+
+enum isa { ISA_GENERIC, ISA_SSE, ISA_AVX, ISA_AVX512 };
+
+/* Which x86 instructions a value of type ty may use (see vmath.h). */
+static enum isa isa_of(LLVMTypeRef ty)
 {
+    if (LLVMGetTypeKind(ty) != LLVMVectorTypeKind ||
+        LLVMGetTypeKind(LLVMGetElementType(ty)) != LLVMFloatTypeKind)
+        return ISA_GENERIC;
+    switch (LLVMGetVectorSize(ty)) {
+    case 16:
+        return ISA_AVX512;
+    case 8:
+        return ISA_AVX;
+    case 4:
+        return ISA_SSE;
+    default:
+        return ISA_GENERIC;
+    }
+}
+
+/* Approximate reciprocal: vrcp14ps (rel. error < 2^-14, denormal results
+ * kept) for AVX-512, rcpps (< 1.5*2^-12, tiny results flushed to 0) for
+ * AVX and SSE.  NULL for other shapes. */
+static LLVMValueRef rcp_approx(LLVMBuilderRef b, LLVMValueRef d)
+{
+    LLVMTypeRef ty = LLVMTypeOf(d);
+    switch (isa_of(ty)) {
+    case ISA_AVX512: {
+        LLVMTypeRef i16 = LLVMInt16TypeInContext(LLVMGetTypeContext(ty));
+        LLVMValueRef args[] = {d, LLVMConstNull(ty), LLVMConstAllOnes(i16)};
+        return call_intrinsic(b, "llvm.x86.avx512.rcp14.ps.512", NULL, 0,
+                              args, 3);
+    }
+    case ISA_AVX:
+        return call_intrinsic(b, "llvm.x86.avx.rcp.ps.256", NULL, 0, &d, 1);
+    case ISA_SSE:
+        return call_intrinsic(b, "llvm.x86.sse.rcp.ps", NULL, 0, &d, 1);
+    default:
+        return NULL;
+    }
+}
+
+/* num / d for finite d >= 1 (every caller's denominator): the estimate
+ * r ~ 1/d, q0 = num*r, then one correction q0 + r*(num - d*q0), whose
+ * residual is exact under FMA.  The relative error before the last rounding
+ * is about e^2 for an estimate error e: 2^-28 after vrcp14ps.  rcpps (e up
+ * to 1.5*2^-12) is first refined once, r += r*(1 - d*r).  Targets without a
+ * usable estimate divide. */
+static LLVMValueRef divide(LLVMBuilderRef b, LLVMValueRef num, LLVMValueRef d)
+{
+    LLVMTypeRef ty = LLVMTypeOf(d);
+    LLVMValueRef r = rcp_approx(b, d);
+    if (!r)
+        return LLVMBuildFDiv(b, num, d, "");
+    LLVMValueRef nd = LLVMBuildFNeg(b, d, "");
+    if (isa_of(ty) != ISA_AVX512)
+        r = mla(b, r, mla(b, nd, r, vm_splat(ty, 1.0f)), r);
+    LLVMValueRef q0 = LLVMBuildFMul(b, num, r, "");
+    return mla(b, mla(b, nd, q0, num), r, q0);
+}
+
+/* ---- Clamps (NaN passes through, see the top) ---- */
+
+static LLVMValueRef max_lo(LLVMBuilderRef b, LLVMValueRef x, float lo)
+{
+    LLVMValueRef l = vm_splat(LLVMTypeOf(x), lo);
+    return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, l, ""), l, x,
+                           "");
+}
+
+static LLVMValueRef min_hi(LLVMBuilderRef b, LLVMValueRef x, float hi)
+{
+    LLVMValueRef h = vm_splat(LLVMTypeOf(x), hi);
+    return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, h, ""), h, x,
+                           "");
+}
+
+/* ---- exp pieces ---- */
+
+/* Past ±104 e^x is already +Inf/0 in float; clamping keeps |q| <= 150. */
+#define EXP_LIMIT 104.0f
+
+/* x = q*ln2 + s with integer q and |s| <= ln2/2 (+ a hair). */
+struct reduced {
+    LLVMValueRef t;  /* q + 1.5*2^23 as float: its low bits are q */
+    LLVMValueRef qf; /* q as float */
+    LLVMValueRef s;
+};
+
+/* Reduce x, or -x when negate is set (the negation folds into the FMAs).
+ * |x| <= EXP_LIMIT or NaN. */
+static struct reduced reduce(LLVMBuilderRef b, LLVMValueRef x, int negate)
+{
+    const float magic = 12582912.0f; /* 1.5*2^23: adding it rounds to int */
     LLVMTypeRef ty = LLVMTypeOf(x);
+    LLVMValueRef xn = negate ? LLVMBuildFNeg(b, x, "") : x;
+    struct reduced r;
+    r.t = mla(b, xn, vm_splat(ty, 1.442695040888963407f), vm_splat(ty, magic));
+    r.qf = LLVMBuildFSub(b, r.t, vm_splat(ty, magic), "");
+    /* Cody-Waite: q*L2U is exact (L2U has 15 significant bits, |q| <= 150),
+     * so s keeps full precision. */
+    r.s = mla(b, r.qf, vm_splat(ty, -0.693145751953125f), xn);
+    r.s = mla(b, r.qf, vm_splat(ty, -1.428606765330187045e-06f), r.s);
+    return r;
+}
+
+/* (e^s - 1 - s)/s^2 on |s| <= 0.3466: minimax for the relative error of
+ * e^s, 0.03 ULP with these float coefficients. */
+static LLVMValueRef exp_tail(LLVMBuilderRef b, LLVMValueRef s)
+{
+    static const float c[] = {0x1.fffffcp-2f, 0x1.555492p-3f, 0x1.5558f2p-5f,
+                              0x1.1239e0p-7f, 0x1.6a243ap-10f};
+    LLVMTypeRef ty = LLVMTypeOf(s);
+    unsigned n = sizeof c / sizeof c[0];
     LLVMValueRef acc = vm_splat(ty, c[n - 1]);
     for (unsigned i = n - 1; i-- > 0;)
-        acc = mla(b, acc, x, vm_splat(ty, c[i]));
+        acc = mla(b, acc, s, vm_splat(ty, c[i]));
     return acc;
 }
 
-/* 2^k as float for integer k in [-126, 127], built from exponent bits. */
+/* 2^k as float for integer k in [-126, 127], from exponent bits. */
 static LLVMValueRef pow2i(LLVMBuilderRef b, LLVMValueRef k, LLVMTypeRef fty)
 {
     LLVMTypeRef ity = LLVMTypeOf(k);
@@ -97,103 +251,160 @@ static LLVMValueRef pow2i(LLVMBuilderRef b, LLVMValueRef k, LLVMTypeRef fty)
     return LLVMBuildBitCast(b, e, fty, "");
 }
 
-/* lo <= x <= hi; a NaN x gives lo (callers restore NaN themselves).  The
- * ordered-compare form maps to single maxps/minps instructions. */
-static LLVMValueRef clamp(LLVMBuilderRef b, LLVMValueRef x, float lo, float hi)
+/* q as an integer, from the bits of t. */
+static LLVMValueRef q_int(LLVMBuilderRef b, const struct reduced *r)
 {
-    LLVMTypeRef ty = LLVMTypeOf(x);
-    LLVMValueRef l = vm_splat(ty, lo), h = vm_splat(ty, hi);
-    LLVMValueRef above = LLVMBuildFCmp(b, LLVMRealOGT, x, l, "");
-    x = LLVMBuildSelect(b, above, x, l, "");
-    LLVMValueRef below = LLVMBuildFCmp(b, LLVMRealOLT, x, h, "");
-    return LLVMBuildSelect(b, below, x, h, "");
+    LLVMTypeRef ity = int_type(LLVMTypeOf(r->t));
+    return LLVMBuildSub(b, LLVMBuildBitCast(b, r->t, ity, ""),
+                        splat_i32(ity, 0x4B400000), "");
 }
 
-/* NaN lanes of x pass through unchanged, others take r. */
-static LLVMValueRef keep_nan(LLVMBuilderRef b, LLVMValueRef x, LLVMValueRef r)
+static LLVMValueRef scalef(LLVMBuilderRef b, LLVMValueRef u, LLVMValueRef qf)
 {
-    LLVMValueRef nan = LLVMBuildFCmp(b, LLVMRealUNO, x, x, "");
-    return LLVMBuildSelect(b, nan, x, r, "");
+    LLVMTypeRef ty = LLVMTypeOf(u);
+    LLVMContextRef ctx = LLVMGetTypeContext(ty);
+    LLVMValueRef args[] = {u, qf, LLVMGetPoison(ty),
+                           LLVMConstAllOnes(LLVMInt16TypeInContext(ctx)),
+                           LLVMConstInt(LLVMInt32TypeInContext(ctx), 4, 0)};
+    return call_intrinsic(b, "llvm.x86.avx512.mask.scalef.ps.512", NULL, 0,
+                          args, 5);
 }
 
-/* SLEEF's xexpf (expf_u10): x = q*ln2 + s, e^s by a degree-6 polynomial,
- * then scaled by 2^q in two steps so that denormal results round once. */
-LLVMValueRef vm_exp(LLVMBuilderRef b, LLVMValueRef x)
+/* u * 2^q for |q| <= 150 with a single rounding (denormal results round
+ * once, overflow gives +Inf).  AVX-512: vscalefps.  Elsewhere q is split in
+ * halves, each within one exponent field; the first product is exact. */
+static LLVMValueRef scale(LLVMBuilderRef b, LLVMValueRef u,
+                          const struct reduced *r)
 {
-    static const float c[] = {0.5f, 0.166666671633720397949219f,
-                              0.0416664853692054748535156f,
-                              0.00833336077630519866943359f,
-                              0.00139304355252534151077271f,
-                              0.000198527617612853646278381f};
-    const float magic = 12582912.0f; /* 1.5*2^23: adding it rounds to int */
-    LLVMTypeRef ty = LLVMTypeOf(x), ity = int_type(ty);
-
-    /* Past ±104 the result is already +Inf/0; clamping keeps q small. */
-    LLVMValueRef xc = clamp(b, x, -104.0f, 104.0f);
-    LLVMValueRef t = mla(b, xc, vm_splat(ty, 1.442695040888963407f),
-                         vm_splat(ty, magic));
-    LLVMValueRef qf = LLVMBuildFSub(b, t, vm_splat(ty, magic), "");
-    LLVMValueRef q = LLVMBuildSub(b, LLVMBuildBitCast(b, t, ity, ""),
-                                  splat_i32(ity, 0x4B400000), "");
-
-    /* Cody-Waite: q*L2U is exact, so s keeps full precision. */
-    LLVMValueRef s = mla(b, qf, vm_splat(ty, -0.693145751953125f), xc);
-    s = mla(b, qf, vm_splat(ty, -1.428606765330187045e-06f), s);
-
-    /* e^s = 1 + (s + s^2*P(s)): adding 1 last leaves a single rounding at
-     * the scale of the result. */
-    LLVMValueRef u = poly(b, s, c, sizeof c / sizeof c[0]);
-    u = mla(b, LLVMBuildFMul(b, s, s, ""), u, s);
-    u = LLVMBuildFAdd(b, u, vm_splat(ty, 1.0f), "");
-
-    /* |q| <= 150 exceeds one exponent field, so split it in two halves. */
+    LLVMTypeRef ty = LLVMTypeOf(u);
+    if (isa_of(ty) == ISA_AVX512) {
+        LLVMValueRef v = scalef(b, u, r->qf);
+        if (v)
+            return v;
+    }
+    LLVMTypeRef ity = int_type(ty);
+    LLVMValueRef q = q_int(b, r);
     LLVMValueRef q1 = LLVMBuildAShr(b, q, splat_i32(ity, 1), "");
     LLVMValueRef q2 = LLVMBuildSub(b, q, q1, "");
     u = LLVMBuildFMul(b, u, pow2i(b, q1, ty), "");
-    u = LLVMBuildFMul(b, u, pow2i(b, q2, ty), "");
-    return keep_nan(b, x, u);
+    return LLVMBuildFMul(b, u, pow2i(b, q2, ty), "");
 }
 
-/* tanh on a = |x|, sign restored last (so tanh(-0) = -0): minimax
- * polynomial near 0, where 1 - 2/(e^2a+1) would cancel, else that formula.
- * e^2a = +Inf for large a gives exactly 1, and NaN fails the a < 0.55 test
- * and propagates through exp. */
+/* e^s = 1 + s*(1 + s*tail(s)) by Horner. */
+static LLVMValueRef exp_reduced(LLVMBuilderRef b, const struct reduced *r)
+{
+    LLVMValueRef one = vm_splat(LLVMTypeOf(r->s), 1.0f);
+    LLVMValueRef u = mla(b, exp_tail(b, r->s), r->s, one);
+    u = mla(b, u, r->s, one);
+    return scale(b, u, r);
+}
+
+/* e^x, or e^-x when negate is set, for x already within ±EXP_LIMIT. */
+static LLVMValueRef exp_clamped(LLVMBuilderRef b, LLVMValueRef x, int negate)
+{
+    struct reduced r = reduce(b, x, negate);
+    return exp_reduced(b, &r);
+}
+
+/* SLEEF-style expf: x = q*ln2 + s, e^s by a degree-6 polynomial, then
+ * scaled by 2^q with one rounding.  NaN propagates through the clamp and
+ * the arithmetic. */
+LLVMValueRef vm_exp(LLVMBuilderRef b, LLVMValueRef x)
+{
+    x = min_hi(b, max_lo(b, x, -EXP_LIMIT), EXP_LIMIT);
+    return exp_clamped(b, x, 0);
+}
+
+/* ---- tanh ---- */
+
+/* E/(E + 2) for E >= 0.  As divide(), except that the residual
+ * E - (E + 2)*q0 is formed as (E - 2*q0) - E*q0 rather than from the rounded
+ * E + 2: for E <= 2, E - 2*q0 is exact (Sterbenz), so the rounding of E + 2
+ * (up to 1 ULP of the result near 0) no longer shows. */
+static LLVMValueRef tanh_quotient(LLVMBuilderRef b, LLVMValueRef e)
+{
+    LLVMTypeRef ty = LLVMTypeOf(e);
+    LLVMValueRef d = LLVMBuildFAdd(b, e, vm_splat(ty, 2.0f), "");
+    LLVMValueRef r = rcp_approx(b, d);
+    if (!r) /* scalar: one division, the correction as for vectors */
+        r = LLVMBuildFDiv(b, vm_splat(ty, 1.0f), d, "");
+    else if (isa_of(ty) != ISA_AVX512)
+        r = mla(b, r, mla(b, LLVMBuildFNeg(b, d, ""), r, vm_splat(ty, 1.0f)),
+                r);
+    LLVMValueRef q0 = LLVMBuildFMul(b, e, r, "");
+    LLVMValueRef w = mla(b, vm_splat(ty, -2.0f), q0, e);
+    LLVMValueRef res = mla(b, LLVMBuildFNeg(b, e, ""), q0, w);
+    return mla(b, res, r, q0);
+}
+
+/* tanh(a) = E/(E + 2) with E = expm1(2a), on a = min(|x|, 9.5) (tanh rounds
+ * to 1.0f from 9.01 on), sign restored last so tanh(-0) = -0.  expm1 keeps
+ * full relative precision near 0, so no separate small-|x| branch:
+ * E = 2^q*(e^s - 1) + (2^q - 1) with e^s - 1 = s + s^2*tail(s), where
+ * 2^q - 1 is exact (0 <= q <= 28).  The quotient's error is E's times
+ * 2/(E+2) <= 1, plus the rounding of E + 2 and of the result.  NaN passes
+ * through min, the arithmetic and copysign. */
 LLVMValueRef vm_tanh(LLVMBuilderRef b, LLVMValueRef x)
 {
-    /* (tanh(a) - a) / a^3 ~ P(a^2) on a < 0.55, weighted minimax. */
-    static const float c[] = {-0.33333316445350647f, 0.13332585990428925f,
-                              -0.05385230854153633f, 0.021071676164865494f,
-                              -0.006274236366152763f};
     LLVMTypeRef ty = LLVMTypeOf(x);
     LLVMValueRef one = vm_splat(ty, 1.0f);
-    LLVMValueRef a = call1(b, "llvm.fabs", x);
+    LLVMValueRef a = min_hi(b, fabs1(b, x), 9.5f);
+    struct reduced r = reduce(b, LLVMBuildFAdd(b, a, a, ""), 0);
 
-    /* a + a^3*P(a^2): the correction is tiny, so a rounds once. */
-    LLVMValueRef a2 = LLVMBuildFMul(b, a, a, "");
-    LLVMValueRef p = poly(b, a2, c, sizeof c / sizeof c[0]);
-    LLVMValueRef small = mla(b, LLVMBuildFMul(b, a, a2, ""), p, a);
+    LLVMValueRef u = mla(b, LLVMBuildFMul(b, r.s, r.s, ""), exp_tail(b, r.s),
+                         r.s);
+    LLVMValueRef p = NULL; /* 2^q */
+    if (isa_of(ty) == ISA_AVX512)
+        p = scalef(b, one, r.qf);
+    if (!p)
+        p = pow2i(b, q_int(b, &r), ty);
+    LLVMValueRef e = mla(b, p, u, LLVMBuildFSub(b, p, one, ""));
 
-    LLVMValueRef e = vm_exp(b, LLVMBuildFAdd(b, a, a, ""));
-    LLVMValueRef r = LLVMBuildFDiv(b, vm_splat(ty, 2.0f),
-                                   LLVMBuildFAdd(b, e, one, ""), "");
-    LLVMValueRef big = LLVMBuildFSub(b, one, r, "");
-
-    LLVMValueRef is_small =
-        LLVMBuildFCmp(b, LLVMRealOLT, a, vm_splat(ty, 0.55f), "");
-    LLVMValueRef args[] = {LLVMBuildSelect(b, is_small, small, big, ""), x};
+    LLVMValueRef t = tanh_quotient(b, e);
+    LLVMValueRef args[] = {t, x};
     return vm_call_intrinsic(b, "llvm.copysign", args, 2);
 }
 
-/* sigmoid = (x >= 0 ? 1 : e) / (1 + e) with e = e^-|x| <= 1: never
- * overflows, and for very negative x it returns e itself, denormals kept.
- * NaN gives e = NaN and takes the e branch. */
+/* ---- sigmoid ---- */
+
+/* PyTorch computes 1/(1 + e^-x) and gets exactly 0 once e^-x overflows,
+ * i.e. for x <= -88.72283935546875 (float e^88.72283935546875 rounds to
+ * +Inf), while just above it the result is a denormal near 2.9e-39. */
+#define SIGMOID_ZERO_AT (-88.72283935546875f)
+
 LLVMValueRef vm_sigmoid(LLVMBuilderRef b, LLVMValueRef x)
 {
     LLVMTypeRef ty = LLVMTypeOf(x);
     LLVMValueRef one = vm_splat(ty, 1.0f);
-    LLVMValueRef e = vm_exp(b, LLVMBuildFNeg(b, call1(b, "llvm.fabs", x), ""));
-    LLVMValueRef nonneg =
-        LLVMBuildFCmp(b, LLVMRealOGE, x, vm_splat(ty, 0.0f), "");
-    LLVMValueRef num = LLVMBuildSelect(b, nonneg, one, e, "");
-    return LLVMBuildFDiv(b, num, LLVMBuildFAdd(b, one, e, ""), "");
+    enum isa isa = isa_of(ty);
+
+    if (isa == ISA_AVX512 || isa == ISA_GENERIC) {
+        /* 1/(1 + e^-x) as written.  e^-x = +Inf for x <= SIGMOID_ZERO_AT
+         * (and x = -Inf, clamped) gives d = +Inf and vrcp14ps(d) = 0; the
+         * correction's residual 1 - d*r uses d capped at FLT_MAX so that it
+         * is 1, not Inf*0 = NaN, and the result stays 0.  Denormal results
+         * (x down to -88.7228) come from vrcp14ps's exact underflow and the
+         * single-rounding correction.  NaN flows through. */
+        x = min_hi(b, max_lo(b, x, -EXP_LIMIT), EXP_LIMIT);
+        LLVMValueRef d = LLVMBuildFAdd(b, exp_clamped(b, x, 1), one, "");
+        LLVMValueRef r = rcp_approx(b, d);
+        if (!r)
+            return LLVMBuildFDiv(b, one, d, "");
+        LLVMValueRef nd = LLVMBuildFNeg(b, min_hi(b, d, FLT_MAX), "");
+        return mla(b, r, mla(b, nd, r, one), r);
+    }
+
+    /* AVX/SSE: rcpps flushes tiny results, so keep the denominator in
+     * [1, 2]: sigmoid = (x < 0 ? e : 1)/(1 + e) with e = e^-|x| <= 1 (the
+     * clamp is one-sided), and e forced to 0 where PyTorch's e^-x
+     * overflows.  NaN: e is NaN, neither compare holds. */
+    LLVMValueRef nx = LLVMBuildFNeg(b, fabs1(b, x), "");
+    LLVMValueRef e = exp_clamped(b, max_lo(b, nx, -EXP_LIMIT), 0);
+    LLVMValueRef zero_at = vm_splat(ty, SIGMOID_ZERO_AT);
+    e = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLE, x, zero_at, ""),
+                        LLVMConstNull(ty), e, "");
+    LLVMValueRef neg =
+        LLVMBuildFCmp(b, LLVMRealOLT, x, LLVMConstNull(ty), "");
+    LLVMValueRef num = LLVMBuildSelect(b, neg, e, one, "");
+    return divide(b, num, LLVMBuildFAdd(b, e, one, ""));
 }

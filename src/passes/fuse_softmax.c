@@ -1,13 +1,13 @@
-/* Prologue fusion into softmax: the elementwise group feeding a softmax is
- * applied to values as the softmax loads them, so its result is never
- * stored. */
+/* Softmax fusion.  The elementwise group feeding a softmax is applied to
+ * values as the softmax loads them (a prologue), so its result is never
+ * stored; and a linear whose row of outputs fits in registers normalizes
+ * the row there, so its logits are never stored either. */
 #include "passes.h"
 
 actjit_status pass_fuse_softmax(actjit_graph *g, const pass_options *o) {
   for (int c = 0; c < g->n; c++) {
     int p = g->nodes[c].nargs ? g->nodes[c].args[0] : -1;
-    if (p >= 0 && g->nodes[c].op == OP_SOFTMAX && op_table[g->nodes[p].op].kind == K_ELTWISE &&
-        fusion_legal(g, p, c))
+    if (p >= 0 && g->nodes[c].op == OP_SOFTMAX && fusion_legal(g, p, c))
       fusion_merge(g, p, c);
   }
   return ACTJIT_OK;

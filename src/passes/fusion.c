@@ -24,19 +24,26 @@ static bool per_channel_prelu(const actjit_graph *g, const node *nd) {
   return nd->op == OP_PRELU && g->nodes[nd->args[1]].shape.d[0] > 1;
 }
 
-/* `linear eltwise*`, `eltwise* softmax` or `eltwise+`.  A prelu with one
- * weight per channel needs to know each value's channel: the elementwise
- * loop knows it, a linear's epilogue only when the channel is the output
- * feature (rank 2), a softmax's prologue never. */
+/* A linear can end in a softmax over its output features when a whole row
+ * of outputs fits in registers: the row is normalized there and stored once. */
+static bool row_softmax_ok(const node *linear, const node *softmax) {
+  int last = softmax->shape.rank - 1;
+  return (softmax->attr[0] == last || softmax->attr[0] == -1) && linear->shape.d[last] <= ROW_SOFTMAX_MAX;
+}
+
+/* `linear eltwise* softmax?`, `eltwise* softmax` or `eltwise+`.  A prelu
+ * with one weight per channel needs each value's channel: the elementwise
+ * loop knows it, a linear's epilogue when the channel is the output feature
+ * (rank 2), a softmax's prologue never. */
 static bool pattern_ok(const actjit_graph *g, const int *m, int n) {
   const node *head = &g->nodes[m[0]], *tail = &g->nodes[m[n - 1]];
   bool linear = op_table[head->op].kind == K_LINEAR, softmax = tail->op == OP_SOFTMAX;
-  if (linear && softmax) return false;
+  if (linear && softmax && !row_softmax_ok(head, tail)) return false;
   for (int i = 0; i < n; i++) {
     const node *nd = &g->nodes[m[i]];
     op_kind k = op_table[nd->op].kind;
     if ((k == K_LINEAR && i != 0) || (k == K_SOFTMAX && i != n - 1)) return false;
-    if (per_channel_prelu(g, nd) && (softmax || (linear && nd->shape.rank != 2))) return false;
+    if (per_channel_prelu(g, nd) && (linear ? nd->shape.rank != 2 : softmax)) return false;
   }
   return true;
 }
@@ -80,7 +87,8 @@ actjit_status fusion_verify(actjit_graph *g) {
     if (!chained || !fusible_kind(nd) || !pattern_ok(g, m, n))
       return aj_error(g->ctx, ACTJIT_ERR_VERIFY,
                       "%s: cannot fuse this group: a group is a chain whose inner values have one use, "
-                      "shaped `linear elementwise*`, `elementwise* softmax` or `elementwise+`",
+                      "shaped `linear elementwise* softmax?` (softmax over at most 64 output features), "
+                      "`elementwise* softmax` or `elementwise+`",
                       node_where(g, nd, where, sizeof where));
   }
   return ACTJIT_OK;

@@ -5,7 +5,9 @@
  *   dropout_elim      inference: dropout and identity forward their operand
  *   fuse_elementwise  maximal chains of elementwise ops become one group
  *   fuse_epilogue     a linear absorbs the elementwise group it feeds
- *   fuse_softmax      a softmax absorbs the elementwise group feeding it
+ *   fuse_softmax      a softmax joins the group feeding it: as the prologue
+ *                     of an elementwise group, or to finish a linear whose
+ *                     output row fits in registers
  *   plan_memory       (plan.c) buffers by liveness, in place where dead
  *
  * Which fusions are legal is decided in one place, fusion.c. */
@@ -36,11 +38,14 @@ actjit_status run_passes(actjit_graph *g, const pass_options *o, bool fuse, stru
 
 /* ---- fusion.c: legality and group bookkeeping */
 #define GROUP_MAX 16
+/* Largest row a linear may normalize with a fused softmax. */
+#define ROW_SOFTMAX_MAX 64
 /* Nodes of v's group (v alone if it has none) in dataflow order. */
 int group_members(const actjit_graph *g, int v, int out[GROUP_MAX]);
 /* May the group of `producer` and the group of its consumer `consumer` run
  * as one kernel?  Only if the producer's value is used by nothing else and
- * the merged group is `linear eltwise*`, `eltwise* softmax` or `eltwise+`. */
+ * the merged group is `linear eltwise* softmax?` (softmax over the last dim
+ * of at most ROW_SOFTMAX_MAX features), `eltwise* softmax` or `eltwise+`. */
 bool fusion_legal(const actjit_graph *g, int producer, int consumer);
 /* Merges the two groups (fusion_legal must hold). */
 void fusion_merge(actjit_graph *g, int producer, int consumer);
