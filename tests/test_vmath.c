@@ -184,7 +184,12 @@ static void jit_dispose(struct jit *j)
 
 static double ref_exp(double x) { return exp(x); }
 static double ref_tanh(double x) { return tanh(x); }
-static double ref_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+/* PyTorch's 1/(1 + e^-x): exactly 0 once e^-x overflows in float. */
+static double ref_sigmoid(double x)
+{
+    double e = exp(-x);
+    return (float)e == INFINITY ? 0.0 : 1.0 / (1.0 + e);
+}
 
 static float from_bits(uint32_t u)
 {
@@ -223,6 +228,10 @@ static const struct special exp_specials[] = {
     {-FLT_MAX, 0.0f},     {-100.0f, 0x1.bp-145f}, /* 3.7835e-44 */
     {-88.0f, 0x1.07b71p-127f},                  /* 6.0546e-39 */
     {-103.0f, 0x1p-149f},                       /* smallest denormal */
+    {88.72283935546875f, INFINITY},             /* first to overflow */
+    {88.72283172607422f, 0x1.ffff08p+127f},     /* last finite */
+    {-87.33654022216797f, 0x1.00004cp-126f},    /* just above FLT_MIN */
+    {-87.3365478515625f, 0x1.ffff98p-127f},     /* just below: denormal */
 };
 
 static const struct special tanh_specials[] = {
@@ -237,8 +246,14 @@ static const struct special sigmoid_specials[] = {
     {NAN, NAN},          {-NAN, NAN},           {INFINITY, 1.0f},
     {-INFINITY, 0.0f},   {0.0f, 0.5f},          {-0.0f, 0.5f},
     {100.0f, 1.0f},      {FLT_MAX, 1.0f},       {-FLT_MAX, 0.0f},
-    {-200.0f, 0.0f},     {-88.0f, 0x1.07b71p-127f}, /* 6.0546e-39 */
-    {-100.0f, 0x1.bp-145f},
+    {-200.0f, 0.0f},     {-100.0f, 0.0f},       {-89.0f, 0.0f},
+    /* PyTorch 1.13 (torch.sigmoid) around e^-x overflowing: */
+    {-88.72283935546875f, 0.0f},                /* 0xc2b17218 */
+    {-88.72283172607422f, 0x1.00008p-128f},     /* 0xc2b17217 */
+    {-88.72279357910156f, 0x1.0003p-128f},      /* 0xc2b17212 */
+    {-88.5f, 0x1.3fe71p-128f},
+    {-88.0f, 0x1.07b71p-127f},                  /* 6.0546e-39 */
+    {-87.0f, 0x1.666d1p-126f},
 };
 
 struct fn_case {
