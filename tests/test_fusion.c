@@ -2,10 +2,13 @@
  * chains built to exercise each fusion, compiled fused and unfused for the
  * host, AVX2 and SSE targets, must give bitwise identical results where the
  * pipeline has no softmax (fusion changes where values live, never how they
- * are computed) and results within 8 ULP where a softmax's summation order
- * differs (a linear's fused row softmax sums in another order than the
- * softmax kernel); agree with the scalar reference; never write the caller's
- * input unless it is donated; and honour inplace=True. */
+ * are computed).  Where a softmax is fused into a linear, the row is
+ * normalized in registers as exp(x - max)/sum, while the softmax kernel
+ * sums online and scales exp(x - m) by exp(m - max)/sum: the two agree to
+ * 2^-20 relative, or 2^-30 absolute for tiny probabilities (whose relative
+ * error is |x - max|·2^-24 in any float softmax, PyTorch's included).  The
+ * results also agree with the scalar reference; the caller's input is never
+ * written unless donated; and inplace=True is honoured. */
 #include <dirent.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +30,8 @@ static const char *const chains[] = {
     /* rank-3 linear: a per-channel prelu cannot join the epilogue */
     "input %x : f32[N, 4, 9]\nparam @w : f32[6, 9]\nparam @a : f32[4]\n%h = linear %x, @w\n"
     "%r = leaky_relu %h {negative_slope = 0.2}\n%p = prelu %r, @a\noutput %p\n",
+    /* a softmax in place over a linear's output too wide to fuse */
+    "input %x : f32[N, 8]\nparam @w : f32[70, 8]\n%h = linear %x, @w\n%y = softmax %h {dim = 1}\noutput %y\n",
     /* a dead branch: removed before fusion */
     "input %x : f32[N, 8]\n%a = relu %x\n%b = sigmoid %a\n%c = tanh %a\noutput %b\n",
     /* a lone view: the output is the input's data */
@@ -96,7 +101,10 @@ static bool has_softmax(const actjit_graph *g) {
   return false;
 }
 
-static bool agree(float a, float b, bool exact) { return exact ? same_bits(a, b) : tu_ulp(a, b) <= 8; }
+static bool agree(float a, float b, bool exact) {
+  if (exact || isnan(a) || isnan(b)) return same_bits(a, b);
+  return fabsf(a - b) <= 0x1p-20f * fabsf(b) + 0x1p-30f;
+}
 
 static void check_pipeline(const char *text, const char *path) {
   uint64_t rng = 12345;

@@ -115,7 +115,8 @@ void cg_linear_kernel(cg *c, const node *nd, const cg_chain *epilogue, bool row_
 /* Row stride of a linear weight packed for vector width `width`: the weight
  * [out, in] is bound as its transpose [in][stride], zero padded. */
 int64_t cg_packed_stride(int64_t out, int width);
-/* ---- softmax.c: a softmax with its prologue chain */
-void cg_softmax_kernel(cg *c, const node *nd, const cg_chain *prologue);
+/* ---- softmax.c: a softmax with its prologue chain; in_place when the plan
+ * has it write over its input */
+void cg_softmax_kernel(cg *c, const node *nd, const cg_chain *prologue, bool in_place);
 
 #endif

@@ -52,7 +52,7 @@ static LLVMValueRef emit_kernel(cg *c, const step *s, int index) {
     cg_linear_kernel(c, ops[0], &chain, softmax);
   } else if (nd->op == OP_SOFTMAX) {
     cg_chain_init(c, &chain, ops, s->n - 1);
-    cg_softmax_kernel(c, nd, &chain);
+    cg_softmax_kernel(c, nd, &chain, buffer_same(&s->in, &s->out));
   } else {
     cg_eltwise_kernel(c, ops, s->n);
   }

@@ -1,20 +1,31 @@
 /* Softmax along one dim, viewed as outer × len × inner, with the fused
  * prologue chain applied to each value as it is loaded.  Two sweeps with an
- * online normalizer (Milakov & Gimelshein 2018): the first keeps a running
- * max m and a running sum s of exp(x - m), rescaling s when m grows; the
- * second writes exp(x - m) / s.  The input is read twice, the output written
- * once.  inner == 1 vectorizes along the row, chunks of UNROLL vectors
- * sharing one rescale; otherwise the vector runs along inner (independent
- * columns) and the sweeps stride over len.
+ * online normalizer (Milakov & Gimelshein 2018), reading the input twice:
+ *
+ *   1. walking the row in chunks, keep a running max m and a running sum
+ *      s = Σ exp(x - m) (rescaled when m grows), and store exp(x - m) with
+ *      the m of its chunk;
+ *   2. walk the same chunks again recomputing that m (max only: the input's
+ *      second read) and scale the stored values by exp(m - M) / S, M and S
+ *      being the row's final max and sum.
+ *
+ * exp runs once per element plus twice per chunk of UNROLL vectors.  In
+ * place (output over input) the second sweep cannot re-read the input after
+ * the first overwrote it, so the first only reads and the second writes
+ * exp(x - M) / S: one more exp per element.
+ * inner == 1 vectorizes along the row, lanes keeping their own m and s until
+ * the end; otherwise the vector runs along inner (independent columns) and
+ * the sweeps stride over len.
  *
  * Special values follow PyTorch: a NaN or +Inf in a row makes the row NaN
- * (through s), and a row of -Inf is NaN (0 · 1/0). */
+ * (through s), and a row of -Inf is NaN. */
+#include <float.h>
 #include <math.h>
 
 #include "codegen.h"
 #include "vmath.h"
 
-enum { UNROLL = 4 };
+enum { UNROLL = 8 };
 
 typedef struct softmax_env {
   const cg_chain *prologue;
@@ -23,6 +34,8 @@ typedef struct softmax_env {
   LLVMValueRef lane, lane_mask; /* inner > 1: column offset and its tail mask */
   LLVMValueRef vmax, vsum;      /* running max and sum (variables) */
   LLVMValueRef max, rsum;       /* final max and 1/sum, for the second sweep */
+  bool second;                  /* which sweep is being emitted */
+  bool in_place;                /* y is x */
 } softmax_env;
 
 static LLVMValueRef element(cg *c, softmax_env *e, LLVMValueRef k) {
@@ -33,71 +46,87 @@ static LLVMValueRef element(cg *c, softmax_env *e, LLVMValueRef k) {
 
 static LLVMValueRef neg_inf(cg *c) { return vm_splat(c->vf, -INFINITY); }
 
+/* The running max starts at -FLT_MAX, not -Inf: then x - m is never
+ * -Inf + Inf, -Inf inputs give exp(-Inf) = 0 with no special case, and a row
+ * of -Inf still ends as 0 · (1/0) = NaN, as in PyTorch. */
+static LLVMValueRef lowest(cg *c) { return vm_splat(c->vf, -FLT_MAX); }
+
 /* prologue(x[k]); masked-off lanes read -Inf, which adds nothing. */
-static LLVMValueRef load_x(cg *c, softmax_env *e, LLVMValueRef k, LLVMValueRef mask) {
-  LLVMValueRef at = element(c, e, k);
+static LLVMValueRef load_x(cg *c, softmax_env *e, LLVMValueRef at, LLVMValueRef mask) {
   LLVMValueRef v = cg_load(c, c->x, at, mask, 0.0f);
   v = cg_chain_apply(c, e->prologue, v, &(cg_pos){.index = at, .mask = mask});
   return mask ? LLVMBuildSelect(c->b, mask, v, neg_inf(c), "x") : v;
 }
 
-/* m' = max(m, xs...); s = s·exp(m - m') + Σ exp(x - m').  While m' is -Inf
- * every x is -Inf or NaN: the term is exp(x) (0 or NaN), not exp(-Inf + Inf),
- * and the scale is 1.  The max skips NaN; the sum keeps it. */
-static void accumulate(cg *c, softmax_env *e, LLVMValueRef *xs, int n) {
+/* One chunk of n vectors at positions at[], masks mask[].  Both sweeps
+ * compute the same running max: m' = max(m, xs...), NaN skipped. */
+static void chunk(cg *c, softmax_env *e, LLVMValueRef *at, LLVMValueRef *mask, int n) {
   LLVMBuilderRef b = c->b;
+  LLVMValueRef xs[UNROLL];
+  for (int j = 0; j < n; j++) xs[j] = load_x(c, e, at[j], mask[j]);
+  if (e->second && e->in_place) {
+    for (int j = 0; j < n; j++)
+      cg_store(c, LLVMBuildFMul(b, vm_exp(b, LLVMBuildFSub(b, xs[j], e->max, "")), e->rsum, "y"), c->y, at[j], mask[j]);
+    return;
+  }
   LLVMValueRef cm = xs[0];
   for (int j = 1; j < n; j++) cm = cg_max(c, xs[j], cm);
   LLVMValueRef m = LLVMBuildLoad2(b, c->vf, e->vmax, "m");
   LLVMValueRef mn = cg_max(c, cm, m);
-  LLVMValueRef none = LLVMBuildFCmp(b, LLVMRealOEQ, mn, neg_inf(c), "none");
-  LLVMValueRef zero = LLVMConstNull(c->vf);
-  LLVMValueRef scale = vm_exp(b, LLVMBuildSelect(b, none, zero, LLVMBuildFSub(b, m, mn, ""), ""));
-  LLVMValueRef s = LLVMBuildFMul(b, LLVMBuildLoad2(b, c->vf, e->vsum, "s"), scale, "");
-  for (int j = 0; j < n; j++)
-    s = LLVMBuildFAdd(b, s, vm_exp(b, LLVMBuildSelect(b, none, xs[j], LLVMBuildFSub(b, xs[j], mn, ""), "")), "");
   LLVMBuildStore(b, mn, e->vmax);
+  if (e->second) {
+    /* y = exp(x - m') · exp(m' - M) / S */
+    LLVMValueRef f = LLVMBuildFMul(b, vm_exp(b, LLVMBuildFSub(b, mn, e->max, "")), e->rsum, "f");
+    for (int j = 0; j < n; j++)
+      cg_store(c, LLVMBuildFMul(b, cg_load(c, c->y, at[j], mask[j], 0.0f), f, "y"), c->y, at[j], mask[j]);
+    return;
+  }
+  LLVMValueRef zero = LLVMConstNull(c->vf);
+  LLVMValueRef scale = vm_exp(b, LLVMBuildFSub(b, m, mn, ""));
+  LLVMValueRef s = LLVMBuildFMul(b, LLVMBuildLoad2(b, c->vf, e->vsum, "s"), scale, "");
+  for (int j = 0; j < n; j++) {
+    LLVMValueRef ex = vm_exp(b, LLVMBuildFSub(b, xs[j], mn, ""));
+    if (!e->in_place) cg_store(c, ex, c->y, at[j], mask[j]);
+    s = LLVMBuildFAdd(b, s, mask[j] ? LLVMBuildSelect(b, mask[j], ex, zero, "") : ex, "");
+  }
   LLVMBuildStore(b, s, e->vsum);
 }
 
-/* First sweep: UNROLL vectors at a time, then one at a time. */
+/* The chunks: UNROLL vectors at a time, then one at a time (the last one
+ * masked when inner == 1). */
 static void chunk_step(cg *c, LLVMValueRef k, void *envp) {
   softmax_env *e = envp;
-  LLVMValueRef xs[UNROLL];
+  LLVMValueRef at[UNROLL], mask[UNROLL];
   int64_t stride = e->inner == 1 ? c->width : 1;
-  for (int j = 0; j < UNROLL; j++)
-    xs[j] = load_x(c, e, LLVMBuildNSWAdd(c->b, k, cg_i64(c, j * stride), ""), e->inner == 1 ? NULL : e->lane_mask);
-  accumulate(c, e, xs, UNROLL);
+  for (int j = 0; j < UNROLL; j++) {
+    at[j] = element(c, e, LLVMBuildNSWAdd(c->b, k, cg_i64(c, j * stride), ""));
+    mask[j] = e->inner == 1 ? NULL : e->lane_mask;
+  }
+  chunk(c, e, at, mask, UNROLL);
 }
 
 static void single_step(cg *c, LLVMValueRef k, LLVMValueRef mask, void *envp) {
   softmax_env *e = envp;
-  LLVMValueRef x = load_x(c, e, k, e->inner == 1 ? mask : e->lane_mask);
-  accumulate(c, e, &x, 1);
+  LLVMValueRef at = element(c, e, k), m = e->inner == 1 ? mask : e->lane_mask;
+  chunk(c, e, &at, &m, 1);
 }
 
 static void single_strided(cg *c, LLVMValueRef k, void *envp) { single_step(c, k, NULL, envp); }
 
-/* Second sweep: y = exp(x - max) · (1/sum). */
-static void write_step(cg *c, LLVMValueRef k, LLVMValueRef mask, void *envp) {
-  softmax_env *e = envp;
-  mask = e->inner == 1 ? mask : e->lane_mask;
-  LLVMValueRef y = vm_exp(c->b, LLVMBuildFSub(c->b, load_x(c, e, k, mask), e->max, ""));
-  cg_store(c, LLVMBuildFMul(c->b, y, e->rsum, "y"), c->y, element(c, e, k), mask);
+static void sweep(cg *c, softmax_env *e) {
+  LLVMBuildStore(c->b, lowest(c), e->vmax);
+  int64_t span = e->inner == 1 ? (int64_t)UNROLL * c->width : UNROLL;
+  LLVMValueRef chunks_end = LLVMBuildNSWSub(c->b, e->len, LLVMBuildSRem(c->b, e->len, cg_i64(c, span), ""), "chunks");
+  cg_for(c, cg_i64(c, 0), chunks_end, span, chunk_step, e);
+  if (e->inner == 1) cg_vector_loop_from(c, chunks_end, e->len, single_step, e);
+  else cg_for(c, chunks_end, e->len, 1, single_strided, e);
 }
-
-static void write_strided(cg *c, LLVMValueRef k, void *envp) { write_step(c, k, NULL, envp); }
 
 static void normalize(cg *c, softmax_env *e) {
   LLVMBuilderRef b = c->b;
-  LLVMBuildStore(b, neg_inf(c), e->vmax);
   LLVMBuildStore(b, LLVMConstNull(c->vf), e->vsum);
-  int64_t chunk = e->inner == 1 ? (int64_t)UNROLL * c->width : UNROLL;
-  LLVMValueRef chunks_end = LLVMBuildNSWSub(b, e->len, LLVMBuildSRem(b, e->len, cg_i64(c, chunk), ""), "chunks");
-  cg_for(c, cg_i64(c, 0), chunks_end, chunk, chunk_step, e);
-  if (e->inner == 1) cg_vector_loop_from(c, chunks_end, e->len, single_step, e);
-  else cg_for(c, chunks_end, e->len, 1, single_strided, e);
-
+  e->second = false;
+  sweep(c, e);
   LLVMValueRef m = LLVMBuildLoad2(b, c->vf, e->vmax, "m"), s = LLVMBuildLoad2(b, c->vf, e->vsum, "s");
   if (e->inner == 1) {
     /* Merge the lanes: S = Σ s_i · exp(m_i - M). */
@@ -108,8 +137,8 @@ static void normalize(cg *c, softmax_env *e) {
   }
   e->max = m;
   e->rsum = LLVMBuildFDiv(b, vm_splat(c->vf, 1.0f), s, "rsum");
-  if (e->inner == 1) cg_vector_loop(c, e->len, write_step, e);
-  else cg_for(c, cg_i64(c, 0), e->len, 1, write_strided, e);
+  e->second = true;
+  sweep(c, e);
 }
 
 static void column_block(cg *c, LLVMValueRef lane, LLVMValueRef mask, void *envp) {
@@ -126,10 +155,10 @@ static void one_outer(cg *c, LLVMValueRef o, void *envp) {
   else cg_vector_loop(c, cg_i64(c, e->inner), column_block, e);
 }
 
-void cg_softmax_kernel(cg *c, const node *nd, const cg_chain *prologue) {
+void cg_softmax_kernel(cg *c, const node *nd, const cg_chain *prologue, bool in_place) {
   const shape *s = &nd->shape;
   int axis = (int)(nd->attr[0] < 0 ? nd->attr[0] + s->rank : nd->attr[0]);
-  softmax_env e = {.prologue = prologue, .inner = shape_span(s, axis + 1, s->rank).mul};
+  softmax_env e = {.prologue = prologue, .inner = shape_span(s, axis + 1, s->rank).mul, .in_place = in_place};
   e.len = cg_extent(c, shape_span(s, axis, axis + 1));
   e.vmax = cg_var(c, c->vf, LLVMConstNull(c->vf));
   e.vsum = cg_var(c, c->vf, LLVMConstNull(c->vf));

@@ -204,27 +204,35 @@ static LLVMValueRef min_hi(LLVMBuilderRef b, LLVMValueRef x, float hi)
 /* Past ±104 e^x is already +Inf/0 in float; clamping keeps |q| <= 150. */
 #define EXP_LIMIT 104.0f
 
-/* x = q*ln2 + s with integer q and |s| <= ln2/2 (+ a hair). */
+/* k*x = q*ln2 + s with integer q and |s| <= ln2/2 (+ a hair), k = 1, -1
+ * or 2.  For k = -1 the negation is folded into the constants: v = -s is
+ * what is computed (sign = -1), so no instruction negates x and the clamp
+ * before stays a single maxps/minps. */
 struct reduced {
     LLVMValueRef t;  /* q + 1.5*2^23 as float: its low bits are q */
     LLVMValueRef qf; /* q as float */
-    LLVMValueRef s;
+    LLVMValueRef v;  /* sign * s */
+    int sign;
 };
 
-/* Reduce x, or -x when negate is set (the negation folds into the FMAs).
- * |x| <= EXP_LIMIT or NaN. */
-static struct reduced reduce(LLVMBuilderRef b, LLVMValueRef x, int negate)
+/* |k*x| <= EXP_LIMIT, or NaN. */
+static struct reduced reduce(LLVMBuilderRef b, LLVMValueRef x, int k)
 {
     const float magic = 12582912.0f; /* 1.5*2^23: adding it rounds to int */
+    const float l2u = 0.693145751953125f, l2l = 1.428606765330187045e-06f;
     LLVMTypeRef ty = LLVMTypeOf(x);
-    LLVMValueRef xn = negate ? LLVMBuildFNeg(b, x, "") : x;
     struct reduced r;
-    r.t = mla(b, xn, vm_splat(ty, 1.442695040888963407f), vm_splat(ty, magic));
+    r.sign = k < 0 ? -1 : 1;
+    r.t = mla(b, x, vm_splat(ty, (float)k * 1.442695040888963407f),
+              vm_splat(ty, magic));
     r.qf = LLVMBuildFSub(b, r.t, vm_splat(ty, magic), "");
-    /* Cody-Waite: q*L2U is exact (L2U has 15 significant bits, |q| <= 150),
-     * so s keeps full precision. */
-    r.s = mla(b, r.qf, vm_splat(ty, -0.693145751953125f), xn);
-    r.s = mla(b, r.qf, vm_splat(ty, -1.428606765330187045e-06f), r.s);
+    /* Cody-Waite: q*l2u is exact (l2u has 15 significant bits, |q| <= 150),
+     * so s keeps full precision.  k = 2: x + x is exact, and computed next
+     * to t rather than before it. */
+    LLVMValueRef kx = k == 2 ? LLVMBuildFAdd(b, x, x, "") : x;
+    float sg = (float)-r.sign;
+    r.v = mla(b, r.qf, vm_splat(ty, sg * l2u), kx);
+    r.v = mla(b, r.qf, vm_splat(ty, sg * l2l), r.v);
     return r;
 }
 
@@ -232,16 +240,25 @@ static struct reduced reduce(LLVMBuilderRef b, LLVMValueRef x, int negate)
  * and e^s - 1 = s + s^2*tail(s).  Minimax (Lawson's algorithm, coefficients
  * rounded to float one at a time) for the larger of the two relative
  * errors: 0.05 * 2^-23 for e^s, 0.11 * 2^-23 for e^s - 1. */
-static LLVMValueRef exp_tail(LLVMBuilderRef b, LLVMValueRef s)
+static const float exp_tail_c[] = {0x1.fffffep-2f, 0x1.5554b4p-3f,
+                                   0x1.5556f6p-5f, 0x1.122534p-7f,
+                                   0x1.6b97f8p-10f};
+
+/* e^s - 1 = s + s^2*tail(s) from v = sign*s, tail by Estrin's scheme (a
+ * shorter dependency chain than Horner's at the same count). */
+static LLVMValueRef expm1_reduced(LLVMBuilderRef b, const struct reduced *r)
 {
-    static const float c[] = {0x1.fffffep-2f, 0x1.5554b4p-3f, 0x1.5556f6p-5f,
-                              0x1.122534p-7f, 0x1.6b97f8p-10f};
-    LLVMTypeRef ty = LLVMTypeOf(s);
-    unsigned n = sizeof c / sizeof c[0];
-    LLVMValueRef acc = vm_splat(ty, c[n - 1]);
-    for (unsigned i = n - 1; i-- > 0;)
-        acc = mla(b, acc, s, vm_splat(ty, c[i]));
-    return acc;
+    const float *c = exp_tail_c;
+    LLVMValueRef v = r->v;
+    LLVMTypeRef ty = LLVMTypeOf(v);
+    float sg = (float)r->sign; /* c[i]*s^i = (c[i]*sign^i)*v^i */
+    LLVMValueRef v2 = LLVMBuildFMul(b, v, v, "");
+    LLVMValueRef lo = mla(b, vm_splat(ty, sg * c[1]), v, vm_splat(ty, c[0]));
+    LLVMValueRef hi = mla(b, vm_splat(ty, sg * c[3]), v, vm_splat(ty, c[2]));
+    hi = mla(b, vm_splat(ty, c[4]), v2, hi);
+    LLVMValueRef tail = mla(b, hi, v2, lo);
+    LLVMValueRef s = r->sign < 0 ? LLVMBuildFNeg(b, v, "") : v;
+    return mla(b, v2, tail, s); /* the fneg folds into vfmsub */
 }
 
 /* 2^k as float for integer k in [-126, 127], from exponent bits. */
@@ -292,19 +309,19 @@ static LLVMValueRef scale(LLVMBuilderRef b, LLVMValueRef u,
     return LLVMBuildFMul(b, u, pow2i(b, q2, ty), "");
 }
 
-/* e^s = 1 + s*(1 + s*tail(s)) by Horner. */
+/* e^x from its reduction: 1 + (e^s - 1) adds the 1 last, so the result
+ * rounds once at its own scale, then the 2^q scaling. */
 static LLVMValueRef exp_reduced(LLVMBuilderRef b, const struct reduced *r)
 {
-    LLVMValueRef one = vm_splat(LLVMTypeOf(r->s), 1.0f);
-    LLVMValueRef u = mla(b, exp_tail(b, r->s), r->s, one);
-    u = mla(b, u, r->s, one);
+    LLVMValueRef u = expm1_reduced(b, r);
+    u = LLVMBuildFAdd(b, u, vm_splat(LLVMTypeOf(u), 1.0f), "");
     return scale(b, u, r);
 }
 
-/* e^x, or e^-x when negate is set, for x already within ±EXP_LIMIT. */
-static LLVMValueRef exp_clamped(LLVMBuilderRef b, LLVMValueRef x, int negate)
+/* e^(k*x), k = 1 or -1, for x already within ±EXP_LIMIT. */
+static LLVMValueRef exp_clamped(LLVMBuilderRef b, LLVMValueRef x, int k)
 {
-    struct reduced r = reduce(b, x, negate);
+    struct reduced r = reduce(b, x, k);
     return exp_reduced(b, &r);
 }
 
@@ -314,7 +331,7 @@ static LLVMValueRef exp_clamped(LLVMBuilderRef b, LLVMValueRef x, int negate)
 LLVMValueRef vm_exp(LLVMBuilderRef b, LLVMValueRef x)
 {
     x = min_hi(b, max_lo(b, x, -EXP_LIMIT), EXP_LIMIT);
-    return exp_clamped(b, x, 0);
+    return exp_clamped(b, x, 1);
 }
 
 /* ---- tanh ---- */
@@ -351,10 +368,8 @@ LLVMValueRef vm_tanh(LLVMBuilderRef b, LLVMValueRef x)
     LLVMTypeRef ty = LLVMTypeOf(x);
     LLVMValueRef one = vm_splat(ty, 1.0f);
     LLVMValueRef a = min_hi(b, fabs1(b, x), 9.5f);
-    struct reduced r = reduce(b, LLVMBuildFAdd(b, a, a, ""), 0);
-
-    LLVMValueRef u = mla(b, LLVMBuildFMul(b, r.s, r.s, ""), exp_tail(b, r.s),
-                         r.s);
+    struct reduced r = reduce(b, a, 2);
+    LLVMValueRef u = expm1_reduced(b, &r);
     LLVMValueRef p = NULL; /* 2^q */
     if (isa_of(ty) == ISA_AVX512)
         p = scalef(b, one, r.qf);
@@ -388,7 +403,7 @@ LLVMValueRef vm_sigmoid(LLVMBuilderRef b, LLVMValueRef x)
          * (x down to -88.7228) come from vrcp14ps's exact underflow and the
          * single-rounding correction.  NaN flows through. */
         x = min_hi(b, max_lo(b, x, -EXP_LIMIT), EXP_LIMIT);
-        LLVMValueRef d = LLVMBuildFAdd(b, exp_clamped(b, x, 1), one, "");
+        LLVMValueRef d = LLVMBuildFAdd(b, exp_clamped(b, x, -1), one, "");
         LLVMValueRef r = rcp_approx(b, d);
         if (!r)
             return LLVMBuildFDiv(b, one, d, "");
@@ -401,7 +416,7 @@ LLVMValueRef vm_sigmoid(LLVMBuilderRef b, LLVMValueRef x)
      * clamp is one-sided), and e forced to 0 where PyTorch's e^-x
      * overflows.  NaN: e is NaN, neither compare holds. */
     LLVMValueRef nx = LLVMBuildFNeg(b, fabs1(b, x), "");
-    LLVMValueRef e = exp_clamped(b, max_lo(b, nx, -EXP_LIMIT), 0);
+    LLVMValueRef e = exp_clamped(b, max_lo(b, nx, -EXP_LIMIT), 1);
     LLVMValueRef zero_at = vm_splat(ty, SIGMOID_ZERO_AT);
     e = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLE, x, zero_at, ""),
                         LLVMConstNull(ty), e, "");

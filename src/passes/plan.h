@@ -36,6 +36,8 @@ typedef struct plan_options {
   bool donate_input; /* the caller's input may be overwritten */
 } plan_options;
 
+/* Do a and b name the same memory? */
+bool buffer_same(const buffer *a, const buffer *b);
 /* Views (flatten) alias their operand and get no kernel. */
 actjit_status plan_memory(const actjit_graph *g, const plan_options *o, plan *p);
 void plan_free(plan *p);

@@ -139,6 +139,10 @@ void plan_free(plan *p) {
   *p = (plan){0};
 }
 
+bool buffer_same(const buffer *a, const buffer *b) {
+  return a->kind == b->kind && (a->kind != BUF_SCRATCH || a->id == b->id);
+}
+
 static void print_buffer(strbuf *sb, const buffer *b) {
   static const char *const names[] = {"input", "output", "scratch"};
   sb_printf(sb, "%s", names[b->kind]);
@@ -159,8 +163,6 @@ void plan_print(strbuf *sb, const actjit_graph *g, const plan *p) {
     print_buffer(sb, &s->in);
     sb_printf(sb, ", writes ");
     print_buffer(sb, &s->out);
-    sb_printf(sb, "%s\n", s->in.kind == s->out.kind && s->in.off_dyn == s->out.off_dyn &&
-                                  s->in.off_static == s->out.off_static && s->in.id == s->out.id
-                              ? " (in place)" : "");
+    sb_printf(sb, "%s\n", buffer_same(&s->in, &s->out) ? " (in place)" : "");
   }
 }
