@@ -16,19 +16,7 @@
 
 #include "reference.h"
 
-typedef struct options {
-  const char **models;
-  int nmodels;
-  int64_t batches[16];
-  int nbatches;
-  int64_t shape[ACTJIT_MAX_RANK]; /* --shape: a fixed input shape */
-  int shape_rank;
-  int reps;
-  bool json;
-  bool breakdown; /* time of each kernel, fused and unfused */
-  bool training;  /* dropout live (PyTorch train mode) */
-  const char *cpu, *features;
-} options;
+
 
 static double now(void) {
   struct timespec ts;
@@ -119,51 +107,64 @@ static void calibrate(timed *t) {
   t->iters = one >= 2e-3 ? 1 : (int)(2e-3 / (one > 1e-8 ? one : 1e-8)) + 1;
 }
 
-static void usage(FILE *f, const char *prog) {
+void bench_usage_flags(FILE *f) {
   fprintf(f,
-          "usage: %s [MODEL.air ...] [--batch B[,B...]] [--shape DIMS] [--reps R] [--json] [--breakdown]\n"
-          "          [--training]\n"
-          "          [--cpu NAME] [--features STR]\n"
-          "Times each model fused, unfused and through the scalar reference, beside a memcpy of\n"
-          "the input's bytes, and checks both kernels against the reference first.\n"
-          "  --batch   batch sizes (default 1,16,256,1024,4096)\n"
-          "  --shape   a fixed input shape such as 16384x1024 (the leading dim is the batch)\n"
-          "  --reps    samples per measurement; the median is reported (default 15)\n"
-          "  --json    one JSON object per line instead of the table (with per-kernel times)\n"
-          "  --breakdown  the median time of every kernel, fused and unfused, under each row\n"
-          "  --training   dropout live, as in PyTorch's train mode (seed 0)\n",
-          prog);
+          "  --batch B[,B...]  batch sizes (default 1,16,256,1024,4096)\n"
+          "  --shape DIMS      a fixed input shape such as 16384x1024 (the leading dim is the batch)\n"
+          "  --reps R          samples per measurement; the median is reported (default 15)\n"
+          "  --json            one JSON object per line instead of the table (with per-kernel times)\n"
+          "  --breakdown       the median time of every kernel, fused and unfused, under each row\n"
+          "  --training        dropout live, as in PyTorch's train mode (seed 0)\n"
+          "  --cpu NAME, --features STR   the target (default: the host)\n"
+          "  --threads N       only 1 for now\n");
 }
 
-static int parse_args(int argc, char **argv, options *o) {
-  static const char *models[64];
-  *o = (options){.models = models, .reps = 15};
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--json")) o->json = true;
-    else if (!strcmp(a, "--breakdown")) o->breakdown = true;
-    else if (!strcmp(a, "--training")) o->training = true;
-    else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout, argv[0]); exit(0); }
-    else if (!val && a[0] == '-') { fprintf(stderr, "%s: %s needs a value\n", argv[0], a); return 2; }
-    else if (!strcmp(a, "--reps")) { o->reps = atoi(val); i++; }
-    else if (!strcmp(a, "--cpu")) { o->cpu = val; i++; }
-    else if (!strcmp(a, "--features")) { o->features = val; i++; }
-    else if (!strcmp(a, "--batch")) {
-      for (char *p = argv[++i]; *p && o->nbatches < 16; p += *p == ',') o->batches[o->nbatches++] = strtoll(p, &p, 10);
-    } else if (!strcmp(a, "--shape")) {
-      for (char *p = argv[++i]; *p && o->shape_rank < ACTJIT_MAX_RANK; p += *p == 'x') o->shape[o->shape_rank++] = strtoll(p, &p, 10);
-    } else if (a[0] == '-') { fprintf(stderr, "%s: unknown option %s\n", argv[0], a); return 2; }
-    else if (o->nmodels < 64) o->models[o->nmodels++] = a;
+void bench_options_init(bench_options *o) { *o = (bench_options){.reps = 15}; }
+
+/* "1,16,256" or "16384x1024" into v; false on anything else. */
+static bool parse_list(const char *s, char sep, int64_t *v, int max, int *n) {
+  for (*n = 0; *n < max;) {
+    char *e;
+    long long x = strtoll(s, &e, 10);
+    if (e == s || x < 0) return false;
+    v[(*n)++] = x;
+    if (!*e) return true;
+    if (*e != sep) return false;
+    s = e + 1;
   }
-  if (o->reps < 1) o->reps = 1;
-  if (!o->nmodels) o->models[o->nmodels++] = "ir/mlp.air";
-  if (!o->nbatches && !o->shape_rank) {
-    static const int64_t def[] = {1, 16, 256, 1024, 4096};
-    memcpy(o->batches, def, sizeof def);
-    o->nbatches = 5;
+  return false;
+}
+
+int bench_parse_flag(int argc, char **argv, int *i, bench_options *o, const char *prog) {
+  const char *a = argv[*i], *val = *i + 1 < argc ? argv[*i + 1] : NULL;
+  if (!strcmp(a, "--json")) return o->json = true;
+  if (!strcmp(a, "--breakdown")) return o->breakdown = true;
+  if (!strcmp(a, "--training")) return o->training = true;
+  static const char *const valued[] = {"--reps", "--cpu", "--features", "--batch", "--shape", "--threads"};
+  int k = -1;
+  for (int j = 0; j < 6; j++)
+    if (!strcmp(a, valued[j])) k = j;
+  if (k < 0) return 0;
+  if (!val) {
+    fprintf(stderr, "%s: %s needs a value\n", prog, a);
+    return -1;
   }
-  return 0;
+  ++*i;
+  bool ok = true;
+  switch (k) {
+  case 0: o->reps = atoi(val); ok = o->reps >= 1; break;
+  case 1: o->cpu = val; break;
+  case 2: o->features = val; break;
+  case 3: ok = parse_list(val, ',', o->batches, 16, &o->nbatches); break;
+  case 4: ok = parse_list(val, 'x', o->shape, ACTJIT_MAX_RANK, &o->shape_rank); break;
+  case 5: ok = !strcmp(val, "1"); break;
+  }
+  if (!ok) {
+    fprintf(stderr, "%s: %s %s: %s\n", prog, a, val,
+            k == 5 ? "only 1 thread is supported for now" : "not a valid value (see --help)");
+    return -1;
+  }
+  return 1;
 }
 
 typedef struct model {
@@ -175,12 +176,9 @@ typedef struct model {
   double flops_per_row; /* 2·in·out summed over the weight matrices, per batch row */
 } model;
 
-static int load_model(actjit_context *ctx, const options *o, const char *path, model *m) {
-  *m = (model){.path = path};
-  if (actjit_graph_parse_file(ctx, path, &m->g)) {
-    fprintf(stderr, "actjit-bench: %s\n", actjit_context_error(ctx));
-    return 1;
-  }
+static int load_model(actjit_context *ctx, const bench_options *o, const char *label, actjit_graph *g,
+                      const float *const *weights, model *m) {
+  *m = (model){.path = label, .g = g};
   actjit_compile_options co;
   actjit_compile_options_init(&co);
   co.cpu = o->cpu;
@@ -199,17 +197,17 @@ static int load_model(actjit_context *ctx, const options *o, const char *path, m
     actjit_graph_param_info(m->g, i, &name, &rank, dims);
     size_t n = 1;
     for (int d = 0; d < rank; d++) n *= (size_t)dims[d];
-    /* PyTorch's default init scale: U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
+    /* Given weights, or PyTorch's default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
     float bound = 1.0f / sqrtf((float)(rank == 2 ? dims[1] : dims[0]));
     m->params[i] = alloc_floats(n);
-    for (size_t j = 0; j < n; j++) m->params[i][j] = uniform(-bound, bound);
+    for (size_t j = 0; j < n; j++) m->params[i][j] = weights ? weights[i][j] : uniform(-bound, bound);
     if (rank == 2) m->flops_per_row += 2.0 * (double)dims[0] * (double)dims[1];
     if (actjit_kernel_bind(m->fused, name, m->params[i], n) || actjit_kernel_bind(m->unfused, name, m->params[i], n))
       goto fail;
   }
   return 0;
 fail:
-  fprintf(stderr, "actjit-bench: %s: %s\n", path, actjit_context_error(ctx));
+  fprintf(stderr, "actjit-bench: %s: %s\n", label, actjit_context_error(ctx));
   return 1;
 }
 
@@ -218,7 +216,6 @@ static void free_model(model *m) {
   free(m->params);
   actjit_kernel_destroy(m->fused);
   actjit_kernel_destroy(m->unfused);
-  actjit_graph_destroy(m->g);
 }
 
 /* Largest |a - b| relative to max(1, |b|), NaN-aware. */
@@ -249,7 +246,7 @@ static void kernel_breakdown(actjit_kernel *k, const float *in, float *out, int6
   free(col);
 }
 
-static void print_breakdown(const options *o, actjit_kernel *k, const char *label, const float *in, float *out,
+static void print_breakdown(const bench_options *o, actjit_kernel *k, const char *label, const float *in, float *out,
                             int64_t batch) {
   int n = actjit_kernel_step_count(k);
   double *med = calloc((size_t)n + 1, sizeof *med);
@@ -266,7 +263,7 @@ static void print_breakdown(const options *o, actjit_kernel *k, const char *labe
   free(med);
 }
 
-static int bench_one(const options *o, model *m, int64_t batch, bool *header_done) {
+static int bench_one(const bench_options *o, model *m, int64_t batch, bool *header_done) {
   size_t nin, nout;
   actjit_kernel_io_sizes(m->fused, batch, &nin, &nout);
   float *in = alloc_floats(nin), *out_f = alloc_floats(nout), *out_u = alloc_floats(nout);
@@ -336,33 +333,71 @@ static int bench_one(const options *o, model *m, int64_t batch, bool *header_don
   return status;
 }
 
+int bench_graph(const bench_options *o, const char *label, actjit_graph *g, const float *const *weights,
+                bool *header) {
+  model m;
+  int st = load_model(actjit_graph_context(g), o, label, g, weights, &m);
+  int rank;
+  int64_t dims[ACTJIT_MAX_RANK];
+  actjit_graph_value_shape(g, actjit_graph_get_input(g), &rank, dims);
+  if (!st && o->shape_rank) {
+    /* --shape fixes the input: its leading dim is the batch. */
+    int64_t rest = 1, want = 1;
+    for (int d = 1; d < o->shape_rank; d++) rest *= o->shape[d];
+    for (int d = 1; d < rank; d++) want *= dims[d];
+    if (rest != want || dims[0] >= 0) {
+      fprintf(stderr, "actjit-bench: %s: --shape does not match the model's input\n", label);
+      st = 2;
+    } else {
+      st = bench_one(o, &m, o->shape[0] / -dims[0], header);
+    }
+  }
+  static const int64_t def[] = {1, 16, 256, 1024, 4096};
+  const int64_t *batches = o->nbatches ? o->batches : def;
+  int nb = o->nbatches ? o->nbatches : 5;
+  for (int b = 0; !st && !o->shape_rank && b < nb; b++) st = bench_one(o, &m, batches[b], header);
+  free_model(&m);
+  return st;
+}
+
 int bench_main(int argc, char **argv) {
-  options o;
-  int st = parse_args(argc, argv, &o);
-  if (st) return st;
+  bench_options o;
+  bench_options_init(&o);
+  const char *models[64];
+  int nmodels = 0;
+  for (int i = 1; i < argc; i++) {
+    int r = bench_parse_flag(argc, argv, &i, &o, argv[0]);
+    if (r < 0) return 2;
+    if (r) continue;
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      printf("usage: %s [MODEL.air ...] [flags]\n"
+             "Times each model fused, unfused and through the scalar reference, beside a memcpy of\n"
+             "the input's bytes, and checks both kernels against the reference first.  Weights are\n"
+             "random (PyTorch's default init); `actjit bench` also takes PyTorch print-outs and\n"
+             "--weights.  Default MODEL: ir/mlp.air.\n", argv[0]);
+      bench_usage_flags(stdout);
+      return 0;
+    }
+    if (argv[i][0] == '-') {
+      fprintf(stderr, "%s: unknown option %s\n", argv[0], argv[i]);
+      return 2;
+    }
+    if (nmodels < 64) models[nmodels++] = argv[i];
+  }
+  if (!nmodels) models[nmodels++] = "ir/mlp.air";
   actjit_context *ctx;
   if (actjit_context_create(&ctx)) return 1;
   bool header = false;
-  for (int i = 0; i < o.nmodels && !st; i++) {
-    model m;
-    st = load_model(ctx, &o, o.models[i], &m);
-    int rank;
-    int64_t dims[ACTJIT_MAX_RANK];
-    if (!st && o.shape_rank) {
-      /* --shape fixes the input: its leading dim is the batch. */
-      actjit_graph_value_shape(m.g, 0, &rank, dims);
-      int64_t rest = 1, want = 1;
-      for (int d = 1; d < o.shape_rank; d++) rest *= o.shape[d];
-      for (int d = 1; d < rank; d++) want *= dims[d];
-      if (rest != want) {
-        fprintf(stderr, "actjit-bench: %s: --shape does not match the model's input\n", m.path);
-        st = 2;
-      } else {
-        st = bench_one(&o, &m, o.shape[0], &header);
-      }
+  int st = 0;
+  for (int i = 0; i < nmodels && !st; i++) {
+    actjit_graph *g;
+    if (actjit_graph_parse_file(ctx, models[i], &g)) {
+      fprintf(stderr, "actjit-bench: %s\n", actjit_context_error(ctx));
+      st = 1;
+      break;
     }
-    for (int b = 0; !st && !o.shape_rank && b < o.nbatches; b++) st = bench_one(&o, &m, o.batches[b], &header);
-    free_model(&m);
+    st = bench_graph(&o, models[i], g, NULL, &header);
+    actjit_graph_destroy(g);
   }
   actjit_context_destroy(ctx);
   return st;

@@ -114,10 +114,17 @@ actjit_status actjit_graph_op(actjit_graph *g, const char *op,
 /* Marks the pipeline's single output. */
 actjit_status actjit_graph_output(actjit_graph *g, actjit_value v);
 
+/* The pipeline's input and output values (ACTJIT_NO_VALUE until set), and
+ * the context the graph reports errors to. */
+actjit_value actjit_graph_get_input(const actjit_graph *g);
+actjit_value actjit_graph_get_output(const actjit_graph *g);
+actjit_context *actjit_graph_context(const actjit_graph *g);
+
 /* Checks the whole graph (one input, one output, every op well formed). */
 actjit_status actjit_graph_verify(actjit_graph *g);
 
-/* Shape of a value; dims[0] is ACTJIT_DYN for a batch-led value. */
+/* Shape of a value; dims[0] is ACTJIT_DYN for a batch-led value, or -k
+ * when the leading dim is k times the batch (after a flatten folds it). */
 actjit_status actjit_graph_value_shape(const actjit_graph *g, actjit_value v,
                                        int *rank, int64_t dims[ACTJIT_MAX_RANK]);
 

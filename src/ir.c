@@ -260,6 +260,10 @@ actjit_status actjit_graph_value_shape(const actjit_graph *g, actjit_value v,
   return ACTJIT_OK;
 }
 
+actjit_value actjit_graph_get_input(const actjit_graph *g) { return g ? g->input : ACTJIT_NO_VALUE; }
+actjit_value actjit_graph_get_output(const actjit_graph *g) { return g ? g->output : ACTJIT_NO_VALUE; }
+actjit_context *actjit_graph_context(const actjit_graph *g) { return g ? g->ctx : NULL; }
+
 int actjit_graph_param_count(const actjit_graph *g) {
   int n = 0;
   for (int i = 0; g && i < g->n; i++) n += g->nodes[i].op == OP_PARAM;

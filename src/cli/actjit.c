@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "actjit.h"
+#include "bench.h"
 #include "frontend/torch_seq.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
@@ -56,6 +57,16 @@ static const char usage_check[] =
     "  Parses and verifies MODEL and prints its IR.  --weights also checks the\n"
     "  weights against the model's parameters.\n";
 
+static const char usage_bench[] =
+    "usage: actjit bench MODEL [--weights W.safetensors] [--input-shape DIMS] [--shape DIMS]\n"
+    "                    [--batch B,...] [--threads N] [--json] [--breakdown] [--reps R]\n"
+    "                    [--training] [--cpu NAME] [--features STR]\n"
+    "  Times MODEL fused, unfused and through the scalar reference beside a memcpy of\n"
+    "  the input's bytes, after checking both kernels against the reference.  Weights\n"
+    "  come from W.safetensors or are random (PyTorch's default init).  --shape such\n"
+    "  as 16384x1024 fixes the input (its first dim the batch); otherwise batch sizes\n"
+    "  are swept.  Flags:\n";
+
 static const char usage_common[] =
     "MODEL is textual IR or a PyTorch nn.Sequential print-out (print(model)).\n"
     "A print-out does not give the input shape: dump and check take [N, in_features]\n"
@@ -66,6 +77,10 @@ static void print_usage(FILE *f, const char *cmd) {
   if (!cmd || !strcmp(cmd, "run")) fputs(usage_run, f);
   if (!cmd || !strcmp(cmd, "dump")) fputs(usage_dump, f);
   if (!cmd || !strcmp(cmd, "check")) fputs(usage_check, f);
+  if (!cmd || !strcmp(cmd, "bench")) {
+    fputs(usage_bench, f);
+    bench_usage_flags(f);
+  }
   if (!cmd)
     fputs("usage: actjit --version\n"
           "  Prints the version and the host CPU name and features LLVM sees.\n"
@@ -524,6 +539,56 @@ static int cmd_check(session *s, const options *o) {
   return write_stdout(s->dump);
 }
 
+/* actjit bench: its own MODEL, --weights and --input-shape; every other flag
+ * is the benchmark's. */
+static int cmd_bench(session *s, int argc, char **argv) {
+  bench_options bo;
+  bench_options_init(&bo);
+  const char *model = NULL, *weights = NULL;
+  int in_rank = 0;
+  int64_t in_dims[ACTJIT_MAX_RANK];
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i];
+    int r = bench_parse_flag(argc, argv, &i, &bo, "actjit bench");
+    if (r < 0) return EXIT_USAGE;
+    if (r) continue;
+    if ((!strcmp(a, "--weights") || !strcmp(a, "--input-shape")) && i + 1 < argc) {
+      const char *v = argv[++i];
+      if (a[2] == 'w') weights = v;
+      else if (!parse_dims(v, &in_rank, in_dims))
+        return complain(EXIT_USAGE, "bench: --input-shape '%s': expected dims such as N,784", v);
+    } else if (a[0] == '-' || model) {
+      return complain(EXIT_USAGE, "bench: unexpected argument '%s' (see actjit bench --help)", a);
+    } else {
+      model = a;
+    }
+  }
+  if (!model) return complain(EXIT_USAGE, "bench: missing MODEL (see actjit bench --help)");
+  /* A print-out's input: --input-shape, else --shape with its first dim the
+   * batch, else [N, in_features] of its first Linear. */
+  if (!in_rank && bo.shape_rank) {
+    in_rank = bo.shape_rank;
+    for (int d = 0; d < in_rank; d++) in_dims[d] = d ? bo.shape[d] : ACTJIT_DYN;
+  }
+  bool is_torch;
+  int rc = load_model(s, model, in_rank, in_dims, false, &is_torch);
+  if (rc || (weights && (rc = load_weights(s, weights)))) return rc;
+  int np = actjit_graph_param_count(s->g);
+  const float **w = calloc((size_t)np + 1, sizeof *w);
+  if (!w) return complain(EXIT_ERROR, "out of memory");
+  for (int i = 0; weights && i < np; i++) {
+    const char *name;
+    int rank;
+    int64_t dims[ST_MAX_RANK];
+    actjit_graph_param_info(s->g, i, &name, NULL, NULL);
+    st_get(s->weights, name, &rank, dims, &w[i], NULL, 0);
+  }
+  bool header = false;
+  rc = bench_graph(&bo, model, s->g, weights ? w : NULL, &header) ? EXIT_ERROR : 0;
+  free(w);
+  return rc;
+}
+
 static int version(void) {
   char *cpu = NULL, *features = NULL;
   if (actjit_host_cpu(&cpu, &features)) return complain(EXIT_ERROR, "cannot query the host CPU");
@@ -534,16 +599,29 @@ static int version(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2) return complain(EXIT_USAGE, "missing command: run, dump or check (see actjit --help)");
+  if (argc < 2) return complain(EXIT_USAGE, "missing command: run, dump, check or bench (see actjit --help)");
   const char *c = argv[1];
   if (!strcmp(c, "--help") || !strcmp(c, "-h") || !strcmp(c, "help")) {
-    if (argc > 2 && strcmp(argv[2], "run") && strcmp(argv[2], "dump") && strcmp(argv[2], "check"))
-      return complain(EXIT_USAGE, "help: unknown command '%s' (commands: run, dump, check)", argv[2]);
+    if (argc > 2 && strcmp(argv[2], "run") && strcmp(argv[2], "dump") && strcmp(argv[2], "check") &&
+        strcmp(argv[2], "bench"))
+      return complain(EXIT_USAGE, "help: unknown command '%s' (commands: run, dump, check, bench)", argv[2]);
     print_usage(stdout, argc > 2 ? argv[2] : NULL);
     return fflush(stdout) ? EXIT_ERROR : 0;
   }
   if (!strcmp(c, "--version") || !strcmp(c, "-V") || !strcmp(c, "version")) return version();
 
+  if (!strcmp(c, "bench")) {
+    for (int i = 2; i < argc; i++)
+      if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+        print_usage(stdout, "bench");
+        return fflush(stdout) ? EXIT_ERROR : 0;
+      }
+    session s = {0};
+    if (actjit_context_create(&s.ctx)) return complain(EXIT_ERROR, "out of memory");
+    int rc = cmd_bench(&s, argc, argv);
+    session_free(&s);
+    return rc;
+  }
   options o = {.cmd_name = c, .emit = ACTJIT_DUMP_IR};
   int allowed;
   if (!strcmp(c, "run")) {
@@ -556,7 +634,7 @@ int main(int argc, char **argv) {
     o.cmd = CMD_CHECK;
     allowed = O_WEIGHTS | O_SHAPE;
   } else {
-    return complain(EXIT_USAGE, "unknown command '%s' (commands: run, dump, check; see actjit --help)", c);
+    return complain(EXIT_USAGE, "unknown command '%s' (commands: run, dump, check, bench; see actjit --help)", c);
   }
   int rc = parse_options(argc, argv, allowed, &o);
   if (rc) return rc;

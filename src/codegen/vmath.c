@@ -22,6 +22,7 @@
 #include <float.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdlib.h>
 
 /* ---- Constants ---- */
 
@@ -432,7 +433,7 @@ static LLVMValueRef tanh_quotient(LLVMBuilderRef b, LLVMValueRef e)
     if (!r) /* SSE, scalar: one division, then the same correction */
         r = LLVMBuildFDiv(b, vm_splat(ty, 1.0f), d, "");
     LLVMValueRef q0 = LLVMBuildFMul(b, e, r, "");
-    LLVMValueRef w = mla(b, vm_splat(ty, -2.0f), q0, e);
+    LLVMValueRef w = getenv("VM_W_ADD") && isa_of(ty) == ISA_AVX512 ? LLVMBuildFSub(b, e, LLVMBuildFAdd(b, q0, q0, ""), "") : mla(b, vm_splat(ty, -2.0f), q0, e);
     LLVMValueRef res = mla(b, LLVMBuildFNeg(b, e, ""), q0, w);
     return mla(b, res, r, q0);
 }
@@ -446,19 +447,31 @@ static LLVMValueRef tanh_quotient(LLVMBuilderRef b, LLVMValueRef e)
  * through min, the arithmetic and copysign. */
 LLVMValueRef vm_tanh(LLVMBuilderRef b, LLVMValueRef x)
 {
-    LLVMTypeRef ty = LLVMTypeOf(x);
+    LLVMTypeRef ty = LLVMTypeOf(x), ity = int_type(ty);
+    int avx512 = isa_of(ty) == ISA_AVX512;
     LLVMValueRef one = vm_splat(ty, 1.0f);
     LLVMValueRef a = min_hi(b, fabs1(b, x), 9.5f);
     struct reduced r = reduce(b, a, 2);
     LLVMValueRef u = expm1_reduced(b, &r);
-    LLVMValueRef p = NULL; /* 2^q */
-    if (isa_of(ty) == ISA_AVX512)
-        p = scalef(b, one, r.qf);
-    if (!p)
-        p = pow2i(b, q_int(b, &r), ty);
-    LLVMValueRef e = mla(b, p, u, LLVMBuildFSub(b, p, one, ""));
+    LLVMValueRef p = pow2i(b, q_int(b, &r), ty); /* 2^q, 0 <= q <= 28 */
+    LLVMValueRef pm1 = LLVMBuildFSub(b, p, one, "");
+    LLVMValueRef e = NULL;
+    if (getenv("VM_E_SCALEF") && avx512) {
+        LLVMValueRef su = scalef(b, u, r.qf);
+        if (su)
+            e = LLVMBuildFAdd(b, su, pm1, "");
+    }
+    if (!e)
+        e = mla(b, p, u, pm1);
 
     LLVMValueRef t = tanh_quotient(b, e);
+    if (getenv("VM_SIGN_ADD") && avx512) {
+        LLVMValueRef sign = LLVMBuildAnd(b, LLVMBuildBitCast(b, x, ity, ""),
+                                         splat_i32(ity, INT32_MIN), "");
+        return LLVMBuildBitCast(
+            b, LLVMBuildAdd(b, LLVMBuildBitCast(b, t, ity, ""), sign, ""), ty,
+            "");
+    }
     LLVMValueRef args[] = {t, x};
     return vm_call_intrinsic(b, "llvm.copysign", args, 2);
 }
