@@ -174,6 +174,7 @@ typedef struct model {
   float **params;
   int nparams;
   double flops_per_row; /* 2·in·out summed over the weight matrices, per batch row */
+  double compile_s[2];  /* compile time, fused and unfused */
 } model;
 
 static int load_model(actjit_context *ctx, const bench_options *o, const char *label, actjit_graph *g,
@@ -185,9 +186,12 @@ static int load_model(actjit_context *ctx, const bench_options *o, const char *l
   co.features = o->features;
   co.fuse = 1;
   co.training = o->training;
+  double t0 = now();
   if (actjit_compile(m->g, &co, &m->fused)) goto fail;
+  double t1 = now();
   co.fuse = 0;
   if (actjit_compile(m->g, &co, &m->unfused)) goto fail;
+  m->compile_s[0] = t1 - t0, m->compile_s[1] = now() - t1;
   m->nparams = actjit_graph_param_count(m->g);
   m->params = calloc((size_t)m->nparams + 1, sizeof *m->params);
   for (int i = 0; i < m->nparams; i++) {
@@ -307,9 +311,10 @@ static int bench_one(const bench_options *o, model *m, int64_t batch, bool *head
     for (int d = 0; d < rank; d++) printf("%s%lld", d ? ", " : "", (long long)(dims[d] < 0 ? -dims[d] * batch : dims[d]));
     printf("], \"threads\": 1, \"fused_us\": %.3f, \"unfused_us\": %.3f, \"reference_us\": %.3f, "
            "\"memcpy_us\": %.3f, \"fused_gbs\": %.3f, \"speedup\": %.3f, \"fused_peak_bytes\": %zu, "
-           "\"unfused_peak_bytes\": %zu, \"max_rel_error\": %.3g",
+           "\"unfused_peak_bytes\": %zu, \"max_rel_error\": %.3g, \"compile_ms\": [%.2f, %.2f]",
            med[FUSED] * 1e6, med[UNFUSED] * 1e6, med[REF] * 1e6, med[MEMCPY] * 1e6, bytes / med[FUSED] * 1e-9,
-           med[UNFUSED] / med[FUSED], peak_f, peak_u, fmax(err_f, err_u));
+           med[UNFUSED] / med[FUSED], peak_f, peak_u, fmax(err_f, err_u), m->compile_s[0] * 1e3,
+           m->compile_s[1] * 1e3);
     print_breakdown(o, m->fused, "fused", in, out_f, batch);
     print_breakdown(o, m->unfused, "unfused", in, out_u, batch);
     printf("}\n");
@@ -356,6 +361,9 @@ int bench_graph(const bench_options *o, const char *label, actjit_graph *g, cons
   const int64_t *batches = o->nbatches ? o->batches : def;
   int nb = o->nbatches ? o->nbatches : 5;
   for (int b = 0; !st && !o->shape_rank && b < nb; b++) st = bench_one(o, &m, batches[b], header);
+  if (!st && !o->json)
+    printf("    compile: fused %.2f ms, unfused %.2f ms (the first compile in a process includes LLVM's start-up)\n",
+           m.compile_s[0] * 1e3, m.compile_s[1] * 1e3);
   free_model(&m);
   return st;
 }

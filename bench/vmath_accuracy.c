@@ -2,7 +2,7 @@
  * (src/codegen/vmath.c) over every float bit pattern, or every N-th with
  * --stride N (default 97, a few seconds), at each vector width and target.
  *
- *   vmath-accuracy [--stride N] [--fn exp|tanh|sigmoid]
+ *   vmath-accuracy [--stride N] [--fn exp|tanh|sigmoid|exp_nonpos]
  *
  * The reference is double-precision libm rounded to float.  That is the
  * correctly rounded float except when the exact value lies within about
@@ -179,12 +179,14 @@ struct fn_case {
     float (*ref)(float);
     int64_t bound; /* documented max ULP */
     float lo, hi;  /* range of every non-NaN result */
+    float max_x;   /* inputs above are outside the contract (0: none) */
 };
 
 static const struct fn_case fns[] = {
-    {"exp", vm_exp, ref_exp, 1, 0.0f, INFINITY},
-    {"tanh", vm_tanh, ref_tanh, 2, -1.0f, 1.0f},
-    {"sigmoid", vm_sigmoid, ref_sigmoid, 2, 0.0f, 1.0f},
+    {"exp", vm_exp, ref_exp, 1, 0.0f, INFINITY, 0.0f},
+    {"tanh", vm_tanh, ref_tanh, 2, -1.0f, 1.0f, 0.0f},
+    {"sigmoid", vm_sigmoid, ref_sigmoid, 2, 0.0f, 1.0f, 0.0f},
+    {"exp_nonpos", vm_exp_nonpos, ref_exp, 1, 0.0f, INFINITY, 104.0f},
 };
 
 struct target {
@@ -192,18 +194,34 @@ struct target {
     const char *cpu; /* NULL: host */
     const char *features;
     const char *note;
+    int sigmoid_bound; /* when not the documented 2 */
 };
 
 /* The widths the project emits (16 only on AVX-512, 8 on AVX, 4 on SSE,
- * scalar in linear epilogues), plus AVX without FMA. */
+ * scalar in linear epilogues), plus AVX without FMA, where vmath.h
+ * documents sigmoid at up to 3 ULP. */
 static const struct target targets[] = {
-    {16, NULL, NULL, "host (AVX-512)"},
-    {8, "haswell", "+avx2,+fma", "haswell (AVX2+FMA)"},
-    {8, "sandybridge", "+avx", "sandybridge (AVX, no FMA)"},
-    {4, "x86-64", "+sse2", "x86-64 (SSE2)"},
-    {1, "x86-64", "+sse2", "x86-64 (scalar)"},
+    {16, NULL, NULL, "host (AVX-512)", 0},
+    {8, "haswell", "+avx2,+fma", "haswell (AVX2+FMA)", 0},
+    {8, "sandybridge", "+avx", "sandybridge (AVX, no FMA)", 3},
+    {4, "x86-64", "+sse2", "x86-64 (SSE2)", 0},
+    {1, "x86-64", "+sse2", "x86-64 (scalar)", 0},
 };
 #define NTARGETS (sizeof targets / sizeof targets[0])
+
+/* Whether this machine can execute code for target t. */
+static int runnable(const struct target *t)
+{
+    __builtin_cpu_init();
+    if (t->width % 16 == 0)
+        return __builtin_cpu_supports("avx512f");
+    if (t->cpu && !strcmp(t->cpu, "haswell"))
+        return __builtin_cpu_supports("avx2") &&
+               __builtin_cpu_supports("fma");
+    if (t->cpu && !strcmp(t->cpu, "sandybridge"))
+        return __builtin_cpu_supports("avx");
+    return 1;
+}
 
 static float from_bits(uint32_t u)
 {
@@ -250,8 +268,8 @@ int main(int argc, char **argv)
             only = argv[++i];
         } else {
             fprintf(stderr,
-                    "usage: %s [--stride N] [--fn exp|tanh|sigmoid]\n"
-                    "  Max ULP error of vmath's exp/tanh/sigmoid over every "
+                    "usage: %s [--stride N] [--fn exp|tanh|sigmoid|exp_nonpos]\n"
+                    "  Max ULP error of vmath's functions over every "
                     "N-th float bit\n  pattern (default N = 97; 1 = "
                     "exhaustive) at each width/target.\n",
                     argv[0]);
@@ -271,7 +289,7 @@ int main(int argc, char **argv)
            "libm rounded to float\n\n",
            (unsigned long long)stride,
            (unsigned long long)((0x100000000ull + stride - 1) / stride));
-    printf("%-8s %5s  %-26s %7s %5s  %-16s %-15s %9s %4s\n", "function",
+    printf("%-10s %5s  %-26s %7s %5s  %-16s %-15s %9s %4s\n", "function",
            "width", "target", "max ulp", "bound", "at x", "(decimal)",
            "inexact", "bad");
     int failed = 0;
@@ -282,9 +300,12 @@ int main(int argc, char **argv)
         struct jit jits[NTARGETS];
         struct stats st[NTARGETS];
         memset(st, 0, sizeof st);
+        memset(jits, 0, sizeof jits);
         for (size_t t = 0; t < NTARGETS; t++)
-            jits[t] = jit_kernel(fc->emit, targets[t].width,
-                                 make_tm(targets[t].cpu, targets[t].features));
+            if (runnable(&targets[t]))
+                jits[t] = jit_kernel(
+                    fc->emit, targets[t].width,
+                    make_tm(targets[t].cpu, targets[t].features));
         clock_t t0 = clock();
         uint64_t next = 0;
         while (next < 0x100000000ull) {
@@ -297,10 +318,14 @@ int main(int argc, char **argv)
                 in[i] = 0.0f;
             for (size_t t = 0; t < NTARGETS; t++) {
                 unsigned w = targets[t].width;
+                if (!jits[t].fn)
+                    continue;
                 jits[t].fn(in, out, (int64_t)((n + w - 1) / w * w));
                 struct stats *s = &st[t];
                 for (size_t i = 0; i < n; i++) {
                     float y = out[i], r = want[i];
+                    if (fc->max_x && in[i] > fc->max_x)
+                        continue;
                     s->n++;
                     if (isnan(r) || isnan(y)) {
                         if (isnan(r) != isnan(y)) {
@@ -328,18 +353,26 @@ int main(int argc, char **argv)
         double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
         for (size_t t = 0; t < NTARGETS; t++) {
             const struct stats *s = &st[t];
-            int over = s->worst > fc->bound || s->bad;
+            if (!jits[t].fn) {
+                printf("%-10s %5u  %-26s  skipped: the host cannot run it\n",
+                       fc->name, targets[t].width, targets[t].note);
+                continue;
+            }
+            int64_t bound = fc->bound;
+            if (fc->emit == vm_sigmoid && targets[t].sigmoid_bound)
+                bound = targets[t].sigmoid_bound;
+            int over = s->worst > bound || s->bad;
             failed |= over;
-            printf("%-8s %5u  %-26s %7lld %5lld  %-16a %-15.9g %8.4f%% "
+            printf("%-10s %5u  %-26s %7lld %5lld  %-16a %-15.9g %8.4f%% "
                    "%4llu%s\n",
                    fc->name, targets[t].width, targets[t].note,
-                   (long long)s->worst, (long long)fc->bound, s->worst_x,
+                   (long long)s->worst, (long long)bound, s->worst_x,
                    s->worst_x, 100.0 * (double)s->inexact / (double)s->n,
                    (unsigned long long)s->bad, over ? "  OVER" : "");
             check_err(LLVMOrcDisposeLLJIT(jits[t].lljit), "disposing");
         }
+        printf("(%s: %.1f s)\n", fc->name, secs);
         fflush(stdout);
-        fprintf(stderr, "(%s: %.1f s)\n", fc->name, secs);
     }
     free(in);
     free(want);

@@ -1,11 +1,15 @@
 /* Branch-free exp/tanh/sigmoid emitted as LLVM IR (see vmath.h).
  *
- * Code shape per type (chosen by vector width, see the header):
- *   <16 x float>  AVX-512F: vscalefps for the 2^q scaling, vrcp14ps plus one
- *                 Newton-style correction instead of vdivps.
- *   <8 x float>   AVX: vrcpps (12 bits) plus two corrections.
- *   <4 x float>   SSE: rcpps plus two corrections.
- *   anything else (scalar float, odd widths): plain IR, fdiv.
+ * Code shape per type (chosen by the lane count, see the header):
+ *   16k lanes  AVX-512F: exp and sigmoid's e^-x from a 16-entry 2^(j/16)
+ *              table (vpermps) and a cubic, scaled by vscalefps; vrcp14ps
+ *              plus one Newton-style correction instead of vdivps.
+ *   8k lanes   AVX: polynomial exp, vrcpps refined once plus one
+ *              correction (FMA assumed, see the header).
+ *   4k lanes   SSE: polynomial exp, divps.
+ *   else       (scalar float, odd widths): the same as SSE in plain IR.
+ * Values k > 1 registers wide (k <= 4) are processed register by register
+ * for the intrinsics; everything else is ordinary vector IR.
  *
  * Multiply-adds use llvm.fmuladd rather than llvm.fma: the backend fuses
  * them where the target has FMA, and on targets without it (plain SSE2)
@@ -22,7 +26,6 @@
 #include <float.h>
 #include <stdint.h>
 #include <string.h>
-#include <stdlib.h>
 
 /* ---- Constants ---- */
 
@@ -144,12 +147,6 @@ static enum isa isa_of(LLVMTypeRef ty)
     return ISA_GENERIC;
 }
 
-/* Lanes per register for isa. */
-static unsigned reg_lanes(enum isa isa)
-{
-    return isa == ISA_AVX512 ? 16 : isa == ISA_AVX ? 8 : 4;
-}
-
 /* Lanes [first, first + n) of v (n <= MAX_SPLAT_LANES). */
 static LLVMValueRef lanes_of(LLVMBuilderRef b, LLVMValueRef v, unsigned first,
                              unsigned n)
@@ -162,37 +159,42 @@ static LLVMValueRef lanes_of(LLVMBuilderRef b, LLVMValueRef v, unsigned first,
                                   LLVMConstVector(mask, n), "");
 }
 
-/* Call the fixed-signature register-wide intrinsic `name` whose first
- * nvec operands are the float vectors vecs (the same type, one or more
- * registers wide) and the rest the constants extra: once per register,
- * reassembled.  The splitting shuffles vanish in type legalization.
- * NULL if the intrinsic is unknown. */
+/* Call the fixed-signature intrinsic `name`, which works on one register,
+ * on values one or more registers wide: args[i] with bit i of `split` set
+ * are such values (all with the same lane count, a multiple of the
+ * register's `lanes`), the others are passed as they are.  One call per
+ * register, results concatenated; the splitting and joining shuffles vanish
+ * in type legalization.  NULL if the intrinsic is unknown. */
 static LLVMValueRef call_per_register(LLVMBuilderRef b, const char *name,
-                                      LLVMValueRef *vecs, unsigned nvec,
-                                      LLVMValueRef *extra, unsigned nextra)
+                                      unsigned lanes, LLVMValueRef *args,
+                                      unsigned nargs, unsigned split)
 {
-    LLVMValueRef args[8];
-    LLVMTypeRef ty = LLVMTypeOf(vecs[0]);
-    unsigned n = LLVMGetVectorSize(ty), w = reg_lanes(isa_of(ty));
-    if (nvec + nextra > sizeof args / sizeof args[0])
+    LLVMValueRef part_args[8];
+    unsigned n = 0;
+    if (nargs > sizeof part_args / sizeof part_args[0])
         return NULL;
-    for (unsigned j = 0; j < nextra; j++)
-        args[nvec + j] = extra[j];
-    if (n == w) {
-        memcpy(args, vecs, nvec * sizeof *args);
-        return call_intrinsic(b, name, NULL, 0, args, nvec + nextra);
-    }
+    for (unsigned j = 0; j < nargs; j++)
+        if (split >> j & 1)
+            n = LLVMGetVectorSize(LLVMTypeOf(args[j]));
+    if (n <= lanes)
+        return call_intrinsic(b, name, NULL, 0, args, nargs);
     LLVMValueRef parts[MAX_PIECES];
-    unsigned np = n / w;
+    unsigned np = n / lanes;
+    if (np > MAX_PIECES)
+        return NULL;
     for (unsigned p = 0; p < np; p++) {
-        for (unsigned j = 0; j < nvec; j++)
-            args[j] = lanes_of(b, vecs[j], p * w, w);
-        parts[p] = call_intrinsic(b, name, NULL, 0, args, nvec + nextra);
+        for (unsigned j = 0; j < nargs; j++)
+            part_args[j] = split >> j & 1
+                               ? lanes_of(b, args[j], p * lanes, lanes)
+                               : args[j];
+        parts[p] = call_intrinsic(b, name, NULL, 0, part_args, nargs);
         if (!parts[p])
             return NULL;
     }
-    /* Concatenate pairwise: 1, 2 or 4 parts (np is n / w <= MAX_PIECES,
-     * and 3 parts are joined with a poison fourth, then trimmed). */
+    /* Concatenate pairwise; an odd part out is paired with poison and the
+     * excess trimmed at the end. */
+    LLVMTypeRef i32 = LLVMInt32TypeInContext(
+        LLVMGetTypeContext(LLVMTypeOf(parts[0])));
     while (np > 1) {
         unsigned half = (np + 1) / 2;
         for (unsigned p = 0; p < half; p++) {
@@ -200,13 +202,11 @@ static LLVMValueRef call_per_register(LLVMBuilderRef b, const char *name,
             unsigned la = LLVMGetVectorSize(LLVMTypeOf(a));
             LLVMValueRef c = 2 * p + 1 < np ? parts[2 * p + 1]
                                             : LLVMGetPoison(LLVMTypeOf(a));
-            LLVMTypeRef i32 = LLVMInt32TypeInContext(LLVMGetTypeContext(ty));
             LLVMValueRef mask[MAX_SPLAT_LANES];
             for (unsigned i = 0; i < 2 * la; i++)
                 mask[i] = LLVMConstInt(i32, i, 0);
-            parts[p] = LLVMBuildShuffleVector(b, a, c,
-                                              LLVMConstVector(mask, 2 * la),
-                                              "");
+            parts[p] = LLVMBuildShuffleVector(
+                b, a, c, LLVMConstVector(mask, 2 * la), "");
         }
         np = half;
     }
@@ -228,14 +228,13 @@ static LLVMValueRef rcp_approx(LLVMBuilderRef b, LLVMValueRef d)
     switch (isa_of(ty)) {
     case ISA_AVX512: {
         LLVMTypeRef v16 = LLVMVectorType(LLVMFloatTypeInContext(ctx), 16);
-        LLVMValueRef extra[] = {LLVMConstNull(v16),
-                                LLVMConstAllOnes(LLVMInt16TypeInContext(ctx))};
-        return call_per_register(b, "llvm.x86.avx512.rcp14.ps.512", &d, 1,
-                                 extra, 2);
+        LLVMValueRef args[] = {d, LLVMConstNull(v16),
+                               LLVMConstAllOnes(LLVMInt16TypeInContext(ctx))};
+        return call_per_register(b, "llvm.x86.avx512.rcp14.ps.512", 16, args,
+                                 3, 1);
     }
     case ISA_AVX:
-        return call_per_register(b, "llvm.x86.avx.rcp.ps.256", &d, 1, NULL,
-                                 0);
+        return call_per_register(b, "llvm.x86.avx.rcp.ps.256", 8, &d, 1, 1);
     default:
         return NULL;
     }
@@ -298,8 +297,13 @@ struct reduced {
     int sign;
 };
 
-/* |k*x| <= EXP_LIMIT, or NaN. */
-static struct reduced reduce(LLVMBuilderRef b, LLVMValueRef x, int k)
+/* |k*x| <= EXP_LIMIT, or NaN.  Cody-Waite: q*l2u is exact (l2u has 15
+ * significant bits, |q| <= 150), so s keeps full precision.  one_step
+ * instead subtracts q*ln2 with ln2 rounded to float: one FMA and 4 cycles
+ * less, but s is off by up to |q|*1.9e-9 (tanh uses it, where q <= 28 and
+ * the result's sensitivity to e^s shrinks like 2^-q). */
+static struct reduced reduce(LLVMBuilderRef b, LLVMValueRef x, int k,
+                             int one_step)
 {
     const float magic = 12582912.0f; /* 1.5*2^23: adding it rounds to int */
     const float l2u = 0.693145751953125f, l2l = 1.428606765330187045e-06f;
@@ -309,13 +313,15 @@ static struct reduced reduce(LLVMBuilderRef b, LLVMValueRef x, int k)
     r.t = mla(b, x, vm_splat(ty, (float)k * 1.442695040888963407f),
               vm_splat(ty, magic));
     r.qf = LLVMBuildFSub(b, r.t, vm_splat(ty, magic), "");
-    /* Cody-Waite: q*l2u is exact (l2u has 15 significant bits, |q| <= 150),
-     * so s keeps full precision.  k = 2: x + x is exact, and computed next
-     * to t rather than before it. */
+    /* k = 2: x + x is exact, computed next to t rather than before it. */
     LLVMValueRef kx = k == 2 ? LLVMBuildFAdd(b, x, x, "") : x;
     float sg = (float)-r.sign;
-    r.v = mla(b, r.qf, vm_splat(ty, sg * l2u), kx);
-    r.v = mla(b, r.qf, vm_splat(ty, sg * l2l), r.v);
+    if (one_step) {
+        r.v = mla(b, r.qf, vm_splat(ty, sg * 0x1.62e430p-1f), kx);
+    } else {
+        r.v = mla(b, r.qf, vm_splat(ty, sg * l2u), kx);
+        r.v = mla(b, r.qf, vm_splat(ty, sg * l2l), r.v);
+    }
     return r;
 }
 
@@ -366,12 +372,11 @@ static LLVMValueRef scalef(LLVMBuilderRef b, LLVMValueRef u, LLVMValueRef qf)
 {
     LLVMContextRef ctx = LLVMGetTypeContext(LLVMTypeOf(u));
     LLVMTypeRef v16 = LLVMVectorType(LLVMFloatTypeInContext(ctx), 16);
-    LLVMValueRef vecs[] = {u, qf};
-    LLVMValueRef extra[] = {LLVMGetPoison(v16),
-                            LLVMConstAllOnes(LLVMInt16TypeInContext(ctx)),
-                            LLVMConstInt(LLVMInt32TypeInContext(ctx), 4, 0)};
-    return call_per_register(b, "llvm.x86.avx512.mask.scalef.ps.512", vecs, 2,
-                             extra, 3);
+    LLVMValueRef args[] = {u, qf, LLVMGetPoison(v16),
+                           LLVMConstAllOnes(LLVMInt16TypeInContext(ctx)),
+                           LLVMConstInt(LLVMInt32TypeInContext(ctx), 4, 0)};
+    return call_per_register(b, "llvm.x86.avx512.mask.scalef.ps.512", 16,
+                             args, 5, 3);
 }
 
 /* u * 2^q for |q| <= 150 with a single rounding (denormal results round
@@ -394,6 +399,77 @@ static LLVMValueRef scale(LLVMBuilderRef b, LLVMValueRef u,
     return LLVMBuildFMul(b, u, pow2i(b, q2, ty), "");
 }
 
+/* AVX-512 e^(k*x), k = 1 or -1, by a 16-entry table: k*x = (N/16)*ln2 + s
+ * with N = round(16*k*x/ln2) and |s| <= ln2/32, so e^(k*x) =
+ * 2^floor(N/16) * T[N mod 16] * e^s with T[j] = 2^(j/16).  t's low 4 bits
+ * are N mod 16 and index vpermps directly; T is held as hi + lo floats, and
+ * e^s - 1 = s + s^2*(c2 + c3*s) (0.013 * 2^-23).  Against the 16-lane
+ * polynomial path: two vpermps in place of four FMA-pipe ops, and a
+ * shorter chain.  Returns T*e^s*scale (scale 1 or 2, exact) rounded once as
+ * Thi + (Thi*p + Tlo), in [scale/2^(1/32), 2*scale), and nf = N/16, for
+ * vscalefps's floor.  NULL fields if an intrinsic is missing. */
+struct exp_table {
+    LLVMValueRef m;  /* T*e^s*scale */
+    LLVMValueRef nf; /* N/16 */
+};
+
+static struct exp_table exp_by_table(LLVMBuilderRef b, LLVMValueRef x, int k,
+                                     float scale)
+{
+    /* 2^(j/16) rounded to float, and the rest. */
+    static const float hi[16] = {
+        0x1p+0f,        0x1.0b5586p+0f, 0x1.172b84p+0f, 0x1.2387a6p+0f,
+        0x1.306fe0p+0f, 0x1.3dea64p+0f, 0x1.4bfdaep+0f, 0x1.5ab07ep+0f,
+        0x1.6a09e6p+0f, 0x1.7a1148p+0f, 0x1.8ace54p+0f, 0x1.9c4918p+0f,
+        0x1.ae89fap+0f, 0x1.c199bep+0f, 0x1.d5818ep+0f, 0x1.ea4afap+0f};
+    static const float lo[16] = {
+        0.0f,            0x1.9f3122p-25f,  -0x1.c15742p-27f, 0x1.ceac48p-25f,
+        0x1.4636e2p-25f, 0x1.824684p-25f,  -0x1.593abcp-25f, -0x1.5bd5ecp-27f,
+        0x1.9fcef4p-26f, -0x1.829fd0p-25f, 0x1.15506ep-27f,  0x1.51f848p-27f,
+        -0x1.a94b14p-26f, -0x1.3d56b2p-27f, -0x1.822dbcp-27f, 0x1.52486cp-27f};
+    /* Minimax for the relative error of e^s on |s| <= 1.001*ln2/32. */
+    const float c2 = 0x1.000220p-1f, c3 = 0x1.55559ap-3f;
+    /* 1.5*2^19: adding it rounds to a multiple of 1/16. */
+    const float magic = 786432.0f;
+    /* ln2 = l2u + l2l, l2u with 11 significant bits: nf*l2u is exact for
+     * |N| <= 2400 (12 bits). */
+    const float l2u = 0x1.62cp-1f, l2l = 0x1.217f7ep-12f;
+
+    LLVMTypeRef ty = LLVMTypeOf(x);
+    LLVMContextRef ctx = LLVMGetTypeContext(ty);
+    struct exp_table e = {NULL, NULL};
+    float sg = (float)k; /* v = k*s: the negation folds into constants */
+
+    LLVMValueRef t = mla(b, x, vm_splat(ty, sg * 1.442695040888963407f),
+                         vm_splat(ty, magic));
+    e.nf = LLVMBuildFSub(b, t, vm_splat(ty, magic), "");
+    LLVMValueRef v = mla(b, e.nf, vm_splat(ty, -sg * l2u), x);
+    v = mla(b, e.nf, vm_splat(ty, -sg * l2l), v);
+
+    LLVMValueRef th[16], tl[16];
+    for (unsigned j = 0; j < 16; j++) {
+        th[j] = LLVMConstReal(LLVMFloatTypeInContext(ctx), scale * hi[j]);
+        tl[j] = LLVMConstReal(LLVMFloatTypeInContext(ctx), scale * lo[j]);
+    }
+    LLVMValueRef idx = LLVMBuildBitCast(b, t, int_type(ty), "");
+    LLVMValueRef ah[] = {LLVMConstVector(th, 16), idx};
+    LLVMValueRef al[] = {LLVMConstVector(tl, 16), idx};
+    LLVMValueRef thi = call_per_register(
+        b, "llvm.x86.avx512.permvar.sf.512", 16, ah, 2, 2);
+    LLVMValueRef tlo = call_per_register(
+        b, "llvm.x86.avx512.permvar.sf.512", 16, al, 2, 2);
+    if (!thi || !tlo)
+        return e;
+
+    /* p = e^s - 1 = s + s^2*(c2 + c3*s), s = sg*v. */
+    LLVMValueRef v2 = LLVMBuildFMul(b, v, v, "");
+    LLVMValueRef a = mla(b, vm_splat(ty, sg * c3), v, vm_splat(ty, c2));
+    LLVMValueRef sv = k < 0 ? LLVMBuildFNeg(b, v, "") : v;
+    LLVMValueRef p = mla(b, v2, a, sv);
+    e.m = LLVMBuildFAdd(b, thi, mla(b, thi, p, tlo), "");
+    return e;
+}
+
 /* e^x from its reduction: 1 + (e^s - 1) adds the 1 last, so the result
  * rounds once at its own scale, then the 2^q scaling. */
 static LLVMValueRef exp_reduced(LLVMBuilderRef b, const struct reduced *r)
@@ -406,17 +482,34 @@ static LLVMValueRef exp_reduced(LLVMBuilderRef b, const struct reduced *r)
 /* e^(k*x), k = 1 or -1, for x already within ±EXP_LIMIT. */
 static LLVMValueRef exp_clamped(LLVMBuilderRef b, LLVMValueRef x, int k)
 {
-    struct reduced r = reduce(b, x, k);
+    struct reduced r = reduce(b, x, k, 0);
     return exp_reduced(b, &r);
 }
 
-/* SLEEF-style expf: x = q*ln2 + s, e^s by a degree-6 polynomial, then
- * scaled by 2^q with one rounding.  NaN propagates through the clamp and
- * the arithmetic. */
+/* e^x for x already clamped below (to -EXP_LIMIT) and at most EXP_LIMIT:
+ * the table path on AVX-512, else SLEEF-style x = q*ln2 + s with e^s by a
+ * degree-6 polynomial, scaled by 2^q with one rounding.  NaN propagates
+ * through the clamps and the arithmetic. */
+static LLVMValueRef exp_upto_limit(LLVMBuilderRef b, LLVMValueRef x)
+{
+    if (isa_of(LLVMTypeOf(x)) == ISA_AVX512) {
+        struct exp_table e = exp_by_table(b, x, 1, 1.0f);
+        LLVMValueRef y = e.m ? scalef(b, e.m, e.nf) : NULL;
+        if (y)
+            return y;
+    }
+    return exp_clamped(b, x, 1);
+}
+
 LLVMValueRef vm_exp(LLVMBuilderRef b, LLVMValueRef x)
 {
-    x = min_hi(b, max_lo(b, x, -EXP_LIMIT), EXP_LIMIT);
-    return exp_clamped(b, x, 1);
+    return exp_upto_limit(
+        b, min_hi(b, max_lo(b, x, -EXP_LIMIT), EXP_LIMIT));
+}
+
+LLVMValueRef vm_exp_nonpos(LLVMBuilderRef b, LLVMValueRef x)
+{
+    return exp_upto_limit(b, max_lo(b, x, -EXP_LIMIT));
 }
 
 /* ---- tanh ---- */
@@ -433,7 +526,7 @@ static LLVMValueRef tanh_quotient(LLVMBuilderRef b, LLVMValueRef e)
     if (!r) /* SSE, scalar: one division, then the same correction */
         r = LLVMBuildFDiv(b, vm_splat(ty, 1.0f), d, "");
     LLVMValueRef q0 = LLVMBuildFMul(b, e, r, "");
-    LLVMValueRef w = getenv("VM_W_ADD") && isa_of(ty) == ISA_AVX512 ? LLVMBuildFSub(b, e, LLVMBuildFAdd(b, q0, q0, ""), "") : mla(b, vm_splat(ty, -2.0f), q0, e);
+    LLVMValueRef w = mla(b, vm_splat(ty, -2.0f), q0, e);
     LLVMValueRef res = mla(b, LLVMBuildFNeg(b, e, ""), q0, w);
     return mla(b, res, r, q0);
 }
@@ -447,31 +540,17 @@ static LLVMValueRef tanh_quotient(LLVMBuilderRef b, LLVMValueRef e)
  * through min, the arithmetic and copysign. */
 LLVMValueRef vm_tanh(LLVMBuilderRef b, LLVMValueRef x)
 {
-    LLVMTypeRef ty = LLVMTypeOf(x), ity = int_type(ty);
-    int avx512 = isa_of(ty) == ISA_AVX512;
+    LLVMTypeRef ty = LLVMTypeOf(x);
     LLVMValueRef one = vm_splat(ty, 1.0f);
     LLVMValueRef a = min_hi(b, fabs1(b, x), 9.5f);
-    struct reduced r = reduce(b, a, 2);
+    /* One-step reduction where FMA is expected (measured: no change in
+     * the error; without FMA the rounded q*ln2 adds ~0.2 ULP). */
+    struct reduced r = reduce(b, a, 2, isa_of(ty) >= ISA_AVX);
     LLVMValueRef u = expm1_reduced(b, &r);
     LLVMValueRef p = pow2i(b, q_int(b, &r), ty); /* 2^q, 0 <= q <= 28 */
-    LLVMValueRef pm1 = LLVMBuildFSub(b, p, one, "");
-    LLVMValueRef e = NULL;
-    if (getenv("VM_E_SCALEF") && avx512) {
-        LLVMValueRef su = scalef(b, u, r.qf);
-        if (su)
-            e = LLVMBuildFAdd(b, su, pm1, "");
-    }
-    if (!e)
-        e = mla(b, p, u, pm1);
+    LLVMValueRef e = mla(b, p, u, LLVMBuildFSub(b, p, one, ""));
 
     LLVMValueRef t = tanh_quotient(b, e);
-    if (getenv("VM_SIGN_ADD") && avx512) {
-        LLVMValueRef sign = LLVMBuildAnd(b, LLVMBuildBitCast(b, x, ity, ""),
-                                         splat_i32(ity, INT32_MIN), "");
-        return LLVMBuildBitCast(
-            b, LLVMBuildAdd(b, LLVMBuildBitCast(b, t, ity, ""), sign, ""), ty,
-            "");
-    }
     LLVMValueRef args[] = {t, x};
     return vm_call_intrinsic(b, "llvm.copysign", args, 2);
 }
@@ -483,40 +562,61 @@ LLVMValueRef vm_tanh(LLVMBuilderRef b, LLVMValueRef x)
  * +Inf), while just above it the result is a denormal near 2.9e-39. */
 #define SIGMOID_ZERO_AT (-88.72283935546875f)
 
+/* AVX-512: 1/(1 + e^-x) as written.  With e^-x = 2^q * m, m = T*e^s from
+ * exp_by_table(), d = 2^(q-1) * 2m + 1 in one FMA (one rounding): 2^(q-1)
+ * comes from vscalefps off the critical path and is finite up to q = 128,
+ * i.e. for every x with a nonzero result, +Inf beyond.  e^-x overflowing (x <= SIGMOID_ZERO_AT;
+ * x = -Inf is clamped) makes d = +Inf and vrcp14ps(d) = 0; the Newton
+ * step's residual 1 - d*r uses d capped at FLT_MAX so that it is 1, not
+ * Inf*0 = NaN, and the result stays 0.  Denormal results (x down to
+ * -88.7228) come from vrcp14ps's exact underflow and the single-rounding
+ * correction.  NaN flows through.  NULL if an intrinsic is missing. */
+static LLVMValueRef sigmoid_avx512(LLVMBuilderRef b, LLVMValueRef x)
+{
+    LLVMTypeRef ty = LLVMTypeOf(x);
+    LLVMValueRef one = vm_splat(ty, 1.0f);
+    x = min_hi(b, max_lo(b, x, -EXP_LIMIT), EXP_LIMIT);
+    struct exp_table e = exp_by_table(b, x, -1, 2.0f);
+    LLVMValueRef half_p = e.m ? scalef(b, vm_splat(ty, 0.5f), e.nf) : NULL;
+    if (!half_p)
+        return NULL;
+    LLVMValueRef d = mla(b, half_p, e.m, one);
+    LLVMValueRef r0 = rcp_approx(b, d);
+    if (!r0)
+        return NULL;
+    LLVMValueRef nd = LLVMBuildFNeg(b, min_hi(b, d, FLT_MAX), "");
+    return mla(b, r0, mla(b, nd, r0, one), r0);
+}
+
 LLVMValueRef vm_sigmoid(LLVMBuilderRef b, LLVMValueRef x)
 {
     LLVMTypeRef ty = LLVMTypeOf(x);
     LLVMValueRef one = vm_splat(ty, 1.0f);
     enum isa isa = isa_of(ty);
 
-    if (isa != ISA_AVX) {
-        /* 1/(1 + e^-x) as written.  e^-x = +Inf for x <= SIGMOID_ZERO_AT
-         * (and x = -Inf, clamped) gives d = +Inf and vrcp14ps(d) = 0; the
-         * correction's residual 1 - d*r uses d capped at FLT_MAX so that it
-         * is 1, not Inf*0 = NaN, and the result stays 0.  Denormal results
-         * (x down to -88.7228) come from vrcp14ps's exact underflow and the
-         * single-rounding correction.  NaN flows through.  Without an
-         * estimate (SSE, scalar), divps/divss handle all of it. */
-        x = min_hi(b, max_lo(b, x, -EXP_LIMIT), EXP_LIMIT);
-        LLVMValueRef d = LLVMBuildFAdd(b, exp_clamped(b, x, -1), one, "");
-        LLVMValueRef r = rcp_approx(b, d);
-        if (!r)
-            return LLVMBuildFDiv(b, one, d, "");
-        LLVMValueRef nd = LLVMBuildFNeg(b, min_hi(b, d, FLT_MAX), "");
-        return mla(b, r, mla(b, nd, r, one), r);
+    if (isa == ISA_AVX512) {
+        LLVMValueRef y = sigmoid_avx512(b, x);
+        if (y)
+            return y;
     }
-
-    /* AVX: vrcpps flushes tiny results, so keep the denominator in
-     * [1, 2]: sigmoid = (x < 0 ? e : 1)/(1 + e) with e = e^-|x| <= 1 (the
-     * clamp is one-sided), and e forced to 0 where PyTorch's e^-x
-     * overflows.  NaN: e is NaN, neither compare holds. */
-    LLVMValueRef nx = LLVMBuildFNeg(b, fabs1(b, x), "");
-    LLVMValueRef e = exp_clamped(b, max_lo(b, nx, -EXP_LIMIT), 1);
-    LLVMValueRef zero_at = vm_splat(ty, SIGMOID_ZERO_AT);
-    e = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLE, x, zero_at, ""),
-                        LLVMConstNull(ty), e, "");
-    LLVMValueRef neg =
-        LLVMBuildFCmp(b, LLVMRealOLT, x, LLVMConstNull(ty), "");
-    LLVMValueRef num = LLVMBuildSelect(b, neg, e, one, "");
-    return divide(b, num, LLVMBuildFAdd(b, e, one, ""));
+    if (isa == ISA_AVX) {
+        /* vrcpps flushes tiny results, so keep the denominator in [1, 2]:
+         * sigmoid = (x < 0 ? e : 1)/(1 + e) with e = e^-|x| <= 1 (the
+         * clamp is one-sided), and e forced to 0 where PyTorch's e^-x
+         * overflows.  NaN: e is NaN, neither compare holds. */
+        LLVMValueRef a = min_hi(b, fabs1(b, x), EXP_LIMIT);
+        LLVMValueRef e = exp_clamped(b, a, -1);
+        LLVMValueRef zero_at = vm_splat(ty, SIGMOID_ZERO_AT);
+        e = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLE, x, zero_at, ""),
+                            LLVMConstNull(ty), e, "");
+        LLVMValueRef neg =
+            LLVMBuildFCmp(b, LLVMRealOLT, x, LLVMConstNull(ty), "");
+        LLVMValueRef num = LLVMBuildSelect(b, neg, e, one, "");
+        return divide(b, num, LLVMBuildFAdd(b, e, one, ""));
+    }
+    /* SSE, scalar: 1/(1 + e^-x) with a true division, which handles
+     * d = +Inf (result 0) and denormal results by itself. */
+    x = min_hi(b, max_lo(b, x, -EXP_LIMIT), EXP_LIMIT);
+    LLVMValueRef d = LLVMBuildFAdd(b, exp_clamped(b, x, -1), one, "");
+    return LLVMBuildFDiv(b, one, d, "");
 }

@@ -1,25 +1,47 @@
-/* Vector math emitted as LLVM IR: inline, branch-free approximations that
- * work for any vector width (and for plain float scalars).  Each takes a
- * value of type float or <W x float> and returns the same type, inserting
- * instructions at the builder's position.  Accuracy and special values follow
- * PyTorch's CPU kernels (NaN propagates, ±Inf and ±0 handled, denormal
- * results kept, no flush-to-zero). */
+/* Vector math emitted as LLVM IR: inline, branch-free approximations for
+ * float and <W x float>.  Each takes a value of type float or <W x float>
+ * and returns the same type, inserting instructions at the builder's
+ * position.  Accuracy and special values follow PyTorch's CPU kernels (NaN
+ * propagates, ±Inf and ±0 handled, denormal results kept, no flush-to-zero).
+ * Error bounds are against the correctly rounded result, checked over every
+ * float by bench/vmath_accuracy.c; the library never aborts.
+ *
+ * Target assumption: the lane count selects x86 instructions, because the
+ * project emits <16 x float> only for AVX-512 targets, <8 x float> only for
+ * AVX targets and <4 x float> for SSE (see jit.c's probe_width):
+ *   16k lanes (k <= 4)  need AVX-512F (vscalefps, vrcp14ps, vpermps);
+ *   8k lanes            need AVX (vrcpps), and assume FMA as on every AVX2
+ *                       CPU: without it (Sandy/Ivy Bridge) sigmoid's error
+ *                       can reach 3 ULP, exp and tanh stay in bounds;
+ *   4k lanes            SSE2 only (divisions are divps);
+ *   anything else       plain IR.
+ * A vector k registers wide (say <64 x float> on AVX-512) is handled a
+ * register at a time where an x86 intrinsic is used, so callers may widen
+ * vectors to interleave independent work.  Emitting a 16k-lane vector for a
+ * target without AVX-512F would not compile. */
 #ifndef ACTJIT_VMATH_H
 #define ACTJIT_VMATH_H
 
 #include <llvm-c/Core.h>
 
-/* e^x, ≤ 1 ULP; overflow to +Inf, underflow through denormals to +0. */
+/* e^x, <= 1 ULP; overflow to +Inf (from x = 88.72283935546875), underflow
+ * through denormals to +0. */
 LLVMValueRef vm_exp(LLVMBuilderRef b, LLVMValueRef x);
-/* tanh(x), ≤ 2 ULP, always within [-1, 1], odd (tanh(-0) = -0). */
+/* vm_exp for x <= 104 (NaN and -Inf allowed), such as
+ * softmax's x - max: one instruction less (no upper clamp); larger x give
+ * +Inf or NaN. */
+LLVMValueRef vm_exp_nonpos(LLVMBuilderRef b, LLVMValueRef x);
+/* tanh(x), <= 2 ULP, always within [-1, 1], odd (tanh(-0) = -0). */
 LLVMValueRef vm_tanh(LLVMBuilderRef b, LLVMValueRef x);
-/* 1 / (1 + e^-x) without overflow, ≤ 2 ULP, within [0, 1]. */
+/* 1 / (1 + e^-x), <= 2 ULP, within [0, 1].  As in PyTorch (1.13, SLEEF):
+ * exactly 0 where e^-x overflows, x <= -88.72283935546875; from there up
+ * to x = -87.34 the results are denormals (2.94e-39 at -88.7228). */
 LLVMValueRef vm_sigmoid(LLVMBuilderRef b, LLVMValueRef x);
 
 /* Helpers shared by the emitters. */
 LLVMValueRef vm_splat(LLVMTypeRef ty, float c); /* constant c of type ty */
 /* Call intrinsic `name` (e.g. "llvm.fabs", "llvm.fmuladd", "llvm.copysign"),
- * overloaded on the type of args[0]. */
+ * overloaded on the type of args[0].  An unknown name gives poison. */
 LLVMValueRef vm_call_intrinsic(LLVMBuilderRef b, const char *name,
                                LLVMValueRef *args, unsigned nargs);
 
