@@ -36,13 +36,13 @@ void actjit_kernel_destroy(actjit_kernel *k) {
   if (!k) return;
   jit_session_free(&k->jit);
   jit_target_free(&k->target);
+  for (int i = 0; k->step_names && i < k->plan.n; i++) free(k->step_names[i]);
+  free(k->step_names);
   plan_free(&k->plan);
   for (int i = 0; k->params && i < k->nparams; i++) free(k->params[i]);
   free(k->params);
   free(k->param_node);
   free(k->passes_dump);
-  for (int i = 0; k->step_names && i < k->plan.n; i++) free(k->step_names[i]);
-  free(k->step_names);
   free(k->steps);
   free(k->scratch);
   actjit_graph_destroy(k->g);

@@ -41,8 +41,8 @@ static int norm_dim(double v, int rank) {
 static bool shape_fits(const shape *s) {
   int64_t n = 1;
   for (int i = 0; i < s->rank; i++) {
-    if (s->d[i] > MAX_ELEMENTS) return false;
-    if (s->d[i] && (n *= s->d[i]) > MAX_ELEMENTS) return false;
+    if (s->d[i] > MAX_ELEMENTS || (s->d[i] && n > MAX_ELEMENTS / s->d[i])) return false;
+    if (s->d[i]) n *= s->d[i];
   }
   return true;
 }
