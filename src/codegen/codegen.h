@@ -34,12 +34,17 @@ typedef struct cg {
   LLVMModuleRef mod;
   LLVMBuilderRef b;
   const actjit_graph *g;
-  int width;                    /* floats per vector */
+  int width;                    /* floats per vector (times the unroll, see cg_widen) */
+  int reg_width;                /* floats per vector register of the target */
   LLVMTypeRef f32, i32, i64, ptr, vf, vi, vmask, voidt;
   /* The kernel being emitted: its parameters. */
   LLVMValueRef fn, x, y, params, batch, seed;
   bool training;                /* dropout is live (else the identity) */
 } cg;
+
+/* Vectors of `factor` registers: width becomes reg_width * factor. */
+void cg_widen(cg *c, int factor);
+enum { ELTWISE_UNROLL = 4 };
 
 /* Builds the module for plan p; the module lives in ctx. */
 LLVMModuleRef cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx,

@@ -5,18 +5,24 @@
 #include <string.h>
 
 #include "codegen.h"
+#include "vmath.h"
+
+void cg_widen(cg *c, int factor) {
+  c->width = c->reg_width * factor;
+  c->vf = LLVMVectorType(c->f32, (unsigned)c->width);
+  c->vi = LLVMVectorType(c->i32, (unsigned)c->width);
+  c->vmask = LLVMVectorType(LLVMInt1TypeInContext(c->ctx), (unsigned)c->width);
+}
 
 static void init_types(cg *c, LLVMContextRef ctx, int width) {
   c->ctx = ctx;
-  c->width = width;
+  c->reg_width = width;
   c->f32 = LLVMFloatTypeInContext(ctx);
   c->i32 = LLVMInt32TypeInContext(ctx);
   c->i64 = LLVMInt64TypeInContext(ctx);
   c->ptr = LLVMPointerTypeInContext(ctx, 0);
   c->voidt = LLVMVoidTypeInContext(ctx);
-  c->vf = LLVMVectorType(c->f32, (unsigned)width);
-  c->vi = LLVMVectorType(c->i32, (unsigned)width);
-  c->vmask = LLVMVectorType(LLVMInt1TypeInContext(ctx), (unsigned)width);
+  cg_widen(c, 1);
 }
 
 static void add_attr(cg *c, LLVMValueRef fn, unsigned idx, const char *name) {
@@ -37,6 +43,13 @@ static LLVMValueRef emit_kernel(cg *c, const step *s, int index) {
    * be timed one by one. */
   add_attr(c, fn, LLVMAttributeFunctionIndex, "noinline");
   add_attr(c, fn, LLVMAttributeFunctionIndex, "nounwind");
+  /* vmath picks instructions by the target's register width, not by how
+   * wide a kernel makes its vectors. */
+  char lanes[8];
+  snprintf(lanes, sizeof lanes, "%d", c->reg_width);
+  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                          LLVMCreateStringAttribute(c->ctx, VM_REG_LANES_ATTR, (unsigned)strlen(VM_REG_LANES_ATTR),
+                                                    lanes, (unsigned)strlen(lanes)));
   c->fn = fn;
   c->x = LLVMGetParam(fn, 0);
   c->y = LLVMGetParam(fn, 1);
@@ -54,7 +67,12 @@ static LLVMValueRef emit_kernel(cg *c, const step *s, int index) {
     cg_chain_init(c, &chain, ops, s->n - 1);
     cg_softmax_kernel(c, nd, &chain, buffer_same(&s->in, &s->out));
   } else {
+    /* Elementwise chains are long dependency chains of vector math: work
+     * on ELTWISE_UNROLL registers at once (LLVM splits the wide vectors) so
+     * that their latencies overlap. */
+    cg_widen(c, ELTWISE_UNROLL);
     cg_eltwise_kernel(c, ops, s->n);
+    cg_widen(c, 1);
   }
   LLVMBuildRetVoid(c->b);
   return fn;

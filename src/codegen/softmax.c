@@ -9,7 +9,9 @@
  *      second read) and scale the stored values by exp(m - M) / S, M and S
  *      being the row's final max and sum.
  *
- * exp runs once per element plus twice per chunk of UNROLL vectors.  In
+ * exp runs once per element plus twice per chunk of UNROLL vectors; its
+ * arguments are never positive (x - m with m the max so far), which lets
+ * vm_exp_nonpos skip the overflow clamp.  In
  * place (output over input) the second sweep cannot re-read the input after
  * the first overwrote it, so the first only reads and the second writes
  * exp(x - M) / S: one more exp per element.
@@ -66,7 +68,7 @@ static void chunk(cg *c, softmax_env *e, LLVMValueRef *at, LLVMValueRef *mask, i
   for (int j = 0; j < n; j++) xs[j] = load_x(c, e, at[j], mask[j]);
   if (e->second && e->in_place) {
     for (int j = 0; j < n; j++)
-      cg_store(c, LLVMBuildFMul(b, vm_exp(b, LLVMBuildFSub(b, xs[j], e->max, "")), e->rsum, "y"), c->y, at[j], mask[j]);
+      cg_store(c, LLVMBuildFMul(b, vm_exp_nonpos(b, LLVMBuildFSub(b, xs[j], e->max, "")), e->rsum, "y"), c->y, at[j], mask[j]);
     return;
   }
   LLVMValueRef cm = xs[0];
@@ -76,16 +78,16 @@ static void chunk(cg *c, softmax_env *e, LLVMValueRef *at, LLVMValueRef *mask, i
   LLVMBuildStore(b, mn, e->vmax);
   if (e->second) {
     /* y = exp(x - m') · exp(m' - M) / S */
-    LLVMValueRef f = LLVMBuildFMul(b, vm_exp(b, LLVMBuildFSub(b, mn, e->max, "")), e->rsum, "f");
+    LLVMValueRef f = LLVMBuildFMul(b, vm_exp_nonpos(b, LLVMBuildFSub(b, mn, e->max, "")), e->rsum, "f");
     for (int j = 0; j < n; j++)
       cg_store(c, LLVMBuildFMul(b, cg_load(c, c->y, at[j], mask[j], 0.0f), f, "y"), c->y, at[j], mask[j]);
     return;
   }
   LLVMValueRef zero = LLVMConstNull(c->vf);
-  LLVMValueRef scale = vm_exp(b, LLVMBuildFSub(b, m, mn, ""));
+  LLVMValueRef scale = vm_exp_nonpos(b, LLVMBuildFSub(b, m, mn, ""));
   LLVMValueRef s = LLVMBuildFMul(b, LLVMBuildLoad2(b, c->vf, e->vsum, "s"), scale, "");
   for (int j = 0; j < n; j++) {
-    LLVMValueRef ex = vm_exp(b, LLVMBuildFSub(b, xs[j], mn, ""));
+    LLVMValueRef ex = vm_exp_nonpos(b, LLVMBuildFSub(b, xs[j], mn, ""));
     if (!e->in_place) cg_store(c, ex, c->y, at[j], mask[j]);
     s = LLVMBuildFAdd(b, s, mask[j] ? LLVMBuildSelect(b, mask[j], ex, zero, "") : ex, "");
   }
@@ -113,11 +115,36 @@ static void single_step(cg *c, LLVMValueRef k, LLVMValueRef mask, void *envp) {
 
 static void single_strided(cg *c, LLVMValueRef k, void *envp) { single_step(c, k, NULL, envp); }
 
+/* With a row length known at compile time the rest of the row after the
+ * whole chunks is one last chunk (its last vector masked): one rescale for
+ * it, not one per vector. */
+static bool last_chunk(cg *c, softmax_env *e, int64_t start) {
+  if (!LLVMIsAConstantInt(e->len)) return false;
+  int64_t len = LLVMConstIntGetSExtValue(e->len), step = e->inner == 1 ? c->width : 1;
+  int n = (int)((len - start + step - 1) / step);
+  if (n == 0) return true;
+  if (n > UNROLL) return false; /* not after whole chunks */
+  LLVMValueRef at[UNROLL], mask[UNROLL];
+  for (int j = 0; j < n; j++) {
+    int64_t k = start + j * step;
+    at[j] = element(c, e, cg_i64(c, k));
+    mask[j] = e->inner != 1 ? e->lane_mask : NULL;
+    if (e->inner == 1 && len - k < c->width) {
+      LLVMValueRef lanes[64];
+      for (int l = 0; l < c->width; l++) lanes[l] = LLVMConstInt(LLVMInt1TypeInContext(c->ctx), l < len - k, 0);
+      mask[j] = LLVMConstVector(lanes, (unsigned)c->width);
+    }
+  }
+  chunk(c, e, at, mask, n);
+  return true;
+}
+
 static void sweep(cg *c, softmax_env *e) {
   LLVMBuildStore(c->b, lowest(c), e->vmax);
   int64_t span = e->inner == 1 ? (int64_t)UNROLL * c->width : UNROLL;
   LLVMValueRef chunks_end = LLVMBuildNSWSub(c->b, e->len, LLVMBuildSRem(c->b, e->len, cg_i64(c, span), ""), "chunks");
   cg_for(c, cg_i64(c, 0), chunks_end, span, chunk_step, e);
+  if (LLVMIsAConstantInt(chunks_end) && last_chunk(c, e, LLVMConstIntGetSExtValue(chunks_end))) return;
   if (e->inner == 1) cg_vector_loop_from(c, chunks_end, e->len, single_step, e);
   else cg_for(c, chunks_end, e->len, 1, single_strided, e);
 }
@@ -131,7 +158,7 @@ static void normalize(cg *c, softmax_env *e) {
   if (e->inner == 1) {
     /* Merge the lanes: S = Σ s_i · exp(m_i - M). */
     LLVMValueRef big = cg_splat(c, cg_reduce_max(c, m));
-    s = LLVMBuildFMul(b, s, vm_exp(b, LLVMBuildFSub(b, m, big, "")), "");
+    s = LLVMBuildFMul(b, s, vm_exp_nonpos(b, LLVMBuildFSub(b, m, big, "")), "");
     m = big;
     s = cg_splat(c, cg_reduce_add(c, s));
   }

@@ -130,14 +130,39 @@ enum isa { ISA_GENERIC, ISA_SSE, ISA_AVX, ISA_AVX512 };
 
 enum { MAX_PIECES = 4 }; /* at most 4 registers per value (64 lanes) */
 
-/* Which x86 instructions a value of type ty may use (see vmath.h): 16k
- * lanes AVX-512, 8k AVX, 4k SSE, k <= 4 registers; anything else plain IR. */
-static enum isa isa_of(LLVMTypeRef ty)
+/* Floats per vector register, from the function's VM_REG_LANES_ATTR
+ * attribute; 0 if it has none. */
+static unsigned reg_lanes(LLVMBuilderRef b)
+{
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(b));
+    LLVMAttributeRef a = LLVMGetStringAttributeAtIndex(
+        fn, LLVMAttributeFunctionIndex, VM_REG_LANES_ATTR,
+        (unsigned)strlen(VM_REG_LANES_ATTR));
+    if (!a)
+        return 0;
+    unsigned len;
+    const char *v = LLVMGetStringAttributeValue(a, &len);
+    return len == 2 && !memcmp(v, "16", 2) ? 16
+           : len == 1 && v[0] == '8'       ? 8
+           : len == 1 && v[0] == '4'       ? 4
+                                           : 0;
+}
+
+/* Which x86 instructions a value of type ty may use (see vmath.h): those of
+ * the register width the function declares, for values of up to 4
+ * registers; without the attribute, 16k lanes AVX-512, 8k AVX, 4k SSE;
+ * anything else plain IR. */
+static enum isa isa_of(LLVMBuilderRef b, LLVMTypeRef ty)
 {
     if (LLVMGetTypeKind(ty) != LLVMVectorTypeKind ||
         LLVMGetTypeKind(LLVMGetElementType(ty)) != LLVMFloatTypeKind)
         return ISA_GENERIC;
-    unsigned n = LLVMGetVectorSize(ty);
+    unsigned n = LLVMGetVectorSize(ty), reg = reg_lanes(b);
+    if (reg)
+        return n % reg || n / reg > MAX_PIECES ? ISA_GENERIC
+               : reg == 16                     ? ISA_AVX512
+               : reg == 8                      ? ISA_AVX
+                                               : ISA_SSE;
     if (n % 16 == 0 && n / 16 <= MAX_PIECES)
         return ISA_AVX512;
     if (n % 8 == 0 && n / 8 <= MAX_PIECES)
@@ -225,7 +250,7 @@ static LLVMValueRef rcp_approx(LLVMBuilderRef b, LLVMValueRef d)
 {
     LLVMTypeRef ty = LLVMTypeOf(d);
     LLVMContextRef ctx = LLVMGetTypeContext(ty);
-    switch (isa_of(ty)) {
+    switch (isa_of(b, ty)) {
     case ISA_AVX512: {
         LLVMTypeRef v16 = LLVMVectorType(LLVMFloatTypeInContext(ctx), 16);
         LLVMValueRef args[] = {d, LLVMConstNull(v16),
@@ -245,7 +270,7 @@ static LLVMValueRef rcp_approx(LLVMBuilderRef b, LLVMValueRef d)
 static LLVMValueRef recip(LLVMBuilderRef b, LLVMValueRef d)
 {
     LLVMValueRef r = rcp_approx(b, d);
-    if (r && isa_of(LLVMTypeOf(d)) == ISA_AVX) {
+    if (r && isa_of(b, LLVMTypeOf(d)) == ISA_AVX) {
         LLVMValueRef one = vm_splat(LLVMTypeOf(d), 1.0f);
         r = mla(b, r, mla(b, LLVMBuildFNeg(b, d, ""), r, one), r);
     }
@@ -386,7 +411,7 @@ static LLVMValueRef scale(LLVMBuilderRef b, LLVMValueRef u,
                           const struct reduced *r)
 {
     LLVMTypeRef ty = LLVMTypeOf(u);
-    if (isa_of(ty) == ISA_AVX512) {
+    if (isa_of(b, ty) == ISA_AVX512) {
         LLVMValueRef v = scalef(b, u, r->qf);
         if (v)
             return v;
@@ -492,7 +517,7 @@ static LLVMValueRef exp_clamped(LLVMBuilderRef b, LLVMValueRef x, int k)
  * through the clamps and the arithmetic. */
 static LLVMValueRef exp_upto_limit(LLVMBuilderRef b, LLVMValueRef x)
 {
-    if (isa_of(LLVMTypeOf(x)) == ISA_AVX512) {
+    if (isa_of(b, LLVMTypeOf(x)) == ISA_AVX512) {
         struct exp_table e = exp_by_table(b, x, 1, 1.0f);
         LLVMValueRef y = e.m ? scalef(b, e.m, e.nf) : NULL;
         if (y)
@@ -545,7 +570,7 @@ LLVMValueRef vm_tanh(LLVMBuilderRef b, LLVMValueRef x)
     LLVMValueRef a = min_hi(b, fabs1(b, x), 9.5f);
     /* One-step reduction where FMA is expected (measured: no change in
      * the error; without FMA the rounded q*ln2 adds ~0.2 ULP). */
-    struct reduced r = reduce(b, a, 2, isa_of(ty) >= ISA_AVX);
+    struct reduced r = reduce(b, a, 2, isa_of(b, ty) >= ISA_AVX);
     LLVMValueRef u = expm1_reduced(b, &r);
     LLVMValueRef p = pow2i(b, q_int(b, &r), ty); /* 2^q, 0 <= q <= 28 */
     LLVMValueRef e = mla(b, p, u, LLVMBuildFSub(b, p, one, ""));
@@ -592,7 +617,7 @@ LLVMValueRef vm_sigmoid(LLVMBuilderRef b, LLVMValueRef x)
 {
     LLVMTypeRef ty = LLVMTypeOf(x);
     LLVMValueRef one = vm_splat(ty, 1.0f);
-    enum isa isa = isa_of(ty);
+    enum isa isa = isa_of(b, ty);
 
     if (isa == ISA_AVX512) {
         LLVMValueRef y = sigmoid_avx512(b, x);

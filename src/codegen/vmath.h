@@ -6,9 +6,10 @@
  * Error bounds are against the correctly rounded result, checked over every
  * float by bench/vmath_accuracy.c; the library never aborts.
  *
- * Target assumption: the lane count selects x86 instructions, because the
- * project emits <16 x float> only for AVX-512 targets, <8 x float> only for
- * AVX targets and <4 x float> for SSE (see jit.c's probe_width):
+ * Target: the function being built declares its register width with the
+ * string attribute VM_REG_LANES_ATTR ("16", "8" or "4" floats), and vectors
+ * of 1 to 4 such registers use that ISA's instructions.  Without the
+ * attribute the lane count decides:
  *   16k lanes (k <= 4)  need AVX-512F (vscalefps, vrcp14ps, vpermps);
  *   8k lanes            need AVX (vrcpps), and assume FMA as on every AVX2
  *                       CPU: without it (Sandy/Ivy Bridge) sigmoid's error
@@ -23,6 +24,8 @@
 #define ACTJIT_VMATH_H
 
 #include <llvm-c/Core.h>
+
+#define VM_REG_LANES_ATTR "actjit-reg-lanes"
 
 /* e^x, <= 1 ULP; overflow to +Inf (from x = 88.72283935546875), underflow
  * through denormals to +0. */
