@@ -64,7 +64,7 @@ static LLVMValueRef load_x(cg *c, softmax_env *e, LLVMValueRef at, LLVMValueRef 
  * compute the same running max: m' = max(m, xs...), NaN skipped. */
 static void chunk(cg *c, softmax_env *e, LLVMValueRef *at, LLVMValueRef *mask, int n) {
   LLVMBuilderRef b = c->b;
-  LLVMValueRef xs[UNROLL];
+  LLVMValueRef xs[UNROLL] = {0};
   for (int j = 0; j < n; j++) xs[j] = load_x(c, e, at[j], mask[j]);
   if (e->second && e->in_place) {
     for (int j = 0; j < n; j++)
