@@ -212,8 +212,39 @@ static void test_inplace_flag(void **state) {
   unload(&p);
 }
 
+/* Outputs of 16 MB and more are written with non-temporal stores after an
+ * aligning head: at such a size, with an output address 4 bytes past a
+ * 64-byte boundary, every element must still be right, head and tail. */
+static void test_streaming_stores(void **state) {
+  uint64_t rng = 5;
+  pipeline p;
+  load(&p, "input %x : f32[N, 4099]\n%r = leaky_relu %x {negative_slope = 0.1}\n%s = relu %r\noutput %s\n", NULL,
+       &rng);
+  int64_t batch = 1025; /* 4.2M floats */
+  for (size_t t = 0; t < N_TEST_TARGETS; t++) {
+    actjit_kernel *k = compile(&p, &test_targets[t], 1, 0);
+    size_t nin, nout;
+    assert_int_equal(actjit_kernel_io_sizes(k, batch, &nin, &nout), ACTJIT_OK);
+    assert_true(nout >= (size_t)4 << 20);
+    float *x = tu_alloc_unaligned(nin), *y = tu_alloc_unaligned(nout), *r = tu_alloc_unaligned(nout);
+    for (size_t i = 0; i < nin; i++) x[i] = tu_uniform(&rng, -4, 4);
+    assert_int_equal(actjit_kernel_run(k, x, batch, y), ACTJIT_OK);
+    assert_int_equal(ref_run(p.g, NULL, x, batch, r), ACTJIT_OK);
+    for (size_t i = 0; i < nout; i++)
+      if (!same_bits(y[i], r[i])) fail_msg("[%s] element %zu: %.9g, reference %.9g", actjit_kernel_cpu(k), i, y[i], r[i]);
+    char *text;
+    assert_int_equal(actjit_kernel_dump(k, ACTJIT_DUMP_ASM, &text), ACTJIT_OK);
+    assert_non_null(strstr(text, "vmovntps") ? strstr(text, "vmovntps") : strstr(text, "movntps"));
+    actjit_free(text);
+    tu_free_unaligned(x), tu_free_unaligned(y), tu_free_unaligned(r);
+    actjit_kernel_destroy(k);
+  }
+  unload(&p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_streaming_stores),
       cmocka_unit_test(test_chains),
       cmocka_unit_test(test_ir_files),
       cmocka_unit_test(test_seed_model_plan),

@@ -39,6 +39,8 @@ typedef struct cg {
   LLVMTypeRef f32, i32, i64, ptr, vf, vi, vmask, voidt;
   /* The kernel being emitted: its parameters. */
   LLVMValueRef fn, x, y, params, batch, seed;
+  /* Unmasked stores are non-temporal, to addresses aligned to a register. */
+  bool nontemporal;
   bool training;                /* dropout is live (else the identity) */
 } cg;
 
@@ -77,6 +79,8 @@ LLVMValueRef cg_reduce_max(cg *c, LLVMValueRef v);
 /* max(a, b) as `a > b ? a : b`: one maxps; a NaN in a yields b. */
 LLVMValueRef cg_max(cg *c, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef cg_splat(cg *c, LLVMValueRef scalar);
+/* Mask of the first `count` lanes (an i64 in [0, width]). */
+LLVMValueRef cg_first_lanes(cg *c, LLVMValueRef count);
 /* Call of intrinsic `name` overloaded on tys. */
 LLVMValueRef cg_intrinsic(cg *c, const char *name, LLVMTypeRef *tys, unsigned ntys,
                           LLVMValueRef *args, unsigned nargs);

@@ -80,6 +80,36 @@ static void eltwise_row(cg *c, LLVMValueRef r, void *envp) {
   cg_vector_loop(c, cg_i64(c, cols), eltwise_vector, e);
 }
 
+/* Outputs larger than the caches are stored non-temporally, which spares
+ * the read for ownership of every written line: from a first masked vector
+ * up to a register-aligned address, then aligned non-temporal stores. */
+enum { NONTEMPORAL_MIN = 4 << 20 }; /* floats: 16 MB */
+
+static void flat_loop(cg *c, LLVMValueRef n, eltwise_env *e) {
+  LLVMBuilderRef b = c->b;
+  LLVMBasicBlockRef big = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "nt");
+  LLVMBasicBlockRef small = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "cached");
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "done");
+  LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSGE, n, cg_i64(c, NONTEMPORAL_MIN), ""), big, small);
+  LLVMPositionBuilderAtEnd(b, small);
+  cg_vector_loop(c, n, eltwise_vector, e);
+  LLVMBuildBr(b, done);
+  LLVMPositionBuilderAtEnd(b, big);
+  int64_t align = (int64_t)c->reg_width * 4;
+  LLVMValueRef addr = LLVMBuildPtrToInt(b, c->y, c->i64, "");
+  LLVMValueRef head = LLVMBuildLShr(b, LLVMBuildAnd(b, LLVMBuildNeg(b, addr, ""), cg_i64(c, align - 1), ""),
+                                    cg_i64(c, 2), "head"); /* floats up to the boundary (y is 4-aligned) */
+  eltwise_vector(c, cg_i64(c, 0), cg_first_lanes(c, head), e);
+  c->nontemporal = true;
+  cg_vector_loop_from(c, head, n, eltwise_vector, e);
+  c->nontemporal = false;
+  /* Order the streaming stores before whatever reads the output next. */
+  LLVMValueRef fence = LLVMGetIntrinsicDeclaration(c->mod, LLVMLookupIntrinsicID("llvm.x86.sse.sfence", 19), NULL, 0);
+  LLVMBuildCall2(b, LLVMGlobalGetValueType(fence), fence, NULL, 0, "");
+  LLVMBuildBr(b, done);
+  LLVMPositionBuilderAtEnd(b, done);
+}
+
 void cg_eltwise_kernel(cg *c, const node *const *ops, int n) {
   const shape *s = &ops[0]->shape;
   eltwise_env e = {.channels = 1};
@@ -88,7 +118,7 @@ void cg_eltwise_kernel(cg *c, const node *const *ops, int n) {
     if (ops[k]->op == OP_PRELU && c->g->nodes[ops[k]->args[1]].shape.d[0] > 1)
       e.channels = c->g->nodes[ops[k]->args[1]].shape.d[0];
   if (e.channels == 1) {
-    cg_vector_loop(c, cg_extent(c, shape_numel(s)), eltwise_vector, &e);
+    flat_loop(c, cg_extent(c, shape_numel(s)), &e);
     return;
   }
   e.inner = shape_span(s, 2, s->rank).mul;

@@ -51,10 +51,7 @@ static void k_step(cg *c, LLVMValueRef k, void *envp) {
  * vector those below `out`. */
 static LLVMValueRef out_mask(cg *c, linear_env *e, LLVMValueRef o, int j) {
   if (!e->masked || j != e->cols - 1) return NULL;
-  LLVMValueRef rem = LLVMBuildTrunc(c->b, LLVMBuildNSWSub(c->b, cg_i64(c, e->out), o, ""), c->i32, "");
-  LLVMValueRef lanes[64];
-  for (int l = 0; l < c->width; l++) lanes[l] = LLVMConstInt(c->i32, (unsigned)l, 0);
-  return LLVMBuildICmp(c->b, LLVMIntSLT, LLVMConstVector(lanes, (unsigned)c->width), cg_splat(c, rem), "mask");
+  return cg_first_lanes(c, LLVMBuildNSWSub(c->b, cg_i64(c, e->out), o, ""));
 }
 
 /* softmax over the row's vectors v[0..cols), masked lanes excluded, as

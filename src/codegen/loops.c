@@ -68,14 +68,16 @@ void cg_vector_loop_from(cg *c, LLVMValueRef lo, LLVMValueRef n, cg_vbody body, 
   LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tail.done");
   LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, rem, cg_i64(c, 0), "has_tail"), tail, done);
   LLVMPositionBuilderAtEnd(c->b, tail);
-  LLVMValueRef lanes[64];
-  for (int k = 0; k < c->width; k++) lanes[k] = LLVMConstInt(c->i32, (unsigned)k, 0);
-  LLVMValueRef iota = LLVMConstVector(lanes, (unsigned)c->width);
-  LLVMValueRef rem32 = LLVMBuildTrunc(c->b, rem, c->i32, "rem32");
-  LLVMValueRef mask = LLVMBuildICmp(c->b, LLVMIntSLT, iota, cg_splat(c, rem32), "mask");
-  body(c, full, mask, env);
+  body(c, full, cg_first_lanes(c, rem), env);
   LLVMBuildBr(c->b, done);
   LLVMPositionBuilderAtEnd(c->b, done);
+}
+
+LLVMValueRef cg_first_lanes(cg *c, LLVMValueRef count) {
+  LLVMValueRef lanes[64];
+  for (int k = 0; k < c->width; k++) lanes[k] = LLVMConstInt(c->i32, (unsigned)k, 0);
+  LLVMValueRef n = LLVMBuildTrunc(c->b, count, c->i32, "lanes");
+  return LLVMBuildICmp(c->b, LLVMIntSLT, LLVMConstVector(lanes, (unsigned)c->width), cg_splat(c, n), "mask");
 }
 
 LLVMValueRef cg_splat(cg *c, LLVMValueRef scalar) {
@@ -110,7 +112,13 @@ LLVMValueRef cg_load(cg *c, LLVMValueRef p, LLVMValueRef i, LLVMValueRef mask, f
 void cg_store(cg *c, LLVMValueRef v, LLVMValueRef p, LLVMValueRef i, LLVMValueRef mask) {
   LLVMValueRef at = cg_gep(c, p, i);
   if (!mask) {
-    LLVMSetAlignment(LLVMBuildStore(c->b, v, at), 4);
+    LLVMValueRef st = LLVMBuildStore(c->b, v, at);
+    LLVMSetAlignment(st, c->nontemporal ? (unsigned)c->reg_width * 4 : 4);
+    if (c->nontemporal) {
+      unsigned kind = LLVMGetMDKindIDInContext(c->ctx, "nontemporal", 11);
+      LLVMValueRef one = LLVMConstInt(c->i32, 1, 0);
+      LLVMSetMetadata(st, kind, LLVMMDNodeInContext(c->ctx, &one, 1));
+    }
     return;
   }
   LLVMValueRef args[] = {v, at, LLVMConstInt(c->i32, 4, 0), mask};
