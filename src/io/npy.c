@@ -4,6 +4,8 @@
 
 #include "npy.h"
 
+#include "io_error.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -23,28 +25,6 @@ static const char magic[] = "\x93NUMPY";
 /* Longest shape repr: "(" + 8 x "-9223372036854775808, " + ")". */
 #define SHAPE_STR_MAX (2 + NPY_MAX_RANK * 22)
 
-/* Where errors go: every message is prefixed with the file's path. */
-typedef struct npy_ctx {
-  const char *path;
-  char *err;
-  size_t errlen;
-} npy_ctx;
-
-/* Always returns -1 so callers can `return fail(...)`. */
-__attribute__((format(printf, 2, 3)))
-static int fail(const npy_ctx *x, const char *fmt, ...)
-{
-  if (!x->err || !x->errlen)
-    return -1;
-  int n = snprintf(x->err, x->errlen, "%s: ", x->path);
-  if (n >= 0 && (size_t)n < x->errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(x->err + n, x->errlen - (size_t)n, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
 
 /* Python's tuple repr, as numpy writes it: "()", "(3,)", "(3, 4)". */
 static const char *shape_str(char buf[SHAPE_STR_MAX], int rank,
@@ -114,20 +94,20 @@ static bool eat(cursor *c, char ch)
   return false;
 }
 
-static int syntax(const npy_ctx *x, const cursor *c, const char *expected)
+static int syntax(const io_ctx *x, const cursor *c, const char *expected)
 {
   if (c->p >= c->end)
-    return fail(x, "malformed header: expected %s, found end of header",
+    return io_fail(x, "malformed header: expected %s, found end of header",
                 expected);
   unsigned char ch = (unsigned char)*c->p;
   char found[5] = {(char)ch};
   if (ch < 0x20 || ch >= 0x7f)
     snprintf(found, sizeof found, "\\x%02x", ch);
-  return fail(x, "malformed header at byte %d: expected %s, found '%s'",
+  return io_fail(x, "malformed header at byte %d: expected %s, found '%s'",
               (int)(c->p - c->start), expected, found);
 }
 
-static int parse_str(const npy_ctx *x, cursor *c, const char **s, size_t *len)
+static int parse_str(const io_ctx *x, cursor *c, const char **s, size_t *len)
 {
   skip_ws(c);
   if (c->p >= c->end || (*c->p != '\'' && *c->p != '"'))
@@ -147,7 +127,7 @@ static int parse_str(const npy_ctx *x, cursor *c, const char **s, size_t *len)
   return 0;
 }
 
-static int parse_bool(const npy_ctx *x, cursor *c, bool *v)
+static int parse_bool(const io_ctx *x, cursor *c, bool *v)
 {
   skip_ws(c);
   size_t left = (size_t)(c->end - c->p);
@@ -159,7 +139,7 @@ static int parse_bool(const npy_ctx *x, cursor *c, bool *v)
   return syntax(x, c, "True or False");
 }
 
-static int parse_dim(const npy_ctx *x, cursor *c, int64_t *d)
+static int parse_dim(const io_ctx *x, cursor *c, int64_t *d)
 {
   skip_ws(c);
   if (c->p >= c->end || *c->p < '0' || *c->p > '9')
@@ -168,7 +148,7 @@ static int parse_dim(const npy_ctx *x, cursor *c, int64_t *d)
   for (; c->p < c->end && *c->p >= '0' && *c->p <= '9'; c->p++) {
     int digit = *c->p - '0';
     if (v > (INT64_MAX - digit) / 10)
-      return fail(x, "a dimension in 'shape' overflows int64");
+      return io_fail(x, "a dimension in 'shape' overflows int64");
     v = v * 10 + digit;
   }
   if (c->p < c->end && *c->p == 'L') /* Python 2 long suffix (old files) */
@@ -177,13 +157,13 @@ static int parse_dim(const npy_ctx *x, cursor *c, int64_t *d)
   return 0;
 }
 
-static int parse_shape(const npy_ctx *x, cursor *c, npy_array *a)
+static int parse_shape(const io_ctx *x, cursor *c, npy_array *a)
 {
   if (!eat(c, '('))
     return syntax(x, c, "a tuple '(' for 'shape'");
   while (!eat(c, ')')) {
     if (a->rank == NPY_MAX_RANK)
-      return fail(x, "'shape' has more than %d dimensions (the maximum rank)",
+      return io_fail(x, "'shape' has more than %d dimensions (the maximum rank)",
                   NPY_MAX_RANK);
     if (parse_dim(x, c, &a->dims[a->rank++]))
       return -1;
@@ -215,7 +195,7 @@ static int key_index(const char *s, size_t len)
   return -1;
 }
 
-static int parse_entry(const npy_ctx *x, cursor *c, header *h, npy_array *a)
+static int parse_entry(const io_ctx *x, cursor *c, header *h, npy_array *a)
 {
   const char *key;
   size_t len;
@@ -223,10 +203,10 @@ static int parse_entry(const npy_ctx *x, cursor *c, header *h, npy_array *a)
     return -1;
   int k = key_index(key, len);
   if (k < 0)
-    return fail(x, "header has unexpected key '%.*s' (expected 'descr', "
+    return io_fail(x, "header has unexpected key '%.*s' (expected 'descr', "
                    "'fortran_order' and 'shape')", (int)len, key);
   if (h->seen & 1u << k)
-    return fail(x, "header repeats key '%s'", key_names[k]);
+    return io_fail(x, "header repeats key '%s'", key_names[k]);
   h->seen |= 1u << k;
   if (!eat(c, ':'))
     return syntax(x, c, "':'");
@@ -240,7 +220,7 @@ static int parse_entry(const npy_ctx *x, cursor *c, header *h, npy_array *a)
   }
 }
 
-static int parse_dict(const npy_ctx *x, const char *text, size_t len,
+static int parse_dict(const io_ctx *x, const char *text, size_t len,
                       header *h, npy_array *a)
 {
   cursor c = {text, text + len, text};
@@ -260,42 +240,42 @@ static int parse_dict(const npy_ctx *x, const char *text, size_t len,
     return syntax(x, &c, "end of header after '}'");
   for (int k = 0; k < NKEYS; k++)
     if (!(h->seen & 1u << k))
-      return fail(x, "header lacks key '%s'", key_names[k]);
+      return io_fail(x, "header lacks key '%s'", key_names[k]);
   return 0;
 }
 
 /* Parses the header and checks it describes an array we can load. */
-static int check_header(const npy_ctx *x, const char *text, size_t len,
+static int check_header(const io_ctx *x, const char *text, size_t len,
                         npy_array *a)
 {
   header h = {0};
   if (parse_dict(x, text, len, &h, a))
     return -1;
   if (h.descr_len != 3 || memcmp(h.descr, "<f4", 3))
-    return fail(x, "unsupported dtype '%.*s' (expected '<f4', little-endian "
+    return io_fail(x, "unsupported dtype '%.*s' (expected '<f4', little-endian "
                    "float32)", (int)h.descr_len, h.descr);
   if (h.fortran)
-    return fail(x, "fortran_order is True (expected False: only C-order "
+    return io_fail(x, "fortran_order is True (expected False: only C-order "
                    "arrays are supported)");
   return 0;
 }
 
 /* ------------------------------------------------------------------- read */
 
-static int read_exact(const npy_ctx *x, FILE *f, void *buf, size_t n,
+static int read_exact(const io_ctx *x, FILE *f, void *buf, size_t n,
                       const char *what)
 {
   if (n && fread(buf, 1, n, f) != n)
-    return fail(x, "cannot read %s: %s", what,
+    return io_fail(x, "cannot read %s: %s", what,
                 ferror(f) ? strerror(errno) : "unexpected end of file");
   return 0;
 }
 
-static int read_header(const npy_ctx *x, FILE *f, size_t len, npy_array *a)
+static int read_header(const io_ctx *x, FILE *f, size_t len, npy_array *a)
 {
   char *text = malloc(len ? len : 1);
   if (!text)
-    return fail(x, "out of memory for a %zu-byte header", len);
+    return io_fail(x, "out of memory for a %zu-byte header", len);
   int rc = read_exact(x, f, text, len, "header");
   if (!rc)
     rc = check_header(x, text, len, a);
@@ -313,12 +293,12 @@ static uint64_t le_uint(const unsigned char *p, int n)
 
 /* Reads the preamble (magic, version, header length).  Sizes are checked
  * against the file size up front so a lying length never drives a read. */
-static int read_preamble(const npy_ctx *x, FILE *f, uint64_t size,
+static int read_preamble(const io_ctx *x, FILE *f, uint64_t size,
                          uint64_t *pre_len, uint64_t *hlen)
 {
   unsigned char pre[12];
   if (size < 8)
-    return fail(x, "truncated: file is %llu bytes, too short for the .npy "
+    return io_fail(x, "truncated: file is %llu bytes, too short for the .npy "
                    "magic and version", (unsigned long long)size);
   if (read_exact(x, f, pre, 8, "preamble"))
     return -1;
@@ -326,16 +306,16 @@ static int read_preamble(const npy_ctx *x, FILE *f, uint64_t size,
     char found[MAGIC_LEN * 4 + 1];
     for (size_t i = 0; i < MAGIC_LEN; i++)
       snprintf(found + 4 * i, 5, "\\x%02x", pre[i]);
-    return fail(x, "bad magic %s (expected \\x93NUMPY: not a .npy file)",
+    return io_fail(x, "bad magic %s (expected \\x93NUMPY: not a .npy file)",
                 found);
   }
   if (pre[6] < 1 || pre[6] > 3 || pre[7] != 0)
-    return fail(x, "unsupported .npy format version %d.%d (expected 1.0, "
+    return io_fail(x, "unsupported .npy format version %d.%d (expected 1.0, "
                    "2.0 or 3.0)", pre[6], pre[7]);
   int len_bytes = pre[6] == 1 ? 2 : 4;
   *pre_len = 8 + (uint64_t)len_bytes;
   if (size < *pre_len)
-    return fail(x, "truncated: file is %llu bytes, too short for the "
+    return io_fail(x, "truncated: file is %llu bytes, too short for the "
                    "%llu-byte version %d.0 preamble",
                 (unsigned long long)size, (unsigned long long)*pre_len,
                 pre[6]);
@@ -343,19 +323,19 @@ static int read_preamble(const npy_ctx *x, FILE *f, uint64_t size,
     return -1;
   *hlen = le_uint(pre + 8, len_bytes);
   if (*hlen > size - *pre_len)
-    return fail(x, "truncated header: its length field says %llu bytes but "
+    return io_fail(x, "truncated header: its length field says %llu bytes but "
                    "only %llu follow", (unsigned long long)*hlen,
                 (unsigned long long)(size - *pre_len));
   return 0;
 }
 
-static int read_stream(const npy_ctx *x, FILE *f, npy_array *a)
+static int read_stream(const io_ctx *x, FILE *f, npy_array *a)
 {
   struct stat st;
   if (fstat(fileno(f), &st))
-    return fail(x, "cannot stat: %s", strerror(errno));
+    return io_fail(x, "cannot stat: %s", strerror(errno));
   if (!S_ISREG(st.st_mode))
-    return fail(x, "not a regular file");
+    return io_fail(x, "not a regular file");
   uint64_t size = (uint64_t)st.st_size, pre_len = 0, hlen = 0;
   if (read_preamble(x, f, size, &pre_len, &hlen) ||
       read_header(x, f, (size_t)hlen, a))
@@ -363,29 +343,29 @@ static int read_stream(const npy_ctx *x, FILE *f, npy_array *a)
 
   char shape[SHAPE_STR_MAX];
   if (npy_shape_count(a->rank, a->dims, &a->count))
-    return fail(x, "shape %s overflows: too many elements",
+    return io_fail(x, "shape %s overflows: too many elements",
                 shape_str(shape, a->rank, a->dims));
   uint64_t have = size - pre_len - hlen, want = a->count * sizeof(float);
   if (have != want)
-    return fail(x, "%s: %llu data bytes, but float32 shape %s needs %llu",
+    return io_fail(x, "%s: %llu data bytes, but float32 shape %s needs %llu",
                 have < want ? "truncated data" : "trailing bytes",
                 (unsigned long long)have, shape_str(shape, a->rank, a->dims),
                 (unsigned long long)want);
   if (!want)
     return 0;
   if (!(a->data = malloc(want)))
-    return fail(x, "out of memory for %llu bytes of data",
+    return io_fail(x, "out of memory for %llu bytes of data",
                 (unsigned long long)want);
   return read_exact(x, f, a->data, want, "data");
 }
 
 int npy_read(const char *path, npy_array *out, char *err, size_t errlen)
 {
-  npy_ctx x = {path, err, errlen};
+  io_ctx x = {path, err, errlen};
   memset(out, 0, sizeof *out);
   FILE *f = fopen(path, "rb");
   if (!f)
-    return fail(&x, "cannot open: %s", strerror(errno));
+    return io_fail(&x, "cannot open: %s", strerror(errno));
   int rc = read_stream(&x, f, out);
   fclose(f);
   if (rc)
@@ -418,7 +398,7 @@ static size_t make_header(char buf[HEADER_MAX], int rank, const int64_t *dims)
 }
 
 /* Fills the temporary file (taking ownership of fd) and renames it. */
-static int write_and_rename(const npy_ctx *x, int fd, const char *tmp,
+static int write_and_rename(const io_ctx *x, int fd, const char *tmp,
                             const char *hdr, size_t hlen, const float *data,
                             size_t count)
 {
@@ -426,13 +406,13 @@ static int write_and_rename(const npy_ctx *x, int fd, const char *tmp,
   if (fchmod(fd, 0644)) {
     int e = errno;
     close(fd);
-    return fail(x, "cannot chmod temporary file %s: %s", tmp, strerror(e));
+    return io_fail(x, "cannot chmod temporary file %s: %s", tmp, strerror(e));
   }
   FILE *f = fdopen(fd, "wb");
   if (!f) {
     int e = errno;
     close(fd);
-    return fail(x, "cannot open temporary file %s: %s", tmp, strerror(e));
+    return io_fail(x, "cannot open temporary file %s: %s", tmp, strerror(e));
   }
   bool ok = fwrite(hdr, 1, hlen, f) == hlen &&
             (!count || fwrite(data, sizeof *data, count, f) == count);
@@ -442,9 +422,9 @@ static int write_and_rename(const npy_ctx *x, int fd, const char *tmp,
     e = errno;
   }
   if (!ok)
-    return fail(x, "cannot write temporary file %s: %s", tmp, strerror(e));
+    return io_fail(x, "cannot write temporary file %s: %s", tmp, strerror(e));
   if (rename(tmp, x->path))
-    return fail(x, "cannot rename temporary file %s into place: %s", tmp,
+    return io_fail(x, "cannot rename temporary file %s into place: %s", tmp,
                 strerror(errno));
   return 0;
 }
@@ -452,17 +432,17 @@ static int write_and_rename(const npy_ctx *x, int fd, const char *tmp,
 int npy_write(const char *path, int rank, const int64_t *dims,
               const float *data, char *err, size_t errlen)
 {
-  npy_ctx x = {path, err, errlen};
+  io_ctx x = {path, err, errlen};
   size_t count;
   if (rank < 0 || rank > NPY_MAX_RANK)
-    return fail(&x, "cannot write rank %d (expected 0..%d)", rank,
+    return io_fail(&x, "cannot write rank %d (expected 0..%d)", rank,
                 NPY_MAX_RANK);
   char shape[SHAPE_STR_MAX];
   if (npy_shape_count(rank, dims, &count))
-    return fail(&x, "cannot write shape %s: negative dimension or too many "
+    return io_fail(&x, "cannot write shape %s: negative dimension or too many "
                     "elements", shape_str(shape, rank, dims));
   if (count && !data)
-    return fail(&x, "cannot write shape %s: data is NULL",
+    return io_fail(&x, "cannot write shape %s: data is NULL",
                 shape_str(shape, rank, dims));
 
   char hdr[HEADER_MAX];
@@ -471,11 +451,11 @@ int npy_write(const char *path, int rank, const int64_t *dims,
   size_t plen = strlen(path);
   char *tmp = malloc(plen + sizeof ".XXXXXX");
   if (!tmp)
-    return fail(&x, "out of memory");
+    return io_fail(&x, "out of memory");
   memcpy(tmp, path, plen);
   memcpy(tmp + plen, ".XXXXXX", sizeof ".XXXXXX");
   int fd = mkstemp(tmp);
-  int rc = fd < 0 ? fail(&x, "cannot create temporary file %s: %s", tmp,
+  int rc = fd < 0 ? io_fail(&x, "cannot create temporary file %s: %s", tmp,
                          strerror(errno))
                   : write_and_rename(&x, fd, tmp, hdr, hlen, data, count);
   if (rc && fd >= 0)

@@ -3,6 +3,8 @@
 
 #include "safetensors.h"
 
+#include "io_error.h"
+
 #include "npy.h" /* npy_shape_count */
 
 #include <cjson/cJSON.h>
@@ -39,28 +41,6 @@ struct st_file {
   st_tensor *tensors;
 };
 
-/* Where errors go: every message is prefixed with the file's path. */
-typedef struct st_ctx {
-  const char *path;
-  char *err;
-  size_t errlen;
-} st_ctx;
-
-/* Always returns -1 so callers can `return fail(...)`. */
-__attribute__((format(printf, 2, 3)))
-static int fail(const st_ctx *x, const char *fmt, ...)
-{
-  if (!x->err || !x->errlen)
-    return -1;
-  int n = snprintf(x->err, x->errlen, "%s: ", x->path);
-  if (n >= 0 && (size_t)n < x->errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(x->err + n, x->errlen - (size_t)n, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
 
 /* A name or dtype from the file, made fit for a one-line message: control
  * characters become '?' and long strings are cut. */
@@ -105,51 +85,51 @@ static int read_ints(const cJSON *a, int64_t *v, int max)
 
 /* Validates one header entry and points t at its data in the data area
  * [base, base + len). */
-static int parse_entry(const st_ctx *x, const cJSON *e, st_tensor *t,
+static int parse_entry(const io_ctx *x, const cJSON *e, st_tensor *t,
                        const unsigned char *base, uint64_t len)
 {
   char name[SHOW_MAX], dtype[SHOW_MAX];
   show(name, e->string);
   if (!cJSON_IsObject(e))
-    return fail(x, "tensor '%s': entry is not a JSON object", name);
+    return io_fail(x, "tensor '%s': entry is not a JSON object", name);
   const cJSON *jd = cJSON_GetObjectItemCaseSensitive(e, "dtype");
   if (!cJSON_IsString(jd))
-    return fail(x, "tensor '%s': \"dtype\" missing or not a string", name);
+    return io_fail(x, "tensor '%s': \"dtype\" missing or not a string", name);
   if (strcmp(jd->valuestring, "F32"))
-    return fail(x, "tensor '%s' has dtype %s (expected F32)", name,
+    return io_fail(x, "tensor '%s' has dtype %s (expected F32)", name,
                 show(dtype, jd->valuestring));
 
   t->rank = read_ints(cJSON_GetObjectItemCaseSensitive(e, "shape"), t->dims,
                       ST_MAX_RANK);
   if (t->rank < 0)
-    return fail(x, "tensor '%s': \"shape\" missing or not an array of "
+    return io_fail(x, "tensor '%s': \"shape\" missing or not an array of "
                    "non-negative integers", name);
   if (t->rank > ST_MAX_RANK)
-    return fail(x, "tensor '%s' has rank %d (at most %d supported)", name,
+    return io_fail(x, "tensor '%s' has rank %d (at most %d supported)", name,
                 t->rank, ST_MAX_RANK);
   size_t count;
   if (npy_shape_count(t->rank, t->dims, &count))
-    return fail(x, "tensor '%s': shape has too many elements", name);
+    return io_fail(x, "tensor '%s': shape has too many elements", name);
 
   int64_t off[2];
   if (read_ints(cJSON_GetObjectItemCaseSensitive(e, "data_offsets"), off,
                 2) != 2)
-    return fail(x, "tensor '%s': \"data_offsets\" missing or not [begin, "
+    return io_fail(x, "tensor '%s': \"data_offsets\" missing or not [begin, "
                    "end] non-negative integers", name);
   uint64_t begin = (uint64_t)off[0], end = (uint64_t)off[1];
   if (begin > end || end > len)
-    return fail(x, "tensor '%s': data_offsets [%llu, %llu] are not a range "
+    return io_fail(x, "tensor '%s': data_offsets [%llu, %llu] are not a range "
                    "within the %llu-byte data area", name,
                 (unsigned long long)begin, (unsigned long long)end,
                 (unsigned long long)len);
   size_t bytes = count * sizeof(float);
   if (end - begin != bytes)
-    return fail(x, "tensor '%s': data_offsets span %llu bytes but its F32 "
+    return io_fail(x, "tensor '%s': data_offsets span %llu bytes but its F32 "
                    "shape needs %zu (%zu elements)", name,
                 (unsigned long long)(end - begin), bytes, count);
 
   if (!(t->name = strdup(e->string)))
-    return fail(x, "out of memory");
+    return io_fail(x, "out of memory");
   /* Empty tensors get a pointer that is aligned even if their offset isn't. */
   static const float no_data[1];
   const unsigned char *p = base + begin;
@@ -159,26 +139,26 @@ static int parse_entry(const st_ctx *x, const cJSON *e, st_tensor *t,
     t->data = (const float *)(const void *)p; /* alignment checked */
   } else {
     if (!(t->copy = malloc(bytes)))
-      return fail(x, "tensor '%s': out of memory for an aligned copy", name);
+      return io_fail(x, "tensor '%s': out of memory for an aligned copy", name);
     memcpy(t->copy, p, bytes);
     t->data = t->copy;
   }
   return 0;
 }
 
-static int parse_entries(const st_ctx *x, st_file *f, const cJSON *root,
+static int parse_entries(const io_ctx *x, st_file *f, const cJSON *root,
                          const unsigned char *base, uint64_t len)
 {
   int n = cJSON_GetArraySize(root);
   if (n && !(f->tensors = calloc((size_t)n, sizeof *f->tensors)))
-    return fail(x, "out of memory");
+    return io_fail(x, "out of memory");
   const cJSON *e;
   cJSON_ArrayForEach(e, root) {
     char name[SHOW_MAX];
     if (!strcmp(e->string, "__metadata__"))
       continue;
     if (find(f, e->string))
-      return fail(x, "tensor '%s' appears twice", show(name, e->string));
+      return io_fail(x, "tensor '%s' appears twice", show(name, e->string));
     /* Counted before parsing so st_close frees a half-filled entry. */
     if (parse_entry(x, e, &f->tensors[f->count++], base, len))
       return -1;
@@ -193,23 +173,23 @@ static int is_json_space(char c)
 
 /* Parses a NUL-terminated copy of the header: cJSON then never reads past
  * our buffer, whatever the file holds. */
-static int parse_header(const st_ctx *x, st_file *f)
+static int parse_header(const io_ctx *x, st_file *f)
 {
   const unsigned char *map = f->map;
   uint64_t hlen = 0;
   for (int i = 7; i >= 0; i--)
     hlen = hlen << 8 | map[i];
   if (hlen > f->size - 8)
-    return fail(x, "header length %llu exceeds the %zu bytes that follow it "
+    return io_fail(x, "header length %llu exceeds the %zu bytes that follow it "
                    "(truncated or not a safetensors file)",
                 (unsigned long long)hlen, f->size - 8);
   if (hlen > HEADER_MAX_BYTES)
-    return fail(x, "header length %llu exceeds the %u-byte limit",
+    return io_fail(x, "header length %llu exceeds the %u-byte limit",
                 (unsigned long long)hlen, HEADER_MAX_BYTES);
 
   char *text = malloc((size_t)hlen + 1);
   if (!text)
-    return fail(x, "out of memory for a %llu-byte header",
+    return io_fail(x, "out of memory for a %llu-byte header",
                 (unsigned long long)hlen);
   memcpy(text, map + 8, (size_t)hlen);
   text[hlen] = '\0';
@@ -217,17 +197,17 @@ static int parse_header(const st_ctx *x, st_file *f)
   cJSON *root = cJSON_ParseWithLengthOpts(text, (size_t)hlen, &end, 0);
   int rc = 0;
   if (!root) {
-    rc = fail(x, "header is not valid JSON (error at byte %td of %llu)",
+    rc = io_fail(x, "header is not valid JSON (error at byte %td of %llu)",
               end - text, (unsigned long long)hlen);
   } else {
     /* The spec pads the header with spaces; anything else is corruption. */
     while (end < text + hlen && is_json_space(*end))
       end++;
     if (end != text + hlen)
-      rc = fail(x, "header has data after its JSON value (at byte %td of "
+      rc = io_fail(x, "header has data after its JSON value (at byte %td of "
                    "%llu)", end - text, (unsigned long long)hlen);
     else if (!cJSON_IsObject(root))
-      rc = fail(x, "header is not a JSON object");
+      rc = io_fail(x, "header is not a JSON object");
     else
       rc = parse_entries(x, f, root, map + 8 + hlen, f->size - 8 - hlen);
   }
@@ -236,22 +216,22 @@ static int parse_header(const st_ctx *x, st_file *f)
   return rc;
 }
 
-static int map_fd(const st_ctx *x, int fd, st_file *f)
+static int map_fd(const io_ctx *x, int fd, st_file *f)
 {
   struct stat st;
   if (fstat(fd, &st))
-    return fail(x, "cannot stat: %s", strerror(errno));
+    return io_fail(x, "cannot stat: %s", strerror(errno));
   if (!S_ISREG(st.st_mode))
-    return fail(x, "not a regular file");
+    return io_fail(x, "not a regular file");
   if (st.st_size < 8)
-    return fail(x, "truncated: file is %lld bytes, too short for the 8-byte "
+    return io_fail(x, "truncated: file is %lld bytes, too short for the 8-byte "
                    "header length", (long long)st.st_size);
   if ((uint64_t)st.st_size > SIZE_MAX)
-    return fail(x, "file of %lld bytes is too large to map",
+    return io_fail(x, "file of %lld bytes is too large to map",
                 (long long)st.st_size);
   void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
   if (m == MAP_FAILED)
-    return fail(x, "cannot mmap: %s", strerror(errno));
+    return io_fail(x, "cannot mmap: %s", strerror(errno));
   f->map = m;
   f->size = (size_t)st.st_size;
   return 0;
@@ -259,15 +239,15 @@ static int map_fd(const st_ctx *x, int fd, st_file *f)
 
 int st_open(const char *path, st_file **out, char *err, size_t errlen)
 {
-  st_ctx x = {path, err, errlen};
+  io_ctx x = {path, err, errlen};
   *out = NULL;
   st_file *f = calloc(1, sizeof *f);
   if (!f || !(f->path = strdup(path))) {
     free(f);
-    return fail(&x, "out of memory");
+    return io_fail(&x, "out of memory");
   }
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  int rc = fd < 0 ? fail(&x, "cannot open: %s", strerror(errno))
+  int rc = fd < 0 ? io_fail(&x, "cannot open: %s", strerror(errno))
                   : map_fd(&x, fd, f);
   if (fd >= 0)
     close(fd); /* the mapping outlives the descriptor */
@@ -297,9 +277,9 @@ int st_get(const st_file *f, const char *name, int *rank,
 {
   const st_tensor *t = find(f, name);
   if (!t) {
-    st_ctx x = {f->path, err, errlen};
+    io_ctx x = {f->path, err, errlen};
     char shown[SHOW_MAX];
-    return fail(&x, "no tensor named '%s'", show(shown, name));
+    return io_fail(&x, "no tensor named '%s'", show(shown, name));
   }
   *rank = t->rank;
   memcpy(dims, t->dims, sizeof t->dims);
