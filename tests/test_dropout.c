@@ -16,57 +16,9 @@
 #include "philox.h"
 #include "reference.h"
 #include "testutil.h"
+#include "testpipe.h"
 
 /* ------------------------------------------------------------- harness */
-
-typedef struct pipeline {
-  actjit_context *ctx;
-  actjit_graph *g;
-  float *params[8];
-  int np;
-} pipeline;
-
-static void load(pipeline *p, const char *text, uint64_t *rng) {
-  assert_int_equal(actjit_context_create(&p->ctx), ACTJIT_OK);
-  if (actjit_graph_parse(p->ctx, text, strlen(text), "dropout.air", &p->g))
-    fail_msg("%s", actjit_context_error(p->ctx));
-  p->np = actjit_graph_param_count(p->g);
-  assert_true(p->np <= 8);
-  for (int i = 0; i < p->np; i++) {
-    int rank;
-    int64_t dims[ACTJIT_MAX_RANK];
-    assert_int_equal(actjit_graph_param_info(p->g, i, NULL, &rank, dims), ACTJIT_OK);
-    size_t n = 1;
-    for (int d = 0; d < rank; d++) n *= (size_t)dims[d];
-    p->params[i] = tu_alloc_unaligned(n);
-    for (size_t j = 0; j < n; j++) p->params[i][j] = tu_uniform(rng, -0.5f, 0.5f);
-  }
-}
-
-static void unload(pipeline *p) {
-  for (int i = 0; i < p->np; i++) tu_free_unaligned(p->params[i]);
-  actjit_graph_destroy(p->g);
-  actjit_context_destroy(p->ctx);
-}
-
-static actjit_kernel *compile(pipeline *p, const test_target *t, int fuse, int training) {
-  actjit_compile_options o;
-  actjit_compile_options_init(&o);
-  o.cpu = t->cpu, o.features = t->features, o.fuse = fuse, o.training = training;
-  actjit_kernel *k;
-  if (actjit_compile(p->g, &o, &k)) fail_msg("%s", actjit_context_error(p->ctx));
-  if (t->width) assert_int_equal(actjit_kernel_vector_width(k), t->width);
-  for (int i = 0; i < p->np; i++) {
-    const char *name;
-    int rank;
-    int64_t dims[ACTJIT_MAX_RANK];
-    assert_int_equal(actjit_graph_param_info(p->g, i, &name, &rank, dims), ACTJIT_OK);
-    size_t n = 1;
-    for (int d = 0; d < rank; d++) n *= (size_t)dims[d];
-    assert_int_equal(actjit_kernel_bind(k, name, p->params[i], n), ACTJIT_OK);
-  }
-  return k;
-}
 
 /* Output of k on x at batch with seed: a fresh buffer of *n floats. */
 static float *run(actjit_kernel *k, const float *x, int64_t batch, uint64_t seed, size_t *n) {
@@ -87,8 +39,6 @@ static float *reference(pipeline *p, const float *x, int64_t batch, uint64_t see
   return y;
 }
 
-static bool same_bits(float a, float b) { return !memcmp(&a, &b, 4); }
-static bool same_value(float a, float b) { return isnan(a) ? isnan(b) : same_bits(a, b); }
 
 /* One dropout alone: input %x : f32[N, cols], %<name> = dropout %x {p}. */
 static void load_single(pipeline *p, const char *name, double prob, int cols) {
@@ -96,7 +46,7 @@ static void load_single(pipeline *p, const char *name, double prob, int cols) {
   snprintf(text, sizeof text, "input %%x : f32[N, %d]\n%%%s = dropout %%x {p = %.17g}\noutput %%%s\n", cols, name,
            prob, name);
   uint64_t rng = 1;
-  load(p, text, &rng);
+  load_pipeline(p, text, NULL, &rng);
 }
 
 /* ------------------------------------------------------------- Philox */
@@ -206,7 +156,7 @@ static void test_scale_is_pytorchs(void **state) {
     assert_true(same_bits(dropout_scale(torch_scales[i].p), torch_scales[i].scale));
     pipeline p;
     load_single(&p, "d", torch_scales[i].p, 1000);
-    actjit_kernel *k = compile(&p, &test_targets[0], 1, 1);
+    actjit_kernel *k = compile_pipeline(&p, &test_targets[0], 1, 0, 1);
     float *x = tu_alloc_unaligned(1000);
     for (int j = 0; j < 1000; j++) x[j] = 1.0f;
     float *y = run(k, x, 1, 7, NULL), top = 0;
@@ -217,7 +167,7 @@ static void test_scale_is_pytorchs(void **state) {
     assert_true(same_bits(top, torch_scales[i].scale));
     tu_free_unaligned(x), tu_free_unaligned(y);
     actjit_kernel_destroy(k);
-    unload(&p);
+    unload_pipeline(&p);
   }
 }
 
@@ -239,7 +189,7 @@ static void test_special_values(void **state) {
     load_single(&p, "d", probs[pi], COLS);
     for (size_t t = 0; t < N_TEST_TARGETS; t++)
       for (int fuse = 0; fuse <= 1; fuse++) {
-        actjit_kernel *k = compile(&p, &test_targets[t], fuse, 1);
+        actjit_kernel *k = compile_pipeline(&p, &test_targets[t], fuse, 0, 1);
         float *y = run(k, x, BATCH, 3, NULL), *r = reference(&p, x, BATCH, 3, N);
         for (int i = 0; i < N; i++) {
           float want;
@@ -259,7 +209,7 @@ static void test_special_values(void **state) {
         tu_free_unaligned(y), tu_free_unaligned(r);
         actjit_kernel_destroy(k);
       }
-    unload(&p);
+    unload_pipeline(&p);
   }
   tu_free_unaligned(x);
 }
@@ -274,14 +224,14 @@ static void test_inference_is_identity(void **state) {
   for (int i = 0; i < 99; i++) x[i] = tu_uniform(&rng, -3, 3);
   for (size_t t = 0; t < N_TEST_TARGETS; t++)
     for (int fuse = 0; fuse <= 1; fuse++) {
-      actjit_kernel *k = compile(&p, &test_targets[t], fuse, 0);
+      actjit_kernel *k = compile_pipeline(&p, &test_targets[t], fuse, 0, 0);
       float *y = run(k, x, 3, 99, NULL);
       assert_memory_equal(x, y, 99 * sizeof(float));
       tu_free_unaligned(y);
       actjit_kernel_destroy(k);
     }
   tu_free_unaligned(x);
-  unload(&p);
+  unload_pipeline(&p);
 }
 
 /* ------------------------------------------------------------ statistics */
@@ -299,7 +249,7 @@ static void test_keep_rate(void **state) {
     double pr = probs[pi];
     pipeline p;
     load_single(&p, "drop", pr, COLS);
-    actjit_kernel *k = compile(&p, &test_targets[0], 1, 1);
+    actjit_kernel *k = compile_pipeline(&p, &test_targets[0], 1, 0, 1);
     uint64_t seed = 1234567 + pi, op = dropout_op_id("drop"), t = dropout_threshold(pr);
     float *y = run(k, x, BATCH, seed, NULL), *r = reference(&p, x, BATCH, seed, N);
     float scale = 1.0f / (float)(1.0 - pr);
@@ -316,7 +266,7 @@ static void test_keep_rate(void **state) {
     assert_true(fabs((double)kept - mean) <= 5 * sigma);
     tu_free_unaligned(y), tu_free_unaligned(r);
     actjit_kernel_destroy(k);
-    unload(&p);
+    unload_pipeline(&p);
   }
   tu_free_unaligned(x);
 }
@@ -337,12 +287,12 @@ static void test_seeds_and_ops(void **state) {
   for (int i = 0; i < N; i++) x[i] = 1.0f + (float)(i % 7);
   pipeline p;
   load_single(&p, "d", 0.5, COLS);
-  actjit_kernel *k = compile(&p, &test_targets[0], 1, 1), *k2 = compile(&p, &test_targets[0], 1, 1);
+  actjit_kernel *k = compile_pipeline(&p, &test_targets[0], 1, 0, 1), *k2 = compile_pipeline(&p, &test_targets[0], 1, 0, 1);
   float *a = run(k, x, BATCH, 11, NULL), *b = run(k, x, BATCH, 11, NULL), *c = run(k2, x, BATCH, 11, NULL);
   assert_memory_equal(a, b, N * sizeof(float));
   assert_memory_equal(a, c, N * sizeof(float));
   /* The default seed is 0. */
-  actjit_kernel *fresh = compile(&p, &test_targets[0], 1, 1);
+  actjit_kernel *fresh = compile_pipeline(&p, &test_targets[0], 1, 0, 1);
   float *d0 = tu_alloc_unaligned(N), *z = run(k, x, BATCH, 0, NULL);
   assert_int_equal(actjit_kernel_run(fresh, x, BATCH, d0), ACTJIT_OK);
   assert_memory_equal(d0, z, N * sizeof(float));
@@ -359,35 +309,35 @@ static void test_seeds_and_ops(void **state) {
   /* Another name: another mask. */
   pipeline q;
   load_single(&q, "e", 0.5, COLS);
-  actjit_kernel *kq = compile(&q, &test_targets[0], 1, 1);
+  actjit_kernel *kq = compile_pipeline(&q, &test_targets[0], 1, 0, 1);
   float *e = run(kq, x, BATCH, 11, NULL);
   double diff = mask_difference(a, e, N);
   assert_true(diff > 0.45 && diff < 0.55);
   tu_free_unaligned(e);
   actjit_kernel_destroy(kq);
-  unload(&q);
+  unload_pipeline(&q);
 
   /* The same name after other nodes (another node index; relu of positive
    * x is x): the same mask. */
   uint64_t rng = 1;
-  load(&q, "input %x : f32[N, 100]\n%r = relu %x\n%t = identity %r\n%d = dropout %t {p = 0.5}\noutput %d\n", &rng);
+  load_pipeline(&q, "input %x : f32[N, 100]\n%r = relu %x\n%t = identity %r\n%d = dropout %t {p = 0.5}\noutput %d\n", NULL, &rng);
   for (int fuse = 0; fuse <= 1; fuse++) {
-    kq = compile(&q, &test_targets[0], fuse, 1);
+    kq = compile_pipeline(&q, &test_targets[0], fuse, 0, 1);
     e = run(kq, x, BATCH, 11, NULL);
     assert_memory_equal(a, e, N * sizeof(float));
     tu_free_unaligned(e);
     actjit_kernel_destroy(kq);
   }
-  unload(&q);
+  unload_pipeline(&q);
 
   /* Two dropouts in one pipeline: independent masks, each philox.h's. */
-  load(&q, "input %x : f32[N, 100]\n%d1 = dropout %x {p = 0.5}\n%d2 = dropout %d1 {p = 0.5}\noutput %d2\n", &rng);
+  load_pipeline(&q, "input %x : f32[N, 100]\n%d1 = dropout %x {p = 0.5}\n%d2 = dropout %d1 {p = 0.5}\noutput %d2\n", NULL, &rng);
   uint64_t t = dropout_threshold(0.5), id1 = dropout_op_id("d1"), id2 = dropout_op_id("d2");
   size_t differ = 0, kept = 0;
   for (int i = 0; i < N; i++) differ += dropout_keep(11, id1, (uint64_t)i, t) != dropout_keep(11, id2, (uint64_t)i, t);
   assert_true(differ > 0.45 * N && differ < 0.55 * N);
   for (int fuse = 0; fuse <= 1; fuse++) {
-    kq = compile(&q, &test_targets[0], fuse, 1);
+    kq = compile_pipeline(&q, &test_targets[0], fuse, 0, 1);
     e = run(kq, x, BATCH, 11, NULL);
     kept = 0;
     for (int i = 0; i < N; i++) {
@@ -399,11 +349,11 @@ static void test_seeds_and_ops(void **state) {
     tu_free_unaligned(e);
     actjit_kernel_destroy(kq);
   }
-  unload(&q);
+  unload_pipeline(&q);
 
   tu_free_unaligned(a);
   actjit_kernel_destroy(k);
-  unload(&p);
+  unload_pipeline(&p);
   tu_free_unaligned(x);
 }
 
@@ -440,10 +390,10 @@ static void test_fused_unfused_widths(void **state) {
   for (size_t ci = 0; ci < sizeof chains / sizeof *chains; ci++) {
     uint64_t rng = 99;
     pipeline p;
-    load(&p, chains[ci].ir, &rng);
+    load_pipeline(&p, chains[ci].ir, NULL, &rng);
     actjit_kernel *ks[2 * N_TEST_TARGETS];
     for (size_t t = 0; t < N_TEST_TARGETS; t++)
-      for (int fuse = 0; fuse <= 1; fuse++) ks[2 * t + fuse] = compile(&p, &test_targets[t], fuse, 1);
+      for (int fuse = 0; fuse <= 1; fuse++) ks[2 * t + fuse] = compile_pipeline(&p, &test_targets[t], fuse, 0, 1);
     for (size_t b = 0; b < sizeof batches / sizeof *batches; b++) {
       size_t nin, nout;
       assert_int_equal(actjit_kernel_io_sizes(ks[0], batches[b], &nin, &nout), ACTJIT_OK);
@@ -490,7 +440,7 @@ static void test_fused_unfused_widths(void **state) {
       tu_free_unaligned(y0), tu_free_unaligned(r), tu_free_unaligned(x);
     }
     for (size_t kk = 0; kk < 2 * N_TEST_TARGETS; kk++) actjit_kernel_destroy(ks[kk]);
-    unload(&p);
+    unload_pipeline(&p);
   }
 }
 

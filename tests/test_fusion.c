@@ -18,6 +18,7 @@
 
 #include "reference.h"
 #include "testutil.h"
+#include "testpipe.h"
 
 static const char *const chains[] = {
     /* prologue fusion: an elementwise group feeding softmax */
@@ -41,59 +42,6 @@ static const char *const chains[] = {
     "%s = sigmoid %i {inplace = 1}\noutput %s\n",
 };
 
-typedef struct pipeline {
-  actjit_context *ctx;
-  actjit_graph *g;
-  float *params[8];
-  int np;
-} pipeline;
-
-static void load(pipeline *p, const char *text, const char *path, uint64_t *rng) {
-  assert_int_equal(actjit_context_create(&p->ctx), ACTJIT_OK);
-  actjit_status st = text ? actjit_graph_parse(p->ctx, text, strlen(text), "chain.air", &p->g)
-                          : actjit_graph_parse_file(p->ctx, path, &p->g);
-  if (st) fail_msg("%s", actjit_context_error(p->ctx));
-  p->np = actjit_graph_param_count(p->g);
-  assert_true(p->np <= 8);
-  for (int i = 0; i < p->np; i++) {
-    int rank;
-    int64_t dims[ACTJIT_MAX_RANK];
-    assert_int_equal(actjit_graph_param_info(p->g, i, NULL, &rank, dims), ACTJIT_OK);
-    size_t n = 1;
-    for (int d = 0; d < rank; d++) n *= (size_t)dims[d];
-    p->params[i] = tu_alloc_unaligned(n);
-    for (size_t j = 0; j < n; j++) p->params[i][j] = tu_uniform(rng, -0.5f, 0.5f);
-  }
-}
-
-static actjit_kernel *compile(pipeline *p, const test_target *t, int fuse, int donate) {
-  actjit_compile_options o;
-  actjit_compile_options_init(&o);
-  o.cpu = t->cpu;
-  o.features = t->features;
-  o.fuse = fuse;
-  o.donate_input = donate;
-  actjit_kernel *k;
-  if (actjit_compile(p->g, &o, &k)) fail_msg("%s", actjit_context_error(p->ctx));
-  for (int i = 0; i < p->np; i++) {
-    const char *name;
-    int rank;
-    int64_t dims[ACTJIT_MAX_RANK];
-    actjit_graph_param_info(p->g, i, &name, &rank, dims);
-    size_t n = 1;
-    for (int d = 0; d < rank; d++) n *= (size_t)dims[d];
-    assert_int_equal(actjit_kernel_bind(k, name, p->params[i], n), ACTJIT_OK);
-  }
-  return k;
-}
-
-static void unload(pipeline *p) {
-  for (int i = 0; i < p->np; i++) tu_free_unaligned(p->params[i]);
-  actjit_graph_destroy(p->g);
-  actjit_context_destroy(p->ctx);
-}
-
-static bool same_bits(float a, float b) { return isnan(a) ? isnan(b) : !memcmp(&a, &b, 4); }
 
 static bool has_softmax(const actjit_graph *g) {
   for (int i = 0; i < g->n; i++)
@@ -102,19 +50,19 @@ static bool has_softmax(const actjit_graph *g) {
 }
 
 static bool agree(float a, float b, bool exact) {
-  if (exact || isnan(a) || isnan(b)) return same_bits(a, b);
+  if (exact || isnan(a) || isnan(b)) return same_value(a, b);
   return fabsf(a - b) <= 0x1p-20f * fabsf(b) + 0x1p-30f;
 }
 
 static void check_pipeline(const char *text, const char *path) {
   uint64_t rng = 12345;
   pipeline p;
-  load(&p, text, path, &rng);
+  load_pipeline(&p, text, path, &rng);
   const char *what = path ? path : text;
   bool exact = !has_softmax(p.g);
   for (size_t t = 0; t < N_TEST_TARGETS; t++) {
-    actjit_kernel *fused = compile(&p, &test_targets[t], 1, 0), *unfused = compile(&p, &test_targets[t], 0, 0);
-    actjit_kernel *donated = compile(&p, &test_targets[t], 1, 1);
+    actjit_kernel *fused = compile_pipeline(&p, &test_targets[t], 1, 0, 0), *unfused = compile_pipeline(&p, &test_targets[t], 0, 0, 0);
+    actjit_kernel *donated = compile_pipeline(&p, &test_targets[t], 1, 1, 0);
     static const int batches[] = {0, 1, 5};
     for (size_t b = 0; b < sizeof batches / sizeof *batches; b++) {
       size_t nin, nout;
@@ -130,7 +78,7 @@ static void check_pipeline(const char *text, const char *path) {
       assert_int_equal(ref_run(p.g, (const float *const *)p.params, x, batches[b], yr), ACTJIT_OK);
       assert_int_equal(actjit_kernel_run(donated, x, batches[b], yd), ACTJIT_OK);
       for (size_t i = 0; i < nout; i++) {
-        if (!agree(yf[i], yu[i], exact) || !same_bits(yf[i], yd[i]))
+        if (!agree(yf[i], yu[i], exact) || !same_value(yf[i], yd[i]))
           fail_msg("%s\n[%s] batch %d element %zu: fused %.9g, unfused %.9g, donated %.9g", what,
                    actjit_kernel_cpu(fused), batches[b], i, yf[i], yu[i], yd[i]);
         if (!(fabsf(yf[i] - yr[i]) <= 1e-5f * (1 + fabsf(yr[i]))))
@@ -142,7 +90,7 @@ static void check_pipeline(const char *text, const char *path) {
     }
     actjit_kernel_destroy(fused), actjit_kernel_destroy(unfused), actjit_kernel_destroy(donated);
   }
-  unload(&p);
+  unload_pipeline(&p);
 }
 
 static void test_chains(void **state) {
@@ -166,7 +114,7 @@ static void test_ir_files(void **state) {
 }
 
 static char *dump_passes(pipeline *p, int fuse) {
-  actjit_kernel *k = compile(p, &test_targets[0], fuse, 0);
+  actjit_kernel *k = compile_pipeline(p, &test_targets[0], fuse, 0, 0);
   char *text;
   assert_int_equal(actjit_kernel_dump(k, ACTJIT_DUMP_PASSES, &text), ACTJIT_OK);
   actjit_kernel_destroy(k);
@@ -178,8 +126,8 @@ static char *dump_passes(pipeline *p, int fuse) {
 static void test_seed_model_plan(void **state) {
   uint64_t rng = 1;
   pipeline p;
-  load(&p, NULL, ACTJIT_SOURCE_DIR "/ir/mlp.air", &rng);
-  actjit_kernel *fused = compile(&p, &test_targets[0], 1, 0), *unfused = compile(&p, &test_targets[0], 0, 0);
+  load_pipeline(&p, NULL, ACTJIT_SOURCE_DIR "/ir/mlp.air", &rng);
+  actjit_kernel *fused = compile_pipeline(&p, &test_targets[0], 1, 0, 0), *unfused = compile_pipeline(&p, &test_targets[0], 0, 0, 0);
   size_t bf = actjit_kernel_scratch_bytes(fused, 1024), bu = actjit_kernel_scratch_bytes(unfused, 1024);
   assert_true(bf > 0 && 3 * bf <= bu);
   /* 128 floats a row for the hidden layer; the rest lives in the output. */
@@ -195,21 +143,21 @@ static void test_seed_model_plan(void **state) {
   assert_non_null(strstr(u, "# memory plan: 5 kernels"));
   assert_null(strstr(u, "(in place)"));
   actjit_free(f), actjit_free(u);
-  unload(&p);
+  unload_pipeline(&p);
 }
 
 /* Unfused, only the ops PyTorch marks inplace=True write over their operand. */
 static void test_inplace_flag(void **state) {
   uint64_t rng = 1;
   pipeline p;
-  load(&p,
+  load_pipeline(&p,
        "input %x : f32[N, 8]\n%a = tanh %x\n%b = relu %a {inplace = 1}\n%c = sigmoid %b\n%d = tanh %c\noutput %d\n",
        NULL, &rng);
   char *u = dump_passes(&p, 0);
   assert_non_null(strstr(u, "kernel 1: relu %b  reads scratch0@(0*N+0), writes scratch0@(0*N+0) (in place)"));
   assert_non_null(strstr(u, "kernel 2: sigmoid %c  reads scratch0@(0*N+0), writes scratch1"));
   actjit_free(u);
-  unload(&p);
+  unload_pipeline(&p);
 }
 
 /* Outputs of 16 MB and more are written with non-temporal stores after an
@@ -218,11 +166,11 @@ static void test_inplace_flag(void **state) {
 static void test_streaming_stores(void **state) {
   uint64_t rng = 5;
   pipeline p;
-  load(&p, "input %x : f32[N, 4099]\n%r = leaky_relu %x {negative_slope = 0.1}\n%s = relu %r\noutput %s\n", NULL,
+  load_pipeline(&p, "input %x : f32[N, 4099]\n%r = leaky_relu %x {negative_slope = 0.1}\n%s = relu %r\noutput %s\n", NULL,
        &rng);
   int64_t batch = 1025; /* 4.2M floats */
   for (size_t t = 0; t < N_TEST_TARGETS; t++) {
-    actjit_kernel *k = compile(&p, &test_targets[t], 1, 0);
+    actjit_kernel *k = compile_pipeline(&p, &test_targets[t], 1, 0, 0);
     size_t nin, nout;
     assert_int_equal(actjit_kernel_io_sizes(k, batch, &nin, &nout), ACTJIT_OK);
     assert_true(nout >= (size_t)4 << 20);
@@ -231,7 +179,7 @@ static void test_streaming_stores(void **state) {
     assert_int_equal(actjit_kernel_run(k, x, batch, y), ACTJIT_OK);
     assert_int_equal(ref_run(p.g, NULL, x, batch, r), ACTJIT_OK);
     for (size_t i = 0; i < nout; i++)
-      if (!same_bits(y[i], r[i])) fail_msg("[%s] element %zu: %.9g, reference %.9g", actjit_kernel_cpu(k), i, y[i], r[i]);
+      if (!same_value(y[i], r[i])) fail_msg("[%s] element %zu: %.9g, reference %.9g", actjit_kernel_cpu(k), i, y[i], r[i]);
     char *text;
     assert_int_equal(actjit_kernel_dump(k, ACTJIT_DUMP_ASM, &text), ACTJIT_OK);
     assert_non_null(strstr(text, "vmovntps") ? strstr(text, "vmovntps") : strstr(text, "movntps"));
@@ -239,7 +187,7 @@ static void test_streaming_stores(void **state) {
     tu_free_unaligned(x), tu_free_unaligned(y), tu_free_unaligned(r);
     actjit_kernel_destroy(k);
   }
-  unload(&p);
+  unload_pipeline(&p);
 }
 
 int main(void) {
