@@ -142,7 +142,8 @@ actjit_status actjit_graph_print(const actjit_graph *g, char **text);
 typedef struct actjit_kernel actjit_kernel;
 
 typedef struct actjit_compile_options {
-  const char *cpu;      /* LLVM CPU name ("skylake-avx512", "x86-64"); NULL: host */
+  const char *cpu;      /* LLVM CPU name ("skylake-avx512", "x86-64"); NULL: the
+                           host's, or $ACTJIT_CPU (and $ACTJIT_FEATURES) if set */
   const char *features; /* LLVM feature string ("+avx2,+fma"); NULL: host's
                            when cpu is NULL, else the CPU's own */
   int opt_level;        /* 0..3; default 3 */

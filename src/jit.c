@@ -121,6 +121,12 @@ actjit_status jit_target_init(actjit_context *ctx, const char *cpu, const char *
   if (native_failed) return aj_error(ctx, ACTJIT_ERR_TARGET, "LLVM has no native target for this host");
   if (opt_level < 0 || opt_level > 3)
     return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "optimization level %d is not in 0..3", opt_level);
+  /* Like oneDNN's ONEDNN_MAX_CPU_ISA: the environment may narrow the host
+   * target (tools such as valgrind lack AVX-512). */
+  if (!cpu && getenv("ACTJIT_CPU") && *getenv("ACTJIT_CPU")) {
+    cpu = getenv("ACTJIT_CPU");
+    features = features ? features : getenv("ACTJIT_FEATURES");
+  }
   if (cpu && !in_list(known_cpus, sizeof known_cpus / sizeof *known_cpus, cpu, strlen(cpu)))
     return aj_error(ctx, ACTJIT_ERR_TARGET, "unknown CPU '%s' (names as in llc -mcpu=help)", cpu);
   actjit_status st = features ? check_features(ctx, features) : ACTJIT_OK;
