@@ -1,8 +1,10 @@
-/* vmath-accuracy: maximum ULP error of the emitted exp/tanh/sigmoid
- * (src/codegen/vmath.c) over every float bit pattern, or every N-th with
+/* vmath-accuracy: maximum ULP error of the emitted vector functions
+ * (src/codegen/vmath.c: exp, tanh, sigmoid, expm1, log, log1p, erf, erfc,
+ * and the gelu, tanhshrink and mish kernels) over every float bit pattern,
+ * or every N-th with
  * --stride N (default 97, a few seconds), at each vector width and target.
  *
- *   vmath-accuracy [--stride N] [--fn exp|tanh|sigmoid|exp_nonpos]
+ *   vmath-accuracy [--stride N] [--fn NAME]
  *
  * The reference is double-precision libm rounded to float.  That is the
  * correctly rounded float except when the exact value lies within about
@@ -173,6 +175,32 @@ static float ref_sigmoid(float x)
     return (float)e == INFINITY ? 0.0f : (float)(1.0 / (1.0 + e));
 }
 
+static float ref_expm1(float x) { return (float)expm1((double)x); }
+static float ref_log(float x) { return (float)log((double)x); }
+static float ref_log1p(float x) { return (float)log1p((double)x); }
+static float ref_erf(float x) { return (float)erf((double)x); }
+static float ref_erfc(float x) { return (float)erfc((double)x); }
+/* GELU as PyTorch defines it, x/2 (1 + erf(x/sqrt 2)), evaluated without
+ * the cancellation for x < 0; -Inf gives NaN (-Inf * 0). */
+static float ref_gelu(float x)
+{
+    double v = 0.5 * x * erfc(-(double)x / sqrt(2.0));
+    return isinf(x) && x < 0 ? NAN : (float)v;
+}
+/* x - tanh(x): a series below 0.1, where the subtraction cancels. */
+static float ref_tanhshrink(float x)
+{
+    double a = x, t = a * a;
+    if (fabs(a) < 0.1)
+        return (float)(a * t * (1.0 / 3 + t * (-2.0 / 15 + t * (17.0 / 315 + t * (-62.0 / 2835 + t * 1382.0 / 155925)))));
+    return (float)(a - tanh(a));
+}
+
+static float ref_mish(float x)
+{
+    return isinf(x) && x < 0 ? NAN : (float)(x * tanh(log1p(exp((double)x))));
+}
+
 struct fn_case {
     const char *name;
     emit_fn emit;
@@ -187,6 +215,14 @@ static const struct fn_case fns[] = {
     {"tanh", vm_tanh, ref_tanh, 2, -1.0f, 1.0f, 0.0f},
     {"sigmoid", vm_sigmoid, ref_sigmoid, 2, 0.0f, 1.0f, 0.0f},
     {"exp_nonpos", vm_exp_nonpos, ref_exp, 1, 0.0f, INFINITY, 104.0f},
+    {"expm1", vm_expm1, ref_expm1, 2, -1.0f, INFINITY, 0.0f},
+    {"log", vm_log, ref_log, 1, -INFINITY, INFINITY, 0.0f},
+    {"log1p", vm_log1p, ref_log1p, 2, -INFINITY, INFINITY, 0.0f},
+    {"erf", vm_erf, ref_erf, 2, -1.0f, 1.0f, 0.0f},
+    {"erfc", vm_erfc, ref_erfc, 2, 0.0f, 2.0f, 0.0f},
+    {"gelu", vm_gelu, ref_gelu, 4, -INFINITY, INFINITY, 0.0f},
+    {"tanhshrink", vm_tanhshrink, ref_tanhshrink, 4, -INFINITY, INFINITY, 0.0f},
+    {"mish", vm_mish, ref_mish, 4, -INFINITY, INFINITY, 0.0f},
 };
 
 struct target {
@@ -244,6 +280,12 @@ static int64_t ordinal(float f)
     return u >> 31 ? -(int64_t)(u & 0x7fffffff) : (int64_t)u;
 }
 
+/* The float at position k of the float line (inverse of ordinal, +0 for 0). */
+static float from_ordinal(int64_t k)
+{
+    return k < 0 ? from_bits(0x80000000u | (uint32_t)-k) : from_bits((uint32_t)k);
+}
+
 struct stats {
     int64_t worst;
     float worst_x;
@@ -255,6 +297,7 @@ struct stats {
 int main(int argc, char **argv)
 {
     uint64_t stride = 97;
+    float range_lo = 1.0f, range_hi = 0.0f; /* none */
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--stride") && i + 1 < argc) {
@@ -264,11 +307,18 @@ int main(int argc, char **argv)
             if (errno || *end || v == 0 || v > 0xffffffffull)
                 die("--stride takes an integer in 1..2^32-1", NULL);
             stride = v;
+        } else if (!strcmp(argv[i], "--range") && i + 2 < argc) {
+            range_lo = strtof(argv[++i], NULL);
+            range_hi = strtof(argv[++i], NULL);
+            if (!(range_lo <= range_hi))
+                die("--range takes two numbers LO <= HI", NULL);
         } else if (!strcmp(argv[i], "--fn") && i + 1 < argc) {
             only = argv[++i];
         } else {
             fprintf(stderr,
-                    "usage: %s [--stride N] [--fn exp|tanh|sigmoid|exp_nonpos]\n"
+                    "usage: %s [--stride N] [--fn NAME] [--range LO HI]\n"
+                    "  NAME: exp tanh sigmoid exp_nonpos expm1 log log1p erf erfc "
+                    "gelu tanhshrink mish\n"
                     "  Max ULP error of vmath's functions over every "
                     "N-th float bit\n  pattern (default N = 97; 1 = "
                     "exhaustive) at each width/target.\n",
@@ -307,11 +357,19 @@ int main(int argc, char **argv)
                     fc->emit, targets[t].width,
                     make_tm(targets[t].cpu, targets[t].features));
         clock_t t0 = clock();
+        /* Positions on the float line, -0x7f800000 (-Inf) .. 0x7f800000
+         * (+Inf), then the NaNs, in steps of stride; or every stride-th
+         * float of --range. */
+        int64_t first = range_lo <= range_hi ? ordinal(range_lo) : 0;
+        uint64_t end = range_lo <= range_hi
+                           ? (uint64_t)(ordinal(range_hi) - first) + 1
+                           : 0x100000000ull;
         uint64_t next = 0;
-        while (next < 0x100000000ull) {
+        while (next < end) {
             size_t n = 0;
-            for (; n < CHUNK && next < 0x100000000ull; n++, next += stride)
-                in[n] = from_bits((uint32_t)next);
+            for (; n < CHUNK && next < end; n++, next += stride)
+                in[n] = range_lo <= range_hi ? from_ordinal(first + (int64_t)next)
+                                             : from_bits((uint32_t)next);
             for (size_t i = 0; i < n; i++)
                 want[i] = fc->ref(in[i]);
             for (size_t i = n; i < CHUNK; i++) /* pad to the width */

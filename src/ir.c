@@ -221,7 +221,7 @@ actjit_status actjit_graph_op(actjit_graph *g, const char *opname,
     if (args[i] < 0 || args[i] >= g->n)
       return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "%s: operand %d is not a value of this graph", opname, i);
   double attr[OP_MAX_ATTRS];
-  for (int i = 0; i < OP_MAX_ATTRS; i++) attr[i] = oi->attr_default[i];
+  op_init_attrs(opname, strlen(opname), op, attr);
   for (int i = 0; i < nattrs; i++) {
     int k = attrs[i].name ? op_attr_index(op, attrs[i].name, strlen(attrs[i].name)) : -1;
     if (k < 0)

@@ -9,7 +9,9 @@
  *             SOURCE   input / param declarations, no code
  *             ELTWISE  y[i] = f(x[i]) (PRELU also reads a per-channel weight)
  *             LINEAR   y = x·Wᵀ + b over the last axis
- *             SOFTMAX  normalizes along one dim
+ *             SOFTMAX  normalizes along one dim (softmax, softmin = softmax
+ *                      of -x, log_softmax = x - max - log Σ exp(x - max))
+ *             GLU      halves one dim: a·sigmoid(b), a and b its two halves
  *             VIEW     same bytes, new shape (flatten)
  *   nargs   min..max tensor operands
  *   a0 d0   first attribute name and default (NAN: required)
@@ -22,18 +24,49 @@
 #include <stddef.h>
 
 #define OPS(X)                                                                 \
-  X(INPUT,      "input",      SOURCE,  0, 0, NULL, 0, NULL, 0)                   \
-  X(PARAM,      "param",      SOURCE,  0, 0, NULL, 0, NULL, 0)                   \
-  X(LINEAR,     "linear",     LINEAR,  2, 3, NULL, 0, NULL, 0)                   \
-  X(RELU,       "relu",       ELTWISE, 1, 1, NULL, 0, NULL, 0)                   \
-  X(SIGMOID,    "sigmoid",    ELTWISE, 1, 1, NULL, 0, NULL, 0)                   \
-  X(TANH,       "tanh",       ELTWISE, 1, 1, NULL, 0, NULL, 0)                   \
-  X(LEAKY_RELU, "leaky_relu", ELTWISE, 1, 1, "negative_slope", 0.01, NULL, 0)   \
-  X(PRELU,      "prelu",      ELTWISE, 2, 2, NULL, 0, NULL, 0)                   \
-  X(DROPOUT,    "dropout",    ELTWISE, 1, 1, "p", 0.5, NULL, 0)                 \
-  X(IDENTITY,   "identity",   ELTWISE, 1, 1, NULL, 0, NULL, 0)                   \
-  X(SOFTMAX,    "softmax",    SOFTMAX, 1, 1, "dim", NAN, NULL, 0)               \
-  X(FLATTEN,    "flatten",    VIEW,    1, 1, "start_dim", 1, "end_dim", -1)
+  X(INPUT,       "input",       SOURCE,  0, 0, NULL, 0, NULL, 0)                 \
+  X(PARAM,       "param",       SOURCE,  0, 0, NULL, 0, NULL, 0)                 \
+  X(LINEAR,      "linear",      LINEAR,  2, 3, NULL, 0, NULL, 0)                 \
+  X(RELU,        "relu",        ELTWISE, 1, 1, NULL, 0, NULL, 0)                 \
+  X(SIGMOID,     "sigmoid",     ELTWISE, 1, 1, NULL, 0, NULL, 0)                 \
+  X(TANH,        "tanh",        ELTWISE, 1, 1, NULL, 0, NULL, 0)                 \
+  X(LEAKY_RELU,  "leaky_relu",  ELTWISE, 1, 1, "negative_slope", 0.01, NULL, 0) \
+  X(PRELU,       "prelu",       ELTWISE, 2, 2, NULL, 0, NULL, 0)                 \
+  X(DROPOUT,     "dropout",     ELTWISE, 1, 1, "p", 0.5, NULL, 0)               \
+  X(IDENTITY,    "identity",    ELTWISE, 1, 1, NULL, 0, NULL, 0)                 \
+  X(EXP,         "exp",         ELTWISE, 1, 1, NULL, 0, NULL, 0)                 \
+  X(ELU,         "elu",         ELTWISE, 1, 1, "alpha", 1.0, NULL, 0)           \
+  X(CELU,        "celu",        ELTWISE, 1, 1, "alpha", 1.0, NULL, 0)           \
+  X(SELU,        "selu",        ELTWISE, 1, 1, NULL, 0, NULL, 0)                 \
+  X(GELU,        "gelu",        ELTWISE, 1, 1, "approximate", 0, NULL, 0)       \
+  X(SILU,        "silu",        ELTWISE, 1, 1, NULL, 0, NULL, 0)                 \
+  X(MISH,        "mish",        ELTWISE, 1, 1, NULL, 0, NULL, 0)                 \
+  X(HARDSIGMOID, "hardsigmoid", ELTWISE, 1, 1, NULL, 0, NULL, 0)                 \
+  X(HARDSWISH,   "hardswish",   ELTWISE, 1, 1, NULL, 0, NULL, 0)                 \
+  X(HARDTANH,    "hardtanh",    ELTWISE, 1, 1, "min_val", -1.0, "max_val", 1.0) \
+  X(RELU6,       "relu6",       ELTWISE, 1, 1, NULL, 0, NULL, 0)                 \
+  X(SOFTPLUS,    "softplus",    ELTWISE, 1, 1, "beta", 1.0, "threshold", 20.0)  \
+  X(SOFTSIGN,    "softsign",    ELTWISE, 1, 1, NULL, 0, NULL, 0)                 \
+  X(TANHSHRINK,  "tanhshrink",  ELTWISE, 1, 1, NULL, 0, NULL, 0)                 \
+  X(THRESHOLD,   "threshold",   ELTWISE, 1, 1, "threshold", NAN, "value", NAN)  \
+  X(LOGSIGMOID,  "logsigmoid",  ELTWISE, 1, 1, NULL, 0, NULL, 0)                 \
+  X(HARDSHRINK,  "hardshrink",  ELTWISE, 1, 1, "lambd", 0.5, NULL, 0)           \
+  X(SOFTSHRINK,  "softshrink",  ELTWISE, 1, 1, "lambd", 0.5, NULL, 0)           \
+  X(RRELU,       "rrelu",       ELTWISE, 1, 1, "lower", 0.125, "upper", 1.0 / 3) \
+  X(SOFTMAX,     "softmax",     SOFTMAX, 1, 1, "dim", NAN, NULL, 0)             \
+  X(SOFTMIN,     "softmin",     SOFTMAX, 1, 1, "dim", NAN, NULL, 0)             \
+  X(LOG_SOFTMAX, "log_softmax", SOFTMAX, 1, 1, "dim", NAN, NULL, 0)             \
+  X(GLU,         "glu",         GLU,     1, 1, "dim", -1, NULL, 0)              \
+  X(FLATTEN,     "flatten",     VIEW,    1, 1, "start_dim", 1, "end_dim", -1)
+
+/* Constants of ops as PyTorch's CPU kernels use them, in float. */
+#define SELU_ALPHA 1.6732632423543772848170429916717
+#define SELU_SCALE 1.0507009873554804934193349852946
+#define SELU_ALPHA_F ((float)SELU_ALPHA)
+#define SELU_SCALE_F ((float)SELU_SCALE)
+/* gelu approximate='tanh': beta = sqrt(2/pi), kappa = 0.044715 */
+#define GELU_BETA_F ((float)(1.41421356237309504880 * 1.12837916709551257390 * 0.5))
+#define GELU_KAPPA_F ((float)0.044715)
 
 typedef enum op_id {
 #define X(id, ...) OP_##id,
@@ -42,7 +75,7 @@ typedef enum op_id {
   OP_COUNT
 } op_id;
 
-typedef enum op_kind { K_SOURCE, K_ELTWISE, K_LINEAR, K_SOFTMAX, K_VIEW } op_kind;
+typedef enum op_kind { K_SOURCE, K_ELTWISE, K_LINEAR, K_SOFTMAX, K_GLU, K_VIEW } op_kind;
 
 #define OP_MAX_ARGS 3
 #define OP_MAX_ATTRS 2
@@ -57,8 +90,13 @@ typedef struct op_info {
 
 extern const op_info op_table[OP_COUNT];
 
-/* OP_COUNT if `name` is not an op. */
+/* The op named `name`, or that an alias of the table in ops.c names
+ * (`swish` is silu, `softmax2d` is softmax over dim -3, ...); OP_COUNT if
+ * neither. */
 op_id op_lookup(const char *name, size_t len);
+/* attr[] = the defaults of op `op` looked up as `name` (an alias may
+ * override them). */
+void op_init_attrs(const char *name, size_t len, op_id op, double attr[OP_MAX_ATTRS]);
 /* Index of attribute `name` of op, or -1. */
 int op_attr_index(op_id op, const char *name, size_t len);
 

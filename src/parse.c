@@ -256,7 +256,7 @@ static actjit_status parse_op(parser *ps) {
   }
   if (nargs < op_table[op].min_args) return error_at(ps, &ps->tok, "an operand");
   double attr[OP_MAX_ATTRS];
-  for (int i = 0; i < OP_MAX_ATTRS; i++) attr[i] = op_table[op].attr_default[i];
+  op_init_attrs(opt.s, opt.len, op, attr);
   bool inplace = false;
   if (is_punct(&ps->tok, '{') && (st = parse_attrs(ps, op, attr, &inplace))) return st;
   shape declared;

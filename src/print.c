@@ -1,6 +1,8 @@
 /* The printer: a graph as textual IR.  Its output parses back to the same
  * graph, and printing that gives the same text. */
+#include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,10 @@ bool sb_printf(strbuf *sb, const char *fmt, ...) {
 
 /* Shortest decimal that reads back as the same double. */
 void fmt_number(double v, char buf[32]) {
+  if (v == (double)(int64_t)v && v > -1e6 && v < 1e6 && !(v == 0 && signbit(v))) {
+    snprintf(buf, 32, "%.0f", v); /* 20, not 2e+01 */
+    return;
+  }
   for (int prec = 1; prec <= 17; prec++) {
     snprintf(buf, 32, "%.*g", prec, v);
     if (strtod(buf, NULL) == v) return;

@@ -98,6 +98,18 @@ static actjit_status verify_eltwise(actjit_graph *g, const node *nd, const shape
   case OP_LEAKY_RELU:
     if (!isfinite(nd->attr[0])) FAIL("negative_slope must be finite, got %g", nd->attr[0]);
     break;
+  case OP_CELU:
+    if (nd->attr[0] == 0) FAIL("alpha cannot be 0 (CELU divides by it)");
+    break;
+  case OP_GELU:
+    if (nd->attr[0] != 0 && nd->attr[0] != 1) FAIL("approximate must be 0 ('none') or 1 ('tanh'), got %g", nd->attr[0]);
+    break;
+  case OP_HARDTANH:
+    if (!(nd->attr[1] > nd->attr[0])) FAIL("max_val %g must be greater than min_val %g", nd->attr[1], nd->attr[0]);
+    break;
+  case OP_SOFTSHRINK:
+    if (!(nd->attr[0] >= 0)) FAIL("lambd must be at least 0, got %g", nd->attr[0]);
+    break;
   case OP_PRELU: {
     /* PyTorch: the channel dim is dim 1; a rank-1 input has one channel. */
     const node *w = &g->nodes[nd->args[1]];
@@ -122,6 +134,22 @@ static actjit_status verify_softmax(actjit_graph *g, const node *nd, const shape
     FAIL("dim %g out of range for rank %d (expected an integer in [%d, %d])", nd->attr[0],
          x->rank, -x->rank, x->rank - 1);
   *out = *x;
+  return ACTJIT_OK;
+}
+
+/* glu halves its dim: even, and when the dim is the batch's, its static
+ * factor (N*k after a flatten) even. */
+static actjit_status verify_glu(actjit_graph *g, const node *nd, const shape *x, shape *out) {
+  int d = norm_dim(nd->attr[0], x->rank);
+  char buf[96];
+  if (d < 0)
+    FAIL("dim %g out of range for rank %d (expected an integer in [%d, %d])", nd->attr[0], x->rank, -x->rank,
+         x->rank - 1);
+  if (x->d[d] % 2)
+    FAIL("dim %d of %s must have an even size to be halved, got %s%lld", d, shape_str(x, buf, sizeof buf),
+         d == 0 && x->dyn ? "N*" : "", (long long)x->d[d]);
+  *out = *x;
+  out->d[d] /= 2;
   return ACTJIT_OK;
 }
 
@@ -156,6 +184,7 @@ actjit_status verify_node(actjit_graph *g, const node *nd, shape *out) {
   case K_LINEAR: st = verify_linear(g, nd, &x->shape, out); break;
   case K_ELTWISE: st = verify_eltwise(g, nd, &x->shape, out); break;
   case K_SOFTMAX: st = verify_softmax(g, nd, &x->shape, out); break;
+  case K_GLU: st = verify_glu(g, nd, &x->shape, out); break;
   case K_VIEW: st = verify_flatten(g, nd, &x->shape, out); break;
   case K_SOURCE: break;
   }

@@ -626,8 +626,12 @@ static void bad_model(const char *text, const char *want1, const char *want2) {
 
 static void test_bad_models(void **state) {
   (void)state;
-  bad_model("Sequential(\n  (0): Linear(in_features=8, out_features=6, bias=True)\n  (1): GELU(approximate='none')\n)\n",
-            "model.txt:3: unsupported module 'GELU'", NULL);
+  bad_model("Sequential(\n  (0): Linear(in_features=8, out_features=6, bias=True)\n  (1): BatchNorm1d(6)\n)\n",
+            "model.txt:3: unsupported module 'BatchNorm1d'", NULL);
+  bad_model("Sequential(\n  (0): GELU(approximate='fast')\n)\n", "model.txt:2:", "one of 'none|tanh'");
+  bad_model("Sequential(\n  (0): Threshold(threshold=0.1)\n)\n", "model.txt:2:", "missing argument 'value'");
+  bad_model("Sequential(\n  (0): Linear(in_features=8, out_features=5, bias=True)\n  (1): GLU()\n)\n",
+            "model.txt:3: GLU:", "even");
   bad_model("Sequential(\n  (0): Dropout2d(p=0.5, inplace=False)\n)\n", "model.txt:2: unsupported module 'Dropout2d'",
             NULL);
   bad_model("Sequential(\n  (0): MyBlock(\n    (0): ReLU()\n  )\n)\n", "model.txt:2: unsupported module 'MyBlock'", NULL);
@@ -654,8 +658,8 @@ static void test_bad_models(void **state) {
   expect_error(cli("check", RELU_MODEL, "--input-shape", "N,7", NULL), 1, "model.txt:2: Linear:", "in_features", NULL);
 
   /* Textual IR errors pass through with file:line:col. */
-  write_text(tmp("bad.air"), "input %x : f32[N, 4]\n%y = gelu %x\noutput %y\n");
-  expect_error(cli("check", tmp("bad.air"), NULL), 1, "bad.air:2:6: unknown op 'gelu'", NULL);
+  write_text(tmp("bad.air"), "input %x : f32[N, 4]\n%y = gelu2 %x\noutput %y\n");
+  expect_error(cli("check", tmp("bad.air"), NULL), 1, "bad.air:2:6: unknown op 'gelu2'", NULL);
   expect_error(cli("check", ACTJIT_SOURCE_DIR "/ir/mlp.air", "--input-shape", "N,784", NULL), 1,
                "--input-shape is only for PyTorch print-outs", NULL);
 }

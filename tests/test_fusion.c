@@ -45,7 +45,7 @@ static const char *const chains[] = {
 
 static bool has_softmax(const actjit_graph *g) {
   for (int i = 0; i < g->n; i++)
-    if (g->nodes[i].op == OP_SOFTMAX) return true;
+    if (op_table[g->nodes[i].op].kind == K_SOFTMAX) return true; /* softmin, log_softmax too */
   return false;
 }
 

@@ -1,9 +1,10 @@
 /* Codegen: lowers a plan to an LLVM module.  Split by what it emits:
  *   loops.c    loop nests, vector loads/stores with masked tails
- *   vmath.c    vector exp / tanh / sigmoid
+ *   vmath.c    vector exp / tanh / sigmoid / expm1 / log / log1p / erf / erfc
  *   eltwise.c  elementwise ops and their kernels
  *   linear.c   linear layers
- *   softmax.c  softmax along any dim
+ *   softmax.c  softmax, softmin, log_softmax along any dim
+ *   glu.c      glu (halves a dim)
  *   module.c   one function per kernel plus the entry that sequences them
  */
 #ifndef ACTJIT_CODEGEN_H
@@ -127,5 +128,7 @@ int64_t cg_packed_stride(int64_t out, int width);
 /* ---- softmax.c: a softmax with its prologue chain; in_place when the plan
  * has it write over its input */
 void cg_softmax_kernel(cg *c, const node *nd, const cg_chain *prologue, bool in_place);
+/* ---- glu.c: glu (its own kernel: it halves a dim) */
+void cg_glu_kernel(cg *c, const node *nd);
 
 #endif

@@ -6,9 +6,43 @@
 
 static LLVMValueRef zero_like(LLVMValueRef x) { return LLVMConstNull(LLVMTypeOf(x)); }
 
+/* Constants and comparisons on values of x's type (float or vector). */
+static LLVMValueRef k(LLVMValueRef x, double v) { return vm_splat(LLVMTypeOf(x), (float)v); }
+static LLVMValueRef cmp(cg *c, LLVMRealPredicate p, LLVMValueRef x, LLVMValueRef y) {
+  return LLVMBuildFCmp(c->b, p, x, y, "");
+}
+static LLVMValueRef sel(cg *c, LLVMValueRef m, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildSelect(c->b, m, a, b, "");
+}
+/* max(x, lo) and min(x, hi) that keep NaN (one maxps/minps, see vmath.c). */
+static LLVMValueRef clamp_lo(cg *c, LLVMValueRef x, LLVMValueRef lo) { return sel(c, cmp(c, LLVMRealOLT, x, lo), lo, x); }
+static LLVMValueRef clamp_hi(cg *c, LLVMValueRef x, LLVMValueRef hi) { return sel(c, cmp(c, LLVMRealOGT, x, hi), hi, x); }
+static LLVMValueRef fabs_(cg *c, LLVMValueRef x) { return vm_call_intrinsic(c->b, "llvm.fabs", &x, 1); }
+
+/* PyTorch's elu(x, alpha, scale, input_scale) as its CPU kernel computes it,
+ * with float coefficients: x > 0 ? x*pos : (e^(x*in) - 1)*neg, the e^y - 1
+ * as expm1 (PyTorch's exp(y) - 1 loses all relative precision for |y| <
+ * 2^-24: elu(-1e-7) = -1.19e-7 there); expm1(y) + 0 keeps PyTorch's +0 at
+ * x = -0 (and -0 for alpha < 0). */
+static LLVMValueRef elu(cg *c, LLVMValueRef x, float pos, float neg, float in) {
+  LLVMBuilderRef b = c->b;
+  LLVMValueRef y = in == 1.0f ? x : LLVMBuildFMul(b, x, k(x, in), "");
+  LLVMValueRef e = LLVMBuildFAdd(b, vm_expm1(b, y), zero_like(x), "");
+  LLVMValueRef p = pos == 1.0f ? x : LLVMBuildFMul(b, x, k(x, pos), "");
+  return sel(c, cmp(c, LLVMRealOGT, x, zero_like(x)), p, LLVMBuildFMul(b, e, k(x, neg), ""));
+}
+
+/* min(max(x + 3, 0), 6), NaN kept (hardsigmoid, hardswish). */
+static LLVMValueRef relu6_of_x3(cg *c, LLVMValueRef x) {
+  LLVMValueRef v = LLVMBuildFAdd(c->b, x, k(x, 3), "");
+  return clamp_hi(c, clamp_lo(c, v, zero_like(x)), k(x, 6));
+}
+
 LLVMValueRef cg_eltwise_op(cg *c, const node *nd, LLVMValueRef x, LLVMValueRef w, const cg_pos *pos) {
   LLVMBuilderRef b = c->b;
   LLVMTypeRef t = LLVMTypeOf(x);
+  LLVMValueRef zero = zero_like(x), one = k(x, 1);
+  const double *a = nd->attr;
   switch (nd->op) {
   case OP_RELU: /* x < 0 ? 0 : x keeps NaN and -0, as PyTorch's clamp_min */
     return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, zero_like(x), ""), zero_like(x), x, "relu");
@@ -20,10 +54,54 @@ LLVMValueRef cg_eltwise_op(cg *c, const node *nd, LLVMValueRef x, LLVMValueRef w
   case OP_PRELU:
     return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, zero_like(x), ""), x,
                            LLVMBuildFMul(b, x, w, ""), nd->op == OP_PRELU ? "prelu" : "leaky_relu");
+  case OP_RRELU: /* eval mode: leaky_relu with slope (lower + upper)/2, in double as PyTorch */
+    return sel(c, cmp(c, LLVMRealOGT, x, zero), x, LLVMBuildFMul(b, x, k(x, (float)((a[0] + a[1]) / 2)), ""));
   case OP_DROPOUT: return cg_dropout(c, nd, x, pos); /* philox.c */
   case OP_IDENTITY: return x;
-  case OP_INPUT: case OP_PARAM: case OP_LINEAR: case OP_SOFTMAX: case OP_FLATTEN:
-  case OP_COUNT: break;
+  case OP_EXP: return vm_exp(b, x);
+  case OP_ELU: return elu(c, x, 1.0f, (float)a[0], 1.0f);
+  case OP_CELU: return elu(c, x, 1.0f, (float)a[0], (float)(1.0 / a[0]));
+  case OP_SELU: return elu(c, x, SELU_SCALE_F, SELU_ALPHA_F * SELU_SCALE_F, 1.0f);
+  case OP_GELU:
+    if (a[0] == 0) return vm_gelu(b, x);
+    { /* tanh: 0.5x(1 + tanh(u)) = x * sigmoid(2u), u = beta (x + kappa x^3) in
+       * float as PyTorch, the sigmoid form without 1 + tanh's cancellation */
+      LLVMValueRef x3 = LLVMBuildFMul(b, LLVMBuildFMul(b, x, x, ""), x, "");
+      LLVMValueRef inner = LLVMBuildFAdd(b, x, LLVMBuildFMul(b, k(x, GELU_KAPPA_F), x3, ""), "");
+      inner = LLVMBuildFMul(b, k(x, GELU_BETA_F), inner, "");
+      return LLVMBuildFMul(b, x, vm_sigmoid(b, LLVMBuildFAdd(b, inner, inner, "")), "gelu");
+    }
+  case OP_SILU: /* x / (1 + e^-x) as PyTorch: -0 once e^-x overflows, -Inf gives NaN */
+    return LLVMBuildFDiv(b, x, LLVMBuildFAdd(b, vm_exp(b, LLVMBuildFNeg(b, x, "")), one, ""), "silu");
+  case OP_MISH: return vm_mish(b, x);
+  case OP_HARDSIGMOID: return LLVMBuildFDiv(b, relu6_of_x3(c, x), k(x, 6), "hardsigmoid");
+  case OP_HARDSWISH: return LLVMBuildFDiv(b, LLVMBuildFMul(b, x, relu6_of_x3(c, x), ""), k(x, 6), "hardswish");
+  case OP_HARDTANH: return clamp_hi(c, clamp_lo(c, x, k(x, a[0])), k(x, a[1]));
+  case OP_RELU6: return clamp_hi(c, clamp_lo(c, x, zero), k(x, 6));
+  case OP_SOFTPLUS: { /* x*beta > threshold ? x : log1p(e^(x*beta))/beta, in float */
+    LLVMValueRef z = LLVMBuildFMul(b, x, k(x, a[0]), "");
+    LLVMValueRef s = LLVMBuildFDiv(b, vm_log1p(b, vm_exp(b, z)), k(x, a[0]), "");
+    return sel(c, cmp(c, LLVMRealOGT, z, k(x, a[1])), x, s);
+  }
+  case OP_SOFTSIGN: return LLVMBuildFDiv(b, x, LLVMBuildFAdd(b, fabs_(c, x), one, ""), "softsign");
+  case OP_TANHSHRINK: return vm_tanhshrink(b, x);
+  case OP_THRESHOLD: /* x <= threshold ? value : x; NaN passes */
+    return sel(c, cmp(c, LLVMRealOLE, x, k(x, a[0])), k(x, a[1]), x);
+  case OP_LOGSIGMOID: { /* min(x, 0) - log1p(e^-|x|); min's NaN is dropped, the log1p's kept */
+    LLVMValueRef m = sel(c, cmp(c, LLVMRealOLT, x, zero), x, zero);
+    return LLVMBuildFSub(b, m, vm_log1p(b, vm_exp(b, LLVMBuildFNeg(b, fabs_(c, x), ""))), "logsigmoid");
+  }
+  case OP_HARDSHRINK: { /* -lambd <= x <= lambd ? 0 : x (+0 for -0; NaN passes) */
+    LLVMValueRef in = LLVMBuildAnd(b, cmp(c, LLVMRealOGE, x, k(x, -a[0])), cmp(c, LLVMRealOLE, x, k(x, a[0])), "");
+    return sel(c, in, zero, x);
+  }
+  case OP_SOFTSHRINK: { /* x > l ? x - l : x < -l ? x + l : 0; NaN gives 0 as in PyTorch 1.13 */
+    LLVMValueRef l = k(x, a[0]), nl = k(x, -a[0]);
+    LLVMValueRef lo = sel(c, cmp(c, LLVMRealOLT, x, nl), LLVMBuildFAdd(b, x, l, ""), zero);
+    return sel(c, cmp(c, LLVMRealOGT, x, l), LLVMBuildFSub(b, x, l, ""), lo);
+  }
+  case OP_INPUT: case OP_PARAM: case OP_LINEAR: case OP_SOFTMAX: case OP_SOFTMIN: case OP_LOG_SOFTMAX:
+  case OP_GLU: case OP_FLATTEN: case OP_COUNT: break;
   }
   return x;
 }

@@ -63,7 +63,9 @@ static LLVMValueRef emit_kernel(cg *c, const step *s, int index) {
     bool softmax = nd->op == OP_SOFTMAX;
     cg_chain_init(c, &chain, ops + 1, s->n - 1 - softmax);
     cg_linear_kernel(c, ops[0], &chain, softmax);
-  } else if (nd->op == OP_SOFTMAX) {
+  } else if (op_table[nd->op].kind == K_GLU) {
+    cg_glu_kernel(c, nd);
+  } else if (op_table[nd->op].kind == K_SOFTMAX) { /* softmax, softmin, log_softmax */
     cg_chain_init(c, &chain, ops, s->n - 1);
     cg_softmax_kernel(c, nd, &chain, buffer_same(&s->in, &s->out));
   } else {

@@ -20,7 +20,11 @@
  * the sweeps stride over len.
  *
  * Special values follow PyTorch: a NaN or +Inf in a row makes the row NaN
- * (through s), and a row of -Inf is NaN. */
+ * (through s), and a row of -Inf is NaN.
+ *
+ * softmin is softmax of -x (PyTorch's definition): the loads negate.
+ * log_softmax is (x - M) - log S, PyTorch's order of operations: its first
+ * sweep only reads and the second writes from the input, as in place. */
 #include <float.h>
 #include <math.h>
 
@@ -38,6 +42,8 @@ typedef struct softmax_env {
   LLVMValueRef max, rsum;       /* final max and 1/sum, for the second sweep */
   bool second;                  /* which sweep is being emitted */
   bool in_place;                /* y is x */
+  bool negate, log;             /* softmin, log_softmax */
+  bool recompute;               /* the second sweep writes from x (in place or log) */
 } softmax_env;
 
 static LLVMValueRef element(cg *c, softmax_env *e, LLVMValueRef k) {
@@ -57,6 +63,7 @@ static LLVMValueRef lowest(cg *c) { return vm_splat(c->vf, -FLT_MAX); }
 static LLVMValueRef load_x(cg *c, softmax_env *e, LLVMValueRef at, LLVMValueRef mask) {
   LLVMValueRef v = cg_load(c, c->x, at, mask, 0.0f);
   v = cg_chain_apply(c, e->prologue, v, &(cg_pos){.index = at, .mask = mask});
+  if (e->negate) v = LLVMBuildFNeg(c->b, v, "neg");
   return mask ? LLVMBuildSelect(c->b, mask, v, neg_inf(c), "x") : v;
 }
 
@@ -66,9 +73,12 @@ static void chunk(cg *c, softmax_env *e, LLVMValueRef *at, LLVMValueRef *mask, i
   LLVMBuilderRef b = c->b;
   LLVMValueRef xs[UNROLL] = {0};
   for (int j = 0; j < n; j++) xs[j] = load_x(c, e, at[j], mask[j]);
-  if (e->second && e->in_place) {
-    for (int j = 0; j < n; j++)
-      cg_store(c, LLVMBuildFMul(b, vm_exp_nonpos(b, LLVMBuildFSub(b, xs[j], e->max, "")), e->rsum, "y"), c->y, at[j], mask[j]);
+  if (e->second && e->recompute) {
+    for (int j = 0; j < n; j++) {
+      LLVMValueRef d = LLVMBuildFSub(b, xs[j], e->max, "");
+      LLVMValueRef y = e->log ? LLVMBuildFSub(b, d, e->rsum, "y") : LLVMBuildFMul(b, vm_exp_nonpos(b, d), e->rsum, "y");
+      cg_store(c, y, c->y, at[j], mask[j]);
+    }
     return;
   }
   LLVMValueRef cm = xs[0];
@@ -88,7 +98,7 @@ static void chunk(cg *c, softmax_env *e, LLVMValueRef *at, LLVMValueRef *mask, i
   LLVMValueRef s = LLVMBuildFMul(b, LLVMBuildLoad2(b, c->vf, e->vsum, "s"), scale, "");
   for (int j = 0; j < n; j++) {
     LLVMValueRef ex = vm_exp_nonpos(b, LLVMBuildFSub(b, xs[j], mn, ""));
-    if (!e->in_place) cg_store(c, ex, c->y, at[j], mask[j]);
+    if (!e->recompute) cg_store(c, ex, c->y, at[j], mask[j]);
     s = LLVMBuildFAdd(b, s, mask[j] ? LLVMBuildSelect(b, mask[j], ex, zero, "") : ex, "");
   }
   LLVMBuildStore(b, s, e->vsum);
@@ -163,7 +173,8 @@ static void normalize(cg *c, softmax_env *e) {
     s = cg_splat(c, cg_reduce_add(c, s));
   }
   e->max = m;
-  e->rsum = LLVMBuildFDiv(b, vm_splat(c->vf, 1.0f), s, "rsum");
+  /* log_softmax: rsum holds log S instead */
+  e->rsum = e->log ? vm_log(b, s) : LLVMBuildFDiv(b, vm_splat(c->vf, 1.0f), s, "rsum");
   e->second = true;
   sweep(c, e);
 }
@@ -185,7 +196,9 @@ static void one_outer(cg *c, LLVMValueRef o, void *envp) {
 void cg_softmax_kernel(cg *c, const node *nd, const cg_chain *prologue, bool in_place) {
   const shape *s = &nd->shape;
   int axis = (int)(nd->attr[0] < 0 ? nd->attr[0] + s->rank : nd->attr[0]);
-  softmax_env e = {.prologue = prologue, .inner = shape_span(s, axis + 1, s->rank).mul, .in_place = in_place};
+  softmax_env e = {.prologue = prologue, .inner = shape_span(s, axis + 1, s->rank).mul, .in_place = in_place,
+                   .negate = nd->op == OP_SOFTMIN, .log = nd->op == OP_LOG_SOFTMAX};
+  e.recompute = e.in_place || e.log;
   e.len = cg_extent(c, shape_span(s, axis, axis + 1));
   e.vmax = cg_var(c, c->vf, LLVMConstNull(c->vf));
   e.vsum = cg_var(c, c->vf, LLVMConstNull(c->vf));

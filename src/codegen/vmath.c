@@ -1,4 +1,7 @@
-/* Branch-free exp/tanh/sigmoid emitted as LLVM IR (see vmath.h).
+/* Branch-free exp/tanh/sigmoid emitted as LLVM IR (see vmath.h); expm1,
+ * log, log1p, erf, erfc and the gelu/tanhshrink/mish kernels follow at the
+ * end, built from the same pieces (plain IR: no x86 intrinsics of their
+ * own beyond exp's scaling, divisions as fdiv).
  *
  * Code shape per type (chosen by the lane count, see the header):
  *   16k lanes  AVX-512F: exp and sigmoid's e^-x from a 16-entry 2^(j/16)
@@ -24,6 +27,7 @@
 #include "vmath.h"
 
 #include <float.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -644,4 +648,399 @@ LLVMValueRef vm_sigmoid(LLVMBuilderRef b, LLVMValueRef x)
     x = min_hi(b, max_lo(b, x, -EXP_LIMIT), EXP_LIMIT);
     LLVMValueRef d = LLVMBuildFAdd(b, exp_clamped(b, x, -1), one, "");
     return LLVMBuildFDiv(b, one, d, "");
+}
+
+/* ---- Helpers for the functions below ---- */
+
+static LLVMValueRef sel(LLVMBuilderRef b, LLVMValueRef c, LLVMValueRef t,
+                        LLVMValueRef f)
+{
+    return LLVMBuildSelect(b, c, t, f, "");
+}
+
+/* x OP c for a float constant c (ordered: false for NaN, except UNE/ULT). */
+static LLVMValueRef cmp_c(LLVMBuilderRef b, LLVMRealPredicate p,
+                          LLVMValueRef x, float c)
+{
+    return LLVMBuildFCmp(b, p, x, vm_splat(LLVMTypeOf(x), c), "");
+}
+
+static LLVMValueRef fadd_c(LLVMBuilderRef b, LLVMValueRef x, float c)
+{
+    return LLVMBuildFAdd(b, x, vm_splat(LLVMTypeOf(x), c), "");
+}
+
+static LLVMValueRef fmul_c(LLVMBuilderRef b, LLVMValueRef x, float c)
+{
+    return LLVMBuildFMul(b, x, vm_splat(LLVMTypeOf(x), c), "");
+}
+
+static LLVMValueRef as_int(LLVMBuilderRef b, LLVMValueRef x)
+{
+    return LLVMBuildBitCast(b, x, int_type(LLVMTypeOf(x)), "");
+}
+
+static LLVMValueRef as_float(LLVMBuilderRef b, LLVMValueRef i, LLVMTypeRef fty)
+{
+    return LLVMBuildBitCast(b, i, fty, "");
+}
+
+/* c[0] + c[1] x + ... + c[n-1] x^(n-1), Horner's scheme. */
+static LLVMValueRef horner(LLVMBuilderRef b, LLVMValueRef x, const float *c,
+                           int n)
+{
+    LLVMTypeRef ty = LLVMTypeOf(x);
+    LLVMValueRef p = vm_splat(ty, c[n - 1]);
+    for (int i = n - 2; i >= 0; i--)
+        p = mla(b, p, x, vm_splat(ty, c[i]));
+    return p;
+}
+
+/* x with the low 12 bits of its significand cleared: 12 significant bits,
+ * so that its square is exact. */
+static LLVMValueRef high12(LLVMBuilderRef b, LLVMValueRef x)
+{
+    LLVMValueRef i = as_int(b, x);
+    i = LLVMBuildAnd(b, i, splat_i32(LLVMTypeOf(i), (int32_t)0xfffff000u), "");
+    return as_float(b, i, LLVMTypeOf(x));
+}
+
+/* ---- expm1 ---- */
+
+/* e^x - 1 = 2^q (e^s - 1) + 2^q - 1 = 2^q * ((e^s - 1) + (1 - 2^-q)), with
+ * 1 - 2^-q exact for -24 <= q <= 24 (and rounding to 1 above, where the
+ * difference is below the result's precision): one rounding of the sum,
+ * then an exact scaling.  Below x = -16.9 (q < -24) the result is -1 to
+ * within 1 ULP; for |x| < 2^-24 it is x itself (±0 and denormals kept). */
+LLVMValueRef vm_expm1(LLVMBuilderRef b, LLVMValueRef x)
+{
+    LLVMTypeRef ty = LLVMTypeOf(x), ity = int_type(ty);
+    LLVMValueRef xc = min_hi(b, max_lo(b, x, -EXP_LIMIT), EXP_LIMIT);
+    struct reduced r = reduce(b, xc, 1, 0);
+    LLVMValueRef u = expm1_reduced(b, &r);
+    LLVMValueRef q = q_int(b, &r);
+    LLVMValueRef lo = splat_i32(ity, -24), hi = splat_i32(ity, 100);
+    LLVMValueRef qc = sel(b, LLVMBuildICmp(b, LLVMIntSLT, q, lo, ""), lo, q);
+    qc = sel(b, LLVMBuildICmp(b, LLVMIntSGT, qc, hi, ""), hi, qc);
+    LLVMValueRef t = LLVMBuildFSub(
+        b, vm_splat(ty, 1.0f), pow2i(b, LLVMBuildNeg(b, qc, ""), ty), "");
+    LLVMValueRef y = scale(b, LLVMBuildFAdd(b, u, t, ""), &r);
+    y = sel(b, cmp_c(b, LLVMRealOLT, x, -16.9f), vm_splat(ty, -1.0f), y);
+    return sel(b, cmp_c(b, LLVMRealOLT, fabs1(b, x), 0x1p-24f), x, y);
+}
+
+/* ---- log, log1p ---- */
+
+/* log(1 + f) + k*ln2 + c for f in [sqrt(2)/2 - 1, sqrt(2) - 1], as fdlibm's
+ * logf/log1pf (FreeBSD msun): s = f/(2 + f), log(1 + f) = 2 atanh(s) =
+ * f - f^2/2 + s*(f^2/2 + R(s^2)), R a minimax polynomial; ln2 in two
+ * parts, so k*ln2_hi is exact.  c corrects for the rounding of 1 + x in
+ * log1p (0 for log). */
+static LLVMValueRef log_core(LLVMBuilderRef b, LLVMValueRef f, LLVMValueRef k,
+                             LLVMValueRef c)
+{
+    const float lg1 = 0xaaaaaa.0p-24f, lg2 = 0xccce13.0p-25f,
+                lg3 = 0x91e9ee.0p-25f, lg4 = 0xf89e26.0p-26f;
+    const float ln2_hi = 6.9313812256e-01f, ln2_lo = 9.0580006145e-06f;
+    LLVMTypeRef ty = LLVMTypeOf(f);
+    LLVMValueRef dk = LLVMBuildSIToFP(b, k, ty, "");
+    LLVMValueRef s = LLVMBuildFDiv(b, f, fadd_c(b, f, 2.0f), "");
+    LLVMValueRef z = LLVMBuildFMul(b, s, s, "");
+    LLVMValueRef w = LLVMBuildFMul(b, z, z, "");
+    LLVMValueRef t1 = LLVMBuildFMul(
+        b, w, mla(b, w, vm_splat(ty, lg4), vm_splat(ty, lg2)), "");
+    LLVMValueRef t2 = LLVMBuildFMul(
+        b, z, mla(b, w, vm_splat(ty, lg3), vm_splat(ty, lg1)), "");
+    LLVMValueRef R = LLVMBuildFAdd(b, t2, t1, "");
+    LLVMValueRef hfsq = LLVMBuildFMul(b, fmul_c(b, f, 0.5f), f, "");
+    LLVMValueRef lo = mla(b, dk, vm_splat(ty, ln2_lo), c);
+    LLVMValueRef y = mla(b, s, LLVMBuildFAdd(b, hfsq, R, ""), lo);
+    y = LLVMBuildFAdd(b, LLVMBuildFSub(b, y, hfsq, ""), f, "");
+    return mla(b, dk, vm_splat(ty, ln2_hi), y);
+}
+
+/* Splits the bits of a positive float u as 2^k * m, m in
+ * [sqrt(2)/2, sqrt(2)): returns k, and m in *m. */
+static LLVMValueRef log_split(LLVMBuilderRef b, LLVMValueRef u, LLVMValueRef *m)
+{
+    LLVMTypeRef ty = LLVMTypeOf(u), ity = int_type(ty);
+    LLVMValueRef iu = LLVMBuildAdd(b, as_int(b, u),
+                                   splat_i32(ity, 0x3f800000 - 0x3f3504f3), "");
+    LLVMValueRef k = LLVMBuildSub(
+        b, LLVMBuildLShr(b, iu, splat_i32(ity, 23), ""), splat_i32(ity, 0x7f),
+        "");
+    LLVMValueRef im = LLVMBuildAdd(
+        b, LLVMBuildAnd(b, iu, splat_i32(ity, 0x007fffff), ""),
+        splat_i32(ity, 0x3f3504f3), "");
+    *m = as_float(b, im, ty);
+    return k;
+}
+
+/* log(x): denormals scaled by 2^25 first; NaN or x < 0 give NaN, ±0 -Inf,
+ * +Inf +Inf. */
+LLVMValueRef vm_log(LLVMBuilderRef b, LLVMValueRef x)
+{
+    LLVMTypeRef ty = LLVMTypeOf(x), ity = int_type(ty);
+    LLVMValueRef tiny = cmp_c(b, LLVMRealOLT, x, 0x1p-126f);
+    LLVMValueRef xs = sel(b, tiny, fmul_c(b, x, 0x1p25f), x);
+    LLVMValueRef m;
+    LLVMValueRef k = log_split(b, xs, &m);
+    k = LLVMBuildSub(b, k, sel(b, tiny, splat_i32(ity, 25), splat_i32(ity, 0)),
+                     "");
+    LLVMValueRef y =
+        log_core(b, fadd_c(b, m, -1.0f), k, LLVMConstNull(ty));
+    y = sel(b, cmp_c(b, LLVMRealOEQ, x, INFINITY), x, y);
+    y = sel(b, cmp_c(b, LLVMRealOEQ, x, 0.0f), vm_splat(ty, -INFINITY), y);
+    return sel(b, cmp_c(b, LLVMRealULT, x, 0.0f), vm_splat(ty, NAN), y);
+}
+
+/* log(1 + x), fdlibm's log1pf without branches: u = 1 + x rounded,
+ * u = 2^k m; f = m - 1 and the rounding error of u folded in as
+ * c = (x - (u - 1))/u (or (1 - (u - x))/u for k >= 2, 0 for k >= 25); for
+ * k = 0, f = x exactly.  |x| < 2^-24 gives x (±0, denormals); x = -1 -Inf;
+ * x < -1 or NaN NaN; +Inf +Inf. */
+LLVMValueRef vm_log1p(LLVMBuilderRef b, LLVMValueRef x)
+{
+    LLVMTypeRef ty = LLVMTypeOf(x), ity = int_type(ty);
+    LLVMValueRef one = vm_splat(ty, 1.0f), zero = LLVMConstNull(ty);
+    LLVMValueRef u = LLVMBuildFAdd(b, x, one, "");
+    LLVMValueRef m;
+    LLVMValueRef k = log_split(b, u, &m);
+    LLVMValueRef c_lo = LLVMBuildFSub(b, x, LLVMBuildFSub(b, u, one, ""), "");
+    LLVMValueRef c_hi = LLVMBuildFSub(b, one, LLVMBuildFSub(b, u, x, ""), "");
+    LLVMValueRef c = sel(b, LLVMBuildICmp(b, LLVMIntSGE, k, splat_i32(ity, 2), ""),
+                         c_hi, c_lo);
+    c = LLVMBuildFDiv(b, c, u, "");
+    LLVMValueRef k0 = LLVMBuildICmp(b, LLVMIntEQ, k, splat_i32(ity, 0), "");
+    c = sel(b, LLVMBuildICmp(b, LLVMIntSGE, k, splat_i32(ity, 25), ""), zero, c);
+    c = sel(b, k0, zero, c);
+    LLVMValueRef f = sel(b, k0, x, fadd_c(b, m, -1.0f));
+    LLVMValueRef y = log_core(b, f, k, c);
+    y = sel(b, cmp_c(b, LLVMRealOEQ, x, INFINITY), x, y);
+    y = sel(b, cmp_c(b, LLVMRealOEQ, x, -1.0f), vm_splat(ty, -INFINITY), y);
+    y = sel(b, cmp_c(b, LLVMRealULT, x, -1.0f), vm_splat(ty, NAN), y);
+    return sel(b, cmp_c(b, LLVMRealOLT, fabs1(b, x), 0x1p-24f), x, y);
+}
+
+/* ---- erf, erfc ---- */
+
+/* e^(hi + lo) as 2^q (1 + u): returns u and the reduction (for scale()).
+ * hi <= 0 (clamped to -EXP_LIMIT), |lo| <= 0.06: q from hi + lo, s =
+ * (hi - q*l2u) + (lo - q*l2l), the first difference exact. */
+static LLVMValueRef exp_hilo(LLVMBuilderRef b, LLVMValueRef hi, LLVMValueRef lo,
+                             struct reduced *r)
+{
+    const float magic = 12582912.0f;
+    const float l2u = 0.693145751953125f, l2l = 1.428606765330187045e-06f;
+    LLVMTypeRef ty = LLVMTypeOf(hi);
+    hi = max_lo(b, hi, -EXP_LIMIT);
+    r->sign = 1;
+    r->t = mla(b, LLVMBuildFAdd(b, hi, lo, ""),
+               vm_splat(ty, 1.442695040888963407f), vm_splat(ty, magic));
+    r->qf = LLVMBuildFSub(b, r->t, vm_splat(ty, magic), "");
+    /* the small terms first, so that s rounds once */
+    LLVMValueRef v = mla(b, r->qf, vm_splat(ty, -l2u), hi);
+    lo = mla(b, r->qf, vm_splat(ty, -l2l), lo);
+    r->v = LLVMBuildFAdd(b, v, lo, "");
+    return expm1_reduced(b, r);
+}
+
+/* erf(a)/a - 1 on t = a^2 in [0, 1] (weighted least squares toward
+ * minimax, coefficients rounded to float one at a time: 0.03 ULP of
+ * erf(a)/a). */
+static const float erf_y[] = {0x1.06eba8p-3f,  -0x1.81273ep-2f, 0x1.ce2cf2p-4f,
+                              -0x1.b7f88cp-6f, 0x1.540170p-8f,  -0x1.a3d7ecp-11f,
+                              0x1.4916f2p-14f};
+/* erfc(a) e^(a^2) on [0.8, 2], a polynomial in a - 1.34375 (0.02 ULP). */
+static const float erfc_ra[] = {
+    0x1.658634p-2f,  -0x1.853a50p-3f, 0x1.800c12p-4f,  -0x1.5ddbacp-5f,
+    0x1.29fc88p-6f,  -0x1.deb406p-8f, 0x1.6caa5ep-9f,  -0x1.0dbb60p-10f,
+    0x1.93051cp-12f, -0x1.c27d2ap-14f};
+#define ERFC_RA_AT 1.34375f
+/* erfc(a) e^(a^2) on [2, 4] in a - 3 (0.13 ULP) and on [4, 10.5] in
+ * a - 7.25 (0.3 ULP): polynomials in a itself, so that no rounded 1/a or
+ * division adds to the two roundings of the result. */
+static const float erfc_rb[] = {
+    0x1.6e9828p-3f,  -0x1.bd6ae4p-5f,  0x1.043fb6p-6f,  -0x1.25908ap-8f,
+    0x1.40afe8p-10f, -0x1.53e094p-12f, 0x1.5b5244p-14f, -0x1.5e7beep-16f,
+    0x1.8f5fc2p-18f, -0x1.74776ep-20f};
+static const float erfc_rc[] = {
+    0x1.3bcc5ap-4f,   -0x1.5621e4p-7f,  0x1.6f685ep-10f,  -0x1.872ceep-13f,
+    0x1.9d1070p-16f,  -0x1.b07f10p-19f, 0x1.bfa5ecp-22f,  -0x1.ce6862p-25f,
+    0x1.eedef6p-28f,  -0x1.ed6c98p-31f, 0x1.540cbcp-34f,  -0x1.7c0e08p-37f,
+    0x1.de4c9ap-39f,  -0x1.b57804p-42f};
+
+/* The pieces of erf/erfc at a = |x| (a NaN propagates into all):
+ *   small: a*(1 + Y(a^2)) = erf(a), accurate for a < 1;
+ *   ysmall: a*Y, for erfc on a < 0.8 as 1 - (a + aY) (a < 1/4) or
+ *           0.5 - ((a - 0.5) + aY), whose rounding errors stay below
+ *           erfc's ULP;
+ *   tail: erfc(a) = e^(-a^2) R(a) for a >= 0.8, with -a^2 = ehi + elo
+ *         given exactly by the caller, (1 + u) R rounded once, then
+ *         scaled by 2^q; it underflows to 0 from a = 10.05. */
+struct erf_parts {
+    LLVMValueRef small, tail, ec_small;
+    LLVMValueRef tail_m;  /* tail = tail_m * 2^q, tail_m = (1 + u) R */
+    struct reduced r;
+};
+
+static struct erf_parts erf_pieces(LLVMBuilderRef b, LLVMValueRef a,
+                                   LLVMValueRef ehi, LLVMValueRef elo)
+{
+    LLVMTypeRef ty = LLVMTypeOf(a);
+    struct erf_parts p;
+    LLVMValueRef t = LLVMBuildFMul(b, a, a, "");
+    LLVMValueRef ay = LLVMBuildFMul(
+        b, a, horner(b, t, erf_y, (int)(sizeof erf_y / sizeof *erf_y)), "");
+    p.small = LLVMBuildFAdd(b, a, ay, "");
+    LLVMValueRef e1 = LLVMBuildFSub(b, vm_splat(ty, 1.0f), p.small, "");
+    LLVMValueRef e2 = LLVMBuildFSub(
+        b, vm_splat(ty, 0.5f),
+        LLVMBuildFAdd(b, fadd_c(b, a, -0.5f), ay, ""), "");
+    p.ec_small = sel(b, cmp_c(b, LLVMRealOLT, a, 0.25f), e1, e2);
+
+    LLVMValueRef ac = min_hi(b, a, 10.5f);
+    LLVMValueRef ra = horner(b, fadd_c(b, ac, -ERFC_RA_AT), erfc_ra,
+                             (int)(sizeof erfc_ra / sizeof *erfc_ra));
+    LLVMValueRef rb = horner(b, fadd_c(b, ac, -3.0f), erfc_rb,
+                             (int)(sizeof erfc_rb / sizeof *erfc_rb));
+    LLVMValueRef rc = horner(b, fadd_c(b, ac, -7.25f), erfc_rc,
+                             (int)(sizeof erfc_rc / sizeof *erfc_rc));
+    LLVMValueRef R = sel(b, cmp_c(b, LLVMRealOLT, ac, 2.0f), ra,
+                         sel(b, cmp_c(b, LLVMRealOLT, ac, 4.0f), rb, rc));
+    LLVMValueRef u = exp_hilo(b, ehi, elo, &p.r);
+    p.tail_m = mla(b, R, u, R); /* (1 + u) R rounded once */
+    p.tail = scale(b, p.tail_m, &p.r);
+    return p;
+}
+
+/* -a^2 as hi + lo for 0 <= a <= 10.5 (clamped here): with z = high12(a),
+ * a^2 = z^2 + (a - z)(a + z), z^2 exact. */
+static void neg_square(LLVMBuilderRef b, LLVMValueRef a, LLVMValueRef *hi,
+                       LLVMValueRef *lo)
+{
+    a = min_hi(b, a, 10.5f);
+    LLVMValueRef z = high12(b, a);
+    *hi = LLVMBuildFNeg(b, LLVMBuildFMul(b, z, z, ""), "");
+    *lo = LLVMBuildFMul(b, LLVMBuildFSub(b, z, a, ""), LLVMBuildFAdd(b, z, a, ""),
+                        "");
+}
+
+LLVMValueRef vm_erf(LLVMBuilderRef b, LLVMValueRef x)
+{
+    LLVMTypeRef ty = LLVMTypeOf(x);
+    LLVMValueRef a = fabs1(b, x), hi, lo;
+    neg_square(b, a, &hi, &lo);
+    struct erf_parts p = erf_pieces(b, a, hi, lo);
+    LLVMValueRef big = LLVMBuildFSub(b, vm_splat(ty, 1.0f), p.tail, "");
+    LLVMValueRef y = sel(b, cmp_c(b, LLVMRealOLT, a, 1.0f), p.small, big);
+    LLVMValueRef args[] = {y, x};
+    return vm_call_intrinsic(b, "llvm.copysign", args, 2);
+}
+
+/* erfc(x) for x >= 0 is the pieces' erfc(a); for x < 0, 1 + erf(a) or
+ * 2 - erfc(a). */
+static LLVMValueRef erfc_signed(LLVMBuilderRef b, LLVMValueRef neg,
+                                LLVMValueRef a, const struct erf_parts *p)
+{
+    LLVMTypeRef ty = LLVMTypeOf(a);
+    LLVMValueRef lt = cmp_c(b, LLVMRealOLT, a, 0.8f);
+    LLVMValueRef pos = sel(b, lt, p->ec_small, p->tail);
+    LLVMValueRef ng = sel(b, lt, fadd_c(b, p->small, 1.0f),
+                          LLVMBuildFSub(b, vm_splat(ty, 2.0f), p->tail, ""));
+    return sel(b, neg, ng, pos);
+}
+
+LLVMValueRef vm_erfc(LLVMBuilderRef b, LLVMValueRef x)
+{
+    LLVMValueRef a = fabs1(b, x), hi, lo;
+    neg_square(b, a, &hi, &lo);
+    struct erf_parts p = erf_pieces(b, a, hi, lo);
+    return erfc_signed(b, cmp_c(b, LLVMRealOLT, x, 0.0f), a, &p);
+}
+
+/* ---- activations built on the internals ---- */
+
+LLVMValueRef vm_gelu(LLVMBuilderRef b, LLVMValueRef x)
+{
+    /* z = x/sqrt(2) rounded feeds the polynomials; the exponent -z^2 =
+     * -x^2/2 comes from x exactly (xh = high12(x), x^2 = xh^2 + (x - xh)
+     * (x + xh)), as its rounding would be amplified by |z|^2. */
+    LLVMValueRef z = fmul_c(b, x, 0.70710678118654752f);
+    LLVMValueRef a = fabs1(b, z);
+    LLVMValueRef xc = min_hi(b, max_lo(b, x, -15.0f), 15.0f);
+    LLVMValueRef xh = high12(b, xc);
+    LLVMValueRef hi = fmul_c(b, LLVMBuildFMul(b, xh, xh, ""), -0.5f);
+    LLVMValueRef lo = fmul_c(
+        b,
+        LLVMBuildFMul(b, LLVMBuildFSub(b, xh, xc, ""), LLVMBuildFAdd(b, xh, xc, ""),
+                      ""),
+        0.5f);
+    struct erf_parts p = erf_pieces(b, a, hi, lo);
+    /* erfc(-z): the "negative" side for x >= 0 (z = -0 included).  In the
+     * tail (x <= -1.13) x/2 multiplies the unscaled mantissa, so that a
+     * result near FLT_MIN rounds once, not after a denormal erfc. */
+    LLVMValueRef hx = fmul_c(b, x, 0.5f);
+    LLVMValueRef e = erfc_signed(b, cmp_c(b, LLVMRealOGE, x, 0.0f), a, &p);
+    LLVMValueRef y = LLVMBuildFMul(b, hx, e, "");
+    LLVMValueRef yt = scale(b, LLVMBuildFMul(b, hx, p.tail_m, ""), &p.r);
+    /* x < -15 (the exponent's clamp): y itself, -0 or NaN for -Inf. */
+    LLVMValueRef tail = LLVMBuildAnd(
+        b, LLVMBuildAnd(b, cmp_c(b, LLVMRealOLT, x, 0.0f),
+                        cmp_c(b, LLVMRealOGE, x, -15.0f), ""),
+        cmp_c(b, LLVMRealOGE, a, 0.8f), "");
+    y = sel(b, tail, yt, y);
+    return fadd_c(b, y, 0.0f); /* -0 -> +0, as PyTorch (oneDNN) */
+}
+
+/* (a - tanh a)/a^3 on t = a^2 in [0, 1] (0.5 ULP, the rounding of 1/3). */
+static const float tanhshrink_p[] = {
+    0x1.555556p-2f,  -0x1.11112cp-3f, 0x1.ba1b04p-5f,  -0x1.660178p-6f,
+    0x1.1eb534p-7f,  -0x1.ad2322p-9f, 0x1.fb886cp-11f, -0x1.443aaep-13f};
+
+LLVMValueRef vm_tanhshrink(LLVMBuilderRef b, LLVMValueRef x)
+{
+    LLVMTypeRef ty = LLVMTypeOf(x);
+    LLVMValueRef a = fabs1(b, x);
+    LLVMValueRef t = LLVMBuildFMul(b, a, a, "");
+    LLVMValueRef small = LLVMBuildFMul(
+        b, LLVMBuildFMul(b, a, t, ""),
+        horner(b, t, tanhshrink_p,
+               (int)(sizeof tanhshrink_p / sizeof *tanhshrink_p)),
+        "");
+    /* a - tanh a = (a - 1) + 2/(e^2a + 1): two positive terms for a >= 1,
+     * a - 1 exact. */
+    LLVMValueRef e = vm_exp(b, LLVMBuildFAdd(b, a, a, ""));
+    LLVMValueRef big = LLVMBuildFAdd(
+        b, fadd_c(b, a, -1.0f),
+        LLVMBuildFDiv(b, vm_splat(ty, 2.0f), fadd_c(b, e, 1.0f), ""), "");
+    LLVMValueRef y = sel(b, cmp_c(b, LLVMRealOLT, a, 1.0f), small, big);
+    LLVMValueRef args[] = {y, x};
+    y = vm_call_intrinsic(b, "llvm.copysign", args, 2);
+    return fadd_c(b, y, 0.0f); /* x - tanh(x) is +0, never -0 */
+}
+
+LLVMValueRef vm_mish(LLVMBuilderRef b, LLVMValueRef x)
+{
+    /* x >= -1: x n/(n + 2), n's error damped by 2/(n + 2) <= 0.7. */
+    LLVMValueRef e = vm_exp(b, min_hi(b, x, 20.0f));
+    LLVMValueRef n = LLVMBuildFMul(b, e, fadd_c(b, e, 2.0f), "");
+    LLVMValueRef y = LLVMBuildFMul(
+        b, x, LLVMBuildFDiv(b, n, fadd_c(b, n, 2.0f), ""), "");
+    /* x < -1: tanh(softplus(x)) = e h, h = 1 - e(1 + e)/(2 + e(2 + e)) in
+     * (0.82, 1]; x e^x = 2^q (x (1 + u)) multiplied by h, scaled last:
+     * three roundings, denormal results rounded once.  Below -120, where
+     * x e^x is below the smallest denormal, y (x * 0: -0, NaN for -Inf). */
+    struct reduced r = reduce(b, max_lo(b, x, -120.0f), 1, 0);
+    LLVMValueRef m = fadd_c(b, expm1_reduced(b, &r), 1.0f);
+    LLVMValueRef en = scale(b, m, &r);
+    LLVMValueRef g = LLVMBuildFDiv(
+        b, LLVMBuildFMul(b, en, fadd_c(b, en, 1.0f), ""),
+        fadd_c(b, LLVMBuildFMul(b, en, fadd_c(b, en, 2.0f), ""), 2.0f), "");
+    LLVMValueRef h = LLVMBuildFSub(b, vm_splat(LLVMTypeOf(x), 1.0f), g, "");
+    LLVMValueRef yn = scale(
+        b, LLVMBuildFMul(b, LLVMBuildFMul(b, x, m, ""), h, ""), &r);
+    LLVMValueRef neg = LLVMBuildAnd(b, cmp_c(b, LLVMRealOLT, x, -1.0f),
+                                    cmp_c(b, LLVMRealOGE, x, -120.0f), "");
+    return sel(b, neg, yn, y);
 }

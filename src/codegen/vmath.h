@@ -41,6 +41,33 @@ LLVMValueRef vm_tanh(LLVMBuilderRef b, LLVMValueRef x);
  * to x = -87.34 the results are denormals (2.94e-39 at -88.7228). */
 LLVMValueRef vm_sigmoid(LLVMBuilderRef b, LLVMValueRef x);
 
+/* e^x - 1, <= 2 ULP; -1 below x = -16.9 (1 ULP), x itself for
+ * |x| < 2^-24 (so expm1(-0) = -0), +Inf from x = 88.72283935546875. */
+LLVMValueRef vm_expm1(LLVMBuilderRef b, LLVMValueRef x);
+/* Natural log, <= 1 ULP: log(±0) = -Inf, log(x < 0) = NaN, log(+Inf) =
+ * +Inf, denormals exact. */
+LLVMValueRef vm_log(LLVMBuilderRef b, LLVMValueRef x);
+/* log(1 + x), <= 2 ULP: -Inf at -1, NaN below, x itself for |x| < 2^-24. */
+LLVMValueRef vm_log1p(LLVMBuilderRef b, LLVMValueRef x);
+/* erf(x), <= 2 ULP, odd, within [-1, 1]. */
+LLVMValueRef vm_erf(LLVMBuilderRef b, LLVMValueRef x);
+/* erfc(x) = 1 - erf(x) without cancellation, <= 2 ULP (denormal results
+ * from x = 9.2, 0 from x = 10.05), within [0, 2]. */
+LLVMValueRef vm_erfc(LLVMBuilderRef b, LLVMValueRef x);
+/* GELU(x) = x/2 * erfc(-x/sqrt(2)) (PyTorch approximate='none'), the
+ * exponent of the tail formed exactly from x; zero results are +0 and
+ * -Inf gives NaN, as in PyTorch. */
+LLVMValueRef vm_gelu(LLVMBuilderRef b, LLVMValueRef x);
+/* x - tanh(x) without its cancellation near 0 (a polynomial in x^2 below
+ * |x| = 1); zero results are +0, as PyTorch's x - tanh(x). */
+LLVMValueRef vm_tanhshrink(LLVMBuilderRef b, LLVMValueRef x);
+
+/* mish(x) = x tanh(log1p(e^x)), PyTorch's definition: for x >= -1 as
+ * x n/(n + 2) with n = e^x (e^x + 2) (e^x capped at e^20, where the ratio
+ * is 1); for x < -1 as x e^x h with x e^x rounded once (denormal results
+ * included).  mish(-Inf) is NaN, as in PyTorch. */
+LLVMValueRef vm_mish(LLVMBuilderRef b, LLVMValueRef x);
+
 /* Helpers shared by the emitters. */
 LLVMValueRef vm_splat(LLVMTypeRef ty, float c); /* constant c of type ty */
 /* Call intrinsic `name` (e.g. "llvm.fabs", "llvm.fmuladd", "llvm.copysign"),

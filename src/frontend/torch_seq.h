@@ -22,7 +22,7 @@
  * [N, in_features] from the first Linear, failing if there is none.
  *
  * Errors go to the context as one line naming the file and line:
- *   "model.txt:3: unsupported module 'GELU'". */
+ *   "model.txt:3: unsupported module 'BatchNorm1d'". */
 #ifndef ACTJIT_FRONTEND_TORCH_SEQ_H
 #define ACTJIT_FRONTEND_TORCH_SEQ_H
 

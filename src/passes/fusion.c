@@ -28,7 +28,8 @@ static bool per_channel_prelu(const actjit_graph *g, const node *nd) {
  * of outputs fits in registers: the row is normalized there and stored once. */
 static bool row_softmax_ok(const node *linear, const node *softmax) {
   int last = softmax->shape.rank - 1;
-  return (softmax->attr[0] == last || softmax->attr[0] == -1) && linear->shape.d[last] <= ROW_SOFTMAX_MAX;
+  /* (softmin and log_softmax take the softmax kernel after the linear) */
+  return softmax->op == OP_SOFTMAX && (softmax->attr[0] == last || softmax->attr[0] == -1) && linear->shape.d[last] <= ROW_SOFTMAX_MAX;
 }
 
 /* `linear eltwise* softmax?`, `eltwise* softmax` or `eltwise+`.  A prelu
@@ -37,7 +38,7 @@ static bool row_softmax_ok(const node *linear, const node *softmax) {
  * (rank 2), a softmax's prologue never. */
 static bool pattern_ok(const actjit_graph *g, const int *m, int n) {
   const node *head = &g->nodes[m[0]], *tail = &g->nodes[m[n - 1]];
-  bool linear = op_table[head->op].kind == K_LINEAR, softmax = tail->op == OP_SOFTMAX;
+  bool linear = op_table[head->op].kind == K_LINEAR, softmax = op_table[tail->op].kind == K_SOFTMAX;
   if (linear && softmax && !row_softmax_ok(head, tail)) return false;
   for (int i = 0; i < n; i++) {
     const node *nd = &g->nodes[m[i]];

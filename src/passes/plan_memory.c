@@ -21,7 +21,9 @@ static int find(int *set, int v) {
 
 /* Can this kernel write its result over its operand? */
 static bool in_place_kernel(const actjit_graph *g, const step *s) {
-  return op_table[g->nodes[s->nodes[0]].op].kind != K_LINEAR;
+  /* (glu's result is half its operand: its own buffer, never the operand's) */
+  op_kind k = op_table[g->nodes[s->nodes[0]].op].kind;
+  return k != K_LINEAR && k != K_GLU;
 }
 
 static bool wants_in_place(const actjit_graph *g, const step *s, const plan_options *o) {

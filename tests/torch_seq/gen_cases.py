@@ -110,6 +110,77 @@ def randomize_prelu(m):
     return m
 
 
+# Where PyTorch 1.13's own float arithmetic is off from the function it
+# defines, actjit computes the function (README, Numerics) and the case
+# allows PyTorch's error: ELU/CELU/SELU take exp(x) - 1 (elu(-1e-7) =
+# -1.19e-7), GELU 'none' goes through oneDNN's erf approximation (absolute
+# error ~1e-7 |x|) and 'tanh' through 1 + tanh (0 for x < -5), Tanhshrink
+# through x - tanh(x) (0 for |x| < 1e-4), Mish and Softplus through a
+# denormal e^x: an absolute 5e-7 on top of the ULPs (values of these ops are
+# O(1) where they are not exact).
+PYTORCH_FLOAT = (5e-7, 1e-6, 4)
+MIXED = (2e-6, 1e-5, 0)  # chains with Linear layers and these ops
+
+
+def activations():
+    """Every torch.nn activation module of issue #4: alone on random and
+    special inputs, and in chains after Linear layers, nested."""
+    torch.manual_seed(8)
+    exact = {
+        "hardsigmoid": nn.Hardsigmoid(), "hardswish": nn.Hardswish(), "hardtanh": nn.Hardtanh(),
+        "hardtanh_2": nn.Hardtanh(-2.0, 0.5), "relu6": nn.ReLU6(inplace=True), "softsign": nn.Softsign(),
+        "threshold": nn.Threshold(0.1, -20.0), "hardshrink": nn.Hardshrink(), "hardshrink_03": nn.Hardshrink(0.3),
+        "softshrink": nn.Softshrink(), "softshrink_1": nn.Softshrink(lambd=1.0), "rrelu": nn.RReLU(),
+        "rrelu_01_03": nn.RReLU(0.1, 0.3),
+    }
+    approx = {
+        "elu": nn.ELU(), "elu_2": nn.ELU(alpha=2.0, inplace=True), "celu": nn.CELU(), "celu_05": nn.CELU(0.5),
+        "selu": nn.SELU(), "gelu": nn.GELU(), "gelu_tanh": nn.GELU(approximate="tanh"), "silu": nn.SiLU(),
+        "mish": nn.Mish(), "softplus": nn.Softplus(), "softplus_2_5": nn.Softplus(beta=2, threshold=5),
+        "tanhshrink": nn.Tanhshrink(), "logsigmoid": nn.LogSigmoid(),
+    }
+    for name, m in exact.items():
+        case("act_" + name, nn.Sequential(m), np.concatenate([special(5, 8), randn(3, 8, scale=4)]), EXACT)
+    for name, m in approx.items():
+        case("act_" + name, nn.Sequential(m), np.concatenate([special(5, 8), randn(3, 8, scale=4)]), PYTORCH_FLOAT)
+
+    # Softmin / LogSoftmax over every dim, the legacy implicit dim, specials.
+    rows = np.array([[np.inf, 1.0, 2.0, 3.0], [-np.inf, 1.0, 2.0, 3.0], [-np.inf] * 4, [np.nan, 1.0, 2.0, 3.0],
+                     [1e-40, -1e-40, 1e-45, 0.0], [3.4028235e38, -3.4028235e38, 0.0, 1.0], [88.7, -88.7, 89.0, -89.0],
+                     [100.0, -100.0, 50.0, 0.0]], dtype=np.float32)
+    case("special_softmin", nn.Sequential(nn.Softmin(dim=1)), rows, CHAIN)
+    case("special_log_softmax", nn.Sequential(nn.LogSoftmax(dim=1)), rows, CHAIN)
+    case("special_log_softmax_dim0", nn.Sequential(nn.LogSoftmax(dim=0)), rows.T.copy(), CHAIN)
+    case("softmin_3d_implicit", nn.Sequential(nn.Softmin()), randn(3, 4, 5, scale=3), CHAIN)
+    case("log_softmax_3d_dim2", nn.Sequential(nn.LogSoftmax(dim=2)), randn(3, 4, 5, scale=3), CHAIN)
+    case("softmax2d_3d", nn.Sequential(nn.Softmax2d()), randn(3, 4, 5, scale=3), CHAIN)
+    case("softmax2d_4d", nn.Sequential(nn.Softmax2d()), randn(2, 3, 4, 5, scale=3), CHAIN)
+
+    # GLU halves a dim: the last by default, others, after a Linear.
+    case("glu", nn.Sequential(nn.GLU()), np.concatenate([special(2, 8), randn(2, 8, scale=3)]), PYTORCH_FLOAT)
+    case("glu_dim1_3d", nn.Sequential(nn.GLU(dim=1)), randn(3, 6, 5, scale=3), PYTORCH_FLOAT)
+    case("glu_linear", nn.Sequential(nn.Linear(6, 8), nn.GLU(), nn.Linear(4, 3), nn.LogSoftmax(dim=-1)),
+         randn(4, 6), MIXED)
+
+    # Chains after Linear layers (fused as epilogues and softmax prologues),
+    # nested, with large and special inputs.
+    chain_a = nn.Sequential(nn.Linear(8, 8), nn.GELU(), nn.Linear(8, 8), nn.SiLU(),
+                            nn.Sequential(nn.Linear(8, 8), nn.Mish(), nn.Sequential(nn.Softplus(), nn.Tanhshrink())),
+                            nn.Linear(8, 6), nn.LogSigmoid(), nn.Linear(6, 4), nn.LogSoftmax(dim=1))
+    chain_b = nn.Sequential(nn.Linear(8, 8), nn.ELU(alpha=0.5), nn.Linear(8, 8), nn.CELU(alpha=2.0), nn.Linear(8, 8),
+                            nn.SELU(), nn.Linear(8, 8), nn.GELU(approximate="tanh"), nn.Linear(8, 6),
+                            nn.Softmin(dim=-1))
+    chain_c = nn.Sequential(nn.Linear(8, 8), nn.Hardswish(), nn.Linear(8, 8), nn.Hardsigmoid(), nn.Linear(8, 8),
+                            nn.Hardtanh(-2.0, 2.0), nn.ReLU6(), nn.Linear(8, 8), nn.Softsign(), nn.Linear(8, 8),
+                            nn.Threshold(0.1, -1.0), nn.Hardshrink(0.3), nn.Softshrink(0.2), nn.RReLU(0.1, 0.3),
+                            nn.Linear(8, 8), nn.GLU(), nn.Linear(4, 4), nn.Softmax(dim=1))
+    for name, m in (("chain_a", chain_a), ("chain_b", chain_b), ("chain_c", chain_c)):
+        with torch.no_grad():
+            for p in m.parameters():
+                p.mul_(3)
+        case(name, m, np.concatenate([randn(4, 8, scale=2), special(4, 8)]), MIXED)
+
+
 def main():
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -227,6 +298,8 @@ def main():
         [1.0, 2.0, 3.0, 4.0],
     ], dtype=np.float32)
     case("special_linear", nn.Sequential(lin), lin_rows, CHAIN)
+
+    activations()
 
     with open(os.path.join(OUT, "cases.txt"), "w") as f:
         f.write("# Generated by gen_cases.py: case x y atol rtol ulps [extra actjit run args]\n")
