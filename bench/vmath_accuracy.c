@@ -28,141 +28,16 @@
 #include <string.h>
 #include <time.h>
 
-#include <llvm-c/Analysis.h>
-#include <llvm-c/Core.h>
-#include <llvm-c/LLJIT.h>
-#include <llvm-c/Orc.h>
-#include <llvm-c/Target.h>
-#include <llvm-c/TargetMachine.h>
-#include <llvm-c/Transforms/PassBuilder.h>
-
 #include "codegen/vmath.h"
+#include "vmath_jit.h"
 
-/* ---- JIT harness: void f(const float *in, float *out, i64 n) ---- */
-
-typedef LLVMValueRef (*emit_fn)(LLVMBuilderRef, LLVMValueRef);
-typedef void (*kernel_fn)(const float *in, float *out, int64_t n);
+typedef vm_emit_fn emit_fn;
 
 static void die(const char *what, const char *msg)
 {
     fprintf(stderr, "vmath-accuracy: %s%s%s\n", what, msg ? ": " : "",
             msg ? msg : "");
     exit(2);
-}
-
-static void check_err(LLVMErrorRef err, const char *what)
-{
-    if (err) {
-        char *msg = LLVMGetErrorMessage(err);
-        die(what, msg);
-    }
-}
-
-/* cpu == NULL: the host CPU and its features. */
-static LLVMTargetMachineRef make_tm(const char *cpu, const char *features)
-{
-    char *triple = LLVMGetDefaultTargetTriple();
-    char *host_cpu = LLVMGetHostCPUName();
-    char *host_feat = LLVMGetHostCPUFeatures();
-    LLVMTargetRef target;
-    char *msg = NULL;
-    if (LLVMGetTargetFromTriple(triple, &target, &msg))
-        die("no target", msg);
-    LLVMTargetMachineRef tm = LLVMCreateTargetMachine(
-        target, triple, cpu ? cpu : host_cpu, cpu ? features : host_feat,
-        LLVMCodeGenLevelAggressive, LLVMRelocDefault, LLVMCodeModelJITDefault);
-    LLVMDisposeMessage(triple);
-    LLVMDisposeMessage(host_cpu);
-    LLVMDisposeMessage(host_feat);
-    return tm;
-}
-
-/* out[i] = emit(in[i]) in chunks of width floats; n a multiple of width. */
-static LLVMModuleRef build_kernel(LLVMContextRef ctx, emit_fn emit,
-                                  unsigned width)
-{
-    LLVMModuleRef m = LLVMModuleCreateWithNameInContext("vmath", ctx);
-    LLVMTypeRef f32 = LLVMFloatTypeInContext(ctx);
-    LLVMTypeRef vty = width > 1 ? LLVMVectorType(f32, width) : f32;
-    LLVMTypeRef i64 = LLVMInt64TypeInContext(ctx);
-    LLVMTypeRef ptr = LLVMPointerTypeInContext(ctx, 0);
-    LLVMTypeRef params[] = {ptr, ptr, i64};
-    LLVMValueRef fn = LLVMAddFunction(
-        m, "f", LLVMFunctionType(LLVMVoidTypeInContext(ctx), params, 3, 0));
-    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(ctx, fn, "entry");
-    LLVMBasicBlockRef loop = LLVMAppendBasicBlockInContext(ctx, fn, "loop");
-    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(ctx, fn, "done");
-    LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
-
-    LLVMPositionBuilderAtEnd(b, entry);
-    LLVMValueRef w = LLVMConstInt(i64, width, 0);
-    LLVMValueRef nvec = LLVMBuildSDiv(b, LLVMGetParam(fn, 2), w, "nvec");
-    LLVMValueRef zero = LLVMConstInt(i64, 0, 0);
-    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSGT, nvec, zero, ""), loop,
-                    done);
-
-    LLVMPositionBuilderAtEnd(b, loop);
-    LLVMValueRef i = LLVMBuildPhi(b, i64, "i");
-    LLVMValueRef off = LLVMBuildMul(b, i, w, "");
-    LLVMValueRef src = LLVMBuildGEP2(b, f32, LLVMGetParam(fn, 0), &off, 1, "");
-    LLVMValueRef v = LLVMBuildLoad2(b, vty, src, "");
-    LLVMSetAlignment(v, 4);
-    LLVMValueRef dst = LLVMBuildGEP2(b, f32, LLVMGetParam(fn, 1), &off, 1, "");
-    LLVMSetAlignment(LLVMBuildStore(b, emit(b, v), dst), 4);
-    LLVMValueRef next = LLVMBuildAdd(b, i, LLVMConstInt(i64, 1, 0), "");
-    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, next, nvec, ""), loop,
-                    done);
-    LLVMValueRef in_vals[] = {zero, next};
-    LLVMBasicBlockRef in_bbs[] = {entry, loop};
-    LLVMAddIncoming(i, in_vals, in_bbs, 2);
-
-    LLVMPositionBuilderAtEnd(b, done);
-    LLVMBuildRetVoid(b);
-    LLVMDisposeBuilder(b);
-
-    char *msg = NULL;
-    if (LLVMVerifyModule(m, LLVMReturnStatusAction, &msg))
-        die("invalid module", msg);
-    LLVMDisposeMessage(msg);
-    return m;
-}
-
-struct jit {
-    LLVMOrcLLJITRef lljit;
-    kernel_fn fn;
-};
-
-/* Build, optimize (O3) and JIT; the target machine is consumed. */
-static struct jit jit_kernel(emit_fn emit, unsigned width,
-                             LLVMTargetMachineRef tm)
-{
-    struct jit j = {0};
-    LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
-    LLVMModuleRef m =
-        build_kernel(LLVMOrcThreadSafeContextGetContext(tsc), emit, width);
-    char *triple = LLVMGetTargetMachineTriple(tm);
-    LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
-    LLVMSetTarget(m, triple);
-    LLVMSetModuleDataLayout(m, dl);
-    LLVMDisposeTargetData(dl);
-    LLVMDisposeMessage(triple);
-    LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
-    check_err(LLVMRunPasses(m, "default<O3>", tm, opts), "optimizing");
-    LLVMDisposePassBuilderOptions(opts);
-
-    LLVMOrcLLJITBuilderRef jb = LLVMOrcCreateLLJITBuilder();
-    LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(
-        jb, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
-    check_err(LLVMOrcCreateLLJIT(&j.lljit, jb), "creating the JIT");
-    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(m, tsc);
-    LLVMOrcDisposeThreadSafeContext(tsc);
-    check_err(LLVMOrcLLJITAddLLVMIRModule(
-                  j.lljit, LLVMOrcLLJITGetMainJITDylib(j.lljit), tsm),
-              "adding the module");
-    LLVMOrcExecutorAddress addr = 0;
-    check_err(LLVMOrcLLJITLookup(j.lljit, &addr, "f"), "compiling");
-    j.fn = (kernel_fn)(uintptr_t)addr;
-    return j;
 }
 
 /* ---- References ---- */
@@ -347,15 +222,14 @@ int main(int argc, char **argv)
         const struct fn_case *fc = &fns[f];
         if (only && strcmp(only, fc->name))
             continue;
-        struct jit jits[NTARGETS];
+        vm_jit jits[NTARGETS];
         struct stats st[NTARGETS];
         memset(st, 0, sizeof st);
         memset(jits, 0, sizeof jits);
         for (size_t t = 0; t < NTARGETS; t++)
             if (runnable(&targets[t]))
-                jits[t] = jit_kernel(
-                    fc->emit, targets[t].width,
-                    make_tm(targets[t].cpu, targets[t].features));
+                if (vm_jit_build(&jits[t], fc->emit, targets[t].width, targets[t].cpu, targets[t].features))
+                    die("compiling", vm_jit_error(&jits[t]));
         clock_t t0 = clock();
         /* Positions on the float line, -0x7f800000 (-Inf) .. 0x7f800000
          * (+Inf), then the NaNs, in steps of stride; or every stride-th
@@ -427,7 +301,7 @@ int main(int argc, char **argv)
                    (long long)s->worst, (long long)bound, s->worst_x,
                    s->worst_x, 100.0 * (double)s->inexact / (double)s->n,
                    (unsigned long long)s->bad, over ? "  OVER" : "");
-            check_err(LLVMOrcDisposeLLJIT(jits[t].lljit), "disposing");
+            vm_jit_free(&jits[t]);
         }
         printf("(%s: %.1f s)\n", fc->name, secs);
         fflush(stdout);

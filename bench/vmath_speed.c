@@ -19,128 +19,23 @@
 #include <string.h>
 #include <time.h>
 
-#include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
-#include <llvm-c/LLJIT.h>
-#include <llvm-c/Orc.h>
-#include <llvm-c/Target.h>
-#include <llvm-c/TargetMachine.h>
-#include <llvm-c/Transforms/PassBuilder.h>
 
 #include "codegen/vmath.h"
+#include "vmath_jit.h"
 
 /* glibc libmvec, AVX-512 variants (x86_64 vector function ABI, 'e'). */
 __m512 _ZGVeN16v_expf(__m512);
 __m512 _ZGVeN16v_tanhf(__m512);
 
-typedef LLVMValueRef (*emit_fn)(LLVMBuilderRef, LLVMValueRef);
-typedef void (*kernel_fn)(const float *in, float *out, int64_t n);
+typedef vm_emit_fn emit_fn;
+typedef vm_kernel_fn kernel_fn;
 
 static void die(const char *what, const char *msg)
 {
     fprintf(stderr, "vmath-speed: %s%s%s\n", what, msg ? ": " : "",
             msg ? msg : "");
     exit(2);
-}
-
-static void check_err(LLVMErrorRef err, const char *what)
-{
-    if (err) {
-        char *msg = LLVMGetErrorMessage(err);
-        die(what, msg);
-    }
-}
-
-/* ---- JIT: void f(const float *in, float *out, i64 n), 16 lanes ---- */
-
-static LLVMModuleRef build_kernel(LLVMContextRef ctx, emit_fn emit)
-{
-    const unsigned width = 16;
-    LLVMModuleRef m = LLVMModuleCreateWithNameInContext("vmath", ctx);
-    LLVMTypeRef f32 = LLVMFloatTypeInContext(ctx);
-    LLVMTypeRef vty = LLVMVectorType(f32, width);
-    LLVMTypeRef i64 = LLVMInt64TypeInContext(ctx);
-    LLVMTypeRef ptr = LLVMPointerTypeInContext(ctx, 0);
-    LLVMTypeRef params[] = {ptr, ptr, i64};
-    LLVMValueRef fn = LLVMAddFunction(
-        m, "f", LLVMFunctionType(LLVMVoidTypeInContext(ctx), params, 3, 0));
-    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(ctx, fn, "entry");
-    LLVMBasicBlockRef loop = LLVMAppendBasicBlockInContext(ctx, fn, "loop");
-    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(ctx, fn, "done");
-    LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
-
-    LLVMPositionBuilderAtEnd(b, entry);
-    LLVMValueRef w = LLVMConstInt(i64, width, 0);
-    LLVMValueRef nvec = LLVMBuildSDiv(b, LLVMGetParam(fn, 2), w, "nvec");
-    LLVMValueRef zero = LLVMConstInt(i64, 0, 0);
-    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSGT, nvec, zero, ""), loop,
-                    done);
-
-    LLVMPositionBuilderAtEnd(b, loop);
-    LLVMValueRef i = LLVMBuildPhi(b, i64, "i");
-    LLVMValueRef off = LLVMBuildMul(b, i, w, "");
-    LLVMValueRef src = LLVMBuildGEP2(b, f32, LLVMGetParam(fn, 0), &off, 1, "");
-    LLVMValueRef v = LLVMBuildLoad2(b, vty, src, "");
-    LLVMSetAlignment(v, 4);
-    LLVMValueRef dst = LLVMBuildGEP2(b, f32, LLVMGetParam(fn, 1), &off, 1, "");
-    LLVMSetAlignment(LLVMBuildStore(b, emit(b, v), dst), 4);
-    LLVMValueRef next = LLVMBuildAdd(b, i, LLVMConstInt(i64, 1, 0), "");
-    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, next, nvec, ""), loop,
-                    done);
-    LLVMValueRef in_vals[] = {zero, next};
-    LLVMBasicBlockRef in_bbs[] = {entry, loop};
-    LLVMAddIncoming(i, in_vals, in_bbs, 2);
-
-    LLVMPositionBuilderAtEnd(b, done);
-    LLVMBuildRetVoid(b);
-    LLVMDisposeBuilder(b);
-    char *msg = NULL;
-    if (LLVMVerifyModule(m, LLVMReturnStatusAction, &msg))
-        die("invalid module", msg);
-    LLVMDisposeMessage(msg);
-    return m;
-}
-
-/* Host CPU and features, O3, as the project compiles kernels. */
-static kernel_fn jit_kernel(emit_fn emit, LLVMOrcLLJITRef *out)
-{
-    char *triple = LLVMGetDefaultTargetTriple();
-    char *cpu = LLVMGetHostCPUName();
-    char *feat = LLVMGetHostCPUFeatures();
-    LLVMTargetRef target;
-    char *msg = NULL;
-    if (LLVMGetTargetFromTriple(triple, &target, &msg))
-        die("no target", msg);
-    LLVMTargetMachineRef tm = LLVMCreateTargetMachine(
-        target, triple, cpu, feat, LLVMCodeGenLevelAggressive,
-        LLVMRelocDefault, LLVMCodeModelJITDefault);
-    LLVMDisposeMessage(cpu);
-    LLVMDisposeMessage(feat);
-
-    LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
-    LLVMModuleRef m =
-        build_kernel(LLVMOrcThreadSafeContextGetContext(tsc), emit);
-    LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
-    LLVMSetTarget(m, triple);
-    LLVMSetModuleDataLayout(m, dl);
-    LLVMDisposeTargetData(dl);
-    LLVMDisposeMessage(triple);
-    LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
-    check_err(LLVMRunPasses(m, "default<O3>", tm, opts), "optimizing");
-    LLVMDisposePassBuilderOptions(opts);
-
-    LLVMOrcLLJITBuilderRef jb = LLVMOrcCreateLLJITBuilder();
-    LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(
-        jb, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
-    check_err(LLVMOrcCreateLLJIT(out, jb), "creating the JIT");
-    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(m, tsc);
-    LLVMOrcDisposeThreadSafeContext(tsc);
-    check_err(LLVMOrcLLJITAddLLVMIRModule(
-                  *out, LLVMOrcLLJITGetMainJITDylib(*out), tsm),
-              "adding the module");
-    LLVMOrcExecutorAddress addr = 0;
-    check_err(LLVMOrcLLJITLookup(*out, &addr, "f"), "compiling");
-    return (kernel_fn)(uintptr_t)addr;
 }
 
 /* ---- Competitors ---- */
@@ -327,8 +222,10 @@ int main(int argc, char **argv)
     printf("%-8s %-26s %9s %10s %8s\n", "function", "implementation", "ns",
            "Gfloat/s", "vs ours");
     for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
-        LLVMOrcLLJITRef jit;
-        kernel_fn ours = jit_kernel(rows[r].emit, &jit);
+        vm_jit jit;
+        if (vm_jit_build(&jit, rows[r].emit, 16, NULL, NULL))
+            die("compiling", vm_jit_error(&jit));
+        kernel_fn ours = jit.fn;
         const float *x = rows[r].positive ? pos : in;
         double t_ours = time_ns(ours, x, out, n, reps);
         double t_scalar = time_ns(rows[r].scalar, x, out, n, reps);
@@ -341,7 +238,7 @@ int main(int argc, char **argv)
         }
         printf("%-8s %-26s %9.4f %10.3f %7.2fx\n", "", rows[r].scalar_name,
                t_scalar, 1.0 / t_scalar, t_scalar / t_ours);
-        check_err(LLVMOrcDisposeLLJIT(jit), "disposing");
+        vm_jit_free(&jit);
     }
     free(in);
     free(out);

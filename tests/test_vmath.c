@@ -13,172 +13,15 @@
 
 #include <cmocka.h>
 
-#include <llvm-c/Analysis.h>
-#include <llvm-c/Core.h>
-#include <llvm-c/LLJIT.h>
-#include <llvm-c/Orc.h>
-#include <llvm-c/Target.h>
-#include <llvm-c/TargetMachine.h>
-#include <llvm-c/Transforms/PassBuilder.h>
 
 #include "vmath.h"
+#include "vmath_jit.h"
 
-/* ---- Tiny JIT harness (to be replaced by the project's JIT session) ---- */
+/* The loop around each function is JIT-compiled by bench/vmath_jit.c, on
+ * the project's own JIT session. */
 
-typedef LLVMValueRef (*emit_fn)(LLVMBuilderRef, LLVMValueRef);
-typedef void (*kernel_fn)(const float *in, float *out, int64_t n);
-
-static void check_err(LLVMErrorRef err)
-{
-    if (err) {
-        char *msg = LLVMGetErrorMessage(err);
-        print_error("LLVM error: %s\n", msg);
-        LLVMDisposeErrorMessage(msg);
-        fail();
-    }
-}
-
-/* Target machine for the host triple; cpu == NULL means the host CPU. */
-static LLVMTargetMachineRef make_tm(const char *cpu, const char *features)
-{
-    char *triple = LLVMGetDefaultTargetTriple();
-    char *host_cpu = LLVMGetHostCPUName();
-    char *host_feat = LLVMGetHostCPUFeatures();
-    LLVMTargetRef target;
-    char *msg = NULL;
-    if (LLVMGetTargetFromTriple(triple, &target, &msg))
-        fail_msg("no target for %s: %s", triple, msg);
-    LLVMTargetMachineRef tm = LLVMCreateTargetMachine(
-        target, triple, cpu ? cpu : host_cpu, cpu ? features : host_feat,
-        LLVMCodeGenLevelAggressive, LLVMRelocDefault, LLVMCodeModelJITDefault);
-    LLVMDisposeMessage(triple);
-    LLVMDisposeMessage(host_cpu);
-    LLVMDisposeMessage(host_feat);
-    return tm;
-}
-
-/* void f(const float *in, float *out, i64 n): out[i] = emit(in[i]) in
- * chunks of width floats (width 1: plain float); n is a multiple of width. */
-static LLVMModuleRef build_kernel(LLVMContextRef ctx, emit_fn emit,
-                                  unsigned width)
-{
-    LLVMModuleRef m = LLVMModuleCreateWithNameInContext("vmath_test", ctx);
-    LLVMTypeRef f32 = LLVMFloatTypeInContext(ctx);
-    LLVMTypeRef vty = width > 1 ? LLVMVectorType(f32, width) : f32;
-    LLVMTypeRef i64 = LLVMInt64TypeInContext(ctx);
-    LLVMTypeRef ptr = LLVMPointerTypeInContext(ctx, 0);
-    LLVMTypeRef params[] = {ptr, ptr, i64};
-    LLVMValueRef fn = LLVMAddFunction(
-        m, "f", LLVMFunctionType(LLVMVoidTypeInContext(ctx), params, 3, 0));
-    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(ctx, fn, "entry");
-    LLVMBasicBlockRef loop = LLVMAppendBasicBlockInContext(ctx, fn, "loop");
-    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(ctx, fn, "done");
-    LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
-
-    LLVMPositionBuilderAtEnd(b, entry);
-    LLVMValueRef w = LLVMConstInt(i64, width, 0);
-    LLVMValueRef nvec = LLVMBuildSDiv(b, LLVMGetParam(fn, 2), w, "nvec");
-    LLVMValueRef zero = LLVMConstInt(i64, 0, 0);
-    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSGT, nvec, zero, ""), loop,
-                    done);
-
-    LLVMPositionBuilderAtEnd(b, loop);
-    LLVMValueRef i = LLVMBuildPhi(b, i64, "i");
-    LLVMValueRef off = LLVMBuildMul(b, i, w, "");
-    LLVMValueRef src = LLVMBuildGEP2(b, f32, LLVMGetParam(fn, 0), &off, 1, "");
-    LLVMValueRef v = LLVMBuildLoad2(b, vty, src, "");
-    LLVMSetAlignment(v, 4);
-    LLVMValueRef dst = LLVMBuildGEP2(b, f32, LLVMGetParam(fn, 1), &off, 1, "");
-    LLVMSetAlignment(LLVMBuildStore(b, emit(b, v), dst), 4);
-    LLVMValueRef next = LLVMBuildAdd(b, i, LLVMConstInt(i64, 1, 0), "");
-    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, next, nvec, ""), loop,
-                    done);
-    LLVMValueRef in_vals[] = {zero, next};
-    LLVMBasicBlockRef in_bbs[] = {entry, loop};
-    LLVMAddIncoming(i, in_vals, in_bbs, 2);
-
-    LLVMPositionBuilderAtEnd(b, done);
-    LLVMBuildRetVoid(b);
-    LLVMDisposeBuilder(b);
-
-    char *msg = NULL;
-    if (LLVMVerifyModule(m, LLVMReturnStatusAction, &msg))
-        fail_msg("invalid module: %s", msg);
-    LLVMDisposeMessage(msg);
-    return m;
-}
-
-static void optimize(LLVMModuleRef m, LLVMTargetMachineRef tm)
-{
-    char *triple = LLVMGetTargetMachineTriple(tm);
-    LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
-    LLVMSetTarget(m, triple);
-    LLVMSetModuleDataLayout(m, dl);
-    LLVMDisposeTargetData(dl);
-    LLVMDisposeMessage(triple);
-    LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
-    check_err(LLVMRunPasses(m, "default<O3>", tm, opts));
-    LLVMDisposePassBuilderOptions(opts);
-}
-
-/* Whether machine code for m calls out (e.g. to libm), judged from the
- * assembly of a copy; f itself is a leaf. */
-static int calls_out(LLVMModuleRef m, LLVMTargetMachineRef tm)
-{
-    LLVMModuleRef copy = LLVMCloneModule(m);
-    LLVMMemoryBufferRef buf = NULL;
-    char *msg = NULL;
-    if (LLVMTargetMachineEmitToMemoryBuffer(tm, copy, LLVMAssemblyFile, &msg,
-                                            &buf))
-        fail_msg("codegen failed: %s", msg);
-    LLVMDisposeModule(copy);
-    size_t len = LLVMGetBufferSize(buf);
-    char *text = malloc(len + 1);
-    assert_non_null(text);
-    memcpy(text, LLVMGetBufferStart(buf), len);
-    text[len] = '\0';
-    LLVMDisposeMemoryBuffer(buf);
-    int found = strstr(text, "call") != NULL || strstr(text, "@PLT") != NULL;
-    free(text);
-    return found;
-}
-
-struct jit {
-    LLVMOrcLLJITRef lljit;
-    kernel_fn fn;
-};
-
-/* Build, optimize and JIT the kernel for emit at the given width/target.
- * The target machine is consumed. */
-static struct jit jit_kernel(emit_fn emit, unsigned width,
-                             LLVMTargetMachineRef tm)
-{
-    struct jit j = {0};
-    LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
-    LLVMModuleRef m =
-        build_kernel(LLVMOrcThreadSafeContextGetContext(tsc), emit, width);
-    optimize(m, tm);
-    assert_false(calls_out(m, tm));
-
-    LLVMOrcLLJITBuilderRef jb = LLVMOrcCreateLLJITBuilder();
-    LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(
-        jb, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
-    check_err(LLVMOrcCreateLLJIT(&j.lljit, jb));
-
-    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(m, tsc);
-    LLVMOrcDisposeThreadSafeContext(tsc);
-    check_err(LLVMOrcLLJITAddLLVMIRModule(
-        j.lljit, LLVMOrcLLJITGetMainJITDylib(j.lljit), tsm));
-    LLVMOrcExecutorAddress addr = 0;
-    check_err(LLVMOrcLLJITLookup(j.lljit, &addr, "f"));
-    j.fn = (kernel_fn)(uintptr_t)addr;
-    return j;
-}
-
-static void jit_dispose(struct jit *j)
-{
-    check_err(LLVMOrcDisposeLLJIT(j->lljit));
-}
+typedef vm_emit_fn emit_fn;
+typedef vm_kernel_fn kernel_fn;
 
 /* ---- Reference functions and error measure ---- */
 
@@ -482,11 +325,14 @@ static void run_config(void **state)
         print_message("%s: skipped, the host has no AVX-512F\n", c->name);
         skip();
     }
-    struct jit j = jit_kernel(c->fn->emit, c->width,
-                              make_tm(c->cpu, c->features));
+    vm_jit j;
+    if (vm_jit_build(&j, c->fn->emit, c->width, c->cpu, c->features))
+        fail_msg("%s: %s", c->name, vm_jit_error(&j));
+    /* Inline math: no call out to libm. */
+    assert_int_equal(vm_jit_calls_out(&j), 0);
     check_specials(c->fn, j.fn, c->width);
     check_accuracy(c->fn, j.fn, c->width, c->cpu ? c->cpu : "host");
-    jit_dispose(&j);
+    vm_jit_free(&j);
 }
 
 /* Widths 16 (host, AVX-512 here), 8 (AVX2+FMA), 4 and scalar (SSE2, no FMA:

@@ -1,0 +1,30 @@
+/* A JIT-compiled loop around one vector-math function, for the accuracy
+ * sweep, the speed comparison and test_vmath: out[i] = emit(in[i]), `width`
+ * lanes at a time, compiled by the project's own JIT session (src/jit.c). */
+#ifndef ACTJIT_VMATH_JIT_H
+#define ACTJIT_VMATH_JIT_H
+
+#include <llvm-c/Core.h>
+#include <stdint.h>
+
+#include "jit.h"
+
+typedef LLVMValueRef (*vm_emit_fn)(LLVMBuilderRef b, LLVMValueRef x);
+typedef void (*vm_kernel_fn)(const float *in, float *out, int64_t n);
+
+typedef struct vm_jit {
+  actjit_context *ctx;
+  jit_target target;
+  jit_session session;
+  vm_kernel_fn fn; /* n must be a multiple of the width */
+} vm_jit;
+
+/* Compiles the loop for cpu/features (NULL: the host).  width 1 is plain
+ * float.  Returns 0, or -1 with the message in vm_jit_error. */
+int vm_jit_build(vm_jit *j, vm_emit_fn emit, unsigned width, const char *cpu, const char *features);
+const char *vm_jit_error(const vm_jit *j);
+/* Whether the machine code calls out (to libm, say): from its assembly. */
+int vm_jit_calls_out(vm_jit *j);
+void vm_jit_free(vm_jit *j);
+
+#endif
