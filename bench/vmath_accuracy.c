@@ -134,31 +134,10 @@ static int runnable(const struct target *t)
     return 1;
 }
 
-static float from_bits(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static uint32_t to_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-/* Position on the float line in ULP steps (±0 both map to 0). */
-static int64_t ordinal(float f)
-{
-    uint32_t u = to_bits(f);
-    return u >> 31 ? -(int64_t)(u & 0x7fffffff) : (int64_t)u;
-}
-
 /* The float at position k of the float line (inverse of ordinal, +0 for 0). */
 static float from_ordinal(int64_t k)
 {
-    return k < 0 ? from_bits(0x80000000u | (uint32_t)-k) : from_bits((uint32_t)k);
+    return k < 0 ? vm_from_bits(0x80000000u | (uint32_t)-k) : vm_from_bits((uint32_t)k);
 }
 
 struct stats {
@@ -234,16 +213,16 @@ int main(int argc, char **argv)
         /* Positions on the float line, -0x7f800000 (-Inf) .. 0x7f800000
          * (+Inf), then the NaNs, in steps of stride; or every stride-th
          * float of --range. */
-        int64_t first = range_lo <= range_hi ? ordinal(range_lo) : 0;
+        int64_t first = range_lo <= range_hi ? vm_ordinal(range_lo) : 0;
         uint64_t end = range_lo <= range_hi
-                           ? (uint64_t)(ordinal(range_hi) - first) + 1
+                           ? (uint64_t)(vm_ordinal(range_hi) - first) + 1
                            : 0x100000000ull;
         uint64_t next = 0;
         while (next < end) {
             size_t n = 0;
             for (; n < CHUNK && next < end; n++, next += stride)
                 in[n] = range_lo <= range_hi ? from_ordinal(first + (int64_t)next)
-                                             : from_bits((uint32_t)next);
+                                             : vm_from_bits((uint32_t)next);
             for (size_t i = 0; i < n; i++)
                 want[i] = fc->ref(in[i]);
             for (size_t i = n; i < CHUNK; i++) /* pad to the width */
@@ -272,7 +251,7 @@ int main(int argc, char **argv)
                         s->bad++;
                         continue;
                     }
-                    int64_t d = llabs(ordinal(y) - ordinal(r));
+                    int64_t d = llabs(vm_ordinal(y) - vm_ordinal(r));
                     if (d)
                         s->inexact++;
                     if (d > s->worst) {

@@ -6,6 +6,7 @@
 
 #include <llvm-c/Core.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "jit.h"
 
@@ -26,5 +27,22 @@ const char *vm_jit_error(const vm_jit *j);
 /* Whether the machine code calls out (to libm, say): from its assembly. */
 int vm_jit_calls_out(vm_jit *j);
 void vm_jit_free(vm_jit *j);
+
+/* Floats as bits, and as positions on the float line in ULP steps (±0 both
+ * at 0), for measuring errors in ULP. */
+static inline float vm_from_bits(uint32_t u) {
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+static inline uint32_t vm_to_bits(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  return u;
+}
+static inline int64_t vm_ordinal(float f) {
+  uint32_t u = vm_to_bits(f);
+  return u >> 31 ? -(int64_t)(u & 0x7fffffff) : (int64_t)u;
+}
 
 #endif

@@ -57,27 +57,6 @@ static double ref_mish(double x)
     return isinf(x) && x < 0 ? NAN : x * tanh(log1p(exp(x)));
 }
 
-static float from_bits(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static uint32_t to_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-/* Position on the number line in ULP steps (±0 both map to 0). */
-static int64_t ordinal(float f)
-{
-    uint32_t u = to_bits(f);
-    return u >> 31 ? -(int64_t)(u & 0x7fffffff) : (int64_t)u;
-}
-
 /* ---- Test configurations ---- */
 
 /* Special inputs must give exactly these results (bit for bit, any NaN for
@@ -228,7 +207,7 @@ struct config {
 static float sample(uint64_t k)
 {
     if (k < BIT_SAMPLES)
-        return from_bits((uint32_t)(k * VM_STRIDE));
+        return vm_from_bits((uint32_t)(k * VM_STRIDE));
     return (float)(-20.0 + 40.0 * (double)(k - BIT_SAMPLES) / GRID_POINTS);
 }
 
@@ -244,7 +223,7 @@ static void check_value(const struct fn_case *fc, float x, float y, float want,
     if (isnan(y) || y < fc->lo || y > fc->hi)
         fail_msg("%s(%a) = %a, outside [%g, %g]", fc->name, x, y, fc->lo,
                  fc->hi);
-    int64_t d = llabs(ordinal(y) - ordinal(want));
+    int64_t d = llabs(vm_ordinal(y) - vm_ordinal(want));
     if (d > *worst) {
         *worst = d;
         *worst_x = x;
@@ -308,7 +287,7 @@ static void check_specials(const struct fn_case *fc, kernel_fn fn,
         fn(in, out, width);
         for (unsigned i = 0; i < width; i++) {
             int ok = isnan(sp[k].want) ? isnan(out[i])
-                                       : to_bits(out[i]) == to_bits(sp[k].want);
+                                       : vm_to_bits(out[i]) == vm_to_bits(sp[k].want);
             if (!ok)
                 fail_msg("%s(%a) = %a, want %a (width %u)", fc->name, sp[k].x,
                          out[i], sp[k].want, width);
