@@ -16,14 +16,17 @@ atol + rtol * |y|; NaN must match NaN and infinities must match exactly.
 Deterministic: fixed seeds, one thread, eval mode (Dropout is the identity).
 """
 import collections
-import json
 import os
 import shutil
-import struct
+import sys
 
 import numpy as np
 import torch
 from torch import nn
+
+# One safetensors writer for both generators.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden"))
+from gen_golden import save_safetensors  # noqa: E402
 
 OUT = os.path.dirname(os.path.abspath(__file__))
 
@@ -49,25 +52,6 @@ SPECIAL = np.array([
 ], dtype=np.float32)
 
 cases = []  # lines of cases.txt
-
-
-def save_safetensors(path, tensors):
-    """Minimal safetensors writer, as tests/golden/gen_golden.py: keys
-    sorted, F32 data contiguous in key order, header padded with spaces to a
-    multiple of 8 bytes."""
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name].detach().numpy(), dtype="<f4")
-        blobs.append(a.tobytes())
-        header[name] = {"dtype": "F32", "shape": list(a.shape),
-                        "data_offsets": [offset, offset + a.nbytes]}
-        offset += a.nbytes
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        f.write(b"".join(blobs))
 
 
 def case(name, model, inputs, tol, args=()):
