@@ -1,8 +1,8 @@
 /* vmath-accuracy: maximum ULP error of the emitted vector functions
  * (src/codegen/vmath.c: exp, tanh, sigmoid, expm1, log, log1p, erf, erfc,
- * and the gelu, tanhshrink and mish kernels) over every float bit pattern,
- * or every N-th with
- * --stride N (default 97, a few seconds), at each vector width and target.
+ * the gelu, tanhshrink and mish kernels, and tanh_unit on [-1, 1]) over
+ * every float bit pattern, or every N-th with --stride N (default 97, a few
+ * seconds), at each vector width and target.
  *
  *   vmath-accuracy [--stride N] [--fn NAME]
  *
@@ -83,21 +83,23 @@ struct fn_case {
     int64_t bound; /* documented max ULP */
     float lo, hi;  /* range of every non-NaN result */
     float max_x;   /* inputs above are outside the contract (0: none) */
+    float min_x;   /* inputs below are outside the contract (0: none) */
 };
 
 static const struct fn_case fns[] = {
-    {"exp", vm_exp, ref_exp, 1, 0.0f, INFINITY, 0.0f},
-    {"tanh", vm_tanh, ref_tanh, 2, -1.0f, 1.0f, 0.0f},
-    {"sigmoid", vm_sigmoid, ref_sigmoid, 2, 0.0f, 1.0f, 0.0f},
-    {"exp_nonpos", vm_exp_nonpos, ref_exp, 1, 0.0f, INFINITY, 104.0f},
-    {"expm1", vm_expm1, ref_expm1, 2, -1.0f, INFINITY, 0.0f},
-    {"log", vm_log, ref_log, 1, -INFINITY, INFINITY, 0.0f},
-    {"log1p", vm_log1p, ref_log1p, 2, -INFINITY, INFINITY, 0.0f},
-    {"erf", vm_erf, ref_erf, 2, -1.0f, 1.0f, 0.0f},
-    {"erfc", vm_erfc, ref_erfc, 2, 0.0f, 2.0f, 0.0f},
-    {"gelu", vm_gelu, ref_gelu, 4, -INFINITY, INFINITY, 0.0f},
-    {"tanhshrink", vm_tanhshrink, ref_tanhshrink, 4, -INFINITY, INFINITY, 0.0f},
-    {"mish", vm_mish, ref_mish, 4, -INFINITY, INFINITY, 0.0f},
+    {"exp", vm_exp, ref_exp, 1, 0.0f, INFINITY, 0.0f, 0.0f},
+    {"tanh", vm_tanh, ref_tanh, 2, -1.0f, 1.0f, 0.0f, 0.0f},
+    {"sigmoid", vm_sigmoid, ref_sigmoid, 2, 0.0f, 1.0f, 0.0f, 0.0f},
+    {"exp_nonpos", vm_exp_nonpos, ref_exp, 1, 0.0f, INFINITY, 104.0f, 0.0f},
+    {"expm1", vm_expm1, ref_expm1, 2, -1.0f, INFINITY, 0.0f, 0.0f},
+    {"log", vm_log, ref_log, 1, -INFINITY, INFINITY, 0.0f, 0.0f},
+    {"log1p", vm_log1p, ref_log1p, 2, -INFINITY, INFINITY, 0.0f, 0.0f},
+    {"erf", vm_erf, ref_erf, 2, -1.0f, 1.0f, 0.0f, 0.0f},
+    {"erfc", vm_erfc, ref_erfc, 2, 0.0f, 2.0f, 0.0f, 0.0f},
+    {"gelu", vm_gelu, ref_gelu, 4, -INFINITY, INFINITY, 0.0f, 0.0f},
+    {"tanhshrink", vm_tanhshrink, ref_tanhshrink, 4, -INFINITY, INFINITY, 0.0f, 0.0f},
+    {"mish", vm_mish, ref_mish, 4, -INFINITY, INFINITY, 0.0f, 0.0f},
+    {"tanh_unit", vm_tanh_unit, ref_tanh, 1, -1.0f, 1.0f, 1.0f, -1.0f},
 };
 
 struct target {
@@ -172,7 +174,7 @@ int main(int argc, char **argv)
             fprintf(stderr,
                     "usage: %s [--stride N] [--fn NAME] [--range LO HI]\n"
                     "  NAME: exp tanh sigmoid exp_nonpos expm1 log log1p erf erfc "
-                    "gelu tanhshrink mish\n"
+                    "gelu tanhshrink mish tanh_unit\n"
                     "  Max ULP error of vmath's functions over every "
                     "N-th float bit\n  pattern (default N = 97; 1 = "
                     "exhaustive) at each width/target.\n",
@@ -235,7 +237,7 @@ int main(int argc, char **argv)
                 struct stats *s = &st[t];
                 for (size_t i = 0; i < n; i++) {
                     float y = out[i], r = want[i];
-                    if (fc->max_x && in[i] > fc->max_x)
+                    if ((fc->max_x && in[i] > fc->max_x) || (fc->min_x && in[i] < fc->min_x))
                         continue;
                     s->n++;
                     if (isnan(r) || isnan(y)) {

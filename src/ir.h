@@ -35,6 +35,9 @@ typedef struct node {
    * only the group's last value is stored (`fuse { ... }` in the text). */
   int group;
   bool inplace;               /* PyTorch inplace=True: may overwrite its operand */
+  /* Every non-NaN element of the value lies in [lo, hi] (value_range.c);
+   * [-Inf, Inf] until that pass has run. */
+  struct { double lo, hi; } range;
 } node;
 
 struct actjit_graph {

@@ -70,7 +70,15 @@ void print_node(strbuf *sb, const actjit_graph *g, const node *nd) {
   print_type(sb, &nd->shape);
 }
 
-void print_graph(strbuf *sb, const actjit_graph *g) {
+static void print_range(strbuf *sb, const node *nd) {
+  if (nd->range.lo == -INFINITY && nd->range.hi == INFINITY) return;
+  char lo[32], hi[32];
+  fmt_number(nd->range.lo, lo);
+  fmt_number(nd->range.hi, hi);
+  sb_printf(sb, "  # in [%s, %s]", lo, hi);
+}
+
+static void print_graph_with(strbuf *sb, const actjit_graph *g, bool ranges) {
   for (int i = 0; i < g->n; i++) {
     int group = g->nodes[i].group;
     bool opens = group && (i == 0 || g->nodes[i - 1].group != group);
@@ -78,10 +86,14 @@ void print_graph(strbuf *sb, const actjit_graph *g) {
     if (opens) sb_printf(sb, "fuse {\n");
     sb_printf(sb, "%s", group ? "  " : "");
     print_node(sb, g, &g->nodes[i]);
+    if (ranges) print_range(sb, &g->nodes[i]);
     sb_printf(sb, "\n%s", closes ? "}\n" : "");
   }
   if (g->output >= 0) sb_printf(sb, "output %%%s\n", g->nodes[g->output].name);
 }
+
+void print_graph(strbuf *sb, const actjit_graph *g) { print_graph_with(sb, g, false); }
+void print_graph_ranges(strbuf *sb, const actjit_graph *g) { print_graph_with(sb, g, true); }
 
 actjit_status actjit_graph_print(const actjit_graph *g, char **text) {
   if (!g) return ACTJIT_ERR_ARGUMENT;

@@ -18,5 +18,8 @@ bool sb_printf(strbuf *sb, const char *fmt, ...)
 void fmt_number(double v, char buf[32]);
 void print_node(strbuf *sb, const actjit_graph *g, const node *nd);
 void print_graph(strbuf *sb, const actjit_graph *g);
+/* print_graph with each bounded value's range as a trailing comment,
+ * "# in [0, 1]". */
+void print_graph_ranges(strbuf *sb, const actjit_graph *g);
 
 #endif

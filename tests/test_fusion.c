@@ -40,6 +40,11 @@ static const char *const chains[] = {
     /* dropout and identity vanish, inplace=True is kept */
     "input %x : f32[N, 33]\n%a = relu %x {inplace = 1}\n%d = dropout %a {p = 0.3}\n%i = identity %d\n"
     "%s = sigmoid %i {inplace = 1}\noutput %s\n",
+    /* tanh of values within [-1, 1] (value_range.c): the same formula fused
+     * and unfused, where the dropout between stays as a kernel */
+    "input %x : f32[N, 45]\n%s = sigmoid %x\n%d = dropout %s {p = 0.2}\n%t = tanh %d\noutput %t\n",
+    "input %x : f32[N, 3, 7]\n%s = softmax %x {dim = 1}\n%t = tanh %s\n%h = hardtanh %t {min_val = -0.5, max_val = 2}\n"
+    "%u = tanh %h\noutput %u\n",
 };
 
 
@@ -190,6 +195,31 @@ static void test_streaming_stores(void **state) {
   unload_pipeline(&p);
 }
 
+/* Where value_range bounds tanh's operand to [-1, 1] its kernel is the
+ * polynomial alone (no reciprocal, no division) on every target; an
+ * unbounded operand keeps the full formula. */
+static void test_range_formulas(void **state) {
+  static const char *const bounded = "input %x : f32[N, 40]\n%c = hardtanh %x\n%t = tanh %c\noutput %t\n";
+  static const char *const unbounded = "input %x : f32[N, 40]\n%c = relu %x\n%t = tanh %c\noutput %t\n";
+  for (size_t t = 0; t < N_TEST_TARGETS; t++)
+    for (int fuse = 0; fuse <= 1; fuse++)
+      for (int b = 0; b < 2; b++) {
+        uint64_t rng = 1;
+        pipeline p;
+        load_pipeline(&p, b ? unbounded : bounded, NULL, &rng);
+        actjit_kernel *k = compile_pipeline(&p, &test_targets[t], fuse, 0, 0);
+        char *text;
+        assert_int_equal(actjit_kernel_dump(k, ACTJIT_DUMP_ASM, &text), ACTJIT_OK);
+        bool full = strstr(text, "rcp") || strstr(text, "div");
+        if (full != (b == 1))
+          fail_msg("[%s] %s tanh after %s: %s", actjit_kernel_cpu(k), fuse ? "fused" : "unfused", b ? "relu" : "hardtanh",
+                   full ? "reciprocal or division" : "no reciprocal or division");
+        actjit_free(text);
+        actjit_kernel_destroy(k);
+        unload_pipeline(&p);
+      }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_streaming_stores),
@@ -197,6 +227,7 @@ int main(void) {
       cmocka_unit_test(test_ir_files),
       cmocka_unit_test(test_seed_model_plan),
       cmocka_unit_test(test_inplace_flag),
+      cmocka_unit_test(test_range_formulas),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

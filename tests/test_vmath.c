@@ -109,17 +109,18 @@ struct fn_case {
     const struct special *specials;
     size_t nspecials;
     float max_x; /* inputs above are outside the contract (0: none) */
+    float min_x; /* inputs below are outside the contract (0: none) */
 };
 
 #define SPECIALS(a) a, sizeof a / sizeof a[0]
 
 static const struct fn_case fn_exp = {"exp", vm_exp, ref_exp, 1, 0.0f,
-                                      INFINITY, SPECIALS(exp_specials), 0.0f};
+                                      INFINITY, SPECIALS(exp_specials), 0.0f, 0.0f};
 static const struct fn_case fn_tanh = {"tanh", vm_tanh, ref_tanh, 2, -1.0f,
-                                       1.0f, SPECIALS(tanh_specials), 0.0f};
+                                       1.0f, SPECIALS(tanh_specials), 0.0f, 0.0f};
 static const struct fn_case fn_sigmoid = {"sigmoid", vm_sigmoid, ref_sigmoid,
                                           2, 0.0f, 1.0f,
-                                          SPECIALS(sigmoid_specials), 0.0f};
+                                          SPECIALS(sigmoid_specials), 0.0f, 0.0f};
 
 /* vm_exp_nonpos: vm_exp's values for x <= 104 (softmax's x - max). */
 static const struct special exp_nonpos_specials[] = {
@@ -131,7 +132,7 @@ static const struct special exp_nonpos_specials[] = {
 };
 static const struct fn_case fn_exp_nonpos = {
     "exp_nonpos", vm_exp_nonpos, ref_exp, 1, 0.0f, INFINITY,
-    SPECIALS(exp_nonpos_specials), 104.0f};
+    SPECIALS(exp_nonpos_specials), 104.0f, 0.0f};
 
 static const struct special expm1_specials[] = {
     {NAN, NAN},        {INFINITY, INFINITY}, {-INFINITY, -1.0f},
@@ -174,10 +175,21 @@ static const struct special mish_specials[] = {
     {NAN, NAN},       {INFINITY, INFINITY}, {-INFINITY, NAN}, {0.0f, 0.0f},
     {-0.0f, -0.0f},   {100.0f, 100.0f},     {-1000.0f, -0.0f},
 };
+/* vm_tanh_unit: tanh for |x| <= 1, where the polynomial alone serves. */
+static double ref_tanh_unit(double x) { return tanh(x); }
+static const struct special tanh_unit_specials[] = {
+    {NAN, NAN},        {-NAN, NAN},        {0.0f, 0.0f},     {-0.0f, -0.0f},
+    {1e-40f, 1e-40f},  {-1e-40f, -1e-40f}, {0x1p-149f, 0x1p-149f},
+    {FLT_MIN, FLT_MIN}, {-FLT_MIN, -FLT_MIN},
+};
+static const struct fn_case fn_tanh_unit = {
+    "tanh_unit", vm_tanh_unit, ref_tanh_unit, 1, -1.0f, 1.0f,
+    SPECIALS(tanh_unit_specials), 1.0f, -1.0f};
+
 #define FN(name, lo, hi, ulp)                                                 \
     static const struct fn_case fn_##name = {#name, vm_##name, ref_##name,   \
                                              ulp, lo, hi,                     \
-                                             SPECIALS(name##_specials), 0.0f}
+                                             SPECIALS(name##_specials), 0.0f, 0.0f}
 FN(expm1, -1.0f, INFINITY, 2);
 FN(log, -INFINITY, INFINITY, 1);
 FN(log1p, -INFINITY, INFINITY, 2);
@@ -265,7 +277,7 @@ static void check_accuracy(const struct fn_case *fc, kernel_fn fn,
             in[i] = sample(base + (i < n ? i : 0));
         fn(in, out, (int64_t)((n + width - 1) / width * width));
         for (size_t i = 0; i < n; i++)
-            if (!(fc->max_x && in[i] > fc->max_x))
+            if (!(fc->max_x && in[i] > fc->max_x) && !(fc->min_x && in[i] < fc->min_x))
                 check_value(fc, in[i], out[i], want_of(fc, base + i), &worst,
                             &worst_x);
     }
@@ -340,7 +352,8 @@ static struct config configs[] = {
     TARGETS4(fn_expm1, "expm1"),      TARGETS4(fn_log, "log"),
     TARGETS4(fn_log1p, "log1p"),      TARGETS4(fn_erf, "erf"),
     TARGETS4(fn_erfc, "erfc"),        TARGETS4(fn_gelu, "gelu"),
-    TARGETS4(fn_tanhshrink, "tanhshrink"), TARGETS4(fn_mish, "mish")};
+    TARGETS4(fn_tanhshrink, "tanhshrink"), TARGETS4(fn_mish, "mish"),
+    TARGETS4(fn_tanh_unit, "tanh_unit")};
 
 int main(void)
 {

@@ -47,9 +47,16 @@ LLVMValueRef cg_eltwise_op(cg *c, const node *nd, LLVMValueRef x, LLVMValueRef w
   case OP_RELU: /* x < 0 ? 0 : x keeps NaN and -0, as PyTorch's clamp_min */
     return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, zero_like(x), ""), zero_like(x), x, "relu");
   case OP_SIGMOID: return vm_sigmoid(b, x);
-  case OP_TANH: return vm_tanh(b, x);
+  case OP_TANH: { /* within [-1, 1] (value_range.c): the polynomial alone */
+    const node *in = &c->g->nodes[nd->args[0]];
+    return in->range.lo >= -1 && in->range.hi <= 1 ? vm_tanh_unit(b, x) : vm_tanh(b, x);
+  }
   case OP_LEAKY_RELU:
     w = vm_splat(t, (float)nd->attr[0]);
+    if (a[0] > 0 && a[0] <= 1) { /* max(x, x*w), one maxps that keeps NaN; x*w for ±0 and -Inf */
+      LLVMValueRef xw = LLVMBuildFMul(b, x, w, "");
+      return sel(c, cmp(c, LLVMRealOGT, x, xw), x, xw);
+    }
     /* fallthrough */
   case OP_PRELU:
     return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, zero_like(x), ""), x,

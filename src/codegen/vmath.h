@@ -36,6 +36,10 @@ LLVMValueRef vm_exp(LLVMBuilderRef b, LLVMValueRef x);
 LLVMValueRef vm_exp_nonpos(LLVMBuilderRef b, LLVMValueRef x);
 /* tanh(x), <= 2 ULP, always within [-1, 1], odd (tanh(-0) = -0). */
 LLVMValueRef vm_tanh(LLVMBuilderRef b, LLVMValueRef x);
+/* tanh(x) for |x| <= 1 (outside: not tanh), <= 1 ULP, odd, NaN passes: a
+ * polynomial, no exp and no division.  Codegen uses it where value_range
+ * bounds the operand. */
+LLVMValueRef vm_tanh_unit(LLVMBuilderRef b, LLVMValueRef x);
 /* 1 / (1 + e^-x), <= 2 ULP, within [0, 1].  As in PyTorch (1.13, SLEEF):
  * exactly 0 where e^-x overflows, x <= -88.72283935546875; from there up
  * to x = -87.34 the results are denormals (2.94e-39 at -88.7228). */

@@ -20,5 +20,9 @@ actjit_status run_passes(actjit_graph *g, const pass_options *o, bool fuse, strb
     sb_printf(dump, "\n# IR after %s\n", fusion_passes[i].name);
     print_graph(dump, g);
   }
+  actjit_status st = pass_value_range(g, o);
+  if (st) return st;
+  sb_printf(dump, "\n# IR after value_range\n");
+  print_graph_ranges(dump, g);
   return ACTJIT_OK;
 }

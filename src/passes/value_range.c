@@ -1,0 +1,89 @@
+/* Value ranges: for every value an interval [lo, hi] holding each of its
+ * non-NaN elements, so that codegen may choose a cheaper formula that is
+ * exact on it (tanh of a value within [-1, 1] is a polynomial: no exp, no
+ * division).  Ranges follow the dataflow, not the fusion groups, and the
+ * pass runs with and without fusion, so fused and unfused kernels choose the
+ * same formulas and agree bitwise.
+ *
+ * An op's interval is its bounds (what its kernel guarantees for any input,
+ * e.g. sigmoid within [0, 1]) intersected, for an op nondecreasing in its
+ * operand, with the image of the operand's interval: the scalar reference
+ * at both ends, widened by 2^-20 relative for the kernels' rounding (they
+ * are within a few ULP).  Anything else is [-Inf, Inf]. */
+#include <math.h>
+
+#include "../reference.h"
+#include "passes.h"
+
+typedef struct interval {
+  double lo, hi;
+} interval;
+
+static const interval everything = {-INFINITY, INFINITY};
+
+/* What the kernel of nd produces whatever its input. */
+static interval bounds(const node *nd) {
+  switch (nd->op) {
+  case OP_SIGMOID: case OP_HARDSIGMOID: case OP_SOFTMAX: case OP_SOFTMIN: return (interval){0, 1};
+  case OP_TANH: case OP_SOFTSIGN: return (interval){-1, 1};
+  case OP_RELU: case OP_EXP: return (interval){0, INFINITY};
+  case OP_RELU6: return (interval){0, 6};
+  case OP_HARDTANH: return (interval){nd->attr[0], nd->attr[1]};
+  case OP_LOGSIGMOID: case OP_LOG_SOFTMAX: return (interval){-INFINITY, 0};
+  default: return everything;
+  }
+}
+
+/* Is the elementwise op nd nondecreasing in its operand? */
+static bool nondecreasing(const node *nd) {
+  const double *a = nd->attr;
+  switch (nd->op) {
+  case OP_RELU: case OP_SIGMOID: case OP_TANH: case OP_EXP: case OP_SELU: case OP_HARDSIGMOID:
+  case OP_RELU6: case OP_SOFTSIGN: case OP_TANHSHRINK: case OP_LOGSIGMOID: case OP_IDENTITY:
+    return true;
+  case OP_LEAKY_RELU: case OP_ELU: case OP_HARDSHRINK: case OP_SOFTSHRINK: return a[0] >= 0;
+  case OP_CELU: return a[0] > 0;
+  case OP_RRELU: return a[0] + a[1] >= 0;
+  case OP_HARDTANH: return a[0] <= a[1];
+  default: return false;
+  }
+}
+
+static double widen(double v, double dir) { return isfinite(v) ? v + dir * fabs(v) * 0x1p-20 : v; }
+
+static interval image(const node *nd, interval in) {
+  double lo = ref_eltwise(nd->op, nd->attr, (float)in.lo, 0);
+  double hi = ref_eltwise(nd->op, nd->attr, (float)in.hi, 0);
+  return (interval){isnan(lo) ? -INFINITY : widen(lo, -1), isnan(hi) ? INFINITY : widen(hi, 1)};
+}
+
+static interval range_of(const actjit_graph *g, const node *nd, const pass_options *o) {
+  interval in = everything;
+  if (nd->nargs) in = (interval){g->nodes[nd->args[0]].range.lo, g->nodes[nd->args[0]].range.hi};
+  switch (op_table[nd->op].kind) {
+  case K_VIEW: return in;
+  case K_ELTWISE: break;
+  default: return bounds(nd);
+  }
+  if (nd->op == OP_DROPOUT) {
+    if (!o->training) return in;
+    double s = nd->attr[0] < 1 ? 1 / (1 - nd->attr[0]) : 0; /* kept values x/(1-p), the rest 0 */
+    return (interval){fmin(0, widen(in.lo * s, -1)), fmax(0, widen(in.hi * s, 1))};
+  }
+  if (nd->op == OP_PRELU) return in.lo >= 0 ? in : everything; /* weights unknown */
+  interval r = bounds(nd);
+  if (nondecreasing(nd)) {
+    interval m = image(nd, in);
+    r = (interval){fmax(r.lo, m.lo), fmin(r.hi, m.hi)};
+  }
+  return r;
+}
+
+actjit_status pass_value_range(actjit_graph *g, const pass_options *o) {
+  for (int i = 0; i < g->n; i++) {
+    interval r = range_of(g, &g->nodes[i], o);
+    g->nodes[i].range.lo = r.lo;
+    g->nodes[i].range.hi = r.hi;
+  }
+  return ACTJIT_OK;
+}
