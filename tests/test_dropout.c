@@ -374,6 +374,9 @@ static const chain_case chains[] = {
      "%d1 = dropout %h {p = 0.3}\n%r = relu %d1\n%d2 = dropout %r {p = 0.6}\noutput %d2\n",
      false},
     {"input %x : f32[N, 45]\n%r = relu %x\n%d = dropout %r {p = 0.4}\n%y = sigmoid %d\noutput %y\n", false},
+    /* a software-pipelined chain (eltwise.c): dropout's rounds are a stage */
+    {"input %x : f32[N, 97]\n%d = dropout %x {p = 0.3}\n%s = sigmoid %d\n%e = dropout %s {p = 0.5}\n%t = tanh %e\n"
+     "output %t\n", false},
     /* exact ops only, a per-channel prelu (rows × channels loop) */
     {"input %x : f32[N, 3, 21]\nparam @a : f32[3]\n%r = relu %x\n%d = dropout %r {p = 0.25}\n"
      "%l = leaky_relu %d {negative_slope = 0.1}\n%e = dropout %l {p = 0.75}\n%q = prelu %e, @a\n"

@@ -45,6 +45,11 @@ static const char *const chains[] = {
     "input %x : f32[N, 45]\n%s = sigmoid %x\n%d = dropout %s {p = 0.2}\n%t = tanh %d\noutput %t\n",
     "input %x : f32[N, 3, 7]\n%s = softmax %x {dim = 1}\n%t = tanh %s\n%h = hardtanh %t {min_val = -0.5, max_val = 2}\n"
     "%u = tanh %h\noutput %u\n",
+    /* software-pipelined chains (eltwise.c): stages cut after long ops, row
+     * sizes giving 0 to 30 full blocks and a tail on each target */
+    "input %x : f32[N, 97]\n%a = relu %x\n%b = sigmoid %a\n%c = leaky_relu %b {negative_slope = 0.3}\n%d = tanh %c\n"
+    "%e = exp %d\n%f = hardtanh %e\n%g = silu %f\noutput %g\n",
+    "input %x : f32[N, 300]\n%s = sigmoid %x\n%t = tanh %s\noutput %t\n",
 };
 
 

@@ -66,6 +66,11 @@ typedef void (*cg_vbody)(cg *c, LLVMValueRef i, LLVMValueRef mask, void *env);
 void cg_vector_loop(cg *c, LLVMValueRef n, cg_vbody body, void *env);
 /* The same over [lo, n). */
 void cg_vector_loop_from(cg *c, LLVMValueRef lo, LLVMValueRef n, cg_vbody body, void *env);
+/* Its parts, for loops of other shapes: the end of the full vectors from
+ * lo (n - rem, with *rem = (n - lo) mod width), and body(full, mask) for
+ * the rem lanes left, if any. */
+LLVMValueRef cg_full_vectors(cg *c, LLVMValueRef lo, LLVMValueRef n, LLVMValueRef *rem);
+void cg_vector_tail(cg *c, LLVMValueRef full, LLVMValueRef rem, cg_vbody body, void *env);
 /* Vector at p[i] (float index); masked lanes read `fill`. */
 LLVMValueRef cg_load(cg *c, LLVMValueRef p, LLVMValueRef i, LLVMValueRef mask, float fill);
 void cg_store(cg *c, LLVMValueRef v, LLVMValueRef p, LLVMValueRef i, LLVMValueRef mask);

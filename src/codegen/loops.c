@@ -57,13 +57,19 @@ void cg_vector_loop(cg *c, LLVMValueRef n, cg_vbody body, void *env) {
   cg_vector_loop_from(c, cg_i64(c, 0), n, body, env);
 }
 
+LLVMValueRef cg_full_vectors(cg *c, LLVMValueRef lo, LLVMValueRef n, LLVMValueRef *rem) {
+  *rem = LLVMBuildSRem(c->b, LLVMBuildNSWSub(c->b, n, lo, ""), cg_i64(c, c->width), "rem");
+  return LLVMBuildNSWSub(c->b, n, *rem, "full");
+}
+
 void cg_vector_loop_from(cg *c, LLVMValueRef lo, LLVMValueRef n, cg_vbody body, void *env) {
-  LLVMValueRef w = cg_i64(c, c->width);
-  LLVMValueRef rem = LLVMBuildSRem(c->b, LLVMBuildNSWSub(c->b, n, lo, ""), w, "rem");
-  LLVMValueRef full = LLVMBuildNSWSub(c->b, n, rem, "full");
+  LLVMValueRef rem, full = cg_full_vectors(c, lo, n, &rem);
   vloop_env e = {body, env};
   cg_for(c, lo, full, c->width, full_vector, &e);
-  /* The tail: lanes [0, rem) of one more vector. */
+  cg_vector_tail(c, full, rem, body, env);
+}
+
+void cg_vector_tail(cg *c, LLVMValueRef full, LLVMValueRef rem, cg_vbody body, void *env) {
   LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tail");
   LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tail.done");
   LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, rem, cg_i64(c, 0), "has_tail"), tail, done);
