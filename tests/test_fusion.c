@@ -16,6 +16,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "codegen/codegen.h"
 #include "reference.h"
 #include "testutil.h"
 #include "testpipe.h"
@@ -170,8 +171,8 @@ static void test_inplace_flag(void **state) {
   unload_pipeline(&p);
 }
 
-/* Outputs of 16 MB and more are written with non-temporal stores after an
- * aligning head: at such a size, with an output address 4 bytes past a
+/* Outputs of CG_STREAM_MIN floats and more are written with non-temporal
+ * stores after an aligning head: at such a size, with an output address 4 bytes past a
  * 64-byte boundary, every element must still be right, head and tail. */
 static void test_streaming_stores(void **state) {
   uint64_t rng = 5;
@@ -183,7 +184,7 @@ static void test_streaming_stores(void **state) {
     actjit_kernel *k = compile_pipeline(&p, &test_targets[t], 1, 0, 0);
     size_t nin, nout;
     assert_int_equal(actjit_kernel_io_sizes(k, batch, &nin, &nout), ACTJIT_OK);
-    assert_true(nout >= (size_t)4 << 20);
+    assert_true(nout >= (size_t)CG_STREAM_MIN);
     float *x = tu_alloc_unaligned(nin), *y = tu_alloc_unaligned(nout), *r = tu_alloc_unaligned(nout);
     for (size_t i = 0; i < nin; i++) x[i] = tu_uniform(&rng, -4, 4);
     assert_int_equal(actjit_kernel_run(k, x, batch, y), ACTJIT_OK);

@@ -269,21 +269,19 @@ static void pipelined_loop(cg *c, LLVMValueRef n, pipe_env *p) {
   cg_vector_tail(c, full, rem, eltwise_vector, p->e);
 }
 
-/* Outputs larger than the caches are stored non-temporally, which spares
- * the read for ownership of every written line: from a first masked vector
- * up to a register-aligned address, then aligned non-temporal stores.  Not
- * for pipelined chains: compute-bound, they leave memory bandwidth to spare,
- * and their slowly trickling streaming stores cost more than the reads
- * (Zen 4, leaky_relu → sigmoid → tanh on 16M floats: 6.5 ms with ordinary
- * stores, 7.0-7.2 ms streaming). */
-enum { NONTEMPORAL_MIN = 4 << 20 }; /* floats: 16 MB */
+/* Outputs of CG_STREAM_MIN floats and more are streamed: from a first
+ * masked vector up to a register-aligned address, then aligned
+ * non-temporal stores.  Not by pipelined chains: compute-bound, they leave
+ * memory bandwidth to spare, and their slowly trickling streaming stores
+ * cost more than the reads (Zen 4, leaky_relu → sigmoid → tanh on 16M
+ * floats: 6.5 ms with ordinary stores, 7.0-7.2 ms streaming). */
 
 static void streaming_loop(cg *c, LLVMValueRef n, eltwise_env *e) {
   LLVMBuilderRef b = c->b;
   LLVMBasicBlockRef big = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "nt");
   LLVMBasicBlockRef small = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "cached");
   LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "done");
-  LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSGE, n, cg_i64(c, NONTEMPORAL_MIN), ""), big, small);
+  LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSGE, n, cg_i64(c, CG_STREAM_MIN), ""), big, small);
   LLVMPositionBuilderAtEnd(b, small);
   cg_vector_loop(c, n, eltwise_vector, e);
   LLVMBuildBr(b, done);
@@ -296,9 +294,7 @@ static void streaming_loop(cg *c, LLVMValueRef n, eltwise_env *e) {
   c->nontemporal = true;
   cg_vector_loop_from(c, head, n, eltwise_vector, e);
   c->nontemporal = false;
-  /* Order the streaming stores before whatever reads the output next. */
-  LLVMValueRef fence = LLVMGetIntrinsicDeclaration(c->mod, LLVMLookupIntrinsicID("llvm.x86.sse.sfence", 19), NULL, 0);
-  LLVMBuildCall2(b, LLVMGlobalGetValueType(fence), fence, NULL, 0, "");
+  cg_sfence(c);
   LLVMBuildBr(b, done);
   LLVMPositionBuilderAtEnd(b, done);
 }

@@ -11,16 +11,27 @@ LLVMValueRef cg_extent(cg *c, extent e) {
   return e.mul == 1 ? c->batch : LLVMBuildNSWMul(c->b, c->batch, cg_i64(c, e.mul), "ext");
 }
 
-LLVMValueRef cg_var(cg *c, LLVMTypeRef t, LLVMValueRef init) {
+LLVMValueRef cg_alloca(cg *c, LLVMTypeRef t) {
   LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
   LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
   LLVMValueRef first = LLVMGetFirstInstruction(entry);
   if (first) LLVMPositionBuilderBefore(c->b, first);
   else LLVMPositionBuilderAtEnd(c->b, entry);
   LLVMValueRef var = LLVMBuildAlloca(c->b, t, "var");
+  LLVMSetAlignment(var, 64);
   LLVMPositionBuilderAtEnd(c->b, here);
+  return var;
+}
+
+LLVMValueRef cg_var(cg *c, LLVMTypeRef t, LLVMValueRef init) {
+  LLVMValueRef var = cg_alloca(c, t);
   LLVMBuildStore(c->b, init, var);
   return var;
+}
+
+void cg_sfence(cg *c) {
+  LLVMValueRef fence = LLVMGetIntrinsicDeclaration(c->mod, LLVMLookupIntrinsicID("llvm.x86.sse.sfence", 19), NULL, 0);
+  LLVMBuildCall2(c->b, LLVMGlobalGetValueType(fence), fence, NULL, 0, "");
 }
 
 void cg_for(cg *c, LLVMValueRef lo, LLVMValueRef hi, int64_t step, cg_body body, void *env) {
