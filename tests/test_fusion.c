@@ -51,6 +51,10 @@ static const char *const chains[] = {
     "input %x : f32[N, 97]\n%a = relu %x\n%b = sigmoid %a\n%c = leaky_relu %b {negative_slope = 0.3}\n%d = tanh %c\n"
     "%e = exp %d\n%f = hardtanh %e\n%g = silu %f\noutput %g\n",
     "input %x : f32[N, 300]\n%s = sigmoid %x\n%t = tanh %s\noutput %t\n",
+    /* softmax rows of at most and just over 64 chunks (softmax.c keeps each
+     * chunk's max up to that many, else recomputes it from the input) */
+    "input %x : f32[N, 8192]\n%a = tanh %x\n%y = softmax %a {dim = 1}\noutput %y\n",
+    "input %x : f32[N, 8200]\n%y = softmin %x {dim = -1}\noutput %y\n",
 };
 
 

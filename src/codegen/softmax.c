@@ -1,13 +1,17 @@
 /* Softmax along one dim, viewed as outer × len × inner, with the fused
  * prologue chain applied to each value as it is loaded.  Two sweeps with an
- * online normalizer (Milakov & Gimelshein 2018), reading the input twice:
+ * online normalizer (Milakov & Gimelshein 2018), reading the input at most
+ * twice:
  *
  *   1. walking the row in chunks, keep a running max m and a running sum
  *      s = Σ exp(x - m) (rescaled when m grows), and store exp(x - m) with
  *      the m of its chunk;
- *   2. walk the same chunks again recomputing that m (max only: the input's
- *      second read) and scale the stored values by exp(m - M) / S, M and S
- *      being the row's final max and sum.
+ *   2. walk the same chunks again and scale the stored values by
+ *      exp(m - M) / S, M and S being the row's final max and sum.  The
+ *      first sweep keeps each chunk's m (up to CHUNK_MAXIMA_MAX chunks, a
+ *      row length known at compile time), so the input is read once and
+ *      the chunks' exp(m - M) wait on no load; else m is recomputed from
+ *      the input (max only: its second read).
  *
  * exp runs once per element plus twice per chunk of UNROLL vectors; its
  * arguments are never positive (x - m with m the max so far), which lets
@@ -31,7 +35,7 @@
 #include "codegen.h"
 #include "vmath.h"
 
-enum { UNROLL = 8 };
+enum { UNROLL = 8, CHUNK_MAXIMA_MAX = 64 };
 
 typedef struct softmax_env {
   const cg_chain *prologue;
@@ -40,6 +44,7 @@ typedef struct softmax_env {
   LLVMValueRef lane, lane_mask; /* inner > 1: column offset and its tail mask */
   LLVMValueRef vmax, vsum;      /* running max and sum (variables) */
   LLVMValueRef max, rsum;       /* final max and 1/sum, for the second sweep */
+  LLVMValueRef maxima;          /* each chunk's running max, or NULL: recomputed */
   bool second;                  /* which sweep is being emitted */
   bool in_place;                /* y is x */
   bool negate, log;             /* softmin, log_softmax */
@@ -67,10 +72,20 @@ static LLVMValueRef load_x(cg *c, softmax_env *e, LLVMValueRef at, LLVMValueRef 
   return mask ? LLVMBuildSelect(c->b, mask, v, neg_inf(c), "x") : v;
 }
 
-/* One chunk of n vectors at positions at[], masks mask[].  Both sweeps
- * compute the same running max: m' = max(m, xs...), NaN skipped. */
-static void chunk(cg *c, softmax_env *e, LLVMValueRef *at, LLVMValueRef *mask, int n) {
+/* One chunk of n vectors at positions at[], masks mask[], the idx-th of
+ * its row.  Both sweeps know the same running max: m' = max(m, xs...), NaN
+ * skipped, kept in maxima[idx] by the first or recomputed by the second. */
+static void chunk(cg *c, softmax_env *e, LLVMValueRef idx, LLVMValueRef *at, LLVMValueRef *mask, int n) {
   LLVMBuilderRef b = c->b;
+  LLVMValueRef slot = e->maxima ? LLVMBuildInBoundsGEP2(b, c->vf, e->maxima, &idx, 1, "slot") : NULL;
+  if (e->second && slot && !e->recompute) {
+    /* y = exp(x - m') · exp(m' - M) / S, m' stored: x is not read again. */
+    LLVMValueRef m = LLVMBuildLoad2(b, c->vf, slot, "m");
+    LLVMValueRef f = LLVMBuildFMul(b, vm_exp_nonpos(b, LLVMBuildFSub(b, m, e->max, "")), e->rsum, "f");
+    for (int j = 0; j < n; j++)
+      cg_store(c, LLVMBuildFMul(b, cg_load(c, c->y, at[j], mask[j], 0.0f), f, "y"), c->y, at[j], mask[j]);
+    return;
+  }
   LLVMValueRef xs[UNROLL] = {0};
   for (int j = 0; j < n; j++) xs[j] = load_x(c, e, at[j], mask[j]);
   if (e->second && e->recompute) {
@@ -86,6 +101,7 @@ static void chunk(cg *c, softmax_env *e, LLVMValueRef *at, LLVMValueRef *mask, i
   LLVMValueRef m = LLVMBuildLoad2(b, c->vf, e->vmax, "m");
   LLVMValueRef mn = cg_max(c, cm, m);
   LLVMBuildStore(b, mn, e->vmax);
+  if (slot && !e->second) LLVMBuildStore(b, mn, slot);
   if (e->second) {
     /* y = exp(x - m') · exp(m' - M) / S */
     LLVMValueRef f = LLVMBuildFMul(b, vm_exp_nonpos(b, LLVMBuildFSub(b, mn, e->max, "")), e->rsum, "f");
@@ -114,13 +130,14 @@ static void chunk_step(cg *c, LLVMValueRef k, void *envp) {
     at[j] = element(c, e, LLVMBuildNSWAdd(c->b, k, cg_i64(c, j * stride), ""));
     mask[j] = e->inner == 1 ? NULL : e->lane_mask;
   }
-  chunk(c, e, at, mask, UNROLL);
+  int64_t span = UNROLL * stride;
+  chunk(c, e, LLVMBuildExactSDiv(c->b, k, cg_i64(c, span), "idx"), at, mask, UNROLL);
 }
 
 static void single_step(cg *c, LLVMValueRef k, LLVMValueRef mask, void *envp) {
   softmax_env *e = envp;
   LLVMValueRef at = element(c, e, k), m = e->inner == 1 ? mask : e->lane_mask;
-  chunk(c, e, &at, &m, 1);
+  chunk(c, e, NULL, &at, &m, 1); /* only without stored maxima */
 }
 
 static void single_strided(cg *c, LLVMValueRef k, void *envp) { single_step(c, k, NULL, envp); }
@@ -145,7 +162,8 @@ static bool last_chunk(cg *c, softmax_env *e, int64_t start) {
       mask[j] = LLVMConstVector(lanes, (unsigned)c->width);
     }
   }
-  chunk(c, e, at, mask, n);
+  int64_t span = UNROLL * step;
+  chunk(c, e, cg_i64(c, start / span), at, mask, n);
   return true;
 }
 
@@ -202,5 +220,10 @@ void cg_softmax_kernel(cg *c, const node *nd, const cg_chain *prologue, bool in_
   e.len = cg_extent(c, shape_span(s, axis, axis + 1));
   e.vmax = cg_var(c, c->vf, LLVMConstNull(c->vf));
   e.vsum = cg_var(c, c->vf, LLVMConstNull(c->vf));
+  if (!e.recompute && LLVMIsAConstantInt(e.len)) {
+    int64_t span = e.inner == 1 ? (int64_t)UNROLL * c->width : UNROLL;
+    int64_t chunks = (LLVMConstIntGetSExtValue(e.len) + span - 1) / span;
+    if (chunks <= CHUNK_MAXIMA_MAX) e.maxima = cg_alloca(c, LLVMArrayType(c->vf, (unsigned)chunks));
+  }
   cg_for(c, cg_i64(c, 0), cg_extent(c, shape_span(s, 0, axis)), 1, one_outer, &e);
 }
