@@ -15,10 +15,11 @@
  *
  * exp runs once per element plus twice per chunk of UNROLL vectors; its
  * arguments are never positive (x - m with m the max so far), which lets
- * vm_exp_nonpos skip the overflow clamp.  In
- * place (output over input) the second sweep cannot re-read the input after
- * the first overwrote it, so the first only reads and the second writes
- * exp(x - M) / S: one more exp per element.
+ * vm_exp_nonpos skip the overflow clamp.  In place (output over input)
+ * with kept maxima nothing changes: the second sweep never reads the input.
+ * Without them it cannot re-read the input after the first overwrote it, so
+ * the first only reads and the second writes exp(x - M) / S: one more exp
+ * per element.
  * inner == 1 vectorizes along the row, lanes keeping their own m and s until
  * the end; otherwise the vector runs along inner (independent columns) and
  * the sweeps stride over len.
@@ -48,7 +49,7 @@ typedef struct softmax_env {
   bool second;                  /* which sweep is being emitted */
   bool in_place;                /* y is x */
   bool negate, log;             /* softmin, log_softmax */
-  bool recompute;               /* the second sweep writes from x (in place or log) */
+  bool recompute;               /* the second sweep writes from x (log, or in place without maxima) */
 } softmax_env;
 
 static LLVMValueRef element(cg *c, softmax_env *e, LLVMValueRef k) {
@@ -216,14 +217,14 @@ void cg_softmax_kernel(cg *c, const node *nd, const cg_chain *prologue, bool in_
   int axis = (int)(nd->attr[0] < 0 ? nd->attr[0] + s->rank : nd->attr[0]);
   softmax_env e = {.prologue = prologue, .inner = shape_span(s, axis + 1, s->rank).mul, .in_place = in_place,
                    .negate = nd->op == OP_SOFTMIN, .log = nd->op == OP_LOG_SOFTMAX};
-  e.recompute = e.in_place || e.log;
   e.len = cg_extent(c, shape_span(s, axis, axis + 1));
   e.vmax = cg_var(c, c->vf, LLVMConstNull(c->vf));
   e.vsum = cg_var(c, c->vf, LLVMConstNull(c->vf));
-  if (!e.recompute && LLVMIsAConstantInt(e.len)) {
+  if (!e.log && LLVMIsAConstantInt(e.len)) {
     int64_t span = e.inner == 1 ? (int64_t)UNROLL * c->width : UNROLL;
     int64_t chunks = (LLVMConstIntGetSExtValue(e.len) + span - 1) / span;
     if (chunks <= CHUNK_MAXIMA_MAX) e.maxima = cg_alloca(c, LLVMArrayType(c->vf, (unsigned)chunks));
   }
+  e.recompute = e.log || (e.in_place && !e.maxima);
   cg_for(c, cg_i64(c, 0), cg_extent(c, shape_span(s, 0, axis)), 1, one_outer, &e);
 }
