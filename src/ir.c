@@ -57,7 +57,7 @@ int ir_add(actjit_graph *g, op_id op, const char *name, const int *args,
     g->nodes = nodes;
     g->cap = cap;
   }
-  node nd = {.op = op, .nargs = nargs, .line = line, .col = col, .range = {-INFINITY, INFINITY}};
+  node nd = {.op = op, .nargs = nargs, .line = line, .col = col, .range = (interval){-INFINITY, INFINITY}};
   for (int i = 0; i < nargs; i++) nd.args[i] = args[i];
   for (int i = 0; i < OP_MAX_ATTRS; i++)
     nd.attr[i] = attr ? attr[i] : op_table[op].attr_default[i];

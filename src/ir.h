@@ -23,6 +23,11 @@ typedef struct extent {
   bool dyn;
 } extent;
 
+/* A closed interval of values. */
+typedef struct interval {
+  double lo, hi;
+} interval;
+
 typedef struct node {
   op_id op;
   char *name;                 /* SSA name without sigil; param key for params */
@@ -37,7 +42,7 @@ typedef struct node {
   bool inplace;               /* PyTorch inplace=True: may overwrite its operand */
   /* Every non-NaN element of the value lies in [lo, hi] (value_range.c);
    * [-Inf, Inf] until that pass has run. */
-  struct { double lo, hi; } range;
+  interval range;
 } node;
 
 struct actjit_graph {

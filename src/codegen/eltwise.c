@@ -275,7 +275,6 @@ static void pipelined_loop(cg *c, LLVMValueRef n, pipe_env *p) {
  * memory bandwidth to spare, and their slowly trickling streaming stores
  * cost more than the reads (Zen 4, leaky_relu → sigmoid → tanh on 16M
  * floats: 6.5 ms with ordinary stores, 7.0-7.2 ms streaming). */
-
 static void streaming_loop(cg *c, LLVMValueRef n, eltwise_env *e) {
   LLVMBuilderRef b = c->b;
   LLVMBasicBlockRef big = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "nt");

@@ -52,6 +52,10 @@ typedef struct softmax_env {
   bool recompute;               /* the second sweep writes from x (log, or in place without maxima) */
 } softmax_env;
 
+/* Row positions a chunk covers: UNROLL vectors along the row, or UNROLL
+ * steps along len when the vector runs along inner. */
+static int64_t chunk_span(const cg *c, const softmax_env *e) { return e->inner == 1 ? (int64_t)UNROLL * c->width : UNROLL; }
+
 static LLVMValueRef element(cg *c, softmax_env *e, LLVMValueRef k) {
   if (e->inner == 1) return LLVMBuildNSWAdd(c->b, e->base, k, "at");
   LLVMValueRef off = LLVMBuildNSWMul(c->b, k, cg_i64(c, e->inner), "");
@@ -79,16 +83,9 @@ static LLVMValueRef load_x(cg *c, softmax_env *e, LLVMValueRef at, LLVMValueRef 
 static void chunk(cg *c, softmax_env *e, LLVMValueRef idx, LLVMValueRef *at, LLVMValueRef *mask, int n) {
   LLVMBuilderRef b = c->b;
   LLVMValueRef slot = e->maxima ? LLVMBuildInBoundsGEP2(b, c->vf, e->maxima, &idx, 1, "slot") : NULL;
-  if (e->second && slot && !e->recompute) {
-    /* y = exp(x - m') · exp(m' - M) / S, m' stored: x is not read again. */
-    LLVMValueRef m = LLVMBuildLoad2(b, c->vf, slot, "m");
-    LLVMValueRef f = LLVMBuildFMul(b, vm_exp_nonpos(b, LLVMBuildFSub(b, m, e->max, "")), e->rsum, "f");
-    for (int j = 0; j < n; j++)
-      cg_store(c, LLVMBuildFMul(b, cg_load(c, c->y, at[j], mask[j], 0.0f), f, "y"), c->y, at[j], mask[j]);
-    return;
-  }
+  bool kept = e->second && slot && !e->recompute; /* m' stored: x is not read again */
   LLVMValueRef xs[UNROLL] = {0};
-  for (int j = 0; j < n; j++) xs[j] = load_x(c, e, at[j], mask[j]);
+  for (int j = 0; j < n && !kept; j++) xs[j] = load_x(c, e, at[j], mask[j]);
   if (e->second && e->recompute) {
     for (int j = 0; j < n; j++) {
       LLVMValueRef d = LLVMBuildFSub(b, xs[j], e->max, "");
@@ -97,12 +94,17 @@ static void chunk(cg *c, softmax_env *e, LLVMValueRef idx, LLVMValueRef *at, LLV
     }
     return;
   }
-  LLVMValueRef cm = xs[0];
-  for (int j = 1; j < n; j++) cm = cg_max(c, xs[j], cm);
-  LLVMValueRef m = LLVMBuildLoad2(b, c->vf, e->vmax, "m");
-  LLVMValueRef mn = cg_max(c, cm, m);
-  LLVMBuildStore(b, mn, e->vmax);
-  if (slot && !e->second) LLVMBuildStore(b, mn, slot);
+  LLVMValueRef m = NULL, mn;
+  if (kept) {
+    mn = LLVMBuildLoad2(b, c->vf, slot, "m");
+  } else {
+    LLVMValueRef cm = xs[0];
+    for (int j = 1; j < n; j++) cm = cg_max(c, xs[j], cm);
+    m = LLVMBuildLoad2(b, c->vf, e->vmax, "m");
+    mn = cg_max(c, cm, m);
+    LLVMBuildStore(b, mn, e->vmax);
+    if (slot && !e->second) LLVMBuildStore(b, mn, slot);
+  }
   if (e->second) {
     /* y = exp(x - m') · exp(m' - M) / S */
     LLVMValueRef f = LLVMBuildFMul(b, vm_exp_nonpos(b, LLVMBuildFSub(b, mn, e->max, "")), e->rsum, "f");
@@ -131,8 +133,7 @@ static void chunk_step(cg *c, LLVMValueRef k, void *envp) {
     at[j] = element(c, e, LLVMBuildNSWAdd(c->b, k, cg_i64(c, j * stride), ""));
     mask[j] = e->inner == 1 ? NULL : e->lane_mask;
   }
-  int64_t span = UNROLL * stride;
-  chunk(c, e, LLVMBuildExactSDiv(c->b, k, cg_i64(c, span), "idx"), at, mask, UNROLL);
+  chunk(c, e, LLVMBuildExactSDiv(c->b, k, cg_i64(c, chunk_span(c, e)), "idx"), at, mask, UNROLL);
 }
 
 static void single_step(cg *c, LLVMValueRef k, LLVMValueRef mask, void *envp) {
@@ -163,14 +164,13 @@ static bool last_chunk(cg *c, softmax_env *e, int64_t start) {
       mask[j] = LLVMConstVector(lanes, (unsigned)c->width);
     }
   }
-  int64_t span = UNROLL * step;
-  chunk(c, e, cg_i64(c, start / span), at, mask, n);
+  chunk(c, e, cg_i64(c, start / chunk_span(c, e)), at, mask, n);
   return true;
 }
 
 static void sweep(cg *c, softmax_env *e) {
   LLVMBuildStore(c->b, lowest(c), e->vmax);
-  int64_t span = e->inner == 1 ? (int64_t)UNROLL * c->width : UNROLL;
+  int64_t span = chunk_span(c, e);
   LLVMValueRef chunks_end = LLVMBuildNSWSub(c->b, e->len, LLVMBuildSRem(c->b, e->len, cg_i64(c, span), ""), "chunks");
   cg_for(c, cg_i64(c, 0), chunks_end, span, chunk_step, e);
   if (LLVMIsAConstantInt(chunks_end) && last_chunk(c, e, LLVMConstIntGetSExtValue(chunks_end))) return;
@@ -221,7 +221,7 @@ void cg_softmax_kernel(cg *c, const node *nd, const cg_chain *prologue, bool in_
   e.vmax = cg_var(c, c->vf, LLVMConstNull(c->vf));
   e.vsum = cg_var(c, c->vf, LLVMConstNull(c->vf));
   if (!e.log && LLVMIsAConstantInt(e.len)) {
-    int64_t span = e.inner == 1 ? (int64_t)UNROLL * c->width : UNROLL;
+    int64_t span = chunk_span(c, &e);
     int64_t chunks = (LLVMConstIntGetSExtValue(e.len) + span - 1) / span;
     if (chunks <= CHUNK_MAXIMA_MAX) e.maxima = cg_alloca(c, LLVMArrayType(c->vf, (unsigned)chunks));
   }

@@ -1,7 +1,7 @@
 /* Branch-free exp/tanh/sigmoid emitted as LLVM IR (see vmath.h); expm1,
  * log, log1p, erf, erfc, the gelu/tanhshrink/mish kernels and tanh on
- * [-1, 1] follow at the end, built from the same pieces (plain IR: no x86 intrinsics of their
- * own beyond exp's scaling, divisions as fdiv).
+ * [-1, 1] follow at the end, built from the same pieces (plain IR: no x86
+ * intrinsics of their own beyond exp's scaling, divisions as fdiv).
  *
  * Code shape per type (chosen by the lane count, see the header):
  *   16k lanes  AVX-512F: exp and sigmoid's e^-x from a 16-entry 2^(j/16)

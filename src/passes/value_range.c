@@ -15,10 +15,6 @@
 #include "../reference.h"
 #include "passes.h"
 
-typedef struct interval {
-  double lo, hi;
-} interval;
-
 static const interval everything = {-INFINITY, INFINITY};
 
 /* What the kernel of nd produces whatever its input. */
@@ -58,8 +54,7 @@ static interval image(const node *nd, interval in) {
 }
 
 static interval range_of(const actjit_graph *g, const node *nd, const pass_options *o) {
-  interval in = everything;
-  if (nd->nargs) in = (interval){g->nodes[nd->args[0]].range.lo, g->nodes[nd->args[0]].range.hi};
+  interval in = nd->nargs ? g->nodes[nd->args[0]].range : everything;
   switch (op_table[nd->op].kind) {
   case K_VIEW: return in;
   case K_ELTWISE: break;
@@ -80,10 +75,6 @@ static interval range_of(const actjit_graph *g, const node *nd, const pass_optio
 }
 
 actjit_status pass_value_range(actjit_graph *g, const pass_options *o) {
-  for (int i = 0; i < g->n; i++) {
-    interval r = range_of(g, &g->nodes[i], o);
-    g->nodes[i].range.lo = r.lo;
-    g->nodes[i].range.hi = r.hi;
-  }
+  for (int i = 0; i < g->n; i++) g->nodes[i].range = range_of(g, &g->nodes[i], o);
   return ACTJIT_OK;
 }
