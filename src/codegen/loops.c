@@ -29,10 +29,7 @@ LLVMValueRef cg_var(cg *c, LLVMTypeRef t, LLVMValueRef init) {
   return var;
 }
 
-void cg_sfence(cg *c) {
-  LLVMValueRef fence = LLVMGetIntrinsicDeclaration(c->mod, LLVMLookupIntrinsicID("llvm.x86.sse.sfence", 19), NULL, 0);
-  LLVMBuildCall2(c->b, LLVMGlobalGetValueType(fence), fence, NULL, 0, "");
-}
+void cg_sfence(cg *c) { cg_intrinsic(c, "llvm.x86.sse.sfence", NULL, 0, NULL, 0); }
 
 void cg_for(cg *c, LLVMValueRef lo, LLVMValueRef hi, int64_t step, cg_body body, void *env) {
   LLVMBasicBlockRef pre = LLVMGetInsertBlock(c->b);

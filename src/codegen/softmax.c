@@ -158,11 +158,7 @@ static bool last_chunk(cg *c, softmax_env *e, int64_t start) {
     int64_t k = start + j * step;
     at[j] = element(c, e, cg_i64(c, k));
     mask[j] = e->inner != 1 ? e->lane_mask : NULL;
-    if (e->inner == 1 && len - k < c->width) {
-      LLVMValueRef lanes[64];
-      for (int l = 0; l < c->width; l++) lanes[l] = LLVMConstInt(LLVMInt1TypeInContext(c->ctx), l < len - k, 0);
-      mask[j] = LLVMConstVector(lanes, (unsigned)c->width);
-    }
+    if (e->inner == 1 && len - k < c->width) mask[j] = cg_first_lanes(c, cg_i64(c, len - k)); /* folds to a constant */
   }
   chunk(c, e, cg_i64(c, start / chunk_span(c, e)), at, mask, n);
   return true;
