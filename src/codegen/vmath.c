@@ -688,7 +688,9 @@ static LLVMValueRef as_float(LLVMBuilderRef b, LLVMValueRef i, LLVMTypeRef fty)
     return LLVMBuildBitCast(b, i, fty, "");
 }
 
-/* c[0] + c[1] x + ... + c[n-1] x^(n-1), Horner's scheme. */
+/* c[0] + c[1] x + ... + c[n-1] x^(n-1), Horner's scheme; HORNER takes the
+ * length from the array c. */
+#define HORNER(b, x, c) horner(b, x, c, (int)(sizeof c / sizeof *c))
 static LLVMValueRef horner(LLVMBuilderRef b, LLVMValueRef x, const float *c,
                            int n)
 {
@@ -893,8 +895,7 @@ static struct erf_parts erf_pieces(LLVMBuilderRef b, LLVMValueRef a,
     LLVMTypeRef ty = LLVMTypeOf(a);
     struct erf_parts p;
     LLVMValueRef t = LLVMBuildFMul(b, a, a, "");
-    LLVMValueRef ay = LLVMBuildFMul(
-        b, a, horner(b, t, erf_y, (int)(sizeof erf_y / sizeof *erf_y)), "");
+    LLVMValueRef ay = LLVMBuildFMul(b, a, HORNER(b, t, erf_y), "");
     p.small = LLVMBuildFAdd(b, a, ay, "");
     LLVMValueRef e1 = LLVMBuildFSub(b, vm_splat(ty, 1.0f), p.small, "");
     LLVMValueRef e2 = LLVMBuildFSub(
@@ -903,12 +904,9 @@ static struct erf_parts erf_pieces(LLVMBuilderRef b, LLVMValueRef a,
     p.ec_small = sel(b, cmp_c(b, LLVMRealOLT, a, 0.25f), e1, e2);
 
     LLVMValueRef ac = min_hi(b, a, 10.5f);
-    LLVMValueRef ra = horner(b, fadd_c(b, ac, -ERFC_RA_AT), erfc_ra,
-                             (int)(sizeof erfc_ra / sizeof *erfc_ra));
-    LLVMValueRef rb = horner(b, fadd_c(b, ac, -3.0f), erfc_rb,
-                             (int)(sizeof erfc_rb / sizeof *erfc_rb));
-    LLVMValueRef rc = horner(b, fadd_c(b, ac, -7.25f), erfc_rc,
-                             (int)(sizeof erfc_rc / sizeof *erfc_rc));
+    LLVMValueRef ra = HORNER(b, fadd_c(b, ac, -ERFC_RA_AT), erfc_ra);
+    LLVMValueRef rb = HORNER(b, fadd_c(b, ac, -3.0f), erfc_rb);
+    LLVMValueRef rc = HORNER(b, fadd_c(b, ac, -7.25f), erfc_rc);
     LLVMValueRef R = sel(b, cmp_c(b, LLVMRealOLT, ac, 2.0f), ra,
                          sel(b, cmp_c(b, LLVMRealOLT, ac, 4.0f), rb, rc));
     LLVMValueRef u = exp_hilo(b, ehi, elo, &p.r);
@@ -917,12 +915,12 @@ static struct erf_parts erf_pieces(LLVMBuilderRef b, LLVMValueRef a,
     return p;
 }
 
-/* -a^2 as hi + lo for 0 <= a <= 10.5 (clamped here): with z = high12(a),
+/* -a^2 as hi + lo for 0 <= a <= limit (clamped here): with z = high12(a),
  * a^2 = z^2 + (a - z)(a + z), z^2 exact. */
-static void neg_square(LLVMBuilderRef b, LLVMValueRef a, LLVMValueRef *hi,
-                       LLVMValueRef *lo)
+static void neg_square(LLVMBuilderRef b, LLVMValueRef a, float limit,
+                       LLVMValueRef *hi, LLVMValueRef *lo)
 {
-    a = min_hi(b, a, 10.5f);
+    a = min_hi(b, a, limit);
     LLVMValueRef z = high12(b, a);
     *hi = LLVMBuildFNeg(b, LLVMBuildFMul(b, z, z, ""), "");
     *lo = LLVMBuildFMul(b, LLVMBuildFSub(b, z, a, ""), LLVMBuildFAdd(b, z, a, ""),
@@ -933,7 +931,7 @@ LLVMValueRef vm_erf(LLVMBuilderRef b, LLVMValueRef x)
 {
     LLVMTypeRef ty = LLVMTypeOf(x);
     LLVMValueRef a = fabs1(b, x), hi, lo;
-    neg_square(b, a, &hi, &lo);
+    neg_square(b, a, 10.5f, &hi, &lo);
     struct erf_parts p = erf_pieces(b, a, hi, lo);
     LLVMValueRef big = LLVMBuildFSub(b, vm_splat(ty, 1.0f), p.tail, "");
     LLVMValueRef y = sel(b, cmp_c(b, LLVMRealOLT, a, 1.0f), p.small, big);
@@ -957,7 +955,7 @@ static LLVMValueRef erfc_signed(LLVMBuilderRef b, LLVMValueRef neg,
 LLVMValueRef vm_erfc(LLVMBuilderRef b, LLVMValueRef x)
 {
     LLVMValueRef a = fabs1(b, x), hi, lo;
-    neg_square(b, a, &hi, &lo);
+    neg_square(b, a, 10.5f, &hi, &lo);
     struct erf_parts p = erf_pieces(b, a, hi, lo);
     return erfc_signed(b, cmp_c(b, LLVMRealOLT, x, 0.0f), a, &p);
 }
@@ -967,18 +965,13 @@ LLVMValueRef vm_erfc(LLVMBuilderRef b, LLVMValueRef x)
 LLVMValueRef vm_gelu(LLVMBuilderRef b, LLVMValueRef x)
 {
     /* z = x/sqrt(2) rounded feeds the polynomials; the exponent -z^2 =
-     * -x^2/2 comes from x exactly (xh = high12(x), x^2 = xh^2 + (x - xh)
-     * (x + xh)), as its rounding would be amplified by |z|^2. */
+     * -x^2/2 comes from x exactly (-x^2 from neg_square() on |x| <= 15,
+     * halved), as its rounding would be amplified by |z|^2. */
     LLVMValueRef z = fmul_c(b, x, 0.70710678118654752f);
-    LLVMValueRef a = fabs1(b, z);
-    LLVMValueRef xc = min_hi(b, max_lo(b, x, -15.0f), 15.0f);
-    LLVMValueRef xh = high12(b, xc);
-    LLVMValueRef hi = fmul_c(b, LLVMBuildFMul(b, xh, xh, ""), -0.5f);
-    LLVMValueRef lo = fmul_c(
-        b,
-        LLVMBuildFMul(b, LLVMBuildFSub(b, xh, xc, ""), LLVMBuildFAdd(b, xh, xc, ""),
-                      ""),
-        0.5f);
+    LLVMValueRef a = fabs1(b, z), hi, lo;
+    neg_square(b, fabs1(b, x), 15.0f, &hi, &lo);
+    hi = fmul_c(b, hi, 0.5f);
+    lo = fmul_c(b, lo, 0.5f);
     struct erf_parts p = erf_pieces(b, a, hi, lo);
     /* erfc(-z): the "negative" side for x >= 0 (z = -0 included).  In the
      * tail (x <= -1.13) x/2 multiplies the unscaled mantissa, so that a
@@ -1006,11 +999,8 @@ LLVMValueRef vm_tanhshrink(LLVMBuilderRef b, LLVMValueRef x)
     LLVMTypeRef ty = LLVMTypeOf(x);
     LLVMValueRef a = fabs1(b, x);
     LLVMValueRef t = LLVMBuildFMul(b, a, a, "");
-    LLVMValueRef small = LLVMBuildFMul(
-        b, LLVMBuildFMul(b, a, t, ""),
-        horner(b, t, tanhshrink_p,
-               (int)(sizeof tanhshrink_p / sizeof *tanhshrink_p)),
-        "");
+    LLVMValueRef small = LLVMBuildFMul(b, LLVMBuildFMul(b, a, t, ""),
+                                       HORNER(b, t, tanhshrink_p), "");
     /* a - tanh a = (a - 1) + 2/(e^2a + 1): two positive terms for a >= 1,
      * a - 1 exact. */
     LLVMValueRef e = vm_exp(b, LLVMBuildFAdd(b, a, a, ""));
@@ -1061,8 +1051,7 @@ static const float tanh_unit_q[] = {
 LLVMValueRef vm_tanh_unit(LLVMBuilderRef b, LLVMValueRef x)
 {
     LLVMValueRef u = LLVMBuildFMul(b, x, x, "");
-    LLVMValueRef q = horner(b, u, tanh_unit_q,
-                            (int)(sizeof tanh_unit_q / sizeof *tanh_unit_q));
+    LLVMValueRef q = HORNER(b, u, tanh_unit_q);
     return LLVMBuildFMul(b, x, mla(b, u, q, vm_splat(LLVMTypeOf(x), 1.0f)),
                          "");
 }
