@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "memory.h"
 #include "reference.h"
 
 
@@ -41,7 +42,7 @@ static float uniform(float lo, float hi) {
 }
 
 static float *alloc_floats(size_t n) {
-  float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64 + 64);
+  float *p = aj_alloc_floats(n);
   if (!p) {
     fprintf(stderr, "actjit-bench: out of memory (%zu floats)\n", n);
     exit(1);

@@ -7,6 +7,7 @@
 
 #include "codegen/codegen.h"
 #include "jit.h"
+#include "memory.h"
 #include "passes/plan.h"
 #include "print.h"
 
@@ -143,10 +144,8 @@ static bool is_linear_weight(const actjit_graph *g, int v) {
   return false;
 }
 
-static float *alloc_floats(size_t n) { return aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64 + 64); }
-
 static float *copy_floats(const float *data, size_t n) {
-  float *p = alloc_floats(n);
+  float *p = aj_alloc_floats(n);
   if (p && n) memcpy(p, data, n * sizeof(float));
   return p;
 }
@@ -155,7 +154,7 @@ static float *copy_floats(const float *data, size_t n) {
  * outputs padded with zeros to whole vectors (see codegen/linear.c). */
 static float *pack_weight(const node *w, const float *data, int width) {
   int64_t out = w->shape.d[0], in = w->shape.d[1], stride = cg_packed_stride(out, width);
-  float *p = alloc_floats((size_t)(in * stride));
+  float *p = aj_alloc_floats((size_t)(in * stride));
   if (!p) return NULL;
   for (int64_t k = 0; k < in; k++) {
     for (int64_t o = 0; o < out; o++) p[k * stride + o] = data[o * in + k];
@@ -215,7 +214,7 @@ static actjit_status ensure_scratch(actjit_kernel *k, int64_t batch) {
     return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "batch %lld is too large", (long long)batch);
   size_t need = (size_t)(dyn + k->plan.scratch_static);
   if (need <= k->scratch_cap && k->scratch) return ACTJIT_OK;
-  float *s = aligned_alloc(64, (need * sizeof(float) + 63) / 64 * 64 + 64);
+  float *s = aj_alloc_floats(need);
   if (!s) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "cannot allocate %zu bytes of scratch", need * sizeof(float));
   free(k->scratch);
   k->scratch = s;
