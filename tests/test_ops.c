@@ -23,9 +23,10 @@ typedef enum check { EXACT, ULP, GELU_TANH, LINEAR_SUM, SOFTMAX_REL, LOG_REL } c
 typedef struct op_case {
   const char *ir;      /* printf format taking the size S (as %1$d) */
   check how;
-  bool specials;       /* sprinkle NaN/Inf/±0/denormals into the input */
+  int input;           /* PLAIN (false), SPECIALS (true) or WIDE, see fill() */
   int ulps;            /* ULP, GELU_TANH */
 } op_case;
+enum { PLAIN, SPECIALS, WIDE };
 
 #define HDR "input %%x : f32[N, %1$d]\n"
 static const op_case cases[] = {
@@ -76,6 +77,10 @@ static const op_case cases[] = {
      LINEAR_SUM, false, 0},
     {HDR "%%y = softmax %%x {dim = 1}\noutput %%y\n", SOFTMAX_REL, false, 0},
     {HDR "%%y = softmax %%x {dim = -1}\noutput %%y\n", SOFTMAX_REL, true, 0},
+    /* Rows spanning 300 (WIDE): outputs down through FLT_MIN to 0, and
+     * running maxima that move by more and by less than softmax.c's lazy
+     * slack. */
+    {HDR "%%y = softmax %%x {dim = 1}\noutput %%y\n", SOFTMAX_REL, WIDE, 0},
     {HDR "%%y = softmax %%x {dim = 0}\noutput %%y\n", SOFTMAX_REL, false, 0},
     {"input %%x : f32[N, %1$d, 3]\n%%y = softmax %%x {dim = 1}\noutput %%y\n", SOFTMAX_REL, false, 0},
     {"input %%x : f32[N, 3, %1$d]\n%%y = softmax %%x {dim = 2}\noutput %%y\n", SOFTMAX_REL, false, 0},
@@ -94,10 +99,14 @@ static const int batches[] = {0, 1, 3};
 static const float specials[] = {NAN, -NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e-40f, -1e-40f,
                                  1e-45f, 88.0f, -88.0f, 100.0f, -100.0f, 1e-30f, 3.4e38f, -3.4e38f};
 
-static void fill(float *p, size_t n, uint64_t *rng, bool with_specials) {
+/* Uniform in [-8, 8]; SPECIALS: one in five a special value; WIDE: 150 u^3
+ * for u uniform in [-1, 1], rounded to a multiple of 1/8 (so that x - max
+ * is exact): rows whose lanes' maxima lie far apart. */
+static void fill(float *p, size_t n, uint64_t *rng, int input) {
   for (size_t i = 0; i < n; i++) {
-    p[i] = tu_uniform(rng, -8, 8);
-    if (with_specials && tu_rng(rng) % 5 == 0)
+    float u = tu_uniform(rng, -1, 1);
+    p[i] = input == WIDE ? roundf(1200 * u * u * u) / 8 : 8 * u;
+    if (input == SPECIALS && tu_rng(rng) % 5 == 0)
       p[i] = specials[tu_rng(rng) % (sizeof specials / sizeof *specials)];
   }
 }
@@ -177,14 +186,14 @@ static void run_case(const op_case *c, int size, const test_target *t, uint64_t 
     size_t cnt = 1;
     for (int d = 0; d < rank; d++) cnt *= (size_t)dims[d];
     params[i] = tu_alloc_unaligned(cnt);
-    fill(params[i], cnt, rng, false);
+    fill(params[i], cnt, rng, PLAIN);
     assert_int_equal(actjit_kernel_bind(k, name, params[i], cnt), ACTJIT_OK);
   }
   for (size_t b = 0; b < sizeof batches / sizeof *batches; b++) {
     size_t nin, nout;
     assert_int_equal(actjit_kernel_io_sizes(k, batches[b], &nin, &nout), ACTJIT_OK);
     float *x = tu_alloc_unaligned(nin), *got = tu_alloc_unaligned(nout), *want = tu_alloc_unaligned(nout);
-    fill(x, nin, rng, c->specials);
+    fill(x, nin, rng, c->input);
     for (size_t i = 0; i < nout; i++) got[i] = want[i] = 12345.0f;
     assert_int_equal(actjit_kernel_run(k, x, batches[b], got), ACTJIT_OK);
     assert_int_equal(ref_run(g, (const float *const *)params, x, batches[b], want), ACTJIT_OK);
