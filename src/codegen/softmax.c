@@ -16,8 +16,8 @@
  * exp runs once per element, once per chunk of UNROLL vectors in the
  * second sweep, and once more where the first sweep moves m; its arguments
  * are at most LAZY_MAX_SLACK, which lets vm_exp_nonpos skip the overflow
- * clamp.  In place (output over input)
- * with kept maxima nothing changes: the second sweep never reads the input.
+ * clamp.  In place (output over input) with kept maxima nothing changes:
+ * the second sweep never reads the input.
  * Without them it cannot re-read the input after the first overwrote it, so
  * the first only reads and the second writes exp(x - M) / S: one more exp
  * per element.
@@ -42,12 +42,12 @@ enum { UNROLL = 8, CHUNK_MAXIMA_MAX = 64 };
 /* The running max a softmax's exponents are taken against moves lazily: a
  * chunk raises it (and rescales the sums, an exp per chunk) only when some
  * lane of the chunk exceeds it by more than this, so most chunks of a row
- * skip the rescale (Zen 4, [16, 1000] in L1, with chunk_max's tree:
- * 4.95 -> 4.44 us, interleaved A/B).  exp(x - m) is
- * then at most e^2 and the second sweep's exp(m - M) / S at least e^-2
- * times an output, which costs precision only for outputs within e^2 of
- * FLT_MIN, where the factor is already a denormal.  log_softmax's
- * (x - M) - log S would cancel: it keeps the exact max. */
+ * skip the rescale (Zen 4, [16, 1000] in L1, with chunk_max's tree: 4.95 ->
+ * 4.44 us, interleaved A/B).  exp(x - m) is then at most e^2 and the second
+ * sweep's exp(m - M) / S at least e^-2 times an output, which costs
+ * precision only for outputs within e^2 of FLT_MIN, where the factor is
+ * already a denormal (test_ops' WIDE rows fail with a slack of 30).
+ * log_softmax's (x - M) - log S would cancel: it keeps the exact max. */
 #define LAZY_MAX_SLACK 2.0f
 
 typedef struct softmax_env {
