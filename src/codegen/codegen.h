@@ -78,6 +78,9 @@ void cg_vector_loop_from(cg *c, LLVMValueRef lo, LLVMValueRef n, cg_vbody body, 
  * the rem lanes left, if any. */
 LLVMValueRef cg_full_vectors(cg *c, LLVMValueRef lo, LLVMValueRef n, LLVMValueRef *rem);
 void cg_vector_tail(cg *c, LLVMValueRef full, LLVMValueRef rem, cg_vbody body, void *env);
+/* Code emitted between cg_if and cg_end_if runs only when cond (i1) holds. */
+LLVMBasicBlockRef cg_if(cg *c, LLVMValueRef cond, const char *name);
+void cg_end_if(cg *c, LLVMBasicBlockRef done);
 /* Vector at p[i] (float index); masked lanes read `fill`. */
 LLVMValueRef cg_load(cg *c, LLVMValueRef p, LLVMValueRef i, LLVMValueRef mask, float fill);
 void cg_store(cg *c, LLVMValueRef v, LLVMValueRef p, LLVMValueRef i, LLVMValueRef mask);

@@ -238,10 +238,7 @@ static void pipe_slot(cg *c, LLVMValueRef i, void *envp) {
     LLVMValueRef blk = LLVMBuildNSWSub(b, i, cg_i64(c, (int64_t)k * PIPE_DISTANCE), "blk");
     LLVMValueRef on = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGE, blk, cg_i64(c, 0), ""),
                                    LLVMBuildICmp(b, LLVMIntSLT, blk, p->nblocks, ""), "on");
-    LLVMBasicBlockRef work = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "stage");
-    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "stage.done");
-    LLVMBuildCondBr(b, on, work, next);
-    LLVMPositionBuilderAtEnd(b, work);
+    LLVMBasicBlockRef next = cg_if(c, on, "stage");
     LLVMValueRef at = LLVMBuildNSWAdd(b, p->lo, LLVMBuildNSWMul(b, blk, cg_i64(c, c->width), ""), "at");
     if (!k && c->nontemporal)
       for (int l = 0; l < c->width; l += LINE_FLOATS) {
@@ -256,8 +253,7 @@ static void pipe_slot(cg *c, LLVMValueRef i, void *envp) {
     v = cg_chain_apply(c, &part, v, &pos);
     if (k == p->stages - 1) cg_store(c, v, c->y, at, NULL);
     else LLVMBuildStore(b, v, p->fresh[k]);
-    LLVMBuildBr(b, next);
-    LLVMPositionBuilderAtEnd(b, next);
+    cg_end_if(c, next);
   }
   for (int k = 0; k + 1 < p->stages; k++) {
     for (int d = 0; d + 1 < PIPE_DISTANCE; d++)

@@ -77,14 +77,23 @@ void cg_vector_loop_from(cg *c, LLVMValueRef lo, LLVMValueRef n, cg_vbody body, 
   cg_vector_tail(c, full, rem, body, env);
 }
 
-void cg_vector_tail(cg *c, LLVMValueRef full, LLVMValueRef rem, cg_vbody body, void *env) {
-  LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tail");
-  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tail.done");
-  LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, rem, cg_i64(c, 0), "has_tail"), tail, done);
-  LLVMPositionBuilderAtEnd(c->b, tail);
-  body(c, full, cg_first_lanes(c, rem), env);
+LLVMBasicBlockRef cg_if(cg *c, LLVMValueRef cond, const char *name) {
+  LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(c->ctx, c->fn, name);
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "endif");
+  LLVMBuildCondBr(c->b, cond, then, done);
+  LLVMPositionBuilderAtEnd(c->b, then);
+  return done;
+}
+
+void cg_end_if(cg *c, LLVMBasicBlockRef done) {
   LLVMBuildBr(c->b, done);
   LLVMPositionBuilderAtEnd(c->b, done);
+}
+
+void cg_vector_tail(cg *c, LLVMValueRef full, LLVMValueRef rem, cg_vbody body, void *env) {
+  LLVMBasicBlockRef done = cg_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rem, cg_i64(c, 0), "has_tail"), "tail");
+  body(c, full, cg_first_lanes(c, rem), env);
+  cg_end_if(c, done);
 }
 
 LLVMValueRef cg_first_lanes(cg *c, LLVMValueRef count) {

@@ -109,18 +109,14 @@ static LLVMValueRef running_max(cg *c, softmax_env *e, LLVMValueRef cm) {
   LLVMValueRef bound = e->log ? m : LLVMBuildFAdd(b, m, vm_splat(c->vf, LAZY_MAX_SLACK), "bound");
   LLVMValueRef above = LLVMBuildFCmp(b, LLVMRealOGT, cm, bound, "above");
   LLVMValueRef any = cg_intrinsic(c, "llvm.vector.reduce.or", &c->vmask, 1, &above, 1);
-  LLVMBasicBlockRef move = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "max.move");
-  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "max.done");
-  LLVMBuildCondBr(b, any, move, done);
-  LLVMPositionBuilderAtEnd(b, move);
+  LLVMBasicBlockRef done = cg_if(c, any, "max.move");
   LLVMValueRef mn = cg_max(c, cm, m);
   LLVMBuildStore(b, mn, e->vmax);
   if (!e->second) {
     LLVMValueRef scale = vm_exp_nonpos(b, LLVMBuildFSub(b, m, mn, ""));
     LLVMBuildStore(b, LLVMBuildFMul(b, LLVMBuildLoad2(b, c->vf, e->vsum, "s"), scale, ""), e->vsum);
   }
-  LLVMBuildBr(b, done);
-  LLVMPositionBuilderAtEnd(b, done);
+  cg_end_if(c, done);
   return LLVMBuildLoad2(b, c->vf, e->vmax, "m'");
 }
 
