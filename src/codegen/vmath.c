@@ -28,6 +28,7 @@
 #include "vmath.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -428,21 +429,39 @@ static LLVMValueRef scale(LLVMBuilderRef b, LLVMValueRef u,
     return LLVMBuildFMul(b, u, pow2i(b, q2, ty), "");
 }
 
+/* table[idx & 15] lane by lane (vpermps), for 16k-lane idx. */
+static LLVMValueRef table_lookup(LLVMBuilderRef b, const float table[16],
+                                 LLVMValueRef idx)
+{
+    LLVMTypeRef f32 = LLVMFloatTypeInContext(LLVMGetTypeContext(LLVMTypeOf(idx)));
+    LLVMValueRef t[16];
+    for (unsigned j = 0; j < 16; j++)
+        t[j] = LLVMConstReal(f32, table[j]);
+    LLVMValueRef args[] = {LLVMConstVector(t, 16), idx};
+    return call_per_register(b, "llvm.x86.avx512.permvar.sf.512", 16, args,
+                             2, 2);
+}
+
 /* AVX-512 e^(k*x), k = 1 or -1, by a 16-entry table: k*x = (N/16)*ln2 + s
  * with N = round(16*k*x/ln2) and |s| <= ln2/32, so e^(k*x) =
  * 2^floor(N/16) * T[N mod 16] * e^s with T[j] = 2^(j/16).  t's low 4 bits
- * are N mod 16 and index vpermps directly; T is held as hi + lo floats, and
- * e^s - 1 = s + s^2*(c2 + c3*s) (0.013 * 2^-23).  Against the 16-lane
- * polynomial path: two vpermps in place of four FMA-pipe ops, and a
- * shorter chain.  Returns T*e^s rounded once as Thi + (Thi*p + Tlo), in
- * [1/2^(1/32), 2), and nf = N/16, for
- * vscalefps's floor.  NULL fields if an intrinsic is missing. */
+ * are N mod 16 and index vpermps directly, and e^s - 1 = s + s^2*(c2 + c3*s)
+ * (0.013 * 2^-23).  Against the 16-lane polynomial path: a vpermps in place
+ * of four FMA-pipe ops, and a shorter chain.  Returns T*e^s rounded once,
+ * in [1/2^(1/32), 2), and nf = N/16, for vscalefps's floor.
+ *
+ * split holds T as hi + lo floats, T*e^s = Thi + (Thi*p + Tlo): sigmoid
+ * needs that to stay within 2 ULP (3 with Thi alone).  exp itself stays
+ * within 1 ULP with Thi*p + Thi (every float, bench/vmath_accuracy.c), one
+ * vpermps and one add less: softmax [4096, 1000] 12% faster (1.18 -> 1.03
+ * ms, interleaved A/B).  NULL fields if an intrinsic is missing. */
 struct exp_table {
     LLVMValueRef m;  /* T*e^s */
     LLVMValueRef nf; /* N/16 */
 };
 
-static struct exp_table exp_by_table(LLVMBuilderRef b, LLVMValueRef x, int k)
+static struct exp_table exp_by_table(LLVMBuilderRef b, LLVMValueRef x, int k,
+                                     bool split)
 {
     /* 2^(j/16) rounded to float, and the rest. */
     static const float hi[16] = {
@@ -464,7 +483,6 @@ static struct exp_table exp_by_table(LLVMBuilderRef b, LLVMValueRef x, int k)
     const float l2u = 0x1.62cp-1f, l2l = 0x1.217f7ep-12f;
 
     LLVMTypeRef ty = LLVMTypeOf(x);
-    LLVMContextRef ctx = LLVMGetTypeContext(ty);
     struct exp_table e = {NULL, NULL};
     float sg = (float)k; /* v = k*s: the negation folds into constants */
 
@@ -474,19 +492,10 @@ static struct exp_table exp_by_table(LLVMBuilderRef b, LLVMValueRef x, int k)
     LLVMValueRef v = mla(b, e.nf, vm_splat(ty, -sg * l2u), x);
     v = mla(b, e.nf, vm_splat(ty, -sg * l2l), v);
 
-    LLVMValueRef th[16], tl[16];
-    for (unsigned j = 0; j < 16; j++) {
-        th[j] = LLVMConstReal(LLVMFloatTypeInContext(ctx), hi[j]);
-        tl[j] = LLVMConstReal(LLVMFloatTypeInContext(ctx), lo[j]);
-    }
     LLVMValueRef idx = LLVMBuildBitCast(b, t, int_type(ty), "");
-    LLVMValueRef ah[] = {LLVMConstVector(th, 16), idx};
-    LLVMValueRef al[] = {LLVMConstVector(tl, 16), idx};
-    LLVMValueRef thi = call_per_register(
-        b, "llvm.x86.avx512.permvar.sf.512", 16, ah, 2, 2);
-    LLVMValueRef tlo = call_per_register(
-        b, "llvm.x86.avx512.permvar.sf.512", 16, al, 2, 2);
-    if (!thi || !tlo)
+    LLVMValueRef thi = table_lookup(b, hi, idx);
+    LLVMValueRef tlo = split ? table_lookup(b, lo, idx) : NULL;
+    if (!thi || (split && !tlo))
         return e;
 
     /* p = e^s - 1 = s + s^2*(c2 + c3*s), s = sg*v. */
@@ -494,7 +503,8 @@ static struct exp_table exp_by_table(LLVMBuilderRef b, LLVMValueRef x, int k)
     LLVMValueRef a = mla(b, vm_splat(ty, sg * c3), v, vm_splat(ty, c2));
     LLVMValueRef sv = k < 0 ? LLVMBuildFNeg(b, v, "") : v;
     LLVMValueRef p = mla(b, v2, a, sv);
-    e.m = LLVMBuildFAdd(b, thi, mla(b, thi, p, tlo), "");
+    e.m = split ? LLVMBuildFAdd(b, thi, mla(b, thi, p, tlo), "")
+                : mla(b, thi, p, thi);
     return e;
 }
 
@@ -521,7 +531,7 @@ static LLVMValueRef exp_clamped(LLVMBuilderRef b, LLVMValueRef x, int k)
 static LLVMValueRef exp_upto_limit(LLVMBuilderRef b, LLVMValueRef x)
 {
     if (isa_of(b, LLVMTypeOf(x)) == ISA_AVX512) {
-        struct exp_table e = exp_by_table(b, x, 1);
+        struct exp_table e = exp_by_table(b, x, 1, false);
         LLVMValueRef y = e.m ? scalef(b, e.m, e.nf) : NULL;
         if (y)
             return y;
@@ -608,7 +618,7 @@ static LLVMValueRef sigmoid_avx512(LLVMBuilderRef b, LLVMValueRef x)
     LLVMTypeRef ty = LLVMTypeOf(x);
     LLVMValueRef one = vm_splat(ty, 1.0f);
     x = min_hi(b, max_lo(b, x, -EXP_LIMIT), EXP_LIMIT);
-    struct exp_table e = exp_by_table(b, x, -1);
+    struct exp_table e = exp_by_table(b, x, -1, true);
     LLVMValueRef z = e.m ? scalef(b, e.m, e.nf) : NULL;
     if (!z)
         return NULL;
