@@ -40,20 +40,19 @@ static char *fresh_name(const actjit_graph *g) {
   }
 }
 
-int ir_add(actjit_graph *g, op_id op, const char *name, const int *args,
-           int nargs, const double *attr, const shape *declared, int line,
-           int col) {
+actjit_status ir_add(actjit_graph *g, op_id op, const char *name,
+                     const int *args, int nargs, const double *attr,
+                     const shape *declared, int line, int col, int *index) {
   if (name && ir_find(g, name, strlen(name))) {
     char where[160] = "";
     if (line) snprintf(where, sizeof where, "%s:%d:%d: ", g->file ? g->file : "<input>", line, col);
-    aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s'%c%s' is defined twice (values and parameters share one namespace)",
-             where, op == OP_PARAM ? '@' : '%', name);
-    return -1;
+    return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s'%c%s' is defined twice (values and parameters share one namespace)",
+                    where, op == OP_PARAM ? '@' : '%', name);
   }
   if (g->n == g->cap) {
     int cap = g->cap ? 2 * g->cap : 16;
     node *nodes = realloc(g->nodes, (size_t)cap * sizeof *nodes);
-    if (!nodes) { aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory"); return -1; }
+    if (!nodes) return aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
     g->nodes = nodes;
     g->cap = cap;
   }
@@ -63,16 +62,18 @@ int ir_add(actjit_graph *g, op_id op, const char *name, const int *args,
     nd.attr[i] = attr ? attr[i] : op_table[op].attr_default[i];
   if (declared) nd.shape = *declared;
   nd.name = name ? aj_strndup(name, strlen(name)) : fresh_name(g);
-  if (!nd.name) { aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory"); return -1; }
+  if (!nd.name) return aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
   shape inferred;
-  if (verify_node(g, &nd, &inferred) != ACTJIT_OK) {
+  actjit_status st = verify_node(g, &nd, &inferred);
+  if (st) {
     free(nd.name);
-    return -1;
+    return st;
   }
   nd.shape = inferred;
   if (op == OP_INPUT) g->input = g->n;
   g->nodes[g->n] = nd;
-  return g->n++;
+  *index = g->n++;
+  return ACTJIT_OK;
 }
 
 actjit_graph *ir_clone(const actjit_graph *g) {
@@ -188,8 +189,8 @@ static actjit_status add_source(actjit_graph *g, op_id op, const char *name,
   shape s;
   actjit_status st = api_shape(g, fn, name, rank, dims, op == OP_INPUT, &s);
   if (st) return st;
-  int v = ir_add(g, op, name, NULL, 0, NULL, &s, 0, 0);
-  if (v < 0) return ACTJIT_ERR_VERIFY;
+  int v;
+  if ((st = ir_add(g, op, name, NULL, 0, NULL, &s, 0, 0, &v))) return st;
   *out = v;
   return ACTJIT_OK;
 }
@@ -232,8 +233,9 @@ actjit_status actjit_graph_op(actjit_graph *g, const char *opname,
                       attrs[i].name, attrs[i].value);
     attr[k] = attrs[i].value;
   }
-  int v = ir_add(g, op, NULL, args, nargs, attr, NULL, 0, 0);
-  if (v < 0) return ACTJIT_ERR_VERIFY;
+  int v;
+  actjit_status st = ir_add(g, op, NULL, args, nargs, attr, NULL, 0, 0, &v);
+  if (st) return st;
   *out = v;
   return ACTJIT_OK;
 }

@@ -53,12 +53,12 @@ struct actjit_graph {
   int input, output;          /* node indices, -1 until set */
 };
 
-/* Appends a node, inferring and checking its shape; returns its index or -1
- * with the context error set.  Takes a copy of `name` (may be NULL: a fresh
- * name is made). */
-int ir_add(actjit_graph *g, op_id op, const char *name, const int *args,
-           int nargs, const double *attr, const shape *declared, int line,
-           int col);
+/* Appends a node, inferring and checking its shape, and sets *index to it;
+ * on failure (a bad node or no memory) returns the status with the context
+ * error set.  Takes a copy of `name` (may be NULL: a fresh name is made). */
+actjit_status ir_add(actjit_graph *g, op_id op, const char *name,
+                     const int *args, int nargs, const double *attr,
+                     const shape *declared, int line, int col, int *index);
 actjit_graph *ir_clone(const actjit_graph *g);
 node *ir_find(const actjit_graph *g, const char *name, size_t len);
 

@@ -91,8 +91,8 @@ static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) 
   /* An output that is the input seen through views (a lone flatten) still
    * needs its data copied to the caller's output: an identity does that. */
   if (ir_view_root(k->g, k->g->output) == k->g->input) {
-    int v = ir_add(k->g, OP_IDENTITY, NULL, &k->g->output, 1, NULL, NULL, 0, 0);
-    if (v < 0) return ACTJIT_ERR_NOMEM;
+    int v;
+    if ((st = ir_add(k->g, OP_IDENTITY, NULL, &k->g->output, 1, NULL, NULL, 0, 0, &v))) return st;
     k->g->output = v;
   }
   st = collect_params(k);

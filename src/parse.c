@@ -182,9 +182,10 @@ static actjit_status parse_decl(parser *ps, op_id op) {
   if (st || (st = parse_type(ps, &s)) || (st = expect_eol(ps))) return st;
   char *nm = aj_strndup(name.s, name.len);
   if (!nm) return aj_error(ps->g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
-  int v = ir_add(ps->g, op, nm, NULL, 0, NULL, &s, kw.line, kw.col);
+  int v;
+  st = ir_add(ps->g, op, nm, NULL, 0, NULL, &s, kw.line, kw.col, &v);
   free(nm);
-  return v < 0 ? ACTJIT_ERR_VERIFY : ACTJIT_OK;
+  return st;
 }
 
 static actjit_status lookup_operand(parser *ps, const token *t, int *out) {
@@ -268,9 +269,10 @@ static actjit_status parse_op(parser *ps) {
   if ((st = expect_eol(ps))) return st;
   char *nm = aj_strndup(res.s, res.len);
   if (!nm) return aj_error(ps->g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
-  int v = ir_add(ps->g, op, nm, args, nargs, attr, NULL, opt.line, opt.col);
+  int v;
+  st = ir_add(ps->g, op, nm, args, nargs, attr, NULL, opt.line, opt.col, &v);
   free(nm);
-  if (v < 0) return ACTJIT_ERR_VERIFY;
+  if (st) return st;
   ps->g->nodes[v].group = ps->group;
   ps->g->nodes[v].inplace = inplace;
   const shape *inferred = &ps->g->nodes[v].shape;
