@@ -141,18 +141,27 @@ static void fill(params *p) {
   }
 }
 
-/* One compile-bind-run-dump round; y gets the output. */
+/* One compile-bind-run-dump round; y gets the output.  The unfused round
+ * runs in training mode (dropout live), profiled. */
 static actjit_status compile_and_run(actjit_graph *g, int fuse, const params *p, float *y) {
   actjit_compile_options o;
   actjit_compile_options_init(&o);
   o.fuse = fuse;
+  o.training = !fuse;
   actjit_kernel *k = NULL;
   actjit_status s = actjit_compile(g, &o, &k);
   if (!s) s = actjit_kernel_bind(k, "w1", p->w1, 16 * IN);
   if (!s) s = actjit_kernel_bind(k, "b1", p->b1, 16);
   if (!s) s = actjit_kernel_bind(k, "w2", p->w2, OUT * 16);
   if (!s) s = actjit_kernel_bind(k, "b2", p->b2, OUT);
-  if (!s) s = actjit_kernel_run(k, p->x, BATCH, y);
+  if (!s && fuse) {
+    s = actjit_kernel_run(k, p->x, BATCH, y);
+  } else if (!s) {
+    double seconds[16]; /* the unfused plan has a step per op: 7 */
+    assert_true(actjit_kernel_step_count(k) <= 16);
+    s = actjit_kernel_set_seed(k, 7);
+    if (!s) s = actjit_kernel_run_profiled(k, p->x, BATCH, y, seconds);
+  }
   for (int kind = ACTJIT_DUMP_IR; !s && kind <= ACTJIT_DUMP_ASM; kind++) {
     char *text = NULL;
     s = actjit_kernel_dump(k, (actjit_dump_kind)kind, &text);
