@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""PyTorch eager mode on a pipeline of ir/: another engine beside actjit-bench.
+
+  python3 bench/torch_eager.py MODEL.air [--shape DIMS | --batch B[,B...]]
+                               [--reps R] [--threads N] [--json]
+
+Runs the textual-IR pipeline op by op with torch.nn.functional (weights
+random, dropout in eval mode, inference mode) and prints, per input shape, the
+median time of R samples (each sample ~2 ms of back-to-back calls, as
+actjit-bench takes them) and GB/s counting the input and output bytes, so the
+rows line up with `build/actjit-bench MODEL` on the same shapes. --json prints
+one object per line with the keys model, engine, shape, threads, us.
+Needs PyTorch (Debian 12: apt-get install python3-torch, 1.13).
+"""
+import argparse
+import json
+import re
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+# IR names that differ from torch.nn.functional's, and the ops that need
+# more than F.<name>(x, **attributes).
+ALIASES = {"swish": "silu", "exponential": "exp", "hard_sigmoid": "hardsigmoid",
+           "hard_silu": "hardswish", "hard_swish": "hardswish", "hard_tanh": "hardtanh",
+           "log_sigmoid": "logsigmoid", "soft_shrink": "softshrink",
+           "hard_shrink": "hardshrink", "tanh_shrink": "tanhshrink"}
+SPECIAL = {
+    "linear": lambda x, p, a: F.linear(x, *p),
+    "prelu": lambda x, p, a: F.prelu(x, p[0]),
+    "dropout": lambda x, p, a: F.dropout(x, a.get("p", 0.5), training=False),
+    "rrelu": lambda x, p, a: F.rrelu(x, a.get("lower", 1 / 8), a.get("upper", 1 / 3), training=False),
+    "identity": lambda x, p, a: x,
+    "exp": lambda x, p, a: torch.exp(x),
+    "sigmoid": lambda x, p, a: torch.sigmoid(x),
+    "tanh": lambda x, p, a: torch.tanh(x),
+    "gelu": lambda x, p, a: F.gelu(x, approximate="tanh" if a.get("approximate") else "none"),
+    "flatten": lambda x, p, a: torch.flatten(x, int(a.get("start_dim", 1)), int(a.get("end_dim", -1))),
+    "softmax2d": lambda x, p, a: F.softmax(x, -3),
+}
+INT_ATTRS = {"dim"}
+
+STMT = re.compile(r"%(?P<res>[\w.]+)\s*=\s*(?P<op>\w+)\s+(?P<args>[^{:]*)(\{(?P<attrs>[^}]*)\})?")
+DECL = re.compile(r"(?P<kind>input|param)\s+[%@](?P<name>[\w.]+)\s*:\s*f32\[(?P<dims>[^\]]*)\]")
+
+
+def parse(path):
+    """(input dims with 'N', {param: dims}, [(result, op, operands, attrs)], output)."""
+    inp, params, ops, out = None, {}, [], None
+    for raw in open(path, encoding="utf-8"):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        m = DECL.match(line)
+        if m:
+            dims = [d.strip() for d in m["dims"].split(",")]
+            if m["kind"] == "input":
+                inp = dims
+            else:
+                params[m["name"]] = [int(d) for d in dims]
+            continue
+        if line.startswith("output"):
+            out = line.split("%", 1)[1].strip()
+            continue
+        m = STMT.match(line)
+        if not m:
+            sys.exit(f"{path}: cannot read: {line}")
+        args = [a.strip() for a in m["args"].split(",") if a.strip()]
+        attrs = {}
+        for kv in (m["attrs"] or "").split(","):
+            if "=" in kv:
+                k, v = (s.strip() for s in kv.split("=", 1))
+                if k != "inplace":
+                    attrs[k] = int(float(v)) if k in INT_ATTRS else float(v)
+        ops.append((m["res"], m["op"], args, attrs))
+    if inp is None or out is None:
+        sys.exit(f"{path}: no input or no output")
+    return inp, params, ops, out
+
+
+def pipeline(params, ops, out):
+    """A function of x running ops with random weights."""
+    gen = torch.Generator().manual_seed(0)
+    weights = {k: torch.rand(d, generator=gen) * 0.2 - 0.1 for k, d in params.items()}
+
+    def run(x):
+        env = {"x": x}
+        for res, op, args, attrs in ops:
+            vals = [env[a[1:]] for a in args if a.startswith("%")]
+            ws = [weights[a[1:]] for a in args if a.startswith("@")]
+            name = ALIASES.get(op, op)
+            fn = SPECIAL.get(name)
+            env[res] = fn(vals[0], ws, attrs) if fn else getattr(F, name)(vals[0], **attrs)
+        return env[out]
+
+    return run
+
+
+def median_seconds(fn, x, reps):
+    fn(x)  # warm up
+    t0 = time.perf_counter()
+    fn(x)
+    one = time.perf_counter() - t0
+    iters = 1 if one >= 2e-3 else int(2e-3 / max(one, 1e-8)) + 1
+    samples = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            fn(x)
+        samples.append((time.perf_counter() - t0) / iters)
+    return statistics.median(samples)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("model")
+    ap.add_argument("--shape", help="input shape such as 4096x4096 (the leading dim is the batch)")
+    ap.add_argument("--batch", default="1,16,256,1024,4096", help="batch sizes over the model's input")
+    ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--json", action="store_true")
+    o = ap.parse_args()
+    torch.set_num_threads(o.threads)
+    inp, params, ops, out = parse(o.model)
+    run = pipeline(params, ops, out)
+    if o.shape:
+        shapes = [[int(d) for d in o.shape.split("x")]]
+    else:
+        shapes = [[b] + [int(d) for d in inp[1:]] for b in (int(b) for b in o.batch.split(","))]
+    if not o.json:
+        print(f"{'model':<30} {'shape':>14} {'torch us':>11} {'GB/s':>8}   (PyTorch {torch.__version__}, {o.threads} thread)")
+    for shape in shapes:
+        x = torch.rand(shape) * 4 - 2
+        with torch.inference_mode():
+            y = run(x)
+            t = median_seconds(run, x, o.reps)
+        gbs = (x.numel() + y.numel()) * 4 / t / 1e9
+        if o.json:
+            print(json.dumps({"model": o.model, "engine": f"pytorch-{torch.__version__}-eager",
+                              "shape": shape, "threads": o.threads, "us": round(t * 1e6, 3)}))
+        else:
+            print(f"{o.model:<30} {'x'.join(map(str, shape)):>14} {t * 1e6:11.2f} {gbs:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
