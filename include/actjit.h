@@ -186,6 +186,25 @@ actjit_status actjit_kernel_set_seed(actjit_kernel *k, uint64_t seed);
 actjit_status actjit_kernel_run(actjit_kernel *k, const float *input,
                                 int64_t batch, float *output);
 
+/* Threads come from the application: a parallel-for runs task(arg, i) for
+ * every i in [0, n), in any order and possibly at once, and returns when
+ * all have finished (OpenMP's `parallel for`, a thread pool, TBB, ...).
+ * actjit starts no threads of its own. */
+typedef void (*actjit_task_fn)(void *arg, int64_t i);
+typedef void (*actjit_parallel_for_fn)(void *user, int64_t n,
+                                       actjit_task_fn task, void *arg);
+
+/* From now on, actjit_kernel_run and actjit_kernel_run_profiled run each
+ * kernel of the plan as up to `tasks` slices of the batch through `pfor`,
+ * one call of it a kernel; kernels that mix batch rows (a softmax or GLU
+ * over the batch dim) and pipelines without a batch run whole.  Results are
+ * bitwise the same for every task count, dropout masks included.  pfor NULL
+ * or tasks <= 1: everything on the calling thread (the default).  A kernel
+ * still runs one actjit_kernel_run at a time. */
+actjit_status actjit_kernel_set_parallel_for(actjit_kernel *k,
+                                             actjit_parallel_for_fn pfor,
+                                             void *user, int tasks);
+
 /* The kernels of the compiled plan, in execution order, and what each
  * computes ("linear %fc1 | relu %act" for a fused group). */
 int actjit_kernel_step_count(const actjit_kernel *k);

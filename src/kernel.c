@@ -27,6 +27,16 @@ struct actjit_kernel {
   float *scratch;
   size_t scratch_cap; /* floats */
   uint64_t seed;      /* keys training-mode dropout */
+  /* Threads: the application's parallel-for, and per kernel whether it may
+   * run on slices of the batch and the floats a batch row of its input and
+   * output takes. */
+  actjit_parallel_for_fn pfor;
+  void *pfor_user;
+  int tasks;
+  struct slicing {
+    bool by_rows;
+    int64_t row_in, row_out;
+  } *slicing;
 };
 
 void actjit_compile_options_init(actjit_compile_options *o) {
@@ -45,6 +55,7 @@ void actjit_kernel_destroy(actjit_kernel *k) {
   free(k->param_node);
   free(k->passes_dump);
   free(k->steps);
+  free(k->slicing);
   free(k->scratch);
   actjit_graph_destroy(k->g);
   free(k);
@@ -57,6 +68,35 @@ static actjit_status collect_params(actjit_kernel *k) {
   if (!k->param_node || !k->params) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
   for (int i = 0, j = 0; i < k->g->n; i++)
     if (k->g->nodes[i].op == OP_PARAM) k->param_node[j++] = i;
+  return ACTJIT_OK;
+}
+
+/* Whether node nd combines values of different batch rows: a softmax-like
+ * op or GLU along dim 0 of a batched value, or a linear whose only axis is
+ * the batch. */
+static bool mixes_rows(const actjit_graph *g, const node *nd) {
+  const shape *x = &g->nodes[nd->args[0]].shape;
+  if (!x->dyn) return false;
+  switch (op_table[nd->op].kind) {
+  case K_SOFTMAX:
+  case K_GLU: return nd->attr[0] == 0 || nd->attr[0] == -x->rank;
+  case K_LINEAR: return x->rank == 1;
+  default: return false;
+  }
+}
+
+/* How each kernel may be split along the batch (see struct slicing). */
+static actjit_status plan_slicing(actjit_kernel *k) {
+  k->slicing = calloc((size_t)k->plan.n + 1, sizeof *k->slicing);
+  if (!k->slicing) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < k->plan.n; i++) {
+    const step *s = &k->plan.steps[i];
+    const node *first = &k->g->nodes[s->nodes[0]], *last = &k->g->nodes[s->nodes[s->n - 1]];
+    extent in = shape_numel(&k->g->nodes[first->args[0]].shape), out = shape_numel(&last->shape);
+    bool ok = in.dyn && out.dyn;
+    for (int j = 0; ok && j < s->n; j++) ok = !mixes_rows(k->g, &k->g->nodes[s->nodes[j]]);
+    k->slicing[i] = (struct slicing){ok, in.mul, out.mul};
+  }
   return ACTJIT_OK;
 }
 
@@ -117,7 +157,8 @@ static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) 
   void *addr = NULL;
   st = jit_session_compile(k->ctx, &k->jit, &k->target, mod, CG_ENTRY, &addr);
   k->entry = (cg_entry_fn)addr;
-  return st ? st : lookup_steps(k);
+  if (!st) st = lookup_steps(k);
+  return st ? st : plan_slicing(k);
 }
 
 actjit_status actjit_compile(actjit_graph *g, const actjit_compile_options *o, actjit_kernel **out) {
@@ -249,6 +290,44 @@ static float *buffer_at(actjit_kernel *k, const buffer *b, const float *in, floa
   return k->scratch + b->off_dyn * batch + b->off_static;
 }
 
+/* Kernel i on batch rows [lo, hi) of task i of n (contiguous, in order). */
+typedef struct slice_job {
+  const actjit_kernel *k;
+  int i;
+  const float *x;
+  float *y;
+  int64_t batch, n;
+} slice_job;
+
+static void run_slice(void *arg, int64_t t) {
+  const slice_job *j = arg;
+  const struct slicing *sl = &j->k->slicing[j->i];
+  int64_t lo = j->batch * t / j->n, hi = j->batch * (t + 1) / j->n;
+  if (hi > lo)
+    j->k->steps[j->i](j->x + lo * sl->row_in, j->y + lo * sl->row_out, (const float *const *)j->k->params, hi - lo,
+                      j->k->seed, lo);
+}
+
+/* Kernel i on the whole batch, in slices through the parallel-for when it
+ * may be split. */
+static void run_step(actjit_kernel *k, int i, const float *input, float *output, int64_t batch) {
+  const step *s = &k->plan.steps[i];
+  slice_job j = {k, i, buffer_at(k, &s->in, input, output, batch), buffer_at(k, &s->out, input, output, batch), batch,
+                 k->slicing[i].by_rows && k->pfor ? (k->tasks < batch ? k->tasks : batch) : 1};
+  if (j.n > 1)
+    k->pfor(k->pfor_user, j.n, run_slice, &j);
+  else
+    run_slice(&j, 0);
+}
+
+actjit_status actjit_kernel_set_parallel_for(actjit_kernel *k, actjit_parallel_for_fn pfor, void *user, int tasks) {
+  if (!k) return ACTJIT_ERR_ARGUMENT;
+  k->pfor = tasks > 1 ? pfor : NULL;
+  k->pfor_user = user;
+  k->tasks = tasks;
+  return ACTJIT_OK;
+}
+
 actjit_status actjit_kernel_run_profiled(actjit_kernel *k, const float *input, int64_t batch, float *output,
                                          double *seconds) {
   if (!k) return ACTJIT_ERR_ARGUMENT;
@@ -256,11 +335,9 @@ actjit_status actjit_kernel_run_profiled(actjit_kernel *k, const float *input, i
   actjit_status st = prepare_run(k, input, &batch, output);
   if (st) return st;
   for (int i = 0; i < k->plan.n; i++) {
-    const step *s = &k->plan.steps[i];
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    k->steps[i](buffer_at(k, &s->in, input, output, batch), buffer_at(k, &s->out, input, output, batch),
-                (const float *const *)k->params, batch, k->seed);
+    run_step(k, i, input, output, batch);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     seconds[i] = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
   }
@@ -271,7 +348,10 @@ actjit_status actjit_kernel_run(actjit_kernel *k, const float *input, int64_t ba
   if (!k) return ACTJIT_ERR_ARGUMENT;
   actjit_status st = prepare_run(k, input, &batch, output);
   if (st) return st;
-  k->entry(input, output, (const float *const *)k->params, k->scratch, batch, k->seed);
+  if (k->pfor)
+    for (int i = 0; i < k->plan.n; i++) run_step(k, i, input, output, batch);
+  else
+    k->entry(input, output, (const float *const *)k->params, k->scratch, batch, k->seed);
   return ACTJIT_OK;
 }
 

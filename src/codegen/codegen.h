@@ -24,11 +24,14 @@ typedef void (*cg_entry_fn)(const float *in, float *out,
                             const float *const *params, float *scratch,
                             int64_t batch, uint64_t seed);
 /* Each kernel of the plan is also a function of its own, so that it can be
- * timed alone: void actjit_k<i>(const float *x, float *y,
- *                               const float *const *params, i64 batch, u64 seed) */
+ * timed alone and run on a slice of the batch:
+ *   void actjit_k<i>(const float *x, float *y, const float *const *params,
+ *                    i64 batch, u64 seed, i64 row0)
+ * where x and y point at batch row row0 (the entry passes 0): dropout keys
+ * its masks by the element's index in the whole tensor. */
 #define CG_KERNEL_FMT "actjit_k%d"
 typedef void (*cg_kernel_fn)(const float *x, float *y, const float *const *params,
-                             int64_t batch, uint64_t seed);
+                             int64_t batch, uint64_t seed, int64_t row0);
 
 typedef struct cg {
   LLVMContextRef ctx;
@@ -39,7 +42,7 @@ typedef struct cg {
   int reg_width;                /* floats per vector register of the target */
   LLVMTypeRef f32, i32, i64, ptr, vf, vi, vmask, voidt;
   /* The kernel being emitted: its parameters. */
-  LLVMValueRef fn, x, y, params, batch, seed;
+  LLVMValueRef fn, x, y, params, batch, seed, row0;
   /* Unmasked stores are non-temporal, to addresses aligned to a register. */
   bool nontemporal;
   bool training;                /* dropout is live (else the identity) */
@@ -136,7 +139,8 @@ void cg_eltwise_kernel(cg *c, const node *const *ops, int n);
 void cg_philox4x32_10(cg *c, LLVMValueRef ctr[4], LLVMValueRef key[2], LLVMValueRef out[4]);
 /* Dropout node nd on x (float or vector) at pos: with c->training,
  * x · (keep ? 1/(1-p) : 0), the mask keyed by (c->seed, nd's name,
- * pos->index + lane); else x. */
+ * element index in the whole tensor: c->row0 rows before pos->index + lane);
+ * else x. */
 LLVMValueRef cg_dropout(cg *c, const node *nd, LLVMValueRef x, const cg_pos *pos);
 /* ---- linear.c: a linear with its epilogue chain, and with row_softmax a
  * softmax over each row of outputs after it */

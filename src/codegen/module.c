@@ -30,15 +30,15 @@ static void add_attr(cg *c, LLVMValueRef fn, unsigned idx, const char *name) {
   LLVMAddAttributeAtIndex(fn, idx, LLVMCreateEnumAttribute(c->ctx, kind, 0));
 }
 
-/* void kernel(const float *x, float *y, const float *const *params, i64 batch, i64 seed) */
+/* void kernel(const float *x, float *y, const float *const *params, i64 batch, u64 seed, i64 row0) */
 static LLVMValueRef emit_kernel(cg *c, const step *s, int index) {
   const node *ops[GROUP_MAX];
   for (int i = 0; i < s->n; i++) ops[i] = &c->g->nodes[s->nodes[i]];
   const node *nd = ops[s->n - 1];
-  LLVMTypeRef params[] = {c->ptr, c->ptr, c->ptr, c->i64, c->i64};
+  LLVMTypeRef params[] = {c->ptr, c->ptr, c->ptr, c->i64, c->i64, c->i64};
   char name[32];
   snprintf(name, sizeof name, CG_KERNEL_FMT, index);
-  LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->voidt, params, 5, 0));
+  LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->voidt, params, 6, 0));
   /* Kernels stay separate functions, as separate kernels would be, and can
    * be timed one by one. */
   add_attr(c, fn, LLVMAttributeFunctionIndex, "noinline");
@@ -56,6 +56,7 @@ static LLVMValueRef emit_kernel(cg *c, const step *s, int index) {
   c->params = LLVMGetParam(fn, 2);
   c->batch = LLVMGetParam(fn, 3);
   c->seed = LLVMGetParam(fn, 4);
+  c->row0 = LLVMGetParam(fn, 5);
   LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
   /* A group is `linear eltwise* softmax?`, `eltwise* softmax` or `eltwise+`. */
   cg_chain chain;
@@ -116,8 +117,9 @@ LLVMModuleRef cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx,
   LLVMValueRef params = LLVMGetParam(entry, 2), scratch = LLVMGetParam(entry, 3);
   for (int i = 0; i < p->n; i++) {
     LLVMValueRef args[] = {buffer_ptr(&c, &p->steps[i].in, in, out, scratch),
-                           buffer_ptr(&c, &p->steps[i].out, in, out, scratch), params, c.batch, c.seed};
-    LLVMBuildCall2(c.b, LLVMGlobalGetValueType(kernels[i]), kernels[i], args, 5, "");
+                           buffer_ptr(&c, &p->steps[i].out, in, out, scratch), params, c.batch, c.seed,
+                           cg_i64(&c, 0)};
+    LLVMBuildCall2(c.b, LLVMGlobalGetValueType(kernels[i]), kernels[i], args, 6, "");
   }
   LLVMBuildRetVoid(c.b);
   free(kernels);

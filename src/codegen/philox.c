@@ -108,7 +108,11 @@ LLVMValueRef cg_dropout(cg *c, const node *nd, LLVMValueRef x, const cg_pos *pos
   uint64_t t = dropout_threshold(p);
   if (t == 0) return x;                                          /* keep all */
   if (t >> 32) return LLVMBuildFMul(b, x, LLVMConstNull(ft), "dropout"); /* drop all */
-  LLVMValueRef r = dropout_bits_ir(c, dropout_op_id(nd->name), x, pos->index);
+  /* The index in the whole tensor: row0 batch rows precede x's. */
+  extent e = shape_numel(&nd->shape);
+  LLVMValueRef index = e.dyn ? LLVMBuildAdd(b, pos->index, LLVMBuildMul(b, c->row0, cg_i64(c, e.mul), ""), "index")
+                             : pos->index;
+  LLVMValueRef r = dropout_bits_ir(c, dropout_op_id(nd->name), x, index);
   LLVMValueRef keep = LLVMBuildICmp(b, LLVMIntUGE, r, konst(LLVMTypeOf(r), t), "keep");
   /* x · (keep ? scale : 0): one rounding, as PyTorch's x · noise. */
   LLVMValueRef factor = LLVMBuildSelect(b, keep, vm_splat(ft, dropout_scale(p)), LLVMConstNull(ft), "");

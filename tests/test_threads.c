@@ -1,0 +1,167 @@
+/* Kernels run through an application's parallel-for
+ * (actjit_kernel_set_parallel_for): for every pipeline in ir/ and a few
+ * more, fused and unfused, inference and training (dropout live), on the
+ * host and the narrower targets, the outputs are bitwise those of the
+ * single-threaded run for several task counts and batch sizes, with the
+ * slices run in reverse order on one thread and at once on real threads.
+ * Kernels that mix batch rows are never split; kernels that may be split
+ * are.
+ */
+#define _DEFAULT_SOURCE
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+
+#include "actjit.h"
+#include "testutil.h"
+#include "testpipe.h"
+
+/* ---------------------------------------------------- parallel-fors */
+
+/* One thread, tasks last to first: a slice that depended on an earlier one
+ * would see it not yet done. */
+typedef struct serial {
+  long calls;     /* parallel-for calls */
+  int64_t max_n;  /* the most tasks asked for at once */
+} serial;
+
+static void reverse_for(void *user, int64_t n, actjit_task_fn task, void *arg) {
+  serial *s = user;
+  s->calls++;
+  if (n > s->max_n) s->max_n = n;
+  for (int64_t i = n - 1; i >= 0; i--) task(arg, i);
+}
+
+/* Real threads: a thread per task, joined before returning. */
+enum { MAX_THREADS = 16 };
+typedef struct thread_arg {
+  actjit_task_fn task;
+  void *arg;
+  int64_t i;
+} thread_arg;
+
+static void *thread_main(void *p) {
+  thread_arg *t = p;
+  t->task(t->arg, t->i);
+  return NULL;
+}
+
+static void threads_for(void *user, int64_t n, actjit_task_fn task, void *arg) {
+  (void)user;
+  pthread_t th[MAX_THREADS];
+  thread_arg ta[MAX_THREADS];
+  assert_true(n <= MAX_THREADS);
+  for (int64_t i = 0; i < n; i++) {
+    ta[i] = (thread_arg){task, arg, i};
+    assert_int_equal(pthread_create(&th[i], NULL, thread_main, &ta[i]), 0);
+  }
+  for (int64_t i = 0; i < n; i++) pthread_join(th[i], NULL);
+}
+
+/* ------------------------------------------------------------- checks */
+
+/* k run with several task counts and batch sizes, against its run on one
+ * thread; the parallel-for must have been asked to split (some kernel)
+ * exactly when split_expected and the batch has two rows or more. */
+static void check_kernel(actjit_kernel *k, const char *what, bool training, bool split_expected) {
+  static const int batches[] = {1, 2, 7, 37};
+  for (size_t b = 0; b < sizeof batches / sizeof *batches; b++) {
+    int64_t batch = batches[b];
+    size_t nin, nout;
+    assert_int_equal(actjit_kernel_io_sizes(k, batch, &nin, &nout), ACTJIT_OK);
+    float *x = tu_alloc_unaligned(nin), *want = tu_alloc_unaligned(nout), *got = tu_alloc_unaligned(nout);
+    uint64_t rng = 99 + (uint64_t)batch;
+    for (size_t i = 0; i < nin; i++) x[i] = tu_uniform(&rng, -4, 4);
+    assert_int_equal(actjit_kernel_set_parallel_for(k, NULL, NULL, 1), ACTJIT_OK);
+    assert_int_equal(actjit_kernel_set_seed(k, 5), ACTJIT_OK);
+    assert_int_equal(actjit_kernel_run(k, x, batch, want), ACTJIT_OK);
+
+    static const int tasks[] = {2, 3, 8};
+    for (size_t t = 0; t <= sizeof tasks / sizeof *tasks; t++) {
+      serial s = {0};
+      bool real = t == sizeof tasks / sizeof *tasks; /* last: 4 real threads */
+      int n = real ? 4 : tasks[t];
+      assert_int_equal(actjit_kernel_set_parallel_for(k, real ? threads_for : reverse_for, &s, n), ACTJIT_OK);
+      memset(got, 0xff, nout * sizeof *got);
+      assert_int_equal(actjit_kernel_run(k, x, batch, got), ACTJIT_OK);
+      for (size_t i = 0; i < nout; i++)
+        if (!same_value(got[i], want[i]))
+          fail_msg("%s [%s%s] batch %d, %d tasks%s: element %zu: %.9g, one thread %.9g", what, actjit_kernel_cpu(k),
+                   training ? ", training" : "", (int)batch, n, real ? " (threads)" : "", i, got[i], want[i]);
+      if (!real) {
+        /* A split needs two rows; the most tasks asked is min(tasks, batch). */
+        bool split = split_expected && batch > 1;
+        assert_int_equal(s.calls > 0, split);
+        if (split) assert_int_equal(s.max_n, n < batch ? n : batch);
+      }
+    }
+    assert_int_equal(actjit_kernel_set_parallel_for(k, NULL, NULL, 1), ACTJIT_OK);
+    tu_free_unaligned(x), tu_free_unaligned(want), tu_free_unaligned(got);
+  }
+}
+
+static void check_pipeline(const char *text, const char *path, bool split_expected) {
+  uint64_t rng = 4321;
+  pipeline p;
+  load_pipeline(&p, text, path, &rng);
+  for (size_t t = 0; t < N_TEST_TARGETS; t++)
+    for (int fuse = 0; fuse <= 1; fuse++)
+      for (int training = 0; training <= 1; training++) {
+        actjit_kernel *k = compile_pipeline(&p, &test_targets[t], fuse, 0, training);
+        check_kernel(k, path ? path : text, training, split_expected);
+        actjit_kernel_destroy(k);
+      }
+  unload_pipeline(&p);
+}
+
+/* --------------------------------------------------------------- tests */
+
+static void test_ir_files(void **state) {
+  (void)state;
+  DIR *d = opendir(ACTJIT_SOURCE_DIR "/ir");
+  assert_non_null(d);
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d));) {
+    size_t len = strlen(e->d_name);
+    if (len < 5 || strcmp(e->d_name + len - 4, ".air")) continue;
+    char path[512];
+    snprintf(path, sizeof path, "%s/ir/%s", ACTJIT_SOURCE_DIR, e->d_name);
+    check_pipeline(NULL, path, true); /* every pipeline in ir/ has a batch and a kernel along it */
+    n++;
+  }
+  closedir(d);
+  assert_true(n >= 5);
+}
+
+/* Softmax and GLU over the batch dim mix rows: never split; with a relu
+ * fused into its prologue, neither is the relu. */
+static void test_batch_reductions_stay_whole(void **state) {
+  (void)state;
+  check_pipeline("input %x : f32[N, 6]\n%y = softmax %x {dim = 0}\noutput %y\n", NULL, false);
+  check_pipeline("input %x : f32[N, 3, 5]\n%y = log_softmax %x {dim = -3}\noutput %y\n", NULL, false);
+  /* GLU halves a dim: along the batch only after a flatten folds it. */
+  check_pipeline("input %x : f32[N, 4]\n%f = flatten %x {start_dim = 0}\n%y = glu %f {dim = 0}\noutput %y\n", NULL, false);
+}
+
+/* Dropout in training keys its mask by the element's index in the whole
+ * tensor: a slice starting at row r must use r's indices (checked above
+ * bitwise); here also after a linear whose rows are 3 wide. */
+static void test_dropout_after_linear(void **state) {
+  (void)state;
+  check_pipeline("input %x : f32[N, 5]\nparam @w : f32[3, 5]\n%h = linear %x, @w\n"
+                 "%d = dropout %h {p = 0.4}\n%y = sigmoid %d\noutput %y\n",
+                 NULL, true);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_ir_files), cmocka_unit_test(test_batch_reductions_stay_whole),
+                                     cmocka_unit_test(test_dropout_after_linear)};
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
