@@ -4,6 +4,7 @@
  * noise hits them alike.  Every result is first checked against the scalar
  * reference. */
 #include "bench.h"
+#include "pool.h"
 
 #include <actjit.h>
 #include <math.h>
@@ -74,11 +75,24 @@ typedef struct copy_arg {
   void *dst;
   const void *src;
   size_t bytes;
+  pool *threads; /* NULL: one thread */
+  int64_t tasks;
 } copy_arg;
+
+/* Part t of the copy: whole 64-byte lines but the last part. */
+static void copy_part(void *p, int64_t t) {
+  copy_arg *a = p;
+  size_t lines = a->bytes / 64, lo = lines * (size_t)t / (size_t)a->tasks * 64;
+  size_t hi = t + 1 == a->tasks ? a->bytes : lines * (size_t)(t + 1) / (size_t)a->tasks * 64;
+  memcpy((char *)a->dst + lo, (const char *)a->src + lo, hi - lo);
+}
 
 static void run_copy(void *p) {
   copy_arg *a = p;
-  memcpy(a->dst, a->src, a->bytes);
+  if (a->threads)
+    pool_parallel_for(a->threads, a->tasks, copy_part, a);
+  else
+    memcpy(a->dst, a->src, a->bytes);
 }
 
 typedef struct ref_arg {
@@ -117,10 +131,10 @@ void bench_usage_flags(FILE *f) {
           "  --breakdown       the median time of every kernel, fused and unfused, under each row\n"
           "  --training        dropout live, as in PyTorch's train mode (seed 0)\n"
           "  --cpu NAME, --features STR   the target (default: the host)\n"
-          "  --threads N       only 1 for now\n");
+          "  --threads N       the kernels' batch slices and the memcpy on N threads (default 1)\n");
 }
 
-void bench_options_init(bench_options *o) { *o = (bench_options){.reps = 15}; }
+void bench_options_init(bench_options *o) { *o = (bench_options){.reps = 15, .threads = 1}; }
 
 /* "1,16,256" or "16384x1024" into v; false on anything else. */
 static bool parse_list(const char *s, char sep, int64_t *v, int max, int *n) {
@@ -158,11 +172,16 @@ int bench_parse_flag(int argc, char **argv, int *i, bench_options *o, const char
   case 2: o->features = val; break;
   case 3: ok = parse_list(val, ',', o->batches, 16, &o->nbatches); break;
   case 4: ok = parse_list(val, 'x', o->shape, ACTJIT_MAX_RANK, &o->shape_rank); break;
-  case 5: ok = !strcmp(val, "1"); break;
+  case 5: {
+    char *e;
+    long t = strtol(val, &e, 10);
+    ok = e != val && !*e && t >= 1 && t <= 256;
+    o->threads = (int)t;
+    break;
+  }
   }
   if (!ok) {
-    fprintf(stderr, "%s: %s %s: %s\n", prog, a, val,
-            k == 5 ? "only 1 thread is supported for now" : "not a valid value (see --help)");
+    fprintf(stderr, "%s: %s %s: not a valid value (see --help)\n", prog, a, val);
     return -1;
   }
   return 1;
@@ -176,6 +195,7 @@ typedef struct model {
   int nparams;
   double flops_per_row; /* 2·in·out summed over the weight matrices, per batch row */
   double compile_s[2];  /* compile time, fused and unfused */
+  pool *threads;        /* --threads N > 1, else NULL */
 } model;
 
 static int load_model(actjit_context *ctx, const bench_options *o, const char *label, actjit_graph *g,
@@ -193,6 +213,14 @@ static int load_model(actjit_context *ctx, const bench_options *o, const char *l
   co.fuse = 0;
   if (actjit_compile(m->g, &co, &m->unfused)) goto fail;
   m->compile_s[0] = t1 - t0, m->compile_s[1] = now() - t1;
+  if (o->threads > 1) {
+    if (!(m->threads = pool_create(o->threads))) {
+      fprintf(stderr, "actjit-bench: cannot start %d threads\n", o->threads);
+      return 1;
+    }
+    actjit_kernel_set_parallel_for(m->fused, pool_parallel_for, m->threads, o->threads);
+    actjit_kernel_set_parallel_for(m->unfused, pool_parallel_for, m->threads, o->threads);
+  }
   m->nparams = actjit_graph_param_count(m->g);
   m->params = calloc((size_t)m->nparams + 1, sizeof *m->params);
   for (int i = 0; i < m->nparams; i++) {
@@ -221,6 +249,7 @@ static void free_model(model *m) {
   free(m->params);
   actjit_kernel_destroy(m->fused);
   actjit_kernel_destroy(m->unfused);
+  pool_destroy(m->threads);
 }
 
 /* Largest |a - b| relative to max(1, |b|), NaN-aware. */
@@ -278,7 +307,7 @@ static int bench_one(const bench_options *o, model *m, int64_t batch, bool *head
   run_arg fa = {m->fused, in, out_f, batch}, ua = {m->unfused, in, out_u, batch};
   ref_options ro = {.training = o->training};
   ref_arg ra = {&ro, m->g, (const float *const *)m->params, in, out_r, batch};
-  copy_arg ca = {copy, in, nin * sizeof(float)};
+  copy_arg ca = {copy, in, nin * sizeof(float), m->threads, o->threads};
   run_kernel(&fa), run_kernel(&ua), run_ref(&ra);
   double err_f = max_error(out_f, out_r, nout), err_u = max_error(out_u, out_r, nout);
   int status = err_f <= 1e-4 && err_u <= 1e-4 ? 0 : 1;
@@ -310,10 +339,10 @@ static int bench_one(const bench_options *o, model *m, int64_t batch, bool *head
   if (o->json) {
     printf("{\"model\": \"%s\", \"shape\": [", m->path);
     for (int d = 0; d < rank; d++) printf("%s%lld", d ? ", " : "", (long long)(dims[d] < 0 ? -dims[d] * batch : dims[d]));
-    printf("], \"threads\": 1, \"fused_us\": %.3f, \"unfused_us\": %.3f, \"reference_us\": %.3f, "
+    printf("], \"threads\": %d, \"fused_us\": %.3f, \"unfused_us\": %.3f, \"reference_us\": %.3f, "
            "\"memcpy_us\": %.3f, \"fused_gbs\": %.3f, \"speedup\": %.3f, \"fused_peak_bytes\": %zu, "
            "\"unfused_peak_bytes\": %zu, \"max_rel_error\": %.3g, \"compile_ms\": [%.2f, %.2f]",
-           med[FUSED] * 1e6, med[UNFUSED] * 1e6, med[REF] * 1e6, med[MEMCPY] * 1e6, bytes / med[FUSED] * 1e-9,
+           o->threads, med[FUSED] * 1e6, med[UNFUSED] * 1e6, med[REF] * 1e6, med[MEMCPY] * 1e6, bytes / med[FUSED] * 1e-9,
            med[UNFUSED] / med[FUSED], peak_f, peak_u, fmax(err_f, err_u), m->compile_s[0] * 1e3,
            m->compile_s[1] * 1e3);
     print_breakdown(o, m->fused, "fused", in, out_f, batch);

@@ -13,6 +13,7 @@ typedef struct bench_options {
   int64_t shape[ACTJIT_MAX_RANK]; /* --shape: a fixed input shape */
   int shape_rank;
   int reps;                       /* samples a measurement; the median is reported */
+  int threads;                    /* >1: kernels and memcpy through a pool of this many */
   bool json, breakdown, training;
   const char *cpu, *features;
 } bench_options;

@@ -17,6 +17,9 @@ for key in model shape threads fused_us unfused_us memcpy_us fused_peak_bytes un
   done
 done
 grep -q '"shape": \[5, 784\]' "$tmp/torch.json" || { echo "--shape not honoured"; cat "$tmp/torch.json"; exit 1; }
-if "$actjit" bench "$src/ir/mlp.air" --threads 2 2> "$tmp/err"; then echo "--threads 2 accepted"; exit 1; fi
-grep -q "only 1 thread" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+# --threads 2: the kernels (checked against the reference again) on two threads.
+"$actjit" bench "$src/ir/mlp.air" --batch 7 --reps 1 --threads 2 --json > "$tmp/threads.json"
+grep -q '"threads": 2,' "$tmp/threads.json" || { echo "--threads 2 not reported"; cat "$tmp/threads.json"; exit 1; }
+if "$actjit" bench "$src/ir/mlp.air" --threads 0 2> "$tmp/err"; then echo "--threads 0 accepted"; exit 1; fi
+grep -q "threads 0" "$tmp/err" || { cat "$tmp/err"; exit 1; }
 echo "1 passed, 0 failed"

@@ -293,6 +293,11 @@ static void test_golden(void **state) {
       stats s;
       compare(label, tmp("golden_y.npy"), y, t, &s);
       print_message("  %-44s max |diff| %.3g  max ULP %lld\n", label, s.max_abs, (long long)s.max_ulp);
+      /* On three threads: the same bits. */
+      expect_ok(cli("run", model, "--weights", GOLDEN "/mlp.safetensors", "--input", x, "--output",
+                    tmp("golden_y3.npy"), "--threads", "3", NULL));
+      snprintf(label, sizeof label, "golden %s batch %d, 3 threads", ir ? "mlp.air" : "mlp.txt", batches[i]);
+      compare(label, tmp("golden_y3.npy"), tmp("golden_y.npy"), (tolerance){0, 0, 0}, &s);
     }
   }
 }
@@ -477,9 +482,9 @@ static void test_usage_errors(void **state) {
   expect_error(cli("run", RELU_MODEL, RELU_MODEL, NULL), 2, "unexpected argument", NULL);
   expect_error(cli("run", RELU_MODEL, "--weights", NULL), 2, "--weights needs a value", NULL);
   expect_error(cli("run", RELU_MODEL, "--weights", RELU_W, "--input", RELU_X, "--output", tmp("y.npy"), "--threads",
-                   "4", NULL),
-               2, "--threads 4", "only 1 thread", NULL);
-  expect_error(cli("run", RELU_MODEL, "--threads=x", NULL), 2, "--threads needs a positive integer", NULL);
+                   "0", NULL),
+               2, "--threads needs an integer from 1 to 256, got '0'", NULL);
+  expect_error(cli("run", RELU_MODEL, "--threads=x", NULL), 2, "--threads needs an integer from 1 to 256", NULL);
   expect_error(cli("dump", RELU_MODEL, "--emit", "obj", NULL), 2, "--emit 'obj'", NULL);
   expect_error(cli("dump", RELU_MODEL, "--input-shape", "N,x", NULL), 2, "--input-shape 'N,x'", NULL);
   expect_error(cli("dump", RELU_MODEL, "--input-shape", "N,1,2,3,4", NULL), 2, "--input-shape", NULL);

@@ -22,6 +22,7 @@
 
 #include "actjit.h"
 #include "bench.h"
+#include "pool.h"
 #include "frontend/torch_seq.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
@@ -41,7 +42,8 @@ static const char usage_run[] =
     "  W.safetensors under its name (a state_dict key such as 0.weight) with its\n"
     "  shape, and W.safetensors may hold nothing else.  For a PyTorch print-out the\n"
     "  model's input is X.npy's shape with dim 0 as N (a 1-D X is one sample),\n"
-    "  unless --input-shape is given.  --threads: only 1 is supported for now.\n";
+    "  unless --input-shape is given.  --threads N runs each kernel's batch slices\n"
+    "  on N threads.\n";
 
 static const char usage_dump[] =
     "usage: actjit dump MODEL [--emit ir|passes|llvm|llvm-opt|asm] [-o FILE]\n"
@@ -115,6 +117,7 @@ typedef struct options {
   const char *model, *weights, *input, *output, *cpu, *features;
   actjit_dump_kind emit;
   bool no_fuse, help;
+  int threads;
   int in_rank; /* 0: no --input-shape */
   int64_t in_dims[ACTJIT_MAX_RANK];
 } options;
@@ -216,10 +219,9 @@ static int parse_options(int argc, char **argv, int allowed, options *o) {
       char *e;
       errno = 0;
       long t = strtol(v, &e, 10);
-      if (errno || e == v || *e || t < 1)
-        return complain(EXIT_USAGE, "%s: --threads needs a positive integer, got '%s'", c, v);
-      if (t != 1)
-        return complain(EXIT_USAGE, "%s: --threads %ld: only 1 thread is supported for now", c, t);
+      if (errno || e == v || *e || t < 1 || t > 256)
+        return complain(EXIT_USAGE, "%s: --threads needs an integer from 1 to 256, got '%s'", c, v);
+      o->threads = (int)t;
       break;
     }
     case O_SHAPE:
@@ -259,10 +261,12 @@ typedef struct session {
   char *text; /* the model file */
   size_t text_len;
   char *dump;
+  pool *threads; /* run --threads N > 1 */
 } session;
 
 static void session_free(session *s) {
   actjit_kernel_destroy(s->k);
+  pool_destroy(s->threads);
   actjit_graph_destroy(s->g);
   actjit_context_destroy(s->ctx);
   st_close(s->weights);
@@ -517,6 +521,10 @@ static int cmd_run(session *s, const options *o) {
                     dims_str(a, sizeof a, os->rank, odims), out_count);
   s->y = malloc(out_count ? out_count * sizeof(float) : 1);
   if (!s->y) return complain(EXIT_ERROR, "out of memory for %zu output floats", out_count);
+  if (o->threads > 1) {
+    if (!(s->threads = pool_create(o->threads))) return complain(EXIT_ERROR, "cannot start %d threads", o->threads);
+    actjit_kernel_set_parallel_for(s->k, pool_parallel_for, s->threads, o->threads);
+  }
   static const float empty[1];
   if (actjit_kernel_run(s->k, s->x.data ? s->x.data : empty, batch, s->y)) return lib_error(s);
   if (npy_write(o->output, os->rank, odims, s->y, err, sizeof err)) return complain(EXIT_ERROR, "%s", err);
