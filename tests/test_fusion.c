@@ -113,19 +113,10 @@ static void test_chains(void **state) {
 }
 
 static void test_ir_files(void **state) {
-  DIR *d = opendir(ACTJIT_SOURCE_DIR "/ir");
-  assert_non_null(d);
-  int n = 0;
-  for (struct dirent *e; (e = readdir(d));) {
-    size_t len = strlen(e->d_name);
-    if (len < 5 || strcmp(e->d_name + len - 4, ".air")) continue;
-    char path[512];
-    snprintf(path, sizeof path, "%s/ir/%s", ACTJIT_SOURCE_DIR, e->d_name);
-    check_pipeline(NULL, path);
-    n++;
-  }
-  closedir(d);
+  static char paths[64][TU_PATH_MAX];
+  int n = tu_ir_files(paths, 64);
   assert_true(n >= 5);
+  for (int i = 0; i < n; i++) check_pipeline(NULL, paths[i]);
 }
 
 static char *dump_passes(pipeline *p, int fuse) {

@@ -26,6 +26,7 @@
 #include "actjit.h"
 #include "frontend/torch_seq.h"
 #include "io/npy.h"
+#include "testutil.h"
 
 enum { MUTANTS_PER_FILE = 4000, MAX_TEXT = 1 << 16 };
 
@@ -172,20 +173,11 @@ static void mutate_file(const char *path, const in_shape *in, stats *st) {
 
 static void test_ir_mutants(void **state) {
   (void)state;
-  DIR *d = opendir(ACTJIT_SOURCE_DIR "/ir");
-  assert_non_null(d);
-  stats st = {0};
-  int files = 0;
-  for (struct dirent *e; (e = readdir(d));) {
-    size_t n = strlen(e->d_name);
-    if (n < 5 || strcmp(e->d_name + n - 4, ".air")) continue;
-    char path[1024];
-    snprintf(path, sizeof path, "%s/ir/%s", ACTJIT_SOURCE_DIR, e->d_name);
-    mutate_file(path, &(in_shape){0}, &st);
-    files++;
-  }
-  closedir(d);
+  static char paths[64][TU_PATH_MAX];
+  int files = tu_ir_files(paths, 64);
   assert_true(files >= 5);
+  stats st = {0};
+  for (int i = 0; i < files; i++) mutate_file(paths[i], &(in_shape){0}, &st);
   /* Both outcomes must occur, or the mutations test nothing. */
   assert_true(st.parsed > 0 && st.rejected > 0);
   print_message("%d files: %ld mutants parsed, %ld rejected\n", files, st.parsed, st.rejected);

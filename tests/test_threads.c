@@ -15,7 +15,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 
@@ -125,19 +124,11 @@ static void check_pipeline(const char *text, const char *path, bool split_expect
 
 static void test_ir_files(void **state) {
   (void)state;
-  DIR *d = opendir(ACTJIT_SOURCE_DIR "/ir");
-  assert_non_null(d);
-  int n = 0;
-  for (struct dirent *e; (e = readdir(d));) {
-    size_t len = strlen(e->d_name);
-    if (len < 5 || strcmp(e->d_name + len - 4, ".air")) continue;
-    char path[512];
-    snprintf(path, sizeof path, "%s/ir/%s", ACTJIT_SOURCE_DIR, e->d_name);
-    check_pipeline(NULL, path, true); /* every pipeline in ir/ has a batch and a kernel along it */
-    n++;
-  }
-  closedir(d);
+  static char paths[64][TU_PATH_MAX];
+  int n = tu_ir_files(paths, 64);
   assert_true(n >= 5);
+  /* Every pipeline in ir/ has a batch and a kernel along it. */
+  for (int i = 0; i < n; i++) check_pipeline(NULL, paths[i], true);
 }
 
 /* Softmax and GLU over the batch dim mix rows: never split; with a relu

@@ -4,9 +4,11 @@
 #define ACTJIT_TESTUTIL_H
 
 #include <actjit.h>
+#include <dirent.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +51,24 @@ static inline float *tu_alloc_unaligned(size_t n) {
 }
 static inline void tu_free_unaligned(float *p) {
   if (p) free((char *)p - 4);
+}
+
+/* The pipelines in ir/: up to max paths, sorted; returns how many (-1 if
+ * the folder cannot be read). */
+enum { TU_PATH_MAX = 512 };
+static inline int tu_path_cmp(const void *a, const void *b) { return strcmp(a, b); }
+static inline int tu_ir_files(char (*paths)[TU_PATH_MAX], int max) {
+  DIR *d = opendir(ACTJIT_SOURCE_DIR "/ir");
+  if (!d) return -1;
+  int n = 0;
+  for (struct dirent *e; n < max && (e = readdir(d));) {
+    size_t len = strlen(e->d_name);
+    if (len > 4 && !strcmp(e->d_name + len - 4, ".air"))
+      snprintf(paths[n++], TU_PATH_MAX, "%s/ir/%s", ACTJIT_SOURCE_DIR, e->d_name);
+  }
+  closedir(d);
+  qsort(paths, (size_t)n, TU_PATH_MAX, tu_path_cmp);
+  return n;
 }
 
 #endif
