@@ -19,7 +19,8 @@
  *     line:column or op at fault, and the error callback, if set, gets it too.
  *   - The library never prints, never exits, never aborts.
  *   - A context and the objects made from it are not safe to use from two
- *     threads at once; separate contexts are independent.
+ *     threads at once; separate contexts are independent.  One run may
+ *     itself use the application's threads: actjit_kernel_set_parallel_for.
  */
 #ifndef ACTJIT_H
 #define ACTJIT_H
