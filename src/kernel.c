@@ -290,7 +290,7 @@ static float *buffer_at(actjit_kernel *k, const buffer *b, const float *in, floa
   return k->scratch + b->off_dyn * batch + b->off_static;
 }
 
-/* Kernel i on batch rows [lo, hi) of task i of n (contiguous, in order). */
+/* Task t of n runs kernel i on its share of the batch rows, [lo, hi). */
 typedef struct slice_job {
   const actjit_kernel *k;
   int i;
