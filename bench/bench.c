@@ -321,9 +321,13 @@ static int bench_one(const bench_options *o, model *m, int64_t batch, bool *head
   }
   /* The reference is slow: sample it fewer times. */
   int ref_reps = o->reps < 3 ? o->reps : 3;
+  /* Interleaved, each repetition starting one measurement later, so that
+   * none always follows the same neighbour (the reference evicts caches). */
   for (int r = 0; r < o->reps; r++)
-    for (int k = 0; k < NT; k++)
+    for (int j = 0; j < NT; j++) {
+      int k = (j + r) % NT;
       if (k != REF || r < ref_reps) t[k].samples[r] = sample(&t[k]);
+    }
   for (int k = 0; k < NT; k++) {
     med[k] = median(t[k].samples, k == REF ? ref_reps : o->reps);
     free(t[k].samples);
