@@ -137,6 +137,11 @@ extent shape_span(const shape *s, int lo, int hi) {
 
 extent shape_numel(const shape *s) { return shape_span(s, 0, s->rank); }
 
+int dim_index(double dim, int rank) {
+  if (!isfinite(dim) || dim != floor(dim) || dim < -rank || dim >= rank) return -1;
+  return (int)(dim < 0 ? dim + rank : dim);
+}
+
 bool shape_eq(const shape *a, const shape *b) {
   if (a->rank != b->rank || a->dyn != b->dyn) return false;
   for (int i = 0; i < a->rank; i++)

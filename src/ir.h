@@ -66,6 +66,9 @@ node *ir_find(const actjit_graph *g, const char *name, size_t len);
 int64_t shape_static_numel(const shape *s); /* with the batch taken as 1 */
 extent shape_numel(const shape *s);
 extent shape_span(const shape *s, int lo, int hi); /* product of d[lo..hi) */
+/* A dim attribute (negative counts from the end) as an index in [0, rank);
+ * -1 if out of range or not an integer. */
+int dim_index(double dim, int rank);
 bool shape_eq(const shape *a, const shape *b);
 /* "[N, 784]"; buf of at least 96 bytes. */
 const char *shape_str(const shape *s, char *buf, size_t len);

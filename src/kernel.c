@@ -79,7 +79,7 @@ static bool mixes_rows(const actjit_graph *g, const node *nd) {
   if (!x->dyn) return false;
   switch (op_table[nd->op].kind) {
   case K_SOFTMAX:
-  case K_GLU: return nd->attr[0] == 0 || nd->attr[0] == -x->rank;
+  case K_GLU: return dim_index(nd->attr[0], x->rank) == 0;
   case K_LINEAR: return x->rank == 1;
   default: return false;
   }

@@ -113,7 +113,7 @@ static void split_axis(const shape *s, int axis, int64_t batch, int64_t *outer,
 
 /* glu: the dim split in halves a, b; y = a * sigmoid(b). */
 static void ref_glu(const node *nd, const float *x, float *y, int64_t batch) {
-  int axis = (int)(nd->attr[0] < 0 ? nd->attr[0] + nd->shape.rank : nd->attr[0]);
+  int axis = dim_index(nd->attr[0], nd->shape.rank);
   int64_t outer = ext_val(shape_span(&nd->shape, 0, axis), batch);
   int64_t half = ext_val(shape_span(&nd->shape, axis, nd->shape.rank), batch);
   for (int64_t o = 0; o < outer; o++)
@@ -122,7 +122,7 @@ static void ref_glu(const node *nd, const float *x, float *y, int64_t batch) {
 }
 
 static void ref_softmax(const node *nd, const float *x, float *y, int64_t batch) {
-  int axis = (int)(nd->attr[0] < 0 ? nd->attr[0] + nd->shape.rank : nd->attr[0]);
+  int axis = dim_index(nd->attr[0], nd->shape.rank);
   int64_t outer, len, inner;
   split_axis(&nd->shape, axis, batch, &outer, &len, &inner);
   for (int64_t o = 0; o < outer; o++)

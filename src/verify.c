@@ -25,14 +25,7 @@ const char *node_where(const actjit_graph *g, const node *nd, char *buf,
                     node_where(g, nd, w_, sizeof w_), m_);          \
   } while (0)
 
-static bool is_int(double v) { return isfinite(v) && v == floor(v); }
 
-/* Normalizes a possibly negative dim attribute into [0, rank); -1 if out of
- * range or not an integer. */
-static int norm_dim(double v, int rank) {
-  if (!is_int(v) || v < -rank || v >= rank) return -1;
-  return (int)(v < 0 ? v + rank : v);
-}
 
 /* Element counts stay below 2^48 per batch row, so that no shape product,
  * before or after a flatten, and no byte count can overflow. */
@@ -130,7 +123,7 @@ static actjit_status verify_eltwise(actjit_graph *g, const node *nd, const shape
 
 static actjit_status verify_softmax(actjit_graph *g, const node *nd, const shape *x, shape *out) {
   if (isnan(nd->attr[0])) FAIL("missing attribute dim");
-  if (norm_dim(nd->attr[0], x->rank) < 0)
+  if (dim_index(nd->attr[0], x->rank) < 0)
     FAIL("dim %g out of range for rank %d (expected an integer in [%d, %d])", nd->attr[0],
          x->rank, -x->rank, x->rank - 1);
   *out = *x;
@@ -140,7 +133,7 @@ static actjit_status verify_softmax(actjit_graph *g, const node *nd, const shape
 /* glu halves its dim: even, and when the dim is the batch's, its static
  * factor (N*k after a flatten) even. */
 static actjit_status verify_glu(actjit_graph *g, const node *nd, const shape *x, shape *out) {
-  int d = norm_dim(nd->attr[0], x->rank);
+  int d = dim_index(nd->attr[0], x->rank);
   char buf[96];
   if (d < 0)
     FAIL("dim %g out of range for rank %d (expected an integer in [%d, %d])", nd->attr[0], x->rank, -x->rank,
@@ -154,7 +147,7 @@ static actjit_status verify_glu(actjit_graph *g, const node *nd, const shape *x,
 }
 
 static actjit_status verify_flatten(actjit_graph *g, const node *nd, const shape *x, shape *out) {
-  int lo = norm_dim(nd->attr[0], x->rank), hi = norm_dim(nd->attr[1], x->rank);
+  int lo = dim_index(nd->attr[0], x->rank), hi = dim_index(nd->attr[1], x->rank);
   if (lo < 0 || hi < 0)
     FAIL("start_dim %g / end_dim %g out of range for rank %d", nd->attr[0], nd->attr[1], x->rank);
   if (lo > hi) FAIL("start_dim %d comes after end_dim %d", lo, hi);

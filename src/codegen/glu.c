@@ -27,7 +27,7 @@ static void glu_row(cg *c, LLVMValueRef o, void *envp) {
 
 void cg_glu_kernel(cg *c, const node *nd) {
   const shape *s = &nd->shape;
-  int axis = (int)(nd->attr[0] < 0 ? nd->attr[0] + s->rank : nd->attr[0]);
+  int axis = dim_index(nd->attr[0], s->rank);
   glu_env e = {.half = cg_extent(c, shape_span(s, axis, s->rank))};
   cg_for(c, cg_i64(c, 0), cg_extent(c, shape_span(s, 0, axis)), 1, glu_row, &e);
 }

@@ -248,7 +248,7 @@ static void one_outer(cg *c, LLVMValueRef o, void *envp) {
 
 void cg_softmax_kernel(cg *c, const node *nd, const cg_chain *prologue, bool in_place) {
   const shape *s = &nd->shape;
-  int axis = (int)(nd->attr[0] < 0 ? nd->attr[0] + s->rank : nd->attr[0]);
+  int axis = dim_index(nd->attr[0], s->rank);
   softmax_env e = {.prologue = prologue, .inner = shape_span(s, axis + 1, s->rank).mul, .in_place = in_place,
                    .negate = nd->op == OP_SOFTMIN, .log = nd->op == OP_LOG_SOFTMAX};
   e.len = cg_extent(c, shape_span(s, axis, axis + 1));
