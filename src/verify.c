@@ -25,8 +25,6 @@ const char *node_where(const actjit_graph *g, const node *nd, char *buf,
                     node_where(g, nd, w_, sizeof w_), m_);          \
   } while (0)
 
-
-
 /* Element counts stay below 2^48 per batch row, so that no shape product,
  * before or after a flatten, and no byte count can overflow. */
 #define MAX_ELEMENTS ((int64_t)1 << 48)
