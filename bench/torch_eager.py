@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """PyTorch eager mode on a pipeline of ir/: another engine beside actjit-bench.
 
-  python3 bench/torch_eager.py MODEL.air [--shape DIMS | --batch B[,B...]]
-                               [--reps R] [--threads N] [--json]
+  python3 bench/torch_eager.py MODEL [--shape DIMS | --batch B[,B...]]
+                               [--reps R] [--threads N] [--json] [--actjit PATH]
 
-Runs the textual-IR pipeline op by op with torch.nn.functional (weights
-random, dropout in eval mode, inference mode) and prints, per input shape, the
+MODEL is any file `actjit check` reads; its canonical IR (every op under its
+own name, every attribute written out) is run op by op with
+torch.nn.functional (weights random, dropout in eval mode, inference mode),
+and the script prints, per input shape, the
 median time of R samples (each sample ~2 ms of back-to-back calls, as
 actjit-bench takes them) and GB/s counting the input and output bytes, so the
 rows line up with `build/actjit-bench MODEL` on the same shapes. --json prints
@@ -14,32 +16,29 @@ Needs PyTorch (Debian 12: apt-get install python3-torch, 1.13).
 """
 import argparse
 import json
+import os
 import re
 import statistics
+import subprocess
 import sys
 import time
 
 import torch
 import torch.nn.functional as F
 
-# IR names that differ from torch.nn.functional's, and the ops that need
-# more than F.<name>(x, **attributes).
-ALIASES = {"swish": "silu", "exponential": "exp", "hard_sigmoid": "hardsigmoid",
-           "hard_silu": "hardswish", "hard_swish": "hardswish", "hard_tanh": "hardtanh",
-           "log_sigmoid": "logsigmoid", "soft_shrink": "softshrink",
-           "hard_shrink": "hardshrink", "tanh_shrink": "tanhshrink"}
+# The ops that need more than F.<name>(x, **attributes); the canonical IR
+# names every other op as torch.nn.functional does, with its arguments.
 SPECIAL = {
     "linear": lambda x, p, a: F.linear(x, *p),
     "prelu": lambda x, p, a: F.prelu(x, p[0]),
-    "dropout": lambda x, p, a: F.dropout(x, a.get("p", 0.5), training=False),
-    "rrelu": lambda x, p, a: F.rrelu(x, a.get("lower", 1 / 8), a.get("upper", 1 / 3), training=False),
+    "dropout": lambda x, p, a: F.dropout(x, a["p"], training=False),
+    "rrelu": lambda x, p, a: F.rrelu(x, a["lower"], a["upper"], training=False),
     "identity": lambda x, p, a: x,
     "exp": lambda x, p, a: torch.exp(x),
     "sigmoid": lambda x, p, a: torch.sigmoid(x),
     "tanh": lambda x, p, a: torch.tanh(x),
-    "gelu": lambda x, p, a: F.gelu(x, approximate="tanh" if a.get("approximate") else "none"),
-    "flatten": lambda x, p, a: torch.flatten(x, int(a.get("start_dim", 1)), int(a.get("end_dim", -1))),
-    "softmax2d": lambda x, p, a: F.softmax(x, -3),
+    "gelu": lambda x, p, a: F.gelu(x, approximate="tanh" if a["approximate"] else "none"),
+    "flatten": lambda x, p, a: torch.flatten(x, int(a["start_dim"]), int(a["end_dim"])),
 }
 INT_ATTRS = {"dim"}
 
@@ -47,10 +46,18 @@ STMT = re.compile(r"%(?P<res>[\w.]+)\s*=\s*(?P<op>\w+)\s+(?P<args>[^{:]*)(\{(?P<
 DECL = re.compile(r"(?P<kind>input|param)\s+[%@](?P<name>[\w.]+)\s*:\s*f32\[(?P<dims>[^\]]*)\]")
 
 
-def parse(path):
+def canonical_ir(actjit, model):
+    """MODEL as `actjit check` prints it."""
+    r = subprocess.run([actjit, "check", model], capture_output=True, text=True)
+    if r.returncode:
+        sys.exit(r.stderr.strip() or f"{actjit} check {model} failed")
+    return r.stdout
+
+
+def parse(text, path):
     """(input dims with 'N', {param: dims}, [(result, op, operands, attrs)], output)."""
     inp, params, ops, out = None, {}, [], None
-    for raw in open(path, encoding="utf-8"):
+    for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
@@ -91,9 +98,8 @@ def pipeline(params, ops, out):
         for res, op, args, attrs in ops:
             vals = [env[a[1:]] for a in args if a.startswith("%")]
             ws = [weights[a[1:]] for a in args if a.startswith("@")]
-            name = ALIASES.get(op, op)
-            fn = SPECIAL.get(name)
-            env[res] = fn(vals[0], ws, attrs) if fn else getattr(F, name)(vals[0], **attrs)
+            fn = SPECIAL.get(op)
+            env[res] = fn(vals[0], ws, attrs) if fn else getattr(F, op)(vals[0], **attrs)
         return env[out]
 
     return run
@@ -122,9 +128,11 @@ def main():
     ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--actjit", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "actjit"),
+                    help="the actjit command (default: build/actjit of this checkout)")
     o = ap.parse_args()
     torch.set_num_threads(o.threads)
-    inp, params, ops, out = parse(o.model)
+    inp, params, ops, out = parse(canonical_ir(o.actjit, o.model), o.model)
     run = pipeline(params, ops, out)
     if o.shape:
         shapes = [[int(d) for d in o.shape.split("x")]]
