@@ -144,12 +144,12 @@ static actjit_status parse_type(parser *ps, shape *s) {
       if (is_punct(&ps->tok, '*')) {
         next(ps);
         t = ps->tok;
-        if (t.kind != T_NUMBER || t.num < 1 || t.num != (int64_t)t.num)
+        if (t.kind != T_NUMBER || !(t.num >= 1 && t.num < 1e15) || t.num != (double)(int64_t)t.num)
           return error_at(ps, &t, "a positive integer after 'N*'");
         s->d[0] = (int64_t)t.num;
         next(ps);
       }
-    } else if (t.kind == T_NUMBER && t.num >= 0 && t.num == (double)(int64_t)t.num && t.num < 1e15) {
+    } else if (t.kind == T_NUMBER && t.num >= 0 && t.num < 1e15 && t.num == (double)(int64_t)t.num) {
       s->d[s->rank] = (int64_t)t.num;
       next(ps);
     } else {

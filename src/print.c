@@ -33,7 +33,8 @@ bool sb_printf(strbuf *sb, const char *fmt, ...) {
 
 /* Shortest decimal that reads back as the same double. */
 void fmt_number(double v, char buf[32]) {
-  if (v == (double)(int64_t)v && v > -1e6 && v < 1e6 && !(v == 0 && signbit(v))) {
+  /* The range test comes first: converting a double outside int64_t's range is undefined. */
+  if (v > -1e6 && v < 1e6 && v == (double)(int64_t)v && !(v == 0 && signbit(v))) {
     snprintf(buf, 32, "%.0f", v); /* 20, not 2e+01 */
     return;
   }
