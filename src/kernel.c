@@ -312,8 +312,10 @@ static void run_slice(void *arg, int64_t t) {
  * may be split. */
 static void run_step(actjit_kernel *k, int i, const float *input, float *output, int64_t batch) {
   const step *s = &k->plan.steps[i];
+  /* At least one task, even for an empty batch: run_slice divides by the count. */
+  int64_t tasks = k->slicing[i].by_rows && k->pfor && batch > 1 ? (k->tasks < batch ? k->tasks : batch) : 1;
   slice_job j = {k, i, buffer_at(k, &s->in, input, output, batch), buffer_at(k, &s->out, input, output, batch), batch,
-                 k->slicing[i].by_rows && k->pfor ? (k->tasks < batch ? k->tasks : batch) : 1};
+                 tasks};
   if (j.n > 1)
     k->pfor(k->pfor_user, j.n, run_slice, &j);
   else

@@ -51,12 +51,16 @@ LLVMValueRef cg_eltwise_op(cg *c, const node *nd, LLVMValueRef x, LLVMValueRef w
     const node *in = &c->g->nodes[nd->args[0]];
     return in->range.lo >= -1 && in->range.hi <= 1 ? vm_tanh_unit(b, x) : vm_tanh(b, x);
   }
-  case OP_LEAKY_RELU:
-    w = vm_splat(t, (float)nd->attr[0]);
-    if (a[0] > 0 && a[0] <= 1) { /* max(x, x*w), one maxps that keeps NaN; x*w for ±0 and -Inf */
+  case OP_LEAKY_RELU: {
+    /* The shortcut is decided on the float slope the code multiplies by: a
+     * slope that rounds to 0 would turn +Inf into Inf·0 = NaN. */
+    float slope = (float)a[0];
+    w = vm_splat(t, slope);
+    if (slope > 0 && slope <= 1) { /* max(x, x*w), one maxps that keeps NaN; x*w for ±0 and -Inf */
       LLVMValueRef xw = LLVMBuildFMul(b, x, w, "");
       return sel(c, cmp(c, LLVMRealOGT, x, xw), x, xw);
     }
+  }
     /* fallthrough */
   case OP_PRELU:
     return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, zero_like(x), ""), x,
