@@ -19,8 +19,9 @@
  * clamp.  In place (output over input) with kept maxima nothing changes:
  * the second sweep never reads the input.
  * Without them it cannot re-read the input after the first overwrote it, so
- * the first only reads and the second writes exp(x - M) / S: one more exp
- * per element.
+ * the first only reads and the second recomputes m and exp(x - m) from the
+ * input before it writes: one more exp per element, and the same bits as
+ * out of place (fused plans run softmax in place where unfused ones do not).
  * inner == 1 vectorizes along the row, lanes keeping their own m and s until
  * the end; otherwise the vector runs along inner (independent columns) and
  * the sweeps stride over len.
@@ -30,7 +31,7 @@
  *
  * softmin is softmax of -x (PyTorch's definition): the loads negate.
  * log_softmax is (x - M) - log S, PyTorch's order of operations: its first
- * sweep only reads and the second writes from the input, as in place. */
+ * sweep only reads and the second writes from the input. */
 #include <float.h>
 #include <math.h>
 
@@ -61,7 +62,7 @@ typedef struct softmax_env {
   bool second;                  /* which sweep is being emitted */
   bool in_place;                /* y is x */
   bool negate, log;             /* softmin, log_softmax */
-  bool recompute;               /* the second sweep writes from x (log, or in place without maxima) */
+  bool exp_again;               /* the first sweep stores nothing: the second recomputes exp(x - m) */
 } softmax_env;
 
 /* Row positions a chunk covers: UNROLL vectors along the row, or UNROLL
@@ -126,15 +127,12 @@ static LLVMValueRef running_max(cg *c, softmax_env *e, LLVMValueRef cm) {
 static void chunk(cg *c, softmax_env *e, LLVMValueRef idx, LLVMValueRef *at, LLVMValueRef *mask, int n) {
   LLVMBuilderRef b = c->b;
   LLVMValueRef slot = e->maxima ? LLVMBuildInBoundsGEP2(b, c->vf, e->maxima, &idx, 1, "slot") : NULL;
-  bool kept = e->second && slot && !e->recompute; /* m' stored: x is not read again */
+  bool kept = e->second && slot; /* m' and exp(x - m') stored: x is not read again */
   LLVMValueRef xs[UNROLL] = {0};
   for (int j = 0; j < n && !kept; j++) xs[j] = load_x(c, e, at[j], mask[j]);
-  if (e->second && e->recompute) {
-    for (int j = 0; j < n; j++) {
-      LLVMValueRef d = LLVMBuildFSub(b, xs[j], e->max, "");
-      LLVMValueRef y = e->log ? LLVMBuildFSub(b, d, e->rsum, "y") : LLVMBuildFMul(b, vm_exp_nonpos(b, d), e->rsum, "y");
-      cg_store(c, y, c->y, at[j], mask[j]);
-    }
+  if (e->second && e->log) {
+    for (int j = 0; j < n; j++)
+      cg_store(c, LLVMBuildFSub(b, LLVMBuildFSub(b, xs[j], e->max, ""), e->rsum, "y"), c->y, at[j], mask[j]);
     return;
   }
   LLVMValueRef mn;
@@ -147,15 +145,18 @@ static void chunk(cg *c, softmax_env *e, LLVMValueRef idx, LLVMValueRef *at, LLV
   if (e->second) {
     /* y = exp(x - m') · exp(m' - M) / S */
     LLVMValueRef f = LLVMBuildFMul(b, vm_exp_nonpos(b, LLVMBuildFSub(b, mn, e->max, "")), e->rsum, "f");
-    for (int j = 0; j < n; j++)
-      cg_store(c, LLVMBuildFMul(b, cg_load(c, c->y, at[j], mask[j], 0.0f), f, "y"), c->y, at[j], mask[j]);
+    for (int j = 0; j < n; j++) {
+      LLVMValueRef ex = e->exp_again ? vm_exp_nonpos(b, LLVMBuildFSub(b, xs[j], mn, ""))
+                                     : cg_load(c, c->y, at[j], mask[j], 0.0f);
+      cg_store(c, LLVMBuildFMul(b, ex, f, "y"), c->y, at[j], mask[j]);
+    }
     return;
   }
   LLVMValueRef zero = LLVMConstNull(c->vf);
   LLVMValueRef s = LLVMBuildLoad2(b, c->vf, e->vsum, "s");
   for (int j = 0; j < n; j++) {
     LLVMValueRef ex = vm_exp_nonpos(b, LLVMBuildFSub(b, xs[j], mn, ""));
-    if (!e->recompute) cg_store(c, ex, c->y, at[j], mask[j]);
+    if (!e->exp_again) cg_store(c, ex, c->y, at[j], mask[j]);
     s = LLVMBuildFAdd(b, s, mask[j] ? LLVMBuildSelect(b, mask[j], ex, zero, "") : ex, "");
   }
   LLVMBuildStore(b, s, e->vsum);
@@ -259,6 +260,6 @@ void cg_softmax_kernel(cg *c, const node *nd, const cg_chain *prologue, bool in_
     int64_t chunks = (LLVMConstIntGetSExtValue(e.len) + span - 1) / span;
     if (chunks <= CHUNK_MAXIMA_MAX) e.maxima = cg_alloca(c, LLVMArrayType(c->vf, (unsigned)chunks));
   }
-  e.recompute = e.log || (e.in_place && !e.maxima);
+  e.exp_again = e.log || (e.in_place && !e.maxima);
   cg_for(c, cg_i64(c, 0), cg_extent(c, shape_span(s, 0, axis)), 1, one_outer, &e);
 }
