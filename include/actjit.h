@@ -54,6 +54,7 @@ typedef enum actjit_status {
   ACTJIT_ERR_NOMEM,       /* allocation failed */
   ACTJIT_ERR_TARGET,      /* unknown CPU / features for this LLVM */
   ACTJIT_ERR_LLVM,        /* LLVM rejected the module or failed to compile */
+  ACTJIT_ERR_UNSUPPORTED, /* well formed, but not something actjit can compile */
 } actjit_status;
 
 /* A short constant name for a status ("ACTJIT_ERR_PARSE", ...). */

@@ -56,6 +56,6 @@ const char *actjit_status_name(actjit_status s) {
   static const char *const names[] = {
       "ACTJIT_OK",         "ACTJIT_ERR_ARGUMENT", "ACTJIT_ERR_PARSE",
       "ACTJIT_ERR_VERIFY", "ACTJIT_ERR_WEIGHTS",  "ACTJIT_ERR_IO",
-      "ACTJIT_ERR_NOMEM",  "ACTJIT_ERR_TARGET",   "ACTJIT_ERR_LLVM"};
+      "ACTJIT_ERR_NOMEM",  "ACTJIT_ERR_TARGET",   "ACTJIT_ERR_LLVM",    "ACTJIT_ERR_UNSUPPORTED"};
   return (unsigned)s < sizeof names / sizeof *names ? names[s] : "ACTJIT_ERR_?";
 }

@@ -81,8 +81,9 @@ static bool mixes_rows(const actjit_graph *g, const node *nd) {
   case K_SOFTMAX:
   case K_GLU: return dim_index(nd->attr[0], x->rank) == 0;
   case K_LINEAR: return x->rank == 1;
-  default: return false;
+  case K_ELTWISE: case K_VIEW: case K_SOURCE: return false;
   }
+  return false;
 }
 
 /* How each kernel may be split along the batch (see struct slicing). */
@@ -152,8 +153,8 @@ static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) 
   if (!st) st = jit_target_init(k->ctx, o->cpu, o->features, o->opt_level, &k->target);
   if (!st) st = jit_session_init(k->ctx, &k->jit);
   if (st) return st;
-  LLVMModuleRef mod = cg_build(k->g, &k->plan, jit_session_context(&k->jit), k->target.width, o->training);
-  if (!mod) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  LLVMModuleRef mod;
+  if ((st = cg_build(k->g, &k->plan, jit_session_context(&k->jit), k->target.width, o->training, &mod))) return st;
   void *addr = NULL;
   st = jit_session_compile(k->ctx, &k->jit, &k->target, mod, CG_ENTRY, &addr);
   k->entry = (cg_entry_fn)addr;

@@ -57,7 +57,20 @@
   X(SOFTMIN,     "softmin",     SOFTMAX, 1, 1, "dim", NAN, NULL, 0)             \
   X(LOG_SOFTMAX, "log_softmax", SOFTMAX, 1, 1, "dim", NAN, NULL, 0)             \
   X(GLU,         "glu",         GLU,     1, 1, "dim", -1, NULL, 0)              \
-  X(FLATTEN,     "flatten",     VIEW,    1, 1, "start_dim", 1, "end_dim", -1)
+  X(FLATTEN,     "flatten",     VIEW,    1, 1, "start_dim", 1, "end_dim", -1)   \
+  OPS_UNHANDLED(X)
+
+/* tests/test_op_table.sh builds each source file with one more row, an op
+ * that nothing handles (of an existing kind, or of a new kind), and checks
+ * that every file deciding per op or per kind fails to compile: the switches
+ * that decide have no default (-Werror=switch). */
+#if defined ACTJIT_TEST_UNHANDLED_OP
+#define OPS_UNHANDLED(X) X(UNHANDLED, "unhandled", ELTWISE, 1, 1, NULL, 0, NULL, 0)
+#elif defined ACTJIT_TEST_UNHANDLED_KIND
+#define OPS_UNHANDLED(X) X(UNHANDLED, "unhandled", UNHANDLED, 1, 1, NULL, 0, NULL, 0)
+#else
+#define OPS_UNHANDLED(X)
+#endif
 
 /* Constants of ops as PyTorch's CPU kernels use them, in float. */
 #define SELU_ALPHA 1.6732632423543772848170429916717
@@ -75,7 +88,12 @@ typedef enum op_id {
   OP_COUNT
 } op_id;
 
-typedef enum op_kind { K_SOURCE, K_ELTWISE, K_LINEAR, K_SOFTMAX, K_GLU, K_VIEW } op_kind;
+typedef enum op_kind {
+  K_SOURCE, K_ELTWISE, K_LINEAR, K_SOFTMAX, K_GLU, K_VIEW,
+#ifdef ACTJIT_TEST_UNHANDLED_KIND
+  K_UNHANDLED,
+#endif
+} op_kind;
 
 #define OP_MAX_ARGS 3
 #define OP_MAX_ATTRS 2

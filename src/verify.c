@@ -112,8 +112,13 @@ static actjit_status verify_eltwise(actjit_graph *g, const node *nd, const shape
            shape_str(&w->shape, bw, sizeof bw), (long long)channels);
     break;
   }
-  default:
-    break;
+  case OP_RELU: case OP_SIGMOID: case OP_TANH: case OP_IDENTITY: case OP_EXP: case OP_ELU: case OP_SELU:
+  case OP_SILU: case OP_MISH: case OP_HARDSIGMOID: case OP_HARDSWISH: case OP_RELU6: case OP_SOFTPLUS:
+  case OP_SOFTSIGN: case OP_TANHSHRINK: case OP_THRESHOLD: case OP_LOGSIGMOID: case OP_HARDSHRINK: case OP_RRELU:
+    break; /* any finite attribute values */
+  case OP_INPUT: case OP_PARAM: case OP_LINEAR: case OP_SOFTMAX: case OP_SOFTMIN: case OP_LOG_SOFTMAX:
+  case OP_GLU: case OP_FLATTEN: case OP_COUNT:
+    FAIL("not an elementwise op");
   }
   *out = *x;
   return ACTJIT_OK;

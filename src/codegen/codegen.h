@@ -46,6 +46,7 @@ typedef struct cg {
   /* Unmasked stores are non-temporal, to addresses aligned to a register. */
   bool nontemporal;
   bool training;                /* dropout is live (else the identity) */
+  const node *unsupported;      /* the first op codegen could not emit, or NULL */
 } cg;
 
 /* Kernels whose output has at least this many floats store it with
@@ -59,9 +60,11 @@ enum { CG_STREAM_MIN = 3 << 20 };
 void cg_widen(cg *c, int factor);
 enum { ELTWISE_UNROLL = 4 };
 
-/* Builds the module for plan p; the module lives in ctx. */
-LLVMModuleRef cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx,
-                       int width, bool training);
+/* Builds the module for plan p in ctx; fails (the error set on g's
+ * context) rather than emit anything else for an op or group it has no
+ * code for. */
+actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx, int width, bool training,
+                       LLVMModuleRef *out);
 
 /* ---- loops.c */
 LLVMValueRef cg_i64(cg *c, int64_t v);
@@ -119,7 +122,7 @@ typedef struct cg_pos {
   LLVMValueRef mask;       /* tail mask, or NULL */
 } cg_pos;
 /* y = op(x) for one vector (or scalar) x; w is the prelu weight (NULL for
- * other ops). */
+ * other ops).  For an op that is not elementwise it sets c->unsupported. */
 LLVMValueRef cg_eltwise_op(cg *c, const node *nd, LLVMValueRef x, LLVMValueRef w, const cg_pos *pos);
 /* A chain of elementwise ops applied to values in registers: a whole
  * elementwise kernel, a linear's epilogue or a softmax's prologue. */

@@ -114,6 +114,7 @@ LLVMValueRef cg_eltwise_op(cg *c, const node *nd, LLVMValueRef x, LLVMValueRef w
   case OP_INPUT: case OP_PARAM: case OP_LINEAR: case OP_SOFTMAX: case OP_SOFTMIN: case OP_LOG_SOFTMAX:
   case OP_GLU: case OP_FLATTEN: case OP_COUNT: break;
   }
+  if (!c->unsupported) c->unsupported = nd;
   return x;
 }
 
@@ -194,8 +195,14 @@ static bool long_latency(const cg *c, const node *nd) {
   case OP_SILU: case OP_MISH: case OP_SOFTPLUS: case OP_TANHSHRINK: case OP_LOGSIGMOID:
     return true;
   case OP_DROPOUT: return c->training;
-  default: return false;
+  case OP_RELU: case OP_LEAKY_RELU: case OP_PRELU: case OP_IDENTITY: case OP_HARDSIGMOID: case OP_HARDSWISH:
+  case OP_HARDTANH: case OP_RELU6: case OP_SOFTSIGN: case OP_THRESHOLD: case OP_HARDSHRINK: case OP_SOFTSHRINK:
+  case OP_RRELU:
+    return false;
+  case OP_INPUT: case OP_PARAM: case OP_LINEAR: case OP_SOFTMAX: case OP_SOFTMIN: case OP_LOG_SOFTMAX:
+  case OP_GLU: case OP_FLATTEN: case OP_COUNT: break; /* not elementwise: cg_eltwise_op reports it */
   }
+  return false;
 }
 
 /* Stage k is ops [cut[k], cut[k + 1]): each long op ends a stage, cheap ops

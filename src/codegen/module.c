@@ -58,24 +58,32 @@ static LLVMValueRef emit_kernel(cg *c, const step *s, int index) {
   c->seed = LLVMGetParam(fn, 4);
   c->row0 = LLVMGetParam(fn, 5);
   LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
-  /* A group is `linear eltwise* softmax?`, `eltwise* softmax` or `eltwise+`. */
   cg_chain chain;
-  if (op_table[ops[0]->op].kind == K_LINEAR) {
-    bool softmax = nd->op == OP_SOFTMAX;
+  kernel_form form = kernel_form_of(c->g, s->nodes, s->n);
+  switch (form) {
+  case KF_LINEAR:
+  case KF_LINEAR_SOFTMAX: {
+    bool softmax = form == KF_LINEAR_SOFTMAX;
     cg_chain_init(c, &chain, ops + 1, s->n - 1 - softmax);
     cg_linear_kernel(c, ops[0], &chain, softmax);
-  } else if (op_table[nd->op].kind == K_GLU) {
-    cg_glu_kernel(c, nd);
-  } else if (op_table[nd->op].kind == K_SOFTMAX) { /* softmax, softmin, log_softmax */
+    break;
+  }
+  case KF_GLU: cg_glu_kernel(c, nd); break;
+  case KF_SOFTMAX: /* softmax, softmin, log_softmax */
     cg_chain_init(c, &chain, ops, s->n - 1);
     cg_softmax_kernel(c, nd, &chain, buffer_same(&s->in, &s->out));
-  } else {
+    break;
+  case KF_ELTWISE:
     /* Elementwise chains are long dependency chains of vector math: work
      * on ELTWISE_UNROLL registers at once (LLVM splits the wide vectors) so
      * that their latencies overlap. */
     cg_widen(c, ELTWISE_UNROLL);
     cg_eltwise_kernel(c, ops, s->n);
     cg_widen(c, 1);
+    break;
+  case KF_INVALID:
+    if (!c->unsupported) c->unsupported = ops[0];
+    break;
   }
   LLVMBuildRetVoid(c->b);
   return fn;
@@ -93,18 +101,24 @@ static LLVMValueRef buffer_ptr(cg *c, const buffer *bf, LLVMValueRef in, LLVMVal
   return cg_gep(c, scratch, off);
 }
 
-LLVMModuleRef cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx, int width, bool training) {
+actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx, int width, bool training,
+                       LLVMModuleRef *out) {
   cg c = {.g = g, .training = training};
   init_types(&c, ctx, width);
   c.mod = LLVMModuleCreateWithNameInContext("actjit", ctx);
   c.b = LLVMCreateBuilderInContext(ctx);
   LLVMValueRef *kernels = calloc((size_t)p->n + 1, sizeof *kernels);
-  if (!kernels) {
+  for (int i = 0; kernels && i < p->n && !c.unsupported; i++) kernels[i] = emit_kernel(&c, &p->steps[i], i);
+  if (!kernels || c.unsupported) {
+    char where[256];
+    actjit_status st = kernels ? aj_error(g->ctx, ACTJIT_ERR_UNSUPPORTED, "%s: codegen has no kernel for this op here",
+                                          node_where(g, c.unsupported, where, sizeof where))
+                               : aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+    free(kernels);
     LLVMDisposeBuilder(c.b);
     LLVMDisposeModule(c.mod);
-    return NULL;
+    return st;
   }
-  for (int i = 0; i < p->n; i++) kernels[i] = emit_kernel(&c, &p->steps[i], i);
 
   LLVMTypeRef eparams[] = {c.ptr, c.ptr, c.ptr, c.ptr, c.i64, c.i64};
   LLVMValueRef entry = LLVMAddFunction(c.mod, CG_ENTRY, LLVMFunctionType(c.voidt, eparams, 6, 0));
@@ -113,16 +127,17 @@ LLVMModuleRef cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx,
   c.batch = LLVMGetParam(entry, 4);
   c.seed = LLVMGetParam(entry, 5);
   LLVMPositionBuilderAtEnd(c.b, LLVMAppendBasicBlockInContext(ctx, entry, "entry"));
-  LLVMValueRef in = LLVMGetParam(entry, 0), out = LLVMGetParam(entry, 1);
+  LLVMValueRef in = LLVMGetParam(entry, 0), out_buf = LLVMGetParam(entry, 1);
   LLVMValueRef params = LLVMGetParam(entry, 2), scratch = LLVMGetParam(entry, 3);
   for (int i = 0; i < p->n; i++) {
-    LLVMValueRef args[] = {buffer_ptr(&c, &p->steps[i].in, in, out, scratch),
-                           buffer_ptr(&c, &p->steps[i].out, in, out, scratch), params, c.batch, c.seed,
+    LLVMValueRef args[] = {buffer_ptr(&c, &p->steps[i].in, in, out_buf, scratch),
+                           buffer_ptr(&c, &p->steps[i].out, in, out_buf, scratch), params, c.batch, c.seed,
                            cg_i64(&c, 0)};
     LLVMBuildCall2(c.b, LLVMGlobalGetValueType(kernels[i]), kernels[i], args, 6, "");
   }
   LLVMBuildRetVoid(c.b);
   free(kernels);
   LLVMDisposeBuilder(c.b);
-  return c.mod;
+  *out = c.mod;
+  return ACTJIT_OK;
 }

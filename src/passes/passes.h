@@ -51,6 +51,17 @@ int group_members(const actjit_graph *g, int v, int out[GROUP_MAX]);
  * the merged group is `linear eltwise* softmax?` (softmax over the last dim
  * of at most ROW_SOFTMAX_MAX features), `eltwise* softmax` or `eltwise+`. */
 bool fusion_legal(const actjit_graph *g, int producer, int consumer);
+/* The kernel a node or fusion group m[0..n) (in dataflow order) makes: the
+ * group grammar, which the verifier, the planner and codegen share. */
+typedef enum kernel_form {
+  KF_ELTWISE,        /* eltwise+: one loop */
+  KF_LINEAR,         /* linear eltwise*: the chain as the linear's epilogue */
+  KF_LINEAR_SOFTMAX, /* linear eltwise* softmax: each row normalized in registers */
+  KF_SOFTMAX,        /* eltwise* softmax|softmin|log_softmax: the chain as a prologue */
+  KF_GLU,            /* glu alone */
+  KF_INVALID,        /* anything else: no kernel can run it */
+} kernel_form;
+kernel_form kernel_form_of(const actjit_graph *g, const int *m, int n);
 /* Merges the two groups (fusion_legal must hold). */
 void fusion_merge(actjit_graph *g, int producer, int consumer);
 /* Checks every group of a (parsed) graph; sets the error. */

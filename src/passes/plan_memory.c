@@ -21,9 +21,12 @@ static int find(int *set, int v) {
 
 /* Can this kernel write its result over its operand? */
 static bool in_place_kernel(const actjit_graph *g, const step *s) {
+  switch (kernel_form_of(g, s->nodes, s->n)) {
+  case KF_ELTWISE: case KF_SOFTMAX: return true;
   /* (glu's result is half its operand: its own buffer, never the operand's) */
-  op_kind k = op_table[g->nodes[s->nodes[0]].op].kind;
-  return k != K_LINEAR && k != K_GLU;
+  case KF_LINEAR: case KF_LINEAR_SOFTMAX: case KF_GLU: case KF_INVALID: return false;
+  }
+  return false;
 }
 
 static bool wants_in_place(const actjit_graph *g, const step *s, const plan_options *o) {

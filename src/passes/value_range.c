@@ -26,8 +26,13 @@ static interval bounds(const node *nd) {
   case OP_RELU6: return (interval){0, 6};
   case OP_HARDTANH: return (interval){nd->attr[0], nd->attr[1]};
   case OP_LOGSIGMOID: case OP_LOG_SOFTMAX: return (interval){-INFINITY, 0};
-  default: return everything;
+  case OP_INPUT: case OP_PARAM: case OP_LINEAR: case OP_LEAKY_RELU: case OP_PRELU: case OP_DROPOUT:
+  case OP_IDENTITY: case OP_ELU: case OP_CELU: case OP_SELU: case OP_GELU: case OP_SILU: case OP_MISH:
+  case OP_HARDSWISH: case OP_SOFTPLUS: case OP_TANHSHRINK: case OP_THRESHOLD: case OP_HARDSHRINK:
+  case OP_SOFTSHRINK: case OP_RRELU: case OP_GLU: case OP_FLATTEN: case OP_COUNT:
+    break;
   }
+  return everything;
 }
 
 /* Is the elementwise op nd nondecreasing in its operand? */
@@ -41,8 +46,12 @@ static bool nondecreasing(const node *nd) {
   case OP_CELU: return a[0] > 0;
   case OP_RRELU: return a[0] + a[1] >= 0;
   case OP_HARDTANH: return a[0] <= a[1];
-  default: return false;
+  case OP_PRELU: case OP_DROPOUT: case OP_GELU: case OP_SILU: case OP_MISH: case OP_HARDSWISH: case OP_SOFTPLUS:
+  case OP_THRESHOLD: case OP_INPUT: case OP_PARAM: case OP_LINEAR: case OP_SOFTMAX: case OP_SOFTMIN:
+  case OP_LOG_SOFTMAX: case OP_GLU: case OP_FLATTEN: case OP_COUNT:
+    break;
   }
+  return false;
 }
 
 static double widen(double v, double dir) { return isfinite(v) ? v + dir * fabs(v) * 0x1p-20 : v; }
@@ -58,7 +67,7 @@ static interval range_of(const actjit_graph *g, const node *nd, const pass_optio
   switch (op_table[nd->op].kind) {
   case K_VIEW: return in;
   case K_ELTWISE: break;
-  default: return bounds(nd);
+  case K_SOURCE: case K_LINEAR: case K_SOFTMAX: case K_GLU: return bounds(nd);
   }
   if (nd->op == OP_DROPOUT) {
     if (!o->training) return in;

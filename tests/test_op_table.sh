@@ -1,0 +1,42 @@
+#!/bin/bash
+# The op table's promise: an op added to src/ops.h without its behaviour
+# fails the build.  Each library source is compiled with one more table row
+# (ops.h: ACTJIT_TEST_UNHANDLED_OP, an elementwise op nothing handles, and
+# ACTJIT_TEST_UNHANDLED_KIND, an op of a new kind); every switch that decides
+# per op or per kind must then report the new enumerator (-Wswitch, an error
+# in the real build: -Werror=switch), i.e. none of them has a default that
+# would swallow it.  The expected count per file is the number of such
+# switches in it.
+# Usage: test_op_table.sh CC SOURCE_DIR FLAGS...
+set -u
+cc=$1 src=$2
+shift 2
+flags=("$@")
+cd "$src" || exit 1
+# "file:count" for each file with unhandled enumerators, given one more define.
+unhandled() {
+  for f in $(find src -name '*.c' -not -path 'src/cli/*' | sort); do
+    out=$("$cc" -std=c11 -fsyntax-only -Wswitch "${flags[@]}" "$@" "$f" 2>&1) || { echo "$f:does-not-compile"; continue; }
+    n=$(printf '%s\n' "$out" | grep -c "not handled in switch")
+    [ "$n" -gt 0 ] && echo "$f:$n"
+  done | tr '\n' ' '
+}
+status=0
+check() { # DEFINE EXPECTED
+  got=$(unhandled ${1:+"-D$1"})
+  if [ "$got" != "$2" ]; then
+    echo "${1:-no extra op}: unhandled in [$got], expected [$2]"
+    status=1
+  fi
+}
+# Control: every switch is complete without the extra row.
+check "" ""
+# Per op: codegen's emitter and latency class, value ranges' bounds and
+# monotonicity, the reference, the verifier's attribute checks.
+check ACTJIT_TEST_UNHANDLED_OP "src/codegen/eltwise.c:2 src/passes/value_range.c:2 src/reference.c:1 src/verify.c:1 "
+# Per kind as well: run-time slicing, the group grammar (which codegen, the
+# planner and the verifier share) and what may be fused, value ranges, the
+# reference's and the verifier's dispatch.
+check ACTJIT_TEST_UNHANDLED_KIND "src/codegen/eltwise.c:2 src/kernel.c:1 src/passes/fusion.c:2 src/passes/value_range.c:3 src/reference.c:2 src/verify.c:2 "
+[ $status = 0 ] && echo "1 passed, 0 failed"
+exit $status
