@@ -129,13 +129,6 @@ static actjit_status lookup_steps(actjit_kernel *k) {
 static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) {
   actjit_status st = actjit_graph_verify(k->g);
   if (st) return st;
-  /* An output that is the input seen through views (a lone flatten) still
-   * needs its data copied to the caller's output: an identity does that. */
-  if (ir_view_root(k->g, k->g->output) == k->g->input) {
-    int v;
-    if ((st = ir_add(k->g, OP_IDENTITY, NULL, &k->g->output, 1, NULL, NULL, 0, 0, &v))) return st;
-    k->g->output = v;
-  }
   st = collect_params(k);
   if (st) return st;
   /* Passes, then the memory plan; the dump shows the IR after each. */

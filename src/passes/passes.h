@@ -8,6 +8,8 @@
  *   fuse_softmax      a softmax joins the group feeding it: as the prologue
  *                     of an elementwise group, or to finish a linear whose
  *                     output row fits in registers
+ *   copy_output       an output that is the input (seen through views) gets
+ *                     a copy into the caller's output buffer
  *   value_range       an interval for every value (run with or without
  *                     fusion, so both pick the same formulas)
  *   plan_memory       (plan.c) buffers by liveness, in place where dead
@@ -26,6 +28,7 @@ typedef actjit_status (*pass_fn)(actjit_graph *g, const pass_options *o);
 typedef struct pass {
   const char *name;
   pass_fn run;
+  bool fusion_only; /* skipped by the unfused baseline */
 } pass;
 
 actjit_status pass_dce(actjit_graph *g, const pass_options *o);
@@ -33,11 +36,13 @@ actjit_status pass_dropout_elim(actjit_graph *g, const pass_options *o);
 actjit_status pass_fuse_elementwise(actjit_graph *g, const pass_options *o);
 actjit_status pass_fuse_epilogue(actjit_graph *g, const pass_options *o);
 actjit_status pass_fuse_softmax(actjit_graph *g, const pass_options *o);
+actjit_status pass_copy_output(actjit_graph *g, const pass_options *o);
 actjit_status pass_value_range(actjit_graph *g, const pass_options *o);
 
 struct strbuf;
-/* Runs the fusion passes (when fuse), then value_range, and appends the IR
- * after each to dump. */
+/* Runs the passes (the fusion passes only when fuse; without, the graph's
+ * fusion groups are dropped), then value_range, and appends the IR after
+ * each to dump. */
 actjit_status run_passes(actjit_graph *g, const pass_options *o, bool fuse, struct strbuf *dump);
 
 /* ---- fusion.c: legality and group bookkeeping */

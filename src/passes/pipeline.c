@@ -3,21 +3,27 @@
 #include "../print.h"
 #include "passes.h"
 
-static const pass fusion_passes[] = {
-    {"dce", pass_dce},
-    {"dropout_elim", pass_dropout_elim},
-    {"fuse_elementwise", pass_fuse_elementwise},
-    {"fuse_epilogue", pass_fuse_epilogue},
-    {"fuse_softmax", pass_fuse_softmax},
+/* The fusion passes run only in a fused compile; the rest always, so that
+ * fused and unfused plans agree on what they compute. */
+static const pass passes[] = {
+    {"dce", pass_dce, true},
+    {"dropout_elim", pass_dropout_elim, true},
+    {"fuse_elementwise", pass_fuse_elementwise, true},
+    {"fuse_epilogue", pass_fuse_epilogue, true},
+    {"fuse_softmax", pass_fuse_softmax, true},
+    {"copy_output", pass_copy_output, false},
 };
 
 actjit_status run_passes(actjit_graph *g, const pass_options *o, bool fuse, strbuf *dump) {
+  /* The unfused baseline is one kernel per op: it ignores the text's groups. */
+  for (int i = 0; !fuse && i < g->n; i++) g->nodes[i].group = 0;
   sb_printf(dump, "# IR after verify\n");
   print_graph(dump, g);
-  for (size_t i = 0; fuse && i < sizeof fusion_passes / sizeof *fusion_passes; i++) {
-    actjit_status st = fusion_passes[i].run(g, o);
+  for (size_t i = 0; i < sizeof passes / sizeof *passes; i++) {
+    if (passes[i].fusion_only && !fuse) continue;
+    actjit_status st = passes[i].run(g, o);
     if (st) return st;
-    sb_printf(dump, "\n# IR after %s\n", fusion_passes[i].name);
+    sb_printf(dump, "\n# IR after %s\n", passes[i].name);
     print_graph(dump, g);
   }
   actjit_status st = pass_value_range(g, o);
