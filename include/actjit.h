@@ -113,6 +113,10 @@ actjit_status actjit_graph_op(actjit_graph *g, const char *op,
                               const actjit_value *args, int nargs,
                               const actjit_attr *attrs, int nattrs,
                               actjit_value *out);
+/* Names value v (an input or an op's result): its %name in the printed IR,
+ * the dumps and messages, in place of the fresh tK the builder gives.  Any
+ * non-empty text not already naming another value or parameter. */
+actjit_status actjit_graph_set_name(actjit_graph *g, actjit_value v, const char *name);
 /* Marks the pipeline's single output. */
 actjit_status actjit_graph_output(actjit_graph *g, actjit_value v);
 

@@ -50,6 +50,18 @@ char *aj_strndup(const char *s, size_t n) {
   return p;
 }
 
+const char *aj_printable(const char *s, size_t n, char *buf, size_t len) {
+  size_t k = 0, i = 0;
+  for (; i < n && k + 8 < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c < 0x7f) buf[k++] = (char)c;
+    else k += (size_t)snprintf(buf + k, len - k, "\\x%02X", c);
+  }
+  if (i < n && k + 4 <= len) memcpy(buf + k, "...", 3), k += 3;
+  buf[k < len ? k : len - 1] = 0;
+  return buf;
+}
+
 void actjit_free(void *p) { free(p); }
 
 const char *actjit_status_name(actjit_status s) {

@@ -24,6 +24,15 @@ void actjit_graph_destroy(actjit_graph *g) {
   free(g);
 }
 
+bool ir_name_char(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.'; }
+
+bool ir_plain_name(const char *name) {
+  if (!*name) return false;
+  for (; *name; name++)
+    if (!ir_name_char((unsigned char)*name)) return false;
+  return true;
+}
+
 node *ir_find(const actjit_graph *g, const char *name, size_t len) {
   for (int i = 0; i < g->n; i++)
     if (strlen(g->nodes[i].name) == len && !memcmp(g->nodes[i].name, name, len))
@@ -194,7 +203,7 @@ static actjit_status add_source(actjit_graph *g, op_id op, const char *name,
   shape s;
   actjit_status st = api_shape(g, fn, name, rank, dims, op == OP_INPUT, &s);
   if (st) return st;
-  int v;
+  int v = -1;
   if ((st = ir_add(g, op, name, NULL, 0, NULL, &s, 0, 0, &v))) return st;
   *out = v;
   return ACTJIT_OK;
@@ -238,10 +247,28 @@ actjit_status actjit_graph_op(actjit_graph *g, const char *opname,
                       attrs[i].name, attrs[i].value);
     attr[k] = attrs[i].value;
   }
-  int v;
+  int v = -1;
   actjit_status st = ir_add(g, op, NULL, args, nargs, attr, NULL, 0, 0, &v);
   if (st) return st;
   *out = v;
+  return ACTJIT_OK;
+}
+
+actjit_status actjit_graph_set_name(actjit_graph *g, actjit_value v, const char *name) {
+  if (!g) return ACTJIT_ERR_ARGUMENT;
+  if (!name || !*name) return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "actjit_graph_set_name: empty name");
+  if (v < 0 || v >= g->n) return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "actjit_graph_set_name: no value %d", v);
+  node *nd = &g->nodes[v];
+  if (nd->op == OP_PARAM)
+    return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "actjit_graph_set_name: parameter @%s is named by its key", nd->name);
+  const node *other = ir_find(g, name, strlen(name));
+  if (other && other != nd)
+    return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "'%c%s' is defined twice (values and parameters share one namespace)",
+                    other->op == OP_PARAM ? '@' : '%', name);
+  char *copy = aj_strndup(name, strlen(name));
+  if (!copy) return aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  free(nd->name);
+  nd->name = copy;
   return ACTJIT_OK;
 }
 

@@ -89,9 +89,18 @@ void ir_remove(actjit_graph *g, int v);
 /* Makes every use of v (as operand 0, or as the output) use w instead. */
 void ir_replace_uses(actjit_graph *g, int v, int w);
 
+/* Names: a plain name is [A-Za-z0-9_.]+ and prints as is (%fc1, @0.weight);
+ * any other (a state_dict key such as "fc-1.weight") prints quoted,
+ * @"fc-1.weight", with \" \\ and \XX (hex) escapes. */
+bool ir_name_char(int c);
+bool ir_plain_name(const char *name);
+
 /* Errors (context.c).  Records the message on the context and returns s. */
 actjit_status aj_error(actjit_context *ctx, actjit_status s, const char *fmt,
                        ...) __attribute__((format(printf, 3, 4)));
 char *aj_strndup(const char *s, size_t n);
+/* s[0..n) made safe to quote in a one-line message: as much of it as fits
+ * in buf, control and non-ASCII bytes as \xHH, "..." when cut. */
+const char *aj_printable(const char *s, size_t n, char *buf, size_t len);
 
 #endif

@@ -115,8 +115,10 @@ static actjit_status lookup_steps(actjit_kernel *k) {
     k->steps[i] = (cg_kernel_fn)addr;
     strbuf sb = {0};
     const step *s = &k->plan.steps[i];
-    for (int j = 0; j < s->n; j++)
-      sb_printf(&sb, "%s%s %%%s", j ? " | " : "", op_table[k->g->nodes[s->nodes[j]].op].name, k->g->nodes[s->nodes[j]].name);
+    for (int j = 0; j < s->n; j++) {
+      sb_printf(&sb, "%s%s ", j ? " | " : "", op_table[k->g->nodes[s->nodes[j]].op].name);
+      print_name(&sb, '%', k->g->nodes[s->nodes[j]].name);
+    }
     if (sb.failed) {
       free(sb.buf);
       return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");

@@ -27,8 +27,9 @@ typedef enum tok_kind {
 
 typedef struct token {
   tok_kind kind;
-  const char *s; /* for T_VALUE/T_PARAM: the name after the sigil */
+  const char *s; /* for T_VALUE/T_PARAM: the name after the sigil, quotes included */
   size_t len;
+  bool quoted;   /* T_VALUE/T_PARAM: a quoted name, escapes not yet decoded */
   int line, col;
   double num;
 } token;
@@ -42,7 +43,6 @@ typedef struct parser {
   token tok;
 } parser;
 
-static bool is_name_char(int c) { return isalnum(c) || c == '_' || c == '.'; }
 
 static void advance(parser *ps, size_t n) {
   for (; n; n--, ps->p++) {
@@ -58,6 +58,43 @@ static size_t span(const char *p, const char *end, bool (*ok)(int)) {
 }
 
 static bool is_number_char(int c) { return isalnum(c) || c == '.' || c == '+' || c == '-'; }
+static bool is_name_char(int c) { return ir_name_char(c); }
+
+static int hex_digit(int c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* A quoted name at p: `"` ... `"` on one line, non-empty, with the escapes
+ * \" \\ and \XX (two hex digits, not 00).  Its length with the quotes, or 0
+ * if malformed. */
+static size_t quoted_span(const char *p, const char *end) {
+  size_t n = 1;
+  while (p + n < end && p[n] != '"' && p[n] != '\n') {
+    if (p[n] != '\\') n++;
+    else if (p + n + 1 < end && (p[n + 1] == '"' || p[n + 1] == '\\')) n += 2;
+    else if (p + n + 2 < end && hex_digit(p[n + 1]) >= 0 && hex_digit(p[n + 2]) >= 0 && (p[n + 1] != '0' || p[n + 2] != '0'))
+      n += 3;
+    else return 0;
+  }
+  return p + n < end && p[n] == '"' && n > 1 ? n + 1 : 0;
+}
+
+/* The name a T_VALUE/T_PARAM token spells, unescaped; malloc'ed (NULL: out
+ * of memory, reported). */
+static char *token_name(parser *ps, const token *t) {
+  char *name = t->quoted ? malloc(t->len) : aj_strndup(t->s, t->len);
+  if (name && t->quoted) {
+    size_t k = 0;
+    for (size_t i = 1; i + 1 < t->len; i++) {
+      if (t->s[i] != '\\') name[k++] = t->s[i];
+      else if (t->s[i + 1] == '"' || t->s[i + 1] == '\\') name[k++] = t->s[++i];
+      else name[k++] = (char)(hex_digit(t->s[i + 1]) * 16 + hex_digit(t->s[i + 2])), i += 2;
+    }
+    name[k] = 0;
+  }
+  if (!name) aj_error(ps->g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  return name;
+}
 
 static void next(parser *ps) {
   while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\r' || *ps->p == '#')) {
@@ -74,7 +111,8 @@ static void next(parser *ps) {
   else if (c == '%' || c == '@') {
     t->kind = c == '%' ? T_VALUE : T_PARAM;
     t->s = ps->p + 1;
-    t->len = span(t->s, ps->end, is_name_char);
+    t->quoted = t->s < ps->end && *t->s == '"';
+    t->len = t->quoted ? quoted_span(t->s, ps->end) : span(t->s, ps->end, is_name_char);
     advance(ps, 1);
     if (!t->len) { t->kind = T_BAD; t->s = ps->p - 1; t->len = 1; return; }
   } else if (isdigit((unsigned char)c) || c == '-' || c == '+' || c == '.') {
@@ -100,12 +138,14 @@ static void next(parser *ps) {
 }
 
 static const char *describe(const token *t, char *buf, size_t len) {
+  char text[48];
+  aj_printable(t->s, t->len, text, sizeof text);
   switch (t->kind) {
   case T_EOF: return "end of file";
   case T_NEWLINE: return "end of line";
-  case T_VALUE: snprintf(buf, len, "'%%%.*s'", (int)(t->len > 40 ? 40 : t->len), t->s); return buf;
-  case T_PARAM: snprintf(buf, len, "'@%.*s'", (int)(t->len > 40 ? 40 : t->len), t->s); return buf;
-  default: snprintf(buf, len, "'%.*s'", (int)(t->len > 40 ? 40 : t->len), t->s); return buf;
+  case T_VALUE: snprintf(buf, len, "'%%%s'", text); return buf;
+  case T_PARAM: snprintf(buf, len, "'@%s'", text); return buf;
+  default: snprintf(buf, len, "'%s'", text); return buf;
   }
 }
 
@@ -180,16 +220,19 @@ static actjit_status parse_decl(parser *ps, op_id op) {
   actjit_status st = expect_punct(ps, ':');
   shape s;
   if (st || (st = parse_type(ps, &s)) || (st = expect_eol(ps))) return st;
-  char *nm = aj_strndup(name.s, name.len);
-  if (!nm) return aj_error(ps->g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
-  int v;
+  char *nm = token_name(ps, &name);
+  if (!nm) return ACTJIT_ERR_NOMEM;
+  int v = -1;
   st = ir_add(ps->g, op, nm, NULL, 0, NULL, &s, kw.line, kw.col, &v);
   free(nm);
   return st;
 }
 
 static actjit_status lookup_operand(parser *ps, const token *t, int *out) {
-  node *nd = ir_find(ps->g, t->s, t->len);
+  char *name = token_name(ps, t);
+  if (!name) return ACTJIT_ERR_NOMEM;
+  node *nd = ir_find(ps->g, name, strlen(name));
+  free(name);
   char buf[64];
   if (!nd || (nd->op == OP_PARAM) != (t->kind == T_PARAM))
     return aj_error(ps->g->ctx, ACTJIT_ERR_PARSE, "%s:%d:%d: %s is not defined%s", ps->g->file,
@@ -267,9 +310,9 @@ static actjit_status parse_op(parser *ps) {
     if ((st = parse_type(ps, &declared))) return st;
   }
   if ((st = expect_eol(ps))) return st;
-  char *nm = aj_strndup(res.s, res.len);
-  if (!nm) return aj_error(ps->g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
-  int v;
+  char *nm = token_name(ps, &res);
+  if (!nm) return ACTJIT_ERR_NOMEM;
+  int v = -1;
   st = ir_add(ps->g, op, nm, args, nargs, attr, NULL, opt.line, opt.col, &v);
   free(nm);
   if (st) return st;
@@ -289,7 +332,7 @@ static actjit_status parse_output(parser *ps) {
   next(ps);
   token t = ps->tok;
   if (t.kind != T_VALUE) return error_at(ps, &t, "a value name after output");
-  int v;
+  int v = -1;
   actjit_status st = lookup_operand(ps, &t, &v);
   if (st) return st;
   if (ps->g->output >= 0) return aj_error(ps->g->ctx, ACTJIT_ERR_PARSE, "%s:%d:%d: a second output", ps->g->file, t.line, t.col);

@@ -44,6 +44,20 @@ void fmt_number(double v, char buf[32]) {
   }
 }
 
+void print_name(strbuf *sb, char sigil, const char *name) {
+  if (ir_plain_name(name)) {
+    sb_printf(sb, "%c%s", sigil, name);
+    return;
+  }
+  sb_printf(sb, "%c\"", sigil);
+  for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
+    if (*c == '"' || *c == '\\') sb_printf(sb, "\\%c", *c);
+    else if (*c < 0x20 || *c >= 0x7f) sb_printf(sb, "\\%02X", *c);
+    else sb_printf(sb, "%c", *c);
+  }
+  sb_printf(sb, "\"");
+}
+
 static void print_type(strbuf *sb, const shape *s) {
   char buf[96];
   sb_printf(sb, " : f32%s", shape_str(s, buf, sizeof buf));
@@ -52,12 +66,15 @@ static void print_type(strbuf *sb, const shape *s) {
 void print_node(strbuf *sb, const actjit_graph *g, const node *nd) {
   const op_info *oi = &op_table[nd->op];
   if (oi->kind == K_SOURCE) {
-    sb_printf(sb, "%s %c%s", oi->name, nd->op == OP_PARAM ? '@' : '%', nd->name);
+    sb_printf(sb, "%s ", oi->name);
+    print_name(sb, nd->op == OP_PARAM ? '@' : '%', nd->name);
   } else {
-    sb_printf(sb, "%%%s = %s", nd->name, oi->name);
+    print_name(sb, '%', nd->name);
+    sb_printf(sb, " = %s", oi->name);
     for (int i = 0; i < nd->nargs; i++) {
       const node *a = &g->nodes[nd->args[i]];
-      sb_printf(sb, "%s %c%s", i ? "," : "", a->op == OP_PARAM ? '@' : '%', a->name);
+      sb_printf(sb, "%s ", i ? "," : "");
+      print_name(sb, a->op == OP_PARAM ? '@' : '%', a->name);
     }
     int nattr = 0;
     for (int i = 0; i < OP_MAX_ATTRS && oi->attr_name[i]; i++, nattr++) {
@@ -79,18 +96,33 @@ static void print_range(strbuf *sb, const node *nd) {
   sb_printf(sb, "  # in [%s, %s]", lo, hi);
 }
 
+static void print_line(strbuf *sb, const actjit_graph *g, const node *nd, bool ranges) {
+  sb_printf(sb, "%s", nd->group ? "  " : "");
+  print_node(sb, g, nd);
+  if (ranges) print_range(sb, nd);
+  sb_printf(sb, "\n");
+}
+
+/* Nodes in order, except that a fusion group is printed as one block where
+ * its last member stands: its members need not be adjacent (a param may sit
+ * between them), and every operand of a member is defined before that. */
 static void print_graph_with(strbuf *sb, const actjit_graph *g, bool ranges) {
   for (int i = 0; i < g->n; i++) {
     int group = g->nodes[i].group;
-    bool opens = group && (i == 0 || g->nodes[i - 1].group != group);
-    bool closes = group && (i + 1 == g->n || g->nodes[i + 1].group != group);
-    if (opens) sb_printf(sb, "fuse {\n");
-    sb_printf(sb, "%s", group ? "  " : "");
-    print_node(sb, g, &g->nodes[i]);
-    if (ranges) print_range(sb, &g->nodes[i]);
-    sb_printf(sb, "\n%s", closes ? "}\n" : "");
+    bool last = true;
+    for (int j = i + 1; group && last && j < g->n; j++) last = g->nodes[j].group != group;
+    if (!group) print_line(sb, g, &g->nodes[i], ranges);
+    if (!group || !last) continue;
+    sb_printf(sb, "fuse {\n");
+    for (int j = 0; j <= i; j++)
+      if (g->nodes[j].group == group) print_line(sb, g, &g->nodes[j], ranges);
+    sb_printf(sb, "}\n");
   }
-  if (g->output >= 0) sb_printf(sb, "output %%%s\n", g->nodes[g->output].name);
+  if (g->output >= 0) {
+    sb_printf(sb, "output ");
+    print_name(sb, '%', g->nodes[g->output].name);
+    sb_printf(sb, "\n");
+  }
 }
 
 void print_graph(strbuf *sb, const actjit_graph *g) { print_graph_with(sb, g, false); }

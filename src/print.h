@@ -16,6 +16,8 @@ typedef struct strbuf {
 bool sb_printf(strbuf *sb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void fmt_number(double v, char buf[32]);
+/* A name with its sigil (% or @), quoted and escaped unless plain. */
+void print_name(strbuf *sb, char sigil, const char *name);
 void print_node(strbuf *sb, const actjit_graph *g, const node *nd);
 void print_graph(strbuf *sb, const actjit_graph *g);
 /* print_graph with each bounded value's range as a trailing comment,

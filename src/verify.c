@@ -160,6 +160,9 @@ static actjit_status verify_flatten(actjit_graph *g, const node *nd, const shape
     if (i > lo && i <= hi) out->d[k - 1] *= x->d[i];
     else out->d[k++] = x->d[i];
   }
+  /* The batch folded with a zero extent is 0 at every batch: a static 0
+   * (the type has no N*0). */
+  if (out->dyn && out->d[0] == 0) out->dyn = false;
   return ACTJIT_OK;
 }
 

@@ -305,7 +305,8 @@ static actjit_status parse_value(reader *r, value *v, int depth) {
 /* Converts v as spec says into *out; *has gets HAS_VALUE or HAS_PY_NONE. */
 static actjit_status convert(reader *r, int line, const module_row *row, const arg_spec *spec,
                              const value *v, double *out, unsigned char *has) {
-  int shown = (int)(v->len > 40 ? 40 : v->len);
+  char shown[64]; /* the value as written, made one printable line */
+  aj_printable(v->s, v->len, shown, sizeof shown);
   const char *want = NULL;
   *has = HAS_VALUE;
   switch (spec->kind) {
@@ -336,12 +337,11 @@ static actjit_status convert(reader *r, int line, const module_row *row, const a
         c += n + (c[n] == '|');
       }
     }
-    return fail(r, line, ACTJIT_ERR_PARSE, "%s: %s must be one of '%s', got %s%.*s%s", row->module,
-                spec->name, spec->choices, v->kind == V_STRING ? "'" : "", shown, v->s,
-                v->kind == V_STRING ? "'" : "");
+    return fail(r, line, ACTJIT_ERR_PARSE, "%s: %s must be one of '%s', got %s%s%s", row->module,
+                spec->name, spec->choices, v->kind == V_STRING ? "'" : "", shown, v->kind == V_STRING ? "'" : "");
   }
-  return fail(r, line, ACTJIT_ERR_PARSE, "%s: %s must be %s, got %s%.*s%s", row->module, spec->name,
-              want, v->kind == V_STRING ? "'" : "", shown, v->s, v->kind == V_STRING ? "'" : "");
+  return fail(r, line, ACTJIT_ERR_PARSE, "%s: %s must be %s, got %s%s%s", row->module, spec->name,
+              want, v->kind == V_STRING ? "'" : "", shown, v->kind == V_STRING ? "'" : "");
 }
 
 /* ---------------------------------------------------------------- modules */
@@ -420,6 +420,16 @@ static char *join_path(reader *r, const char *parent, const char *key, size_t kl
   return p;
 }
 
+/* The length of the child key at r->p: PyTorch prints a child as
+ * `(key): Module`, and a key is any text without '.' (an OrderedDict may
+ * name children `fc-1`, `fc(1)`, `головa`), so it runs to the first `):`
+ * followed by a blank on its line.  0 if there is none or the key is empty. */
+static size_t child_key(reader *r) {
+  for (const char *q = r->p; q + 2 < r->end && *q != '\n'; q++)
+    if (q[0] == ')' && q[1] == ':' && (q[2] == ' ' || q[2] == '\t')) return (size_t)(q - r->p);
+  return 0;
+}
+
 /* A module, its name next.  `path` is its state_dict prefix. */
 static actjit_status parse_module(reader *r, const char *path, int depth) {
   char buf[48];
@@ -439,12 +449,15 @@ static actjit_status parse_module(reader *r, const char *path, int depth) {
         return fail(r, r->line, ACTJIT_ERR_PARSE, "expected a child such as '(0): ReLU()' or ')', found %s",
                     found(r, buf));
       r->p++;
-      size_t kn = word(r);
       const char *key = r->p;
-      if (!kn) return fail(r, r->line, ACTJIT_ERR_PARSE, "expected a child key such as (0), found %s", found(r, buf));
-      r->p += kn;
-      if ((st = expect(r, ')', "')' after the child key")) || (st = expect(r, ':', "':' after the child key")))
-        return st;
+      size_t kn = child_key(r);
+      if (!kn)
+        return fail(r, r->line, ACTJIT_ERR_PARSE, "expected a child key such as (0) or (fc1) and '): ', found %s",
+                    found(r, buf));
+      if (memchr(key, '.', kn))
+        return fail(r, r->line, ACTJIT_ERR_PARSE, "child key '%s' contains '.' (PyTorch forbids it in module names)",
+                    aj_printable(key, kn, buf, sizeof buf));
+      r->p += kn + 2; /* the key and "):" */
       char *child = join_path(r, path, key, kn);
       if (!child) return ACTJIT_ERR_NOMEM;
       st = parse_module(r, child, depth + 1);
@@ -515,6 +528,23 @@ static actjit_status declare_params(reader *r, actjit_graph *g, layer *l) {
   return st;
 }
 
+/* A layer's value is named after its module's path: `%fc1`, `%2`, `%3.0`,
+ * with every character outside the IR's name set made one `_` (`fc-1` gives
+ * `%fc_1`; a UTF-8 character is one) and, if that name is taken, the first
+ * free `_2`, `_3`, ... */
+static actjit_status name_value(actjit_graph *g, actjit_value v, const char *path) {
+  char *name = malloc(strlen(path) + 24);
+  if (!name) return aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  size_t n = 0;
+  for (const unsigned char *c = (const unsigned char *)path; *c; c++)
+    if ((*c & 0xC0) != 0x80) name[n++] = ir_name_char(*c) ? (char)*c : '_'; /* UTF-8 continuations: skipped */
+  name[n] = 0;
+  for (int k = 2; ir_find(g, name, strlen(name)); k++) snprintf(name + n, 24, "_%d", k);
+  actjit_status st = n ? actjit_graph_set_name(g, v, name) : ACTJIT_OK;
+  free(name);
+  return st;
+}
+
 static actjit_status apply(reader *r, actjit_graph *g, const layer *l, actjit_value *cur) {
   actjit_value args[3] = {*cur, l->param[0], l->param[1]};
   int nargs = 1 + (l->param[0] != ACTJIT_NO_VALUE) + (l->param[1] != ACTJIT_NO_VALUE);
@@ -534,6 +564,7 @@ static actjit_status apply(reader *r, actjit_graph *g, const layer *l, actjit_va
     attrs[nattrs++] = (actjit_attr){s->attr, v};
   }
   actjit_status st = actjit_graph_op(g, l->row->op, args, nargs, attrs, nattrs, cur);
+  if (!st) st = name_value(g, *cur, l->path);
   return st ? layer_fail(r, l, st) : ACTJIT_OK;
 }
 

@@ -12,7 +12,8 @@
  *   )
  *
  * Parameters are named as in the model's state_dict: the dotted path of
- * child keys then the tensor's name ("3.0.weight").  The graph is built
+ * child keys then the tensor's name ("3.0.weight"), and the value of each
+ * module after its path ("%3.0"; see name_value in torch_seq.c).  The graph is built
  * through the public builder API: input %x, every parameter in module order,
  * then one op a module.  Which modules are understood, and how their
  * arguments map onto op attributes, is a table in torch_seq.c.

@@ -162,8 +162,10 @@ void plan_print(strbuf *sb, const actjit_graph *g, const plan *p) {
   for (int i = 0; i < p->n; i++) {
     const step *s = &p->steps[i];
     sb_printf(sb, "#   kernel %d:", i);
-    for (int j = 0; j < s->n; j++)
-      sb_printf(sb, "%s %s %%%s", j ? " |" : "", op_table[g->nodes[s->nodes[j]].op].name, g->nodes[s->nodes[j]].name);
+    for (int j = 0; j < s->n; j++) {
+      sb_printf(sb, "%s %s ", j ? " |" : "", op_table[g->nodes[s->nodes[j]].op].name);
+      print_name(sb, '%', g->nodes[s->nodes[j]].name);
+    }
     sb_printf(sb, "  reads ");
     print_buffer(sb, &s->in);
     sb_printf(sb, ", writes ");
