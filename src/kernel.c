@@ -353,20 +353,64 @@ actjit_status actjit_kernel_run(actjit_kernel *k, const float *input, int64_t ba
   return ACTJIT_OK;
 }
 
+/* The kernel whose function starts at this line of a dump, or -1: in LLVM
+ * IR `define ... @actjit_k<i>(`, in assembly the label `actjit_k<i>:`. */
+static int kernel_at(const char *line, size_t len, bool assembly) {
+  const char *at = assembly ? line : memchr(line, '@', len);
+  size_t skip = assembly ? 0 : 1, prefix = strlen(CG_KERNEL_PREFIX);
+  if (!at || (!assembly && strncmp(line, "define ", 7))) return -1;
+  at += skip;
+  if ((size_t)(at - line) + prefix >= len || strncmp(at, CG_KERNEL_PREFIX, prefix)) return -1;
+  char *end;
+  long i = strtol(at + prefix, &end, 10);
+  return end > at + prefix && *end == (assembly ? ':' : '(') ? (int)i : -1;
+}
+
+/* text with a comment line before each kernel's function naming the ops it
+ * runs (`; actjit_k0: linear %fc1 | relu %act`, `#` in assembly), so that
+ * a reader finds the loop of fc1; takes text. */
+static actjit_status annotate(actjit_kernel *k, char *text, bool assembly, char **out) {
+  strbuf sb = {0};
+  for (const char *line = text; *line;) {
+    const char *nl = strchr(line, '\n');
+    size_t len = nl ? (size_t)(nl - line) + 1 : strlen(line);
+    int i = kernel_at(line, len, assembly);
+    if (i >= 0 && i < k->plan.n) sb_printf(&sb, "%c " CG_KERNEL_FMT ": %s\n", assembly ? '#' : ';', i, k->step_names[i]);
+    sb_printf(&sb, "%.*s", (int)len, line);
+    line += len;
+  }
+  free(text);
+  if (sb.failed || !sb_printf(&sb, "%s", "")) {
+    free(sb.buf);
+    return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  }
+  *out = sb.buf;
+  return ACTJIT_OK;
+}
+
 actjit_status actjit_kernel_dump(actjit_kernel *k, actjit_dump_kind kind, char **text) {
   if (!k) return ACTJIT_ERR_ARGUMENT;
   if (!text) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_dump: text is NULL");
   const char *src = NULL;
+  char *asm_text;
+  actjit_status st;
   switch (kind) {
   case ACTJIT_DUMP_IR: return actjit_graph_print(k->g, text);
   case ACTJIT_DUMP_PASSES: src = k->passes_dump; break;
   case ACTJIT_DUMP_LLVM: src = k->jit.llvm_ir; break;
   case ACTJIT_DUMP_LLVM_OPT: src = k->jit.llvm_opt; break;
-  case ACTJIT_DUMP_ASM: return jit_session_asm(k->ctx, &k->jit, &k->target, text);
+  case ACTJIT_DUMP_ASM:
+    st = jit_session_asm(k->ctx, &k->jit, &k->target, &asm_text);
+    return st ? st : annotate(k, asm_text, true, text);
   default: return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "unknown dump kind %d", (int)kind);
   }
-  *text = aj_strndup(src, strlen(src));
-  return *text ? ACTJIT_OK : aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  char *copy = aj_strndup(src, strlen(src));
+  if (!copy) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  if (kind == ACTJIT_DUMP_PASSES) {
+    *text = copy;
+    return ACTJIT_OK;
+  }
+  return annotate(k, copy, false, text);
 }
 
 actjit_status actjit_kernel_set_seed(actjit_kernel *k, uint64_t seed) {

@@ -161,6 +161,33 @@ static void test_seed_model_plan(void **state) {
   unload_pipeline(&p);
 }
 
+/* The LLVM and assembly dumps name the ops each kernel's function runs on
+ * the line before it, so that a reader finds a layer's loop. */
+static void test_dump_kernel_comments(void **state) {
+  uint64_t rng = 1;
+  pipeline p;
+  load_pipeline(&p, NULL, ACTJIT_SOURCE_DIR "/ir/mlp.air", &rng);
+  actjit_kernel *k = compile_pipeline(&p, &test_targets[0], 1, 0, 0);
+  static const struct {
+    actjit_dump_kind kind;
+    const char *k0, *k1;
+  } dumps[] = {
+      {ACTJIT_DUMP_LLVM, "; actjit_k0: linear %fc1 | relu %act\ndefine void @actjit_k0(",
+       "; actjit_k1: linear %fc2 | softmax %y\ndefine void @actjit_k1("},
+      {ACTJIT_DUMP_LLVM_OPT, "; actjit_k0: linear %fc1 | relu %act\ndefine void @actjit_k0(",
+       "; actjit_k1: linear %fc2 | softmax %y\ndefine void @actjit_k1("},
+      {ACTJIT_DUMP_ASM, "# actjit_k0: linear %fc1 | relu %act\nactjit_k0:", "# actjit_k1: linear %fc2 | softmax %y\nactjit_k1:"},
+  };
+  for (size_t i = 0; i < sizeof dumps / sizeof *dumps; i++) {
+    char *text;
+    assert_int_equal(actjit_kernel_dump(k, dumps[i].kind, &text), ACTJIT_OK);
+    if (!strstr(text, dumps[i].k0) || !strstr(text, dumps[i].k1)) fail_msg("dump %d lacks the kernel comments", (int)i);
+    actjit_free(text);
+  }
+  actjit_kernel_destroy(k);
+  unload_pipeline(&p);
+}
+
 /* Unfused, only the ops PyTorch marks inplace=True write over their operand. */
 static void test_inplace_flag(void **state) {
   uint64_t rng = 1;
@@ -249,6 +276,7 @@ int main(void) {
       cmocka_unit_test(test_ir_files),
       cmocka_unit_test(test_seed_model_plan),
       cmocka_unit_test(test_inplace_flag),
+      cmocka_unit_test(test_dump_kernel_comments),
       cmocka_unit_test(test_range_formulas),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

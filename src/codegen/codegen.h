@@ -29,7 +29,8 @@ typedef void (*cg_entry_fn)(const float *in, float *out,
  *                    i64 batch, u64 seed, i64 row0)
  * where x and y point at batch row row0 (the entry passes 0): dropout keys
  * its masks by the element's index in the whole tensor. */
-#define CG_KERNEL_FMT "actjit_k%d"
+#define CG_KERNEL_PREFIX "actjit_k"
+#define CG_KERNEL_FMT CG_KERNEL_PREFIX "%d"
 typedef void (*cg_kernel_fn)(const float *x, float *y, const float *const *params,
                              int64_t batch, uint64_t seed, int64_t row0);
 
