@@ -628,3 +628,16 @@ actjit_status torch_seq_parse(actjit_context *ctx, const char *text, size_t len,
   free(r.layers);
   return st;
 }
+
+int torch_seq_first_linear_line(const char *text, size_t len) {
+  if (!text) return 0;
+  reader r = {.file = "", .end = text + len, .line = 1};
+  r.p = text + bom(text, len);
+  int line = 0;
+  if (!parse_module(&r, "", 0))
+    for (int i = 0; i < r.n && !line; i++)
+      if (r.layers[i].row->build == B_LINEAR) line = r.layers[i].line;
+  for (int i = 0; i < r.n; i++) free(r.layers[i].path);
+  free(r.layers);
+  return line;
+}
