@@ -18,7 +18,7 @@ pinned to --threads: the variables are set before torch is imported, since
 OpenBLAS sizes its pool when it is loaded.  OpenMP's threads sleep between
 parallel regions (OMP_WAIT_POLICY=PASSIVE unless set): spinning, they hold
 the cores OpenBLAS's own threads need, and the seed model at batch 1024 on
-2 threads took 24-28 ms instead of 2.7.  The header (or the "blas" key)
+2 threads took 28-34 ms instead of 1.7-2.4.  The header (or the "blas" key)
 names the BLAS library torch got: Debian's libblas.so.3 is whichever the
 alternatives system points at, the reference BLAS or OpenBLAS, and PyTorch's
 linear is about 40x apart between the two.
