@@ -15,10 +15,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/exit_codes.h"
 #include "memory.h"
 #include "reference.h"
-
-
 
 static double now(void) {
   struct timespec ts;
@@ -46,7 +45,7 @@ static float *alloc_floats(size_t n) {
   float *p = aj_alloc_floats(n);
   if (!p) {
     fprintf(stderr, "actjit-bench: out of memory (%zu floats)\n", n);
-    exit(1);
+    exit(EXIT_NOMEM);
   }
   return p;
 }
@@ -127,14 +126,26 @@ void bench_usage_flags(FILE *f) {
           "  --batch B[,B...]  batch sizes (default 1,16,256,1024,4096)\n"
           "  --shape DIMS      a fixed input shape such as 16384x1024 (the leading dim is the batch)\n"
           "  --reps R          samples per measurement; the median is reported (default 15)\n"
-          "  --json            one JSON object per line instead of the table (with per-kernel times)\n"
+          "  --json            JSON Lines instead of the table: one object per row, per-kernel times\n"
+          "                    included (keys and units: README, Benchmark)\n"
           "  --breakdown       the median time of every kernel, fused and unfused, under each row\n"
           "  --training        dropout live, as in PyTorch's train mode (seed 0)\n"
           "  --cpu NAME, --features STR   the target (default: the host)\n"
           "  --threads N       the kernels' batch slices and the memcpy on N threads (default 1)\n");
 }
 
-void bench_options_init(bench_options *o) { *o = (bench_options){.reps = 15, .threads = 1}; }
+void bench_options_init(bench_options *o) {
+  *o = (bench_options){.reps = 15, .threads = 1, .prog = "actjit-bench"};
+}
+
+static const char *const switches[] = {"--json", "--breakdown", "--training"};
+static const char *const valued[] = {"--reps", "--cpu", "--features", "--batch", "--shape", "--threads"};
+
+void bench_offer_flags(suggest *s) {
+  for (size_t i = 0; i < sizeof switches / sizeof *switches; i++) suggest_offer(s, switches[i]);
+  for (size_t i = 0; i < sizeof valued / sizeof *valued; i++) suggest_offer(s, valued[i]);
+  suggest_offer(s, "--help");
+}
 
 /* "1,16,256" or "16384x1024" into v; false on anything else. */
 static bool parse_list(const char *s, char sep, int64_t *v, int max, int *n) {
@@ -150,18 +161,17 @@ static bool parse_list(const char *s, char sep, int64_t *v, int max, int *n) {
   return false;
 }
 
-int bench_parse_flag(int argc, char **argv, int *i, bench_options *o, const char *prog) {
+int bench_parse_flag(int argc, char **argv, int *i, bench_options *o) {
   const char *a = argv[*i], *val = *i + 1 < argc ? argv[*i + 1] : NULL;
-  if (!strcmp(a, "--json")) return o->json = true;
-  if (!strcmp(a, "--breakdown")) return o->breakdown = true;
-  if (!strcmp(a, "--training")) return o->training = true;
-  static const char *const valued[] = {"--reps", "--cpu", "--features", "--batch", "--shape", "--threads"};
+  if (!strcmp(a, switches[0])) return o->json = true;
+  if (!strcmp(a, switches[1])) return o->breakdown = true;
+  if (!strcmp(a, switches[2])) return o->training = true;
   int k = -1;
-  for (int j = 0; j < 6; j++)
+  for (int j = 0; j < (int)(sizeof valued / sizeof *valued); j++)
     if (!strcmp(a, valued[j])) k = j;
   if (k < 0) return 0;
   if (!val) {
-    fprintf(stderr, "%s: %s needs a value\n", prog, a);
+    fprintf(stderr, "%s: %s needs a value\n", o->prog, a);
     return -1;
   }
   ++*i;
@@ -181,7 +191,7 @@ int bench_parse_flag(int argc, char **argv, int *i, bench_options *o, const char
   }
   }
   if (!ok) {
-    fprintf(stderr, "%s: %s %s: not a valid value (see --help)\n", prog, a, val);
+    fprintf(stderr, "%s: %s %s: not a valid value (see --help)\n", o->prog, a, val);
     return -1;
   }
   return 1;
@@ -208,15 +218,16 @@ static int load_model(actjit_context *ctx, const bench_options *o, const char *l
   co.fuse = 1;
   co.training = o->training;
   double t0 = now();
-  if (actjit_compile(m->g, &co, &m->fused)) goto fail;
+  actjit_status st = actjit_compile(m->g, &co, &m->fused);
+  if (st) goto fail;
   double t1 = now();
   co.fuse = 0;
-  if (actjit_compile(m->g, &co, &m->unfused)) goto fail;
+  if ((st = actjit_compile(m->g, &co, &m->unfused))) goto fail;
   m->compile_s[0] = t1 - t0, m->compile_s[1] = now() - t1;
   if (o->threads > 1) {
     if (!(m->threads = pool_create(o->threads))) {
-      fprintf(stderr, "actjit-bench: cannot start %d threads\n", o->threads);
-      return 1;
+      fprintf(stderr, "%s: cannot start %d threads\n", o->prog, o->threads);
+      return EXIT_INTERNAL;
     }
     actjit_kernel_set_parallel_for(m->fused, pool_parallel_for, m->threads, o->threads);
     actjit_kernel_set_parallel_for(m->unfused, pool_parallel_for, m->threads, o->threads);
@@ -235,13 +246,14 @@ static int load_model(actjit_context *ctx, const bench_options *o, const char *l
     m->params[i] = alloc_floats(n);
     for (size_t j = 0; j < n; j++) m->params[i][j] = weights ? weights[i][j] : uniform(-bound, bound);
     if (rank == 2) m->flops_per_row += 2.0 * (double)dims[0] * (double)dims[1];
-    if (actjit_kernel_bind(m->fused, name, m->params[i], n) || actjit_kernel_bind(m->unfused, name, m->params[i], n))
+    if ((st = actjit_kernel_bind(m->fused, name, m->params[i], n)) ||
+        (st = actjit_kernel_bind(m->unfused, name, m->params[i], n)))
       goto fail;
   }
   return 0;
 fail:
-  fprintf(stderr, "actjit-bench: %s: %s\n", label, actjit_context_error(ctx));
-  return 1;
+  fprintf(stderr, "%s: %s: %s\n", o->prog, label, actjit_context_error(ctx));
+  return exit_for_status(st);
 }
 
 static void free_model(model *m) {
@@ -267,6 +279,25 @@ static double max_error(const float *a, const float *b, size_t n) {
   return e;
 }
 
+/* s as a JSON string. */
+static void print_json_string(const char *s) {
+  putchar('"');
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') printf("\\%c", c);
+    else if (c < 0x20) printf("\\u%04x", c);
+    else putchar(c);
+  }
+  putchar('"');
+}
+
+/* Bytes in KiB below a MiB, else in MiB. */
+static const char *bytes_str(char buf[24], size_t b) {
+  if (b < ((size_t)1 << 20)) snprintf(buf, 24, "%.1f KiB", (double)b / 1024);
+  else snprintf(buf, 24, "%.1f MiB", (double)b / (1 << 20));
+  return buf;
+}
+
 /* Median time of each kernel of k over reps profiled runs. */
 static void kernel_breakdown(actjit_kernel *k, const float *in, float *out, int64_t batch, int reps, double *med) {
   int n = actjit_kernel_step_count(k);
@@ -287,8 +318,11 @@ static void print_breakdown(const bench_options *o, actjit_kernel *k, const char
   kernel_breakdown(k, in, out, batch, o->reps, med);
   if (o->json) {
     printf(", \"%s_kernels\": [", label);
-    for (int i = 0; i < n; i++)
-      printf("%s{\"kernel\": \"%s\", \"us\": %.3f}", i ? ", " : "", actjit_kernel_step_name(k, i), med[i] * 1e6);
+    for (int i = 0; i < n; i++) {
+      printf("%s{\"kernel\": ", i ? ", " : "");
+      print_json_string(actjit_kernel_step_name(k, i));
+      printf(", \"us\": %.3f}", med[i] * 1e6);
+    }
     printf("]");
   } else {
     for (int i = 0; i < n; i++)
@@ -310,7 +344,7 @@ static int bench_one(const bench_options *o, model *m, int64_t batch, bool *head
   copy_arg ca = {copy, in, nin * sizeof(float), m->threads, o->threads};
   run_kernel(&fa), run_kernel(&ua), run_ref(&ra);
   double err_f = max_error(out_f, out_r, nout), err_u = max_error(out_u, out_r, nout);
-  int status = err_f <= 1e-4 && err_u <= 1e-4 ? 0 : 1;
+  bool agree = err_f <= 1e-4 && err_u <= 1e-4;
 
   enum { FUSED, UNFUSED, MEMCPY, REF, NT };
   timed t[NT] = {{.fn = run_kernel, .arg = &fa}, {.fn = run_kernel, .arg = &ua}, {.fn = run_copy, .arg = &ca}, {.fn = run_ref, .arg = &ra}};
@@ -340,36 +374,48 @@ static int bench_one(const bench_options *o, model *m, int64_t batch, bool *head
   int rank;
   int64_t dims[ACTJIT_MAX_RANK];
   actjit_graph_value_shape(m->g, 0, &rank, dims);
+  /* The keys and their units are listed in the README (Benchmark). */
   if (o->json) {
-    printf("{\"model\": \"%s\", \"shape\": [", m->path);
+    printf("{\"model\": ");
+    print_json_string(m->path);
+    printf(", \"shape\": [");
     for (int d = 0; d < rank; d++) printf("%s%lld", d ? ", " : "", (long long)(dims[d] < 0 ? -dims[d] * batch : dims[d]));
     printf("], \"threads\": %d, \"fused_us\": %.3f, \"unfused_us\": %.3f, \"reference_us\": %.3f, "
-           "\"memcpy_us\": %.3f, \"fused_gbs\": %.3f, \"speedup\": %.3f, \"fused_peak_bytes\": %zu, "
-           "\"unfused_peak_bytes\": %zu, \"max_rel_error\": %.3g, \"compile_ms\": [%.2f, %.2f]",
-           o->threads, med[FUSED] * 1e6, med[UNFUSED] * 1e6, med[REF] * 1e6, med[MEMCPY] * 1e6, bytes / med[FUSED] * 1e-9,
-           med[UNFUSED] / med[FUSED], peak_f, peak_u, fmax(err_f, err_u), m->compile_s[0] * 1e3,
-           m->compile_s[1] * 1e3);
+           "\"memcpy_us\": %.3f, \"speedup\": %.3f, \"fused_gbs\": %.3f, ",
+           o->threads, med[FUSED] * 1e6, med[UNFUSED] * 1e6, med[REF] * 1e6, med[MEMCPY] * 1e6,
+           med[UNFUSED] / med[FUSED], bytes / med[FUSED] * 1e-9);
+    if (flops > 0) printf("\"fused_gflops\": %.3f, ", flops / med[FUSED] * 1e-9);
+    else printf("\"fused_gflops\": null, ");
+    printf("\"fused_peak_bytes\": %zu, \"unfused_peak_bytes\": %zu, \"max_rel_error\": %.3g, "
+           "\"compile_ms\": {\"fused\": %.2f, \"unfused\": %.2f}",
+           peak_f, peak_u, fmax(err_f, err_u), m->compile_s[0] * 1e3, m->compile_s[1] * 1e3);
     print_breakdown(o, m->fused, "fused", in, out_f, batch);
     print_breakdown(o, m->unfused, "unfused", in, out_u, batch);
     printf("}\n");
   } else {
     if (!*header_done) {
-      printf("%-28s %7s %11s %11s %11s %11s %8s %9s %9s %12s %12s %9s\n", "model", "batch", "fused us", "unfused us",
-             "ref us", "memcpy us", "speedup", "GB/s", "GFLOP/s", "fused peak", "unfused peak", "max err");
+      printf("%-28s %7s %11s %11s %11s %11s %8s %10s %13s %11s %12s %11s\n", "model", "batch", "fused us",
+             "unfused us", "ref us", "memcpy us", "speedup", "fused GB/s", "fused GFLOP/s", "fused peak", "unfused peak",
+             "max rel err");
       *header_done = true;
     }
-    char gf[16] = "-";
+    char gf[16] = "-", pf[24], pu[24];
     if (flops > 0) snprintf(gf, sizeof gf, "%.2f", flops / med[FUSED] * 1e-9);
-    printf("%-28s %7lld %11.2f %11.2f %11.2f %11.2f %7.2fx %9.2f %9s %12zu %12zu %9.2g%s\n", m->path, (long long)batch,
-           med[FUSED] * 1e6, med[UNFUSED] * 1e6, med[REF] * 1e6, med[MEMCPY] * 1e6, med[UNFUSED] / med[FUSED],
-           bytes / med[FUSED] * 1e-9, gf, peak_f, peak_u, fmax(err_f, err_u), status ? "  MISMATCH" : "");
+    printf("%-28s %7lld %11.2f %11.2f %11.2f %11.2f %7.2fx %10.2f %13s %11s %12s %11.2g%s\n", m->path,
+           (long long)batch, med[FUSED] * 1e6, med[UNFUSED] * 1e6, med[REF] * 1e6, med[MEMCPY] * 1e6,
+           med[UNFUSED] / med[FUSED], bytes / med[FUSED] * 1e-9, gf, bytes_str(pf, peak_f), bytes_str(pu, peak_u),
+           fmax(err_f, err_u), agree ? "" : "  MISMATCH");
     if (o->breakdown) {
       print_breakdown(o, m->fused, "fused", in, out_f, batch);
       print_breakdown(o, m->unfused, "unfused", in, out_u, batch);
     }
   }
   free(in), free(out_f), free(out_u), free(out_r), free(copy);
-  return status;
+  if (agree) return EXIT_OK;
+  fflush(stdout);
+  fprintf(stderr, "%s: %s: at batch %lld the %s kernels disagree with the scalar reference (max relative error %.3g > 1e-4)\n",
+          o->prog, m->path, (long long)batch, err_f > 1e-4 ? "fused" : "unfused", fmax(err_f, err_u));
+  return EXIT_MISMATCH;
 }
 
 int bench_graph(const bench_options *o, const char *label, actjit_graph *g, const float *const *weights,
@@ -385,8 +431,8 @@ int bench_graph(const bench_options *o, const char *label, actjit_graph *g, cons
     for (int d = 1; d < o->shape_rank; d++) rest *= o->shape[d];
     for (int d = 1; d < rank; d++) want *= dims[d];
     if (rest != want || dims[0] >= 0) {
-      fprintf(stderr, "actjit-bench: %s: --shape does not match the model's input\n", label);
-      st = 2;
+      fprintf(stderr, "%s: %s: --shape does not match the model's input\n", o->prog, label);
+      st = EXIT_USAGE;
     } else {
       st = bench_one(o, &m, o->shape[0] / -dims[0], header);
     }
@@ -408,34 +454,40 @@ int bench_main(int argc, char **argv) {
   const char *models[64];
   int nmodels = 0;
   for (int i = 1; i < argc; i++) {
-    int r = bench_parse_flag(argc, argv, &i, &o, argv[0]);
-    if (r < 0) return 2;
+    int r = bench_parse_flag(argc, argv, &i, &o);
+    if (r < 0) return EXIT_USAGE;
     if (r) continue;
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
       printf("usage: %s [MODEL.air ...] [flags]\n"
              "Times each model fused, unfused and through the scalar reference, beside a memcpy of\n"
              "the input's bytes, and checks both kernels against the reference first.  Weights are\n"
              "random (PyTorch's default init); `actjit bench` also takes PyTorch print-outs and\n"
-             "--weights.  Default MODEL: ir/mlp.air.\n", argv[0]);
+             "--weights.  Default MODEL: ir/mlp.air.  Exit status as actjit's (actjit --help);\n"
+             "7 when a kernel disagrees with the reference.\n", argv[0]);
       bench_usage_flags(stdout);
-      return 0;
+      return fflush(stdout) ? EXIT_IO : EXIT_OK;
     }
     if (argv[i][0] == '-') {
-      fprintf(stderr, "%s: unknown option %s\n", argv[0], argv[i]);
-      return 2;
+      suggest sg;
+      char hint[SUGGEST_HINT_SIZE];
+      suggest_init(&sg, argv[i], strlen(argv[i]));
+      bench_offer_flags(&sg);
+      fprintf(stderr, "%s: unknown option '%s'%s; see %s --help\n", o.prog, argv[i], suggest_hint(&sg, hint), o.prog);
+      return EXIT_USAGE;
     }
     if (nmodels < 64) models[nmodels++] = argv[i];
   }
   if (!nmodels) models[nmodels++] = "ir/mlp.air";
   actjit_context *ctx;
-  if (actjit_context_create(&ctx)) return 1;
+  if (actjit_context_create(&ctx)) return EXIT_NOMEM;
   bool header = false;
   int st = 0;
   for (int i = 0; i < nmodels && !st; i++) {
     actjit_graph *g;
-    if (actjit_graph_parse_file(ctx, models[i], &g)) {
-      fprintf(stderr, "actjit-bench: %s\n", actjit_context_error(ctx));
-      st = 1;
+    actjit_status ps = actjit_graph_parse_file(ctx, models[i], &g);
+    if (ps) {
+      fprintf(stderr, "%s: %s\n", o.prog, actjit_context_error(ctx));
+      st = exit_for_status(ps);
       break;
     }
     st = bench_graph(&o, models[i], g, NULL, &header);

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "suggest.h"
+
 typedef struct bench_options {
   int64_t batches[16]; /* batch sizes; none: 1,16,256,1024,4096 */
   int nbatches;
@@ -16,17 +18,20 @@ typedef struct bench_options {
   int threads;                    /* >1: kernels and memcpy through a pool of this many */
   bool json, breakdown, training;
   const char *cpu, *features;
+  const char *prog; /* what messages start with: "actjit-bench" (the default), "actjit: bench" */
 } bench_options;
 
 void bench_options_init(bench_options *o);
 /* Reads the benchmark flag at argv[*i] (and its value, advancing *i).
  * Returns 1 if it was one, 0 if not, -1 on a bad value (reported). */
-int bench_parse_flag(int argc, char **argv, int *i, bench_options *o, const char *prog);
+int bench_parse_flag(int argc, char **argv, int *i, bench_options *o);
 void bench_usage_flags(FILE *f);
+/* Offers the benchmark's flags to a "did you mean" suggestion. */
+void bench_offer_flags(suggest *s);
 /* Benchmarks g, labelled `label`; weights[i] is the data of parameter i, or
  * weights is NULL for random ones.  *header: the table header is printed.
- * Returns 0, or nonzero on an error or a result that disagrees with the
- * reference. */
+ * Returns an exit status (cli/exit_codes.h): 0, the class of an error
+ * (reported), or EXIT_MISMATCH when a kernel disagrees with the reference. */
 int bench_graph(const bench_options *o, const char *label, actjit_graph *g, const float *const *weights,
                 bool *header);
 /* actjit-bench's main. */

@@ -11,7 +11,17 @@ and the script prints, per input shape, the
 median time of R samples (each sample ~2 ms of back-to-back calls, as
 actjit-bench takes them) and GB/s counting the input and output bytes, so the
 rows line up with `build/actjit-bench MODEL` on the same shapes. --json prints
-one object per line with the keys model, engine, shape, threads, us.
+one object per line with the keys model, engine, shape, threads, blas, us.
+
+Every thread pool the process loads (PyTorch's, OpenMP's, the BLAS's) is
+pinned to --threads: the variables are set before torch is imported, since
+OpenBLAS sizes its pool when it is loaded.  OpenMP's threads sleep between
+parallel regions (OMP_WAIT_POLICY=PASSIVE unless set): spinning, they hold
+the cores OpenBLAS's own threads need, and the seed model at batch 1024 on
+2 threads took 28-34 ms instead of 1.7-2.4.  The header (or the "blas" key)
+names the BLAS library torch got: Debian's libblas.so.3 is whichever the
+alternatives system points at, the reference BLAS or OpenBLAS, and PyTorch's
+linear is about 40x apart between the two.
 Needs PyTorch (Debian 12: apt-get install python3-torch, 1.13).
 """
 import argparse
@@ -23,8 +33,8 @@ import subprocess
 import sys
 import time
 
-import torch
-import torch.nn.functional as F
+# The thread-count variables of the libraries torch may load.
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 
 # The ops that need more than F.<name>(x, **attributes); the canonical IR
 # names every other op as torch.nn.functional does, with its arguments.
@@ -105,6 +115,20 @@ def pipeline(params, ops, out):
     return run
 
 
+def loaded_blas():
+    """The BLAS library mapped into this process: its kind and the file that
+    libblas.so.3 (what torch links) resolved to."""
+    with open("/proc/self/maps") as maps:
+        files = {os.path.realpath(line.split()[-1]) for line in maps
+                 if re.search(r"/lib(blas|openblas\w*|blis\w*|mkl\w*)\.so", line)}
+    if not files:
+        return "none found"
+    kinds = {"OpenBLAS" if "openblas" in f else "BLIS" if "blis" in f else "MKL" if "mkl" in f
+             else "reference BLAS" if "/blas/" in f else "BLAS" for f in files}
+    shown = min(files, key=lambda f: (not os.path.basename(f).startswith("libblas"), f))
+    return f"{' + '.join(sorted(kinds))} ({shown})"
+
+
 def median_seconds(fn, x, reps):
     fn(x)  # warm up
     t0 = time.perf_counter()
@@ -131,7 +155,15 @@ def main():
     ap.add_argument("--actjit", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "actjit"),
                     help="the actjit command (default: build/actjit of this checkout)")
     o = ap.parse_args()
+    for var in THREAD_VARS:
+        os.environ[var] = str(o.threads)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    global torch, F
+    import torch
+    import torch.nn.functional as F
     torch.set_num_threads(o.threads)
+    torch.set_num_interop_threads(o.threads)
+    blas = loaded_blas()
     inp, params, ops, out = parse(canonical_ir(o.actjit, o.model), o.model)
     run = pipeline(params, ops, out)
     if o.shape:
@@ -139,7 +171,8 @@ def main():
     else:
         shapes = [[b] + [int(d) for d in inp[1:]] for b in (int(b) for b in o.batch.split(","))]
     if not o.json:
-        print(f"{'model':<30} {'shape':>14} {'torch us':>11} {'GB/s':>8}   (PyTorch {torch.__version__}, {o.threads} thread)")
+        print(f"{'model':<30} {'shape':>14} {'torch us':>11} {'GB/s':>8}   (PyTorch {torch.__version__}, "
+              f"{o.threads} thread{'s' if o.threads > 1 else ''}, BLAS: {blas})")
     for shape in shapes:
         x = torch.rand(shape) * 4 - 2
         with torch.inference_mode():
@@ -148,7 +181,7 @@ def main():
         gbs = (x.numel() + y.numel()) * 4 / t / 1e9
         if o.json:
             print(json.dumps({"model": o.model, "engine": f"pytorch-{torch.__version__}-eager",
-                              "shape": shape, "threads": o.threads, "us": round(t * 1e6, 3)}))
+                              "shape": shape, "threads": o.threads, "blas": blas, "us": round(t * 1e6, 3)}))
         else:
             print(f"{o.model:<30} {'x'.join(map(str, shape)):>14} {t * 1e6:11.2f} {gbs:8.2f}")
 

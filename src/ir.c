@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ir.h"
+#include "suggest.h"
 
 actjit_status actjit_graph_create(actjit_context *ctx, actjit_graph **out) {
   if (!ctx || !out) return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "actjit_graph_create: NULL argument");
@@ -227,7 +228,9 @@ actjit_status actjit_graph_op(actjit_graph *g, const char *opname,
       nargs < 0 || nattrs < 0)
     return aj_error(g ? g->ctx : NULL, ACTJIT_ERR_ARGUMENT, "actjit_graph_op: NULL argument");
   op_id op = op_lookup(opname, strlen(opname));
-  if (op == OP_COUNT) return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "unknown op '%s'", opname);
+  char hint[SUGGEST_HINT_SIZE];
+  if (op == OP_COUNT)
+    return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "unknown op '%s'%s", opname, suggest_op(opname, strlen(opname), hint));
   const op_info *oi = &op_table[op];
   if (nargs < oi->min_args || nargs > oi->max_args)
     return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s takes %d..%d operands, got %d", opname,
@@ -240,8 +243,9 @@ actjit_status actjit_graph_op(actjit_graph *g, const char *opname,
   for (int i = 0; i < nattrs; i++) {
     int k = attrs[i].name ? op_attr_index(op, attrs[i].name, strlen(attrs[i].name)) : -1;
     if (k < 0)
-      return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s has no attribute '%s'", opname,
-                      attrs[i].name ? attrs[i].name : "(null)");
+      return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s has no attribute '%s'%s", opname,
+                      attrs[i].name ? attrs[i].name : "(null)",
+                      attrs[i].name ? suggest_attr(op, false, attrs[i].name, strlen(attrs[i].name), hint) : "");
     if (!isfinite(attrs[i].value))
       return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s: attribute %s must be a finite number, got %g", opname,
                       attrs[i].name, attrs[i].value);

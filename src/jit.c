@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "suggest.h"
 #include "target_names.h" /* generated from this LLVM's llc -mcpu=help */
 
 static pthread_once_t native_once = PTHREAD_ONCE_INIT;
@@ -43,16 +44,30 @@ static bool in_list(const char *const *list, size_t n, const char *s, size_t len
   return false;
 }
 
+/* " (did you mean 'x'?)" for the name of the list closest to s[0..len),
+ * written with `sign` before it, or "". */
+static const char *list_hint(const char *const *list, size_t n, const char *sign, const char *s, size_t len,
+                             char hint[SUGGEST_HINT_SIZE + 1]) {
+  suggest sg;
+  suggest_init(&sg, s, len);
+  for (size_t i = 0; i < n; i++) suggest_offer(&sg, list[i]);
+  hint[0] = '\0';
+  if (sg.best) snprintf(hint, SUGGEST_HINT_SIZE + 1, " (did you mean '%s%s'?)", sign, sg.best);
+  return hint;
+}
+
 /* Each entry of "+a,-b" must be a feature LLVM knows: LLVM would only warn
  * on stderr and ignore it. */
 static actjit_status check_features(actjit_context *ctx, const char *fs) {
+  size_t nf = sizeof known_features / sizeof *known_features;
   for (const char *p = fs; *p;) {
     size_t len = strcspn(p, ",");
-    if (len && ((*p != '+' && *p != '-') ||
-                !in_list(known_features, sizeof known_features / sizeof *known_features, p + 1, len - 1)))
+    bool sign = *p == '+' || *p == '-';
+    char hint[SUGGEST_HINT_SIZE + 1] = "";
+    if (len && (!sign || !in_list(known_features, nf, p + 1, len - 1)))
       return aj_error(ctx, ACTJIT_ERR_TARGET,
-                      "unknown CPU feature '%.*s' (expected +name or -name, names as in llc -mattr=help)",
-                      (int)len, p);
+                      "unknown CPU feature '%.*s'%s; expected +name or -name, names as in llc -mattr=help", (int)len,
+                      p, sign ? list_hint(known_features, nf, *p == '+' ? "+" : "-", p + 1, len - 1, hint) : "");
     p += len + (p[len] == ',');
   }
   return ACTJIT_OK;
@@ -127,8 +142,11 @@ actjit_status jit_target_init(actjit_context *ctx, const char *cpu, const char *
     cpu = getenv("ACTJIT_CPU");
     features = features ? features : getenv("ACTJIT_FEATURES");
   }
-  if (cpu && !in_list(known_cpus, sizeof known_cpus / sizeof *known_cpus, cpu, strlen(cpu)))
-    return aj_error(ctx, ACTJIT_ERR_TARGET, "unknown CPU '%s' (names as in llc -mcpu=help)", cpu);
+  size_t ncpus = sizeof known_cpus / sizeof *known_cpus;
+  char hint[SUGGEST_HINT_SIZE + 1];
+  if (cpu && !in_list(known_cpus, ncpus, cpu, strlen(cpu)))
+    return aj_error(ctx, ACTJIT_ERR_TARGET, "unknown CPU '%s'%s; names as in llc -mcpu=help", cpu,
+                    list_hint(known_cpus, ncpus, "", cpu, strlen(cpu), hint));
   actjit_status st = features ? check_features(ctx, features) : ACTJIT_OK;
   if (st) return st;
   t->triple = take_llvm_message(LLVMGetDefaultTargetTriple());

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "ir.h"
+#include "suggest.h"
 
 typedef enum tok_kind {
   T_EOF, T_NEWLINE, T_WORD, T_VALUE, T_PARAM, T_NUMBER, T_PUNCT, T_BAD
@@ -257,9 +258,11 @@ static actjit_status parse_attrs(parser *ps, op_id op, double attr[OP_MAX_ATTRS]
       return aj_error(ps->g->ctx, ACTJIT_ERR_PARSE, "%s:%d:%d: attribute '%.*s' given twice", ps->g->file, nm.line,
                       nm.col, (int)nm.len, nm.s);
     if (slot >= 0) seen[slot] = true;
+    char hint[SUGGEST_HINT_SIZE];
     if (k < 0 && !is_inplace)
-      return aj_error(ps->g->ctx, ACTJIT_ERR_PARSE, "%s:%d:%d: %s has no attribute '%.*s'", ps->g->file,
-                      nm.line, nm.col, op_table[op].name, (int)nm.len, nm.s);
+      return aj_error(ps->g->ctx, ACTJIT_ERR_PARSE, "%s:%d:%d: %s has no attribute '%.*s'%s", ps->g->file,
+                      nm.line, nm.col, op_table[op].name, (int)nm.len, nm.s,
+                      suggest_attr(op, op_table[op].kind == K_ELTWISE, nm.s, nm.len, hint));
     next(ps);
     if ((st = expect_punct(ps, '='))) return st;
     if (ps->tok.kind != T_NUMBER) return error_at(ps, &ps->tok, "a finite number");
@@ -283,9 +286,10 @@ static actjit_status parse_op(parser *ps) {
   if (st) return st;
   token opt = ps->tok;
   op_id op = opt.kind == T_WORD ? op_lookup(opt.s, opt.len) : OP_COUNT;
+  char hint[SUGGEST_HINT_SIZE];
   if (opt.kind == T_WORD && op == OP_COUNT)
-    return aj_error(ps->g->ctx, ACTJIT_ERR_PARSE, "%s:%d:%d: unknown op '%.*s'", ps->g->file, opt.line,
-                    opt.col, (int)opt.len, opt.s);
+    return aj_error(ps->g->ctx, ACTJIT_ERR_PARSE, "%s:%d:%d: unknown op '%.*s'%s", ps->g->file, opt.line,
+                    opt.col, (int)opt.len, opt.s, suggest_op(opt.s, opt.len, hint));
   if (op == OP_COUNT) return error_at(ps, &opt, "an op name");
   next(ps);
   int args[OP_MAX_ARGS], nargs = 0;

@@ -989,7 +989,7 @@ static void test_error_callback(void **state) {
   assert_int_equal(f->calls, 1);
   assert_int_equal(f->cb_status, ACTJIT_ERR_PARSE);
   assert_string_equal(f->cb_msg, actjit_context_error(f->ctx));
-  assert_string_equal(f->cb_msg, "bad.air:2:6: unknown op 'gelu2'");
+  assert_string_equal(f->cb_msg, "bad.air:2:6: unknown op 'gelu2' (did you mean 'gelu'?)");
   /* A successful call does not call it. */
   reset(f);
   PARSE_OK(f, X784 "%y = relu %x\noutput %y\n");
@@ -999,14 +999,14 @@ static void test_error_callback(void **state) {
   actjit_graph *g2;
   assert_int_equal(actjit_graph_parse(c2, "output %q\n", 10, "other.air", &g2), ACTJIT_ERR_PARSE);
   assert_int_equal(f->calls, 0);
-  assert_string_equal(actjit_context_error(f->ctx), "bad.air:2:6: unknown op 'gelu2'");
+  assert_string_equal(actjit_context_error(f->ctx), "bad.air:2:6: unknown op 'gelu2' (did you mean 'gelu'?)");
   assert_true(strncmp(actjit_context_error(c2), "other.air:1:8: ", 15) == 0);
   actjit_context_destroy(c2);
   /* Unset: no more calls, the message is still kept. */
   actjit_context_set_error_callback(f->ctx, NULL, NULL);
   assert_int_equal(parse_n(f, "%y = gelu3 %x\n", 14, &g), ACTJIT_ERR_PARSE);
   assert_int_equal(f->calls, 0);
-  assert_string_equal(actjit_context_error(f->ctx), "bad.air:1:6: unknown op 'gelu3'");
+  assert_string_equal(actjit_context_error(f->ctx), "bad.air:1:6: unknown op 'gelu3' (did you mean 'gelu'?)");
   /* Reset: called again. */
   actjit_context_set_error_callback(f->ctx, on_error, f);
   EXPECT_ERR(f, ACTJIT_ERR_IO, actjit_graph_parse_file(f->ctx, "/nonexistent/x.air", &g), "/nonexistent/x.air");

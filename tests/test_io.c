@@ -120,13 +120,19 @@ static void write_npy_raw(const char *name, int major, const char *dict,
 static const char f4_3x4[] =
     "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }";
 
-/* Reads tmp(name) expecting failure; leaves the message in err. */
-static void expect_npy_fails(const char *name)
+/* Reads tmp(name) expecting failure `code`; leaves the message in err. */
+static void expect_npy_fails_as(const char *name, int code)
 {
   npy_array a;
-  assert_int_equal(npy_read(tmp(name), &a, err, sizeof err), -1);
+  assert_int_equal(npy_read(tmp(name), &a, err, sizeof err), code);
   assert_null(a.data);
   assert_non_null(strstr(err, name));
+}
+
+/* The same for a file that is not a valid .npy. */
+static void expect_npy_fails(const char *name)
+{
+  expect_npy_fails_as(name, IO_BAD_FILE);
 }
 
 /* ------------------------------------------------------------------- npy */
@@ -245,7 +251,17 @@ static void test_npy_bad_magic(void **state)
   static const char png[] = "\x89PNG\r\n\x1a\n and then some more bytes";
   write_file(tmp("magic.npy"), png, sizeof png);
   expect_npy_fails("magic.npy");
-  expect_err("bad magic", "\\x89", "\\x93NUMPY", NULL);
+  expect_err("magic.npy: not a .npy file", "\\x89", "\\x93NUMPY", NULL);
+}
+
+/* np.savez writes a zip of .npy files: said first, with what to do. */
+static void test_npy_zip(void **state)
+{
+  (void)state;
+  static const char zip[] = "PK\x03\x04\x14\x00\x00\x00\x00\x00 a local file header";
+  write_file(tmp("savez.npy"), zip, sizeof zip);
+  expect_npy_fails("savez.npy");
+  expect_err("savez.npy: not a .npy file but a zip archive", "np.savez", "np.save", NULL);
 }
 
 static void test_npy_bad_version(void **state)
@@ -264,8 +280,11 @@ static void test_npy_bad_version(void **state)
 static void test_npy_missing_file(void **state)
 {
   (void)state;
-  expect_npy_fails("absent.npy");
+  expect_npy_fails_as("absent.npy", IO_SYSTEM);
   expect_err("cannot open", "No such file", NULL);
+  assert_int_equal(mkdir(tmp("dir.npy"), 0755), 0);
+  expect_npy_fails_as("dir.npy", IO_SYSTEM);
+  expect_err("not a regular file", NULL);
 }
 
 static void test_npy_shape_overflow(void **state)
@@ -320,17 +339,25 @@ static void test_npy_write_failures(void **state)
   static const float one = 1.0f;
   static const int64_t d1[] = {1}, neg[] = {-2};
   assert_int_equal(mkdir(tmp("isdir"), 0755), 0);
-  assert_int_equal(npy_write(tmp("isdir"), 1, d1, &one, err, sizeof err), -1);
-  expect_err("isdir", "cannot rename", NULL);
+  assert_int_equal(npy_write(tmp("isdir"), 1, d1, &one, err, sizeof err), IO_SYSTEM);
+  expect_err("isdir: cannot write: Is a directory", NULL);
 
+  /* The message names the user's path and the reason, never the temporary
+   * file the write goes through. */
   assert_int_equal(
-      npy_write(tmp("nodir/x.npy"), 1, d1, &one, err, sizeof err), -1);
-  expect_err("nodir/x.npy", "cannot create temporary file", NULL);
+      npy_write(tmp("nodir/x.npy"), 1, d1, &one, err, sizeof err), IO_SYSTEM);
+  char want[600];
+  snprintf(want, sizeof want, "%s: cannot write: no such directory '%s'", tmp("nodir/x.npy"), tmp("nodir"));
+  assert_string_equal(err, want);
+  write_file(tmp("file"), "x", 1);
+  assert_int_equal(npy_write(tmp("file/x.npy"), 1, d1, &one, err, sizeof err), IO_SYSTEM);
+  snprintf(want, sizeof want, "%s: cannot write: '%s' is not a directory", tmp("file/x.npy"), tmp("file"));
+  assert_string_equal(err, want);
 
   assert_int_equal(npy_write(tmp("neg.npy"), 1, neg, &one, err, sizeof err),
-                   -1);
+                   IO_BAD_FILE);
   expect_err("neg.npy", "(-2,)", NULL);
-  assert_int_equal(npy_write(tmp("r9.npy"), 9, d1, &one, err, sizeof err), -1);
+  assert_int_equal(npy_write(tmp("r9.npy"), 9, d1, &one, err, sizeof err), IO_BAD_FILE);
   expect_err("rank 9", NULL);
 
   DIR *d = opendir(tmpdir);
@@ -358,12 +385,17 @@ static void write_st_raw(const char *name, const char *json, size_t data)
   free(b);
 }
 
-static void expect_st_fails(const char *name)
+static void expect_st_fails_as(const char *name, int code)
 {
   st_file *f = (st_file *)&f; /* any non-NULL value: st_open must reset it */
-  assert_int_equal(st_open(tmp(name), &f, err, sizeof err), -1);
+  assert_int_equal(st_open(tmp(name), &f, err, sizeof err), code);
   assert_null(f);
   assert_non_null(strstr(err, name));
+}
+
+static void expect_st_fails(const char *name)
+{
+  expect_st_fails_as(name, IO_BAD_FILE);
 }
 
 static void expect_tensor(const st_file *f, const char *name, int rank,
@@ -547,8 +579,27 @@ static void test_st_missing_key(void **state)
 static void test_st_missing_file(void **state)
 {
   (void)state;
-  expect_st_fails("absent.safetensors");
+  expect_st_fails_as("absent.safetensors", IO_SYSTEM);
   expect_err("cannot open", "No such file", NULL);
+}
+
+/* What torch.save writes, and a .npy, said first for what they are; the
+ * zip's first bytes read as a header length would exceed the file. */
+static void test_st_other_formats(void **state)
+{
+  (void)state;
+  static const char zip[] = "PK\x03\x04\x00\x00\x08\x08\x00\x00 archive/data.pkl";
+  write_file(tmp("model.pt"), zip, sizeof zip);
+  expect_st_fails("model.pt");
+  expect_err("model.pt: not a safetensors file but a zip archive (what torch.save writes)",
+             "safetensors.torch.save_file(model.state_dict(), ", NULL);
+  static const char pickle[] = "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.";
+  write_file(tmp("legacy.pt"), pickle, sizeof pickle);
+  expect_st_fails("legacy.pt");
+  expect_err("legacy.pt: not a safetensors file but a Python pickle", "save_file", NULL);
+  write_npy_raw("weights.npy", 1, f4_3x4, 12);
+  expect_st_fails("weights.npy");
+  expect_err("weights.npy: not a safetensors file but a .npy array", NULL);
 }
 
 int main(void)
@@ -561,6 +612,7 @@ int main(void)
       cmocka_unit_test(test_npy_wrong_dtype),
       cmocka_unit_test(test_npy_fortran_order),
       cmocka_unit_test(test_npy_bad_magic),
+      cmocka_unit_test(test_npy_zip),
       cmocka_unit_test(test_npy_bad_version),
       cmocka_unit_test(test_npy_missing_file),
       cmocka_unit_test(test_npy_shape_overflow),
@@ -577,6 +629,7 @@ int main(void)
       cmocka_unit_test(test_st_malformed_entry),
       cmocka_unit_test(test_st_missing_key),
       cmocka_unit_test(test_st_missing_file),
+      cmocka_unit_test(test_st_other_formats),
   };
   return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

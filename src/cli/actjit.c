@@ -3,12 +3,13 @@
  *   actjit run MODEL --weights W.safetensors --input X.npy --output Y.npy
  *   actjit dump MODEL --emit ir|passes|llvm|llvm-opt|asm [-o FILE]
  *   actjit check MODEL
- *   actjit --version | --help
+ *   actjit bench MODEL
+ *   actjit --version [--verbose] | --help
  *
  * MODEL is textual IR or the print-out of a PyTorch nn.Sequential (told apart
  * by content: a print-out starts with `Sequential(`).  Errors are one line on
- * stderr, `actjit: <message>`; the exit status is 1 for errors and 2 for
- * command-line (usage) errors. */
+ * stderr, `actjit: <message>`; the exit status says the class of failure
+ * (exit_codes.h, the table below). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -18,24 +19,40 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "actjit.h"
 #include "bench.h"
+#include "cli/exit_codes.h"
 #include "pool.h"
 #include "frontend/torch_seq.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
 #include "ir.h" /* the graph's input and output shapes */
+#include "suggest.h"
 
-enum { EXIT_ERROR = 1, EXIT_USAGE = 2 };
+/* What --help and the README say of each exit status. */
+static const struct {
+  int code;
+  const char *what;
+} exit_table[] = {
+    {EXIT_OK, "success"},
+    {EXIT_INTERNAL, "internal error (LLVM failed) or another failure"},
+    {EXIT_USAGE, "command-line error"},
+    {EXIT_INVALID, "invalid model or input: syntax, shapes, weights, a file of the wrong format"},
+    {EXIT_IO, "I/O: a file that cannot be opened, read or written"},
+    {EXIT_NOMEM, "out of memory"},
+    {EXIT_TARGET, "unsupported CPU or CPU feature"},
+    {EXIT_MISMATCH, "bench: a kernel's result disagrees with the scalar reference"},
+};
 
 /* ------------------------------------------------------------------ usage */
 
 static const char usage_run[] =
     "usage: actjit run MODEL --input X.npy --output Y.npy [--weights W.safetensors]\n"
     "                  [--input-shape DIMS] [--no-fuse] [--cpu NAME] [--features STR]\n"
-    "                  [--threads N]\n"
+    "                  [--threads N] [--verbose]\n"
     "  Compiles MODEL and runs it on X.npy (float32), writing Y.npy atomically.\n"
     "  The input's leading dim is the batch when the model's input is N-led; the\n"
     "  other dims must match the model's.  Every parameter of the model must be in\n"
@@ -43,7 +60,8 @@ static const char usage_run[] =
     "  shape, and W.safetensors may hold nothing else.  For a PyTorch print-out the\n"
     "  model's input is X.npy's shape with dim 0 as N (a 1-D X is one sample),\n"
     "  unless --input-shape is given.  --threads N runs each kernel's batch slices\n"
-    "  on N threads.\n";
+    "  on N threads.  --verbose (-v) says what was done: the model's shapes, the\n"
+    "  target, the kernels, the threads and the times.\n";
 
 static const char usage_dump[] =
     "usage: actjit dump MODEL [--emit ir|passes|llvm|llvm-opt|asm] [-o FILE]\n"
@@ -84,14 +102,17 @@ static void print_usage(FILE *f, const char *cmd) {
     bench_usage_flags(f);
   }
   if (!cmd)
-    fputs("usage: actjit --version\n"
-          "  Prints the version and the host CPU name and features LLVM sees.\n"
+    fputs("usage: actjit --version [--verbose]\n"
+          "  Prints the versions of actjit and LLVM and the host CPU's name; --verbose\n"
+          "  adds the CPU features LLVM sees.\n"
           "usage: actjit --help | actjit COMMAND --help\n",
           f);
   fputs(usage_common, f);
   for (int i = 0; i < torch_seq_module_count(); i++)
     fprintf(f, "%s%s", i ? ", " : "", torch_seq_module_name(i));
-  fputs(".\nErrors: one line on stderr, exit status 1 (2 for command-line errors).\n", f);
+  fputs(".\nErrors: one line on stderr.  Exit status:\n", f);
+  for (size_t i = 0; i < sizeof exit_table / sizeof *exit_table; i++)
+    fprintf(f, "  %d  %s\n", exit_table[i].code, exit_table[i].what);
 }
 
 /* One line on stderr, newlines flattened.  Returns `code`. */
@@ -116,7 +137,7 @@ typedef struct options {
   const char *cmd_name;
   const char *model, *weights, *input, *output, *cpu, *features;
   actjit_dump_kind emit;
-  bool no_fuse, help;
+  bool no_fuse, help, verbose;
   int threads;
   int in_rank; /* 0: no --input-shape */
   int64_t in_dims[ACTJIT_MAX_RANK];
@@ -167,6 +188,7 @@ static const struct {
 enum {
   O_WEIGHTS = 1 << 0, O_INPUT = 1 << 1, O_OUTPUT = 1 << 2, O_FUSE = 1 << 3, O_CPU = 1 << 4,
   O_FEATURES = 1 << 5, O_THREADS = 1 << 6, O_SHAPE = 1 << 7, O_EMIT = 1 << 8, O_OFILE = 1 << 9,
+  O_VERBOSE = 1 << 10,
 };
 
 static const struct {
@@ -177,7 +199,7 @@ static const struct {
     {"--weights", O_WEIGHTS, true}, {"--input", O_INPUT, true},     {"--output", O_OUTPUT, true},
     {"--no-fuse", O_FUSE, false},   {"--cpu", O_CPU, true},         {"--features", O_FEATURES, true},
     {"--threads", O_THREADS, true}, {"--input-shape", O_SHAPE, true}, {"--emit", O_EMIT, true},
-    {"-o", O_OFILE, true},
+    {"-o", O_OFILE, true},          {"--verbose", O_VERBOSE, false}, {"-v", O_VERBOSE, false},
 };
 
 /* Parses argv[2..] for command o->cmd.  Returns 0 or EXIT_USAGE (reported). */
@@ -198,8 +220,15 @@ static int parse_options(int argc, char **argv, int allowed, options *o) {
     int k = -1;
     for (size_t j = 0; j < sizeof option_table / sizeof *option_table; j++)
       if (strlen(option_table[j].name) == n && !strncmp(option_table[j].name, a, n)) k = (int)j;
-    if (k < 0 || !(option_table[k].flag & allowed))
-      return complain(EXIT_USAGE, "%s: unknown option '%.*s' (see actjit %s --help)", c, (int)n, a, c);
+    if (k < 0 || !(option_table[k].flag & allowed)) {
+      suggest sg;
+      char hint[SUGGEST_HINT_SIZE];
+      suggest_init(&sg, a, n);
+      for (size_t j = 0; j < sizeof option_table / sizeof *option_table; j++)
+        if (option_table[j].flag & allowed) suggest_offer(&sg, option_table[j].name);
+      return complain(EXIT_USAGE, "%s: unknown option '%.*s'%s; see actjit %s --help", c, (int)n, a,
+                      suggest_hint(&sg, hint), c);
+    }
     const char *v = NULL;
     if (option_table[k].takes_value) {
       if (n < strlen(a)) v = a + n + 1;
@@ -213,6 +242,7 @@ static int parse_options(int argc, char **argv, int allowed, options *o) {
     case O_INPUT: o->input = v; break;
     case O_OUTPUT: case O_OFILE: o->output = v; break;
     case O_FUSE: o->no_fuse = true; break;
+    case O_VERBOSE: o->verbose = true; break;
     case O_CPU: o->cpu = v; break;
     case O_FEATURES: o->features = v; break;
     case O_THREADS: {
@@ -234,8 +264,14 @@ static int parse_options(int argc, char **argv, int allowed, options *o) {
     case O_EMIT: {
       size_t j = 0, m = sizeof emit_kinds / sizeof *emit_kinds;
       while (j < m && strcmp(emit_kinds[j].name, v)) j++;
-      if (j == m)
-        return complain(EXIT_USAGE, "%s: --emit '%s': expected ir, passes, llvm, llvm-opt or asm", c, v);
+      if (j == m) {
+        suggest sg;
+        char hint[SUGGEST_HINT_SIZE];
+        suggest_init(&sg, v, strlen(v));
+        for (j = 0; j < m; j++) suggest_offer(&sg, emit_kinds[j].name);
+        return complain(EXIT_USAGE, "%s: --emit '%s'%s: expected ir, passes, llvm, llvm-opt or asm", c, v,
+                        suggest_hint(&sg, hint));
+      }
       o->emit = emit_kinds[j].kind;
       break;
     }
@@ -276,15 +312,23 @@ static void session_free(session *s) {
   actjit_free(s->dump);
 }
 
-static int lib_error(session *s) { return complain(EXIT_ERROR, "%s", actjit_context_error(s->ctx)); }
+static int lib_error(session *s, actjit_status st) {
+  return complain(exit_for_status(st), "%s", actjit_context_error(s->ctx));
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static int read_file(const char *path, char **text, size_t *len) {
   FILE *f = fopen(path, "rb");
-  if (!f) return complain(EXIT_ERROR, "%s: cannot open: %s", path, strerror(errno));
+  if (!f) return complain(EXIT_IO, "%s: cannot open: %s", path, strerror(errno));
   struct stat sb;
   if (fstat(fileno(f), &sb) == 0 && !S_ISREG(sb.st_mode)) {
     fclose(f);
-    return complain(EXIT_ERROR, "%s: not a regular file", path);
+    return complain(EXIT_IO, "%s: not a regular file", path);
   }
   char *buf = NULL;
   size_t n = 0, cap = 0;
@@ -294,7 +338,8 @@ static int read_file(const char *path, char **text, size_t *len) {
       if (!nb) {
         free(buf);
         fclose(f);
-        return complain(EXIT_ERROR, "%s: too large or out of memory", path);
+        return cap < ((size_t)1 << 30) ? complain(EXIT_NOMEM, "%s: out of memory", path)
+                                       : complain(EXIT_INVALID, "%s: too large for a model (over 1 GiB)", path);
       }
       buf = nb;
     }
@@ -306,32 +351,11 @@ static int read_file(const char *path, char **text, size_t *len) {
   fclose(f);
   if (bad) {
     free(buf);
-    return complain(EXIT_ERROR, "%s: read error", path);
+    return complain(EXIT_IO, "%s: read error", path);
   }
   *text = buf;
   *len = n;
   return 0;
-}
-
-/* Reads and builds the model.  For a print-out the input shape is in_dims
- * (in_rank 0: derived from its first Linear). */
-static int load_model(session *s, const char *path, int in_rank, const int64_t *in_dims,
-                      bool shape_given, bool *is_torch) {
-  int rc = read_file(path, &s->text, &s->text_len);
-  if (rc) return rc;
-  *is_torch = torch_seq_detect(s->text, s->text_len);
-  actjit_status st;
-  if (*is_torch) {
-    st = torch_seq_parse(s->ctx, s->text, s->text_len, path, in_rank, in_dims, &s->g);
-    if (st == ACTJIT_ERR_ARGUMENT && in_rank == 0)
-      return complain(EXIT_ERROR, "%s; pass --input-shape", actjit_context_error(s->ctx));
-  } else {
-    if (shape_given)
-      return complain(EXIT_ERROR, "%s: --input-shape is only for PyTorch print-outs; textual IR declares its input",
-                      path);
-    st = actjit_graph_parse(s->ctx, s->text, s->text_len, path, &s->g);
-  }
-  return st ? lib_error(s) : 0;
 }
 
 static const char *dims_str(char *buf, size_t len, int rank, const int64_t *dims) {
@@ -353,6 +377,61 @@ static const char *model_shape_str(char *buf, size_t len, int rank, const int64_
   return buf;
 }
 
+/* The shape of value v of the graph, as model_shape_str writes it. */
+static const char *value_shape_str(char *buf, size_t len, const actjit_graph *g, actjit_value v) {
+  int rank;
+  int64_t dims[ACTJIT_MAX_RANK];
+  actjit_graph_value_shape(g, v, &rank, dims);
+  return model_shape_str(buf, len, rank, dims);
+}
+
+/* Reports a print-out that failed to build (status st) for `run`, whose
+ * input shape came from X (xpath).  When the model builds with the input
+ * its first Linear implies, the problem is X: the message names X, its
+ * shape and the model's input (and, when X's last dim fits, its rank). */
+static int torch_input_error(session *s, actjit_status st, const char *path, const char *xpath) {
+  char why[1024], a[128], b[128];
+  snprintf(why, sizeof why, "%s", actjit_context_error(s->ctx));
+  actjit_graph *g;
+  if (st != ACTJIT_ERR_VERIFY || torch_seq_parse(s->ctx, s->text, s->text_len, path, 0, NULL, &g))
+    return complain(exit_for_status(st), "%s", why);
+  int rank;
+  int64_t dims[ACTJIT_MAX_RANK];
+  actjit_graph_value_shape(g, actjit_graph_get_input(g), &rank, dims);
+  actjit_graph_destroy(g);
+  const npy_array *x = &s->x;
+  model_shape_str(b, sizeof b, rank, dims);
+  if (x->dims[x->rank - 1] != dims[rank - 1])
+    return complain(EXIT_INVALID, "%s has shape %s, but the model's input is %s (in_features of its first Linear, %s:%d)",
+                    xpath, dims_str(a, sizeof a, x->rank, x->dims), b, path,
+                    torch_seq_first_linear_line(s->text, s->text_len));
+  return complain(EXIT_INVALID, "%s has rank %d (shape %s), but the model's input has rank %d, %s: %s", xpath, x->rank,
+                  dims_str(a, sizeof a, x->rank, x->dims), rank, b, why);
+}
+
+/* Reads and builds the model.  For a print-out the input shape is in_dims
+ * (in_rank 0: derived from its first Linear); xpath names the file the
+ * shape came from (run's X), or is NULL. */
+static int load_model(session *s, const char *path, int in_rank, const int64_t *in_dims, bool shape_given,
+                      const char *xpath, bool *is_torch) {
+  int rc = read_file(path, &s->text, &s->text_len);
+  if (rc) return rc;
+  *is_torch = torch_seq_detect(s->text, s->text_len);
+  actjit_status st;
+  if (*is_torch) {
+    st = torch_seq_parse(s->ctx, s->text, s->text_len, path, in_rank, in_dims, &s->g);
+    if (st == ACTJIT_ERR_ARGUMENT && in_rank == 0)
+      return complain(EXIT_INVALID, "%s; pass --input-shape", actjit_context_error(s->ctx));
+    if (st && xpath && !shape_given) return torch_input_error(s, st, path, xpath);
+  } else {
+    if (shape_given)
+      return complain(EXIT_USAGE, "%s: --input-shape is only for PyTorch print-outs; textual IR declares its input",
+                      path);
+    st = actjit_graph_parse(s->ctx, s->text, s->text_len, path, &s->g);
+  }
+  return st ? lib_error(s, st) : 0;
+}
+
 /* Checks the weights file against the model's parameters: missing, wrongly
  * shaped and extra tensors are errors. */
 static int load_weights(session *s, const char *path) {
@@ -361,11 +440,12 @@ static int load_weights(session *s, const char *path) {
     if (!np) return 0;
     const char *first;
     actjit_graph_param_info(s->g, 0, &first, NULL, NULL);
-    return complain(EXIT_ERROR, "the model has %d parameter%s (%s%s) but no --weights was given", np,
+    return complain(EXIT_USAGE, "the model has %d parameter%s (%s%s) but no --weights was given", np,
                     np == 1 ? "" : "s", first, np > 1 ? ", ..." : "");
   }
   char err[1024];
-  if (st_open(path, &s->weights, err, sizeof err)) return complain(EXIT_ERROR, "%s", err);
+  int rc = st_open(path, &s->weights, err, sizeof err);
+  if (rc) return complain(exit_for_io(rc), "%s", err);
   for (int i = 0; i < np; i++) {
     const char *name;
     int rank, wrank;
@@ -374,12 +454,12 @@ static int load_weights(session *s, const char *path) {
     char a[128], b[128];
     actjit_graph_param_info(s->g, i, &name, &rank, dims);
     if (st_get(s->weights, name, &wrank, wdims, &data, NULL, 0))
-      return complain(EXIT_ERROR, "%s: missing tensor '%s' (the model's parameter @%s, shape %s)", path, name, name,
+      return complain(EXIT_INVALID, "%s: missing tensor '%s' (the model's parameter @%s, shape %s)", path, name, name,
                       dims_str(a, sizeof a, rank, dims));
     bool same = wrank == rank;
     for (int d = 0; same && d < rank; d++) same = wdims[d] == dims[d];
     if (!same)
-      return complain(EXIT_ERROR, "%s: tensor '%s' has shape %s, but the model's parameter @%s has shape %s", path,
+      return complain(EXIT_INVALID, "%s: tensor '%s' has shape %s, but the model's parameter @%s has shape %s", path,
                       name, dims_str(a, sizeof a, wrank, wdims), name, dims_str(b, sizeof b, rank, dims));
   }
   for (int j = 0; j < st_count(s->weights); j++) {
@@ -396,7 +476,7 @@ static int load_weights(session *s, const char *path) {
       const float *data;
       char a[128];
       st_get(s->weights, name, &wrank, wdims, &data, NULL, 0);
-      return complain(EXIT_ERROR, "%s: unexpected tensor '%s' of shape %s: the model has no parameter of that name",
+      return complain(EXIT_INVALID, "%s: unexpected tensor '%s' of shape %s: the model has no parameter of that name",
                       path, name, dims_str(a, sizeof a, wrank, wdims));
     }
   }
@@ -413,8 +493,9 @@ static int bind_weights(session *s) {
     size_t count;
     actjit_graph_param_info(s->g, i, &name, NULL, NULL);
     if (st_get(s->weights, name, &rank, dims, &data, NULL, 0) || npy_shape_count(rank, dims, &count))
-      return complain(EXIT_ERROR, "internal error: tensor '%s' vanished", name);
-    if (actjit_kernel_bind(s->k, name, data, count)) return lib_error(s);
+      return complain(EXIT_INTERNAL, "internal error: tensor '%s' vanished", name);
+    actjit_status st = actjit_kernel_bind(s->k, name, data, count);
+    if (st) return lib_error(s, st);
   }
   return 0;
 }
@@ -425,54 +506,45 @@ static int compile(session *s, const options *o) {
   co.cpu = o->cpu;
   co.features = o->features;
   co.fuse = !o->no_fuse;
-  return actjit_compile(s->g, &co, &s->k) ? lib_error(s) : 0;
-}
-
-/* Writes text to path through a temporary file in the same directory, so
- * path never holds a partial file. */
-static int write_atomic(const char *path, const char *text, size_t len) {
-  size_t pl = strlen(path);
-  char *tmp = malloc(pl + sizeof ".XXXXXX");
-  if (!tmp) return complain(EXIT_ERROR, "out of memory");
-  memcpy(tmp, path, pl);
-  memcpy(tmp + pl, ".XXXXXX", sizeof ".XXXXXX");
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    int rc = complain(EXIT_ERROR, "%s: cannot create a temporary file: %s", path, strerror(errno));
-    free(tmp);
-    return rc;
-  }
-  int rc = 0;
-  FILE *f = fdopen(fd, "wb");
-  if (!f) {
-    rc = complain(EXIT_ERROR, "%s: %s", tmp, strerror(errno));
-    close(fd);
-  } else {
-    bool ok = fwrite(text, 1, len, f) == len && fflush(f) == 0 && fchmod(fd, 0644) == 0;
-    int e = errno;
-    ok &= fclose(f) == 0;
-    if (!ok) rc = complain(EXIT_ERROR, "%s: cannot write: %s", tmp, strerror(e ? e : errno));
-    else if (rename(tmp, path)) rc = complain(EXIT_ERROR, "%s: cannot rename into place: %s", path, strerror(errno));
-  }
-  if (rc) unlink(tmp);
-  free(tmp);
-  return rc;
+  actjit_status st = actjit_compile(s->g, &co, &s->k);
+  return st ? lib_error(s, st) : 0;
 }
 
 static int write_stdout(const char *text) {
   size_t n = strlen(text);
   if (fwrite(text, 1, n, stdout) != n || fflush(stdout))
-    return complain(EXIT_ERROR, "cannot write to standard output: %s", strerror(errno));
+    return complain(EXIT_IO, "cannot write to standard output: %s", strerror(errno));
   return 0;
 }
 
 /* --------------------------------------------------------------- commands */
 
+/* run --verbose: what was read, compiled, run and written. */
+static int report_run(const session *s, const options *o, bool is_torch, int64_t batch, const int64_t *odims,
+                      double compile_s, double run_s) {
+  char a[128], b[128];
+  const actjit_graph *g = s->g;
+  int np = actjit_graph_param_count(g), nk = actjit_kernel_step_count(s->k), threads = o->threads > 1 ? o->threads : 1;
+  printf("model: %s, %s: input %s, output %s, %d parameter%s%s%s\n", o->model,
+         is_torch ? "a PyTorch print-out" : "textual IR", value_shape_str(a, sizeof a, g, actjit_graph_get_input(g)),
+         value_shape_str(b, sizeof b, g, actjit_graph_get_output(g)), np, np == 1 ? "" : "s",
+         o->weights ? " from " : "", o->weights ? o->weights : "");
+  printf("target: %s, %d floats a vector; %s plan of %d kernel%s, compiled in %.1f ms\n", actjit_kernel_cpu(s->k),
+         actjit_kernel_vector_width(s->k), o->no_fuse ? "unfused" : "fused", nk, nk == 1 ? "" : "s", compile_s * 1e3);
+  for (int i = 0; i < nk; i++) printf("  kernel %d: %s\n", i, actjit_kernel_step_name(s->k, i));
+  printf("run: %s %s as batch %lld on %d thread%s in %.3f ms\n", o->input, dims_str(a, sizeof a, s->x.rank, s->x.dims),
+         (long long)batch, threads, threads == 1 ? "" : "s", run_s * 1e3);
+  const shape *os = &g->nodes[g->output].shape;
+  printf("output: %s %s\n", o->output, dims_str(a, sizeof a, os->rank, odims));
+  return fflush(stdout) ? complain(EXIT_IO, "cannot write to standard output: %s", strerror(errno)) : 0;
+}
+
 static int cmd_run(session *s, const options *o) {
   char err[1024], a[128], b[128];
-  if (npy_read(o->input, &s->x, err, sizeof err)) return complain(EXIT_ERROR, "%s", err);
+  int rc = npy_read(o->input, &s->x, err, sizeof err);
+  if (rc) return complain(exit_for_io(rc), "%s", err);
   if (s->x.rank < 1 || s->x.rank > ACTJIT_MAX_RANK)
-    return complain(EXIT_ERROR, "%s: input has rank %d (expected 1 to %d)", o->input, s->x.rank, ACTJIT_MAX_RANK);
+    return complain(EXIT_INVALID, "%s: input has rank %d (expected 1 to %d)", o->input, s->x.rank, ACTJIT_MAX_RANK);
 
   /* A print-out's input shape: X's, dim 0 the batch (a 1-D X is one sample). */
   int in_rank = o->in_rank;
@@ -484,15 +556,11 @@ static int cmd_run(session *s, const options *o) {
     if (in_rank > 1) in_dims[0] = ACTJIT_DYN;
   }
   bool is_torch;
-  int rc = load_model(s, o->model, in_rank, in_dims, o->in_rank > 0, &is_torch);
-  if (rc) return rc;
+  if ((rc = load_model(s, o->model, in_rank, in_dims, o->in_rank > 0, o->input, &is_torch))) return rc;
 
   /* X against the model's input: same rank and trailing dims; the leading
    * dim is the batch (times d[0] after a flatten folding it) when N-led. */
   const shape *in = &s->g->nodes[s->g->input].shape;
-  int rank;
-  int64_t dims[ACTJIT_MAX_RANK];
-  actjit_graph_value_shape(s->g, s->g->input, &rank, dims);
   bool ok = s->x.rank == in->rank;
   for (int i = in->dyn ? 1 : 0; ok && i < in->rank; i++) ok = s->x.dims[i] == in->d[i];
   int64_t batch = 1;
@@ -501,15 +569,18 @@ static int cmd_run(session *s, const options *o) {
     batch = s->x.dims[0] / in->d[0];
   }
   if (!ok)
-    return complain(EXIT_ERROR, "%s has shape %s, but the model's input is %s", o->input,
-                    dims_str(a, sizeof a, s->x.rank, s->x.dims), model_shape_str(b, sizeof b, rank, dims));
+    return complain(EXIT_INVALID, "%s has shape %s, but the model's input is %s", o->input,
+                    dims_str(a, sizeof a, s->x.rank, s->x.dims), value_shape_str(b, sizeof b, s->g, s->g->input));
 
+  double t0 = now();
   if ((rc = load_weights(s, o->weights)) || (rc = compile(s, o)) || (rc = bind_weights(s))) return rc;
+  double compile_s = now() - t0;
 
   size_t in_count, out_count;
-  if (actjit_kernel_io_sizes(s->k, batch, &in_count, &out_count)) return lib_error(s);
+  actjit_status st = actjit_kernel_io_sizes(s->k, batch, &in_count, &out_count);
+  if (st) return lib_error(s, st);
   if (in_count != s->x.count)
-    return complain(EXIT_ERROR, "%s: %zu elements, but the model's input takes %zu at batch %lld", o->input,
+    return complain(EXIT_INVALID, "%s: %zu elements, but the model's input takes %zu at batch %lld", o->input,
                     s->x.count, in_count, (long long)batch);
   const shape *os = &s->g->nodes[s->g->output].shape;
   int64_t odims[ACTJIT_MAX_RANK];
@@ -517,33 +588,43 @@ static int cmd_run(session *s, const options *o) {
   if (os->dyn) odims[0] *= batch;
   size_t count;
   if (npy_shape_count(os->rank, odims, &count) || count != out_count)
-    return complain(EXIT_ERROR, "internal error: output shape %s does not hold %zu elements",
+    return complain(EXIT_INTERNAL, "internal error: output shape %s does not hold %zu elements",
                     dims_str(a, sizeof a, os->rank, odims), out_count);
   s->y = malloc(out_count ? out_count * sizeof(float) : 1);
-  if (!s->y) return complain(EXIT_ERROR, "out of memory for %zu output floats", out_count);
+  if (!s->y) return complain(EXIT_NOMEM, "out of memory for %zu output floats", out_count);
   if (o->threads > 1) {
-    if (!(s->threads = pool_create(o->threads))) return complain(EXIT_ERROR, "cannot start %d threads", o->threads);
+    if (!(s->threads = pool_create(o->threads)))
+      return complain(EXIT_INTERNAL, "cannot start %d threads", o->threads);
     actjit_kernel_set_parallel_for(s->k, pool_parallel_for, s->threads, o->threads);
   }
   static const float empty[1];
-  if (actjit_kernel_run(s->k, s->x.data ? s->x.data : empty, batch, s->y)) return lib_error(s);
-  if (npy_write(o->output, os->rank, odims, s->y, err, sizeof err)) return complain(EXIT_ERROR, "%s", err);
-  return 0;
+  t0 = now();
+  if ((st = actjit_kernel_run(s->k, s->x.data ? s->x.data : empty, batch, s->y))) return lib_error(s, st);
+  double run_s = now() - t0;
+  if ((rc = npy_write(o->output, os->rank, odims, s->y, err, sizeof err))) return complain(exit_for_io(rc), "%s", err);
+  return o->verbose ? report_run(s, o, is_torch, batch, odims, compile_s, run_s) : 0;
 }
 
 static int cmd_dump(session *s, const options *o) {
   bool is_torch;
-  int rc = load_model(s, o->model, o->in_rank, o->in_dims, o->in_rank > 0, &is_torch);
+  int rc = load_model(s, o->model, o->in_rank, o->in_dims, o->in_rank > 0, NULL, &is_torch);
   if (rc || (o->weights && (rc = load_weights(s, o->weights))) || (rc = compile(s, o))) return rc;
-  if (actjit_kernel_dump(s->k, o->emit, &s->dump)) return lib_error(s);
-  return o->output ? write_atomic(o->output, s->dump, strlen(s->dump)) : write_stdout(s->dump);
+  actjit_status st = actjit_kernel_dump(s->k, o->emit, &s->dump);
+  if (st) return lib_error(s, st);
+  if (!o->output) return write_stdout(s->dump);
+  char err[1024];
+  const void *text = s->dump;
+  size_t len = strlen(s->dump);
+  rc = io_write_atomic(o->output, &text, &len, 1, err, sizeof err);
+  return rc ? complain(exit_for_io(rc), "%s", err) : 0;
 }
 
 static int cmd_check(session *s, const options *o) {
   bool is_torch;
-  int rc = load_model(s, o->model, o->in_rank, o->in_dims, o->in_rank > 0, &is_torch);
+  int rc = load_model(s, o->model, o->in_rank, o->in_dims, o->in_rank > 0, NULL, &is_torch);
   if (rc || (o->weights && (rc = load_weights(s, o->weights)))) return rc;
-  if (actjit_graph_verify(s->g) || actjit_graph_print(s->g, &s->dump)) return lib_error(s);
+  actjit_status st = actjit_graph_verify(s->g);
+  if (st || (st = actjit_graph_print(s->g, &s->dump))) return lib_error(s, st);
   return write_stdout(s->dump);
 }
 
@@ -552,21 +633,32 @@ static int cmd_check(session *s, const options *o) {
 static int cmd_bench(session *s, int argc, char **argv) {
   bench_options bo;
   bench_options_init(&bo);
+  bo.prog = "actjit: bench";
   const char *model = NULL, *weights = NULL;
   int in_rank = 0;
   int64_t in_dims[ACTJIT_MAX_RANK];
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
-    int r = bench_parse_flag(argc, argv, &i, &bo, "actjit bench");
+    int r = bench_parse_flag(argc, argv, &i, &bo);
     if (r < 0) return EXIT_USAGE;
     if (r) continue;
-    if ((!strcmp(a, "--weights") || !strcmp(a, "--input-shape")) && i + 1 < argc) {
+    if (!strcmp(a, "--weights") || !strcmp(a, "--input-shape")) {
+      if (i + 1 == argc) return complain(EXIT_USAGE, "bench: option %s needs a value", a);
       const char *v = argv[++i];
       if (a[2] == 'w') weights = v;
       else if (!parse_dims(v, &in_rank, in_dims))
         return complain(EXIT_USAGE, "bench: --input-shape '%s': expected dims such as N,784", v);
-    } else if (a[0] == '-' || model) {
-      return complain(EXIT_USAGE, "bench: unexpected argument '%s' (see actjit bench --help)", a);
+    } else if (a[0] == '-') {
+      suggest sg;
+      char hint[SUGGEST_HINT_SIZE];
+      suggest_init(&sg, a, strlen(a));
+      bench_offer_flags(&sg);
+      suggest_offer(&sg, "--weights");
+      suggest_offer(&sg, "--input-shape");
+      return complain(EXIT_USAGE, "bench: unknown option '%s'%s; see actjit bench --help", a,
+                      suggest_hint(&sg, hint));
+    } else if (model) {
+      return complain(EXIT_USAGE, "bench: unexpected argument '%s' (one MODEL only)", a);
     } else {
       model = a;
     }
@@ -579,11 +671,11 @@ static int cmd_bench(session *s, int argc, char **argv) {
     for (int d = 0; d < in_rank; d++) in_dims[d] = d ? bo.shape[d] : ACTJIT_DYN;
   }
   bool is_torch;
-  int rc = load_model(s, model, in_rank, in_dims, false, &is_torch);
+  int rc = load_model(s, model, in_rank, in_dims, false, NULL, &is_torch);
   if (rc || (weights && (rc = load_weights(s, weights)))) return rc;
   int np = actjit_graph_param_count(s->g);
   const float **w = calloc((size_t)np + 1, sizeof *w);
-  if (!w) return complain(EXIT_ERROR, "out of memory");
+  if (!w) return complain(EXIT_NOMEM, "out of memory");
   for (int i = 0; weights && i < np; i++) {
     const char *name;
     int rank;
@@ -592,40 +684,77 @@ static int cmd_bench(session *s, int argc, char **argv) {
     st_get(s->weights, name, &rank, dims, &w[i], NULL, 0);
   }
   bool header = false;
-  rc = bench_graph(&bo, model, s->g, weights ? w : NULL, &header) ? EXIT_ERROR : 0;
+  rc = bench_graph(&bo, model, s->g, weights ? w : NULL, &header);
   free(w);
   return rc;
 }
 
-static int version(void) {
+/* One line: the versions and the host CPU; --verbose adds its features. */
+static int version(int argc, char **argv) {
+  bool verbose = false;
+  for (int i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "--verbose") && strcmp(argv[i], "-v")) {
+      suggest sg;
+      char hint[SUGGEST_HINT_SIZE];
+      suggest_init(&sg, argv[i], strlen(argv[i]));
+      suggest_offer(&sg, "--verbose");
+      return complain(EXIT_USAGE, "--version: unknown option '%s'%s; it takes only --verbose", argv[i],
+                      suggest_hint(&sg, hint));
+    }
+    verbose = true;
+  }
   char *cpu = NULL, *features = NULL;
-  if (actjit_host_cpu(&cpu, &features)) return complain(EXIT_ERROR, "cannot query the host CPU");
-  printf("%s\nhost cpu: %s\nhost features: %s\n", actjit_version(), cpu, features);
+  actjit_status st = actjit_host_cpu(&cpu, &features);
+  if (st) return complain(exit_for_status(st), "cannot query the host CPU: %s", actjit_status_name(st));
+  printf("%s, host CPU %s\n", actjit_version(), cpu);
+  if (verbose) printf("host CPU features: %s\n", features);
   actjit_free(cpu);
   actjit_free(features);
-  return fflush(stdout) ? complain(EXIT_ERROR, "cannot write to standard output: %s", strerror(errno)) : 0;
+  return fflush(stdout) ? complain(EXIT_IO, "cannot write to standard output: %s", strerror(errno)) : 0;
+}
+
+static const char *const commands[] = {"run", "dump", "check", "bench"};
+#define NCOMMANDS (sizeof commands / sizeof *commands)
+
+static bool is_command(const char *c) {
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    if (!strcmp(c, commands[i])) return true;
+  return false;
+}
+
+/* "unknown command" with the closest command (or --help, --version). */
+static int unknown_command(const char *prefix, const char *c) {
+  suggest sg;
+  char hint[SUGGEST_HINT_SIZE];
+  suggest_init(&sg, c, strlen(c));
+  for (size_t i = 0; i < NCOMMANDS; i++) suggest_offer(&sg, commands[i]);
+  if (!*prefix) {
+    suggest_offer(&sg, "--help");
+    suggest_offer(&sg, "--version");
+  }
+  return complain(EXIT_USAGE, "%sunknown command '%s'%s; commands: run, dump, check, bench (see actjit --help)", prefix,
+                  c, suggest_hint(&sg, hint));
+}
+
+static int help(FILE *f, const char *cmd) {
+  print_usage(f, cmd);
+  return fflush(f) ? EXIT_IO : 0;
 }
 
 int main(int argc, char **argv) {
   if (argc < 2) return complain(EXIT_USAGE, "missing command: run, dump, check or bench (see actjit --help)");
   const char *c = argv[1];
   if (!strcmp(c, "--help") || !strcmp(c, "-h") || !strcmp(c, "help")) {
-    if (argc > 2 && strcmp(argv[2], "run") && strcmp(argv[2], "dump") && strcmp(argv[2], "check") &&
-        strcmp(argv[2], "bench"))
-      return complain(EXIT_USAGE, "help: unknown command '%s' (commands: run, dump, check, bench)", argv[2]);
-    print_usage(stdout, argc > 2 ? argv[2] : NULL);
-    return fflush(stdout) ? EXIT_ERROR : 0;
+    if (argc > 2 && !is_command(argv[2])) return unknown_command("help: ", argv[2]);
+    return help(stdout, argc > 2 ? argv[2] : NULL);
   }
-  if (!strcmp(c, "--version") || !strcmp(c, "-V") || !strcmp(c, "version")) return version();
+  if (!strcmp(c, "--version") || !strcmp(c, "-V") || !strcmp(c, "version")) return version(argc, argv);
 
   if (!strcmp(c, "bench")) {
     for (int i = 2; i < argc; i++)
-      if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-        print_usage(stdout, "bench");
-        return fflush(stdout) ? EXIT_ERROR : 0;
-      }
+      if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return help(stdout, "bench");
     session s = {0};
-    if (actjit_context_create(&s.ctx)) return complain(EXIT_ERROR, "out of memory");
+    if (actjit_context_create(&s.ctx)) return complain(EXIT_NOMEM, "out of memory");
     int rc = cmd_bench(&s, argc, argv);
     session_free(&s);
     return rc;
@@ -634,7 +763,7 @@ int main(int argc, char **argv) {
   int allowed;
   if (!strcmp(c, "run")) {
     o.cmd = CMD_RUN;
-    allowed = O_WEIGHTS | O_INPUT | O_OUTPUT | O_FUSE | O_CPU | O_FEATURES | O_THREADS | O_SHAPE;
+    allowed = O_WEIGHTS | O_INPUT | O_OUTPUT | O_FUSE | O_CPU | O_FEATURES | O_THREADS | O_SHAPE | O_VERBOSE;
   } else if (!strcmp(c, "dump")) {
     o.cmd = CMD_DUMP;
     allowed = O_WEIGHTS | O_EMIT | O_OFILE | O_FUSE | O_CPU | O_FEATURES | O_SHAPE;
@@ -642,17 +771,14 @@ int main(int argc, char **argv) {
     o.cmd = CMD_CHECK;
     allowed = O_WEIGHTS | O_SHAPE;
   } else {
-    return complain(EXIT_USAGE, "unknown command '%s' (commands: run, dump, check, bench; see actjit --help)", c);
+    return unknown_command("", c);
   }
   int rc = parse_options(argc, argv, allowed, &o);
   if (rc) return rc;
-  if (o.help) {
-    print_usage(stdout, c);
-    return fflush(stdout) ? EXIT_ERROR : 0;
-  }
+  if (o.help) return help(stdout, c);
 
   session s = {0};
-  if (actjit_context_create(&s.ctx)) return complain(EXIT_ERROR, "out of memory");
+  if (actjit_context_create(&s.ctx)) return complain(EXIT_NOMEM, "out of memory");
   switch (o.cmd) {
   case CMD_RUN: rc = cmd_run(&s, &o); break;
   case CMD_DUMP: rc = cmd_dump(&s, &o); break;

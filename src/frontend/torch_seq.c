@@ -24,6 +24,7 @@
 
 #include "ir.h"  /* aj_error */
 #include "ops.h" /* which ops are views */
+#include "suggest.h"
 
 /* ------------------------------------------------------------------ table */
 
@@ -381,9 +382,14 @@ static actjit_status parse_args(reader *r, layer *l) {
     if (keyword) {
       for (int i = 0; i < MAX_MARGS && row->args[i].name; i++)
         if (strlen(row->args[i].name) == n && !memcmp(row->args[i].name, key, n)) spec = &row->args[i];
-      if (!spec)
-        return fail(r, line, ACTJIT_ERR_PARSE, "%s has no argument '%.*s'", row->module,
-                    (int)(n > 40 ? 40 : n), key);
+      if (!spec) {
+        suggest sg;
+        char hint[SUGGEST_HINT_SIZE];
+        suggest_init(&sg, key, n);
+        for (int i = 0; i < MAX_MARGS && row->args[i].name; i++) suggest_offer(&sg, row->args[i].name);
+        return fail(r, line, ACTJIT_ERR_PARSE, "%s has no argument '%.*s'%s", row->module,
+                    (int)(n > 40 ? 40 : n), key, suggest_hint(&sg, hint));
+      }
     } else {
       npos++;
       for (int i = 0; i < MAX_MARGS && row->args[i].name; i++)
@@ -469,8 +475,14 @@ static actjit_status parse_module(reader *r, const char *path, int depth) {
   }
 
   const module_row *row = find_module(name, n);
-  if (!row)
-    return fail(r, line, ACTJIT_ERR_PARSE, "unsupported module '%.*s'", (int)(n > 60 ? 60 : n), name);
+  if (!row) {
+    suggest sg;
+    char hint[SUGGEST_HINT_SIZE];
+    suggest_init(&sg, name, n);
+    for (int i = 0; i < torch_seq_module_count(); i++) suggest_offer(&sg, torch_seq_module_name(i));
+    return fail(r, line, ACTJIT_ERR_PARSE, "unsupported module '%.*s'%s", (int)(n > 60 ? 60 : n), name,
+                suggest_hint(&sg, hint));
+  }
   layer l = {.row = row, .line = line, .param = {ACTJIT_NO_VALUE, ACTJIT_NO_VALUE}};
   actjit_status st = parse_args(r, &l);
   if (st) return st;
@@ -646,4 +658,17 @@ actjit_status torch_seq_parse(actjit_context *ctx, const char *text, size_t len,
   for (int i = 0; i < r.n; i++) free(r.layers[i].path);
   free(r.layers);
   return st;
+}
+
+int torch_seq_first_linear_line(const char *text, size_t len) {
+  if (!text) return 0;
+  reader r = {.file = "", .end = text + len, .line = 1};
+  r.p = text + bom(text, len);
+  int line = 0;
+  if (!parse_module(&r, "", 0))
+    for (int i = 0; i < r.n && !line; i++)
+      if (r.layers[i].row->build == B_LINEAR) line = r.layers[i].line;
+  for (int i = 0; i < r.n; i++) free(r.layers[i].path);
+  free(r.layers);
+  return line;
 }

@@ -48,4 +48,9 @@ actjit_status torch_seq_parse(actjit_context *ctx, const char *text,
 int torch_seq_module_count(void);
 const char *torch_seq_module_name(int i);
 
+/* The line of the print-out's first Linear, whose in_features the reader
+ * takes as the input's when in_rank is 0; 0 if it has none or does not
+ * parse.  Reports nothing. */
+int torch_seq_first_linear_line(const char *text, size_t len);
+
 #endif

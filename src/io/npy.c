@@ -1,6 +1,6 @@
 /* .npy reader and writer for '<f4' arrays.  Format reference:
  * https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html */
-#define _POSIX_C_SOURCE 200809L /* mkstemp, fileno, fchmod */
+#define _POSIX_C_SOURCE 200809L /* fileno */
 
 #include "npy.h"
 
@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "npy.c copies '<f4' bytes straight into floats: little-endian only"
@@ -265,9 +264,11 @@ static int check_header(const io_ctx *x, const char *text, size_t len,
 static int read_exact(const io_ctx *x, FILE *f, void *buf, size_t n,
                       const char *what)
 {
+  /* The sizes were checked against the file's: an early end is the file
+   * changing under us, a system failure as much as a read error. */
   if (n && fread(buf, 1, n, f) != n)
-    return io_fail(x, "cannot read %s: %s", what,
-                ferror(f) ? strerror(errno) : "unexpected end of file");
+    return io_fail_as(x, IO_SYSTEM, "cannot read %s: %s", what,
+                      ferror(f) ? strerror(errno) : "unexpected end of file");
   return 0;
 }
 
@@ -275,7 +276,7 @@ static int read_header(const io_ctx *x, FILE *f, size_t len, npy_array *a)
 {
   char *text = malloc(len ? len : 1);
   if (!text)
-    return io_fail(x, "out of memory for a %zu-byte header", len);
+    return io_fail_as(x, IO_NOMEM, "out of memory for a %zu-byte header", len);
   int rc = read_exact(x, f, text, len, "header");
   if (!rc)
     rc = check_header(x, text, len, a);
@@ -300,14 +301,18 @@ static int read_preamble(const io_ctx *x, FILE *f, uint64_t size,
   if (size < 8)
     return io_fail(x, "truncated: file is %llu bytes, too short for the .npy "
                    "magic and version", (unsigned long long)size);
-  if (read_exact(x, f, pre, 8, "preamble"))
-    return -1;
+  int rc = read_exact(x, f, pre, 8, "preamble");
+  if (rc)
+    return rc;
+  if (!memcmp(pre, "PK\x03\x04", 4))
+    return io_fail(x, "not a .npy file but a zip archive (what np.savez "
+                   "writes); save one float32 array with np.save");
   if (memcmp(pre, magic, MAGIC_LEN)) {
     char found[MAGIC_LEN * 4 + 1];
     for (size_t i = 0; i < MAGIC_LEN; i++)
       snprintf(found + 4 * i, 5, "\\x%02x", pre[i]);
-    return io_fail(x, "bad magic %s (expected \\x93NUMPY: not a .npy file)",
-                found);
+    return io_fail(x, "not a .npy file: it starts with %s, not the magic "
+                   "\\x93NUMPY", found);
   }
   if (pre[6] < 1 || pre[6] > 3 || pre[7] != 0)
     return io_fail(x, "unsupported .npy format version %d.%d (expected 1.0, "
@@ -319,8 +324,8 @@ static int read_preamble(const io_ctx *x, FILE *f, uint64_t size,
                    "%llu-byte version %d.0 preamble",
                 (unsigned long long)size, (unsigned long long)*pre_len,
                 pre[6]);
-  if (read_exact(x, f, pre + 8, (size_t)len_bytes, "preamble"))
-    return -1;
+  if ((rc = read_exact(x, f, pre + 8, (size_t)len_bytes, "preamble")))
+    return rc;
   *hlen = le_uint(pre + 8, len_bytes);
   if (*hlen > size - *pre_len)
     return io_fail(x, "truncated header: its length field says %llu bytes but "
@@ -333,13 +338,13 @@ static int read_stream(const io_ctx *x, FILE *f, npy_array *a)
 {
   struct stat st;
   if (fstat(fileno(f), &st))
-    return io_fail(x, "cannot stat: %s", strerror(errno));
+    return io_fail_as(x, IO_SYSTEM, "cannot stat: %s", strerror(errno));
   if (!S_ISREG(st.st_mode))
-    return io_fail(x, "not a regular file");
+    return io_fail_as(x, IO_SYSTEM, "not a regular file");
   uint64_t size = (uint64_t)st.st_size, pre_len = 0, hlen = 0;
-  if (read_preamble(x, f, size, &pre_len, &hlen) ||
-      read_header(x, f, (size_t)hlen, a))
-    return -1;
+  int rc = read_preamble(x, f, size, &pre_len, &hlen);
+  if (rc || (rc = read_header(x, f, (size_t)hlen, a)))
+    return rc;
 
   char shape[SHAPE_STR_MAX];
   if (npy_shape_count(a->rank, a->dims, &a->count))
@@ -354,8 +359,8 @@ static int read_stream(const io_ctx *x, FILE *f, npy_array *a)
   if (!want)
     return 0;
   if (!(a->data = malloc(want)))
-    return io_fail(x, "out of memory for %llu bytes of data",
-                (unsigned long long)want);
+    return io_fail_as(x, IO_NOMEM, "out of memory for %llu bytes of data",
+                      (unsigned long long)want);
   return read_exact(x, f, a->data, want, "data");
 }
 
@@ -365,7 +370,7 @@ int npy_read(const char *path, npy_array *out, char *err, size_t errlen)
   memset(out, 0, sizeof *out);
   FILE *f = fopen(path, "rb");
   if (!f)
-    return io_fail(&x, "cannot open: %s", strerror(errno));
+    return io_fail_as(&x, IO_SYSTEM, "cannot open: %s", strerror(errno));
   int rc = read_stream(&x, f, out);
   fclose(f);
   if (rc)
@@ -397,38 +402,6 @@ static size_t make_header(char buf[HEADER_MAX], int rank, const int64_t *dims)
   return total;
 }
 
-/* Fills the temporary file (taking ownership of fd) and renames it. */
-static int write_and_rename(const io_ctx *x, int fd, const char *tmp,
-                            const char *hdr, size_t hlen, const float *data,
-                            size_t count)
-{
-  /* mkstemp creates 0600; give the result a normal file's mode. */
-  if (fchmod(fd, 0644)) {
-    int e = errno;
-    close(fd);
-    return io_fail(x, "cannot chmod temporary file %s: %s", tmp, strerror(e));
-  }
-  FILE *f = fdopen(fd, "wb");
-  if (!f) {
-    int e = errno;
-    close(fd);
-    return io_fail(x, "cannot open temporary file %s: %s", tmp, strerror(e));
-  }
-  bool ok = fwrite(hdr, 1, hlen, f) == hlen &&
-            (!count || fwrite(data, sizeof *data, count, f) == count);
-  int e = errno;
-  if (fclose(f) && ok) { /* buffered writes surface here (e.g. ENOSPC) */
-    ok = false;
-    e = errno;
-  }
-  if (!ok)
-    return io_fail(x, "cannot write temporary file %s: %s", tmp, strerror(e));
-  if (rename(tmp, x->path))
-    return io_fail(x, "cannot rename temporary file %s into place: %s", tmp,
-                strerror(errno));
-  return 0;
-}
-
 int npy_write(const char *path, int rank, const int64_t *dims,
               const float *data, char *err, size_t errlen)
 {
@@ -446,20 +419,7 @@ int npy_write(const char *path, int rank, const int64_t *dims,
                 shape_str(shape, rank, dims));
 
   char hdr[HEADER_MAX];
-  size_t hlen = make_header(hdr, rank, dims);
-  /* Same directory as the target, so rename() is atomic. */
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + sizeof ".XXXXXX");
-  if (!tmp)
-    return io_fail(&x, "out of memory");
-  memcpy(tmp, path, plen);
-  memcpy(tmp + plen, ".XXXXXX", sizeof ".XXXXXX");
-  int fd = mkstemp(tmp);
-  int rc = fd < 0 ? io_fail(&x, "cannot create temporary file %s: %s", tmp,
-                         strerror(errno))
-                  : write_and_rename(&x, fd, tmp, hdr, hlen, data, count);
-  if (rc && fd >= 0)
-    unlink(tmp);
-  free(tmp);
-  return rc;
+  const void *bufs[2] = {hdr, data};
+  size_t lens[2] = {make_header(hdr, rank, dims), count * sizeof *data};
+  return io_write_atomic(path, bufs, lens, 2, err, errlen);
 }

@@ -1,14 +1,17 @@
 /* .npy files holding float32 little-endian C-order arrays ('<f4').
  *
  * Reads format versions 1.0, 2.0 and 3.0, writes 1.0 (what numpy.save
- * writes for such arrays).  Functions return 0 on success and -1 on error,
- * leaving a one-line message naming the file in err[errlen] (err may be NULL).
- * Nothing is printed. */
+ * writes for such arrays).  Functions return 0 on success and on error a
+ * negative IO_* code (io_error.h: a bad file, a system failure, out of
+ * memory), leaving a one-line message naming the file in err[errlen] (err
+ * may be NULL).  Nothing is printed. */
 #ifndef ACTJIT_IO_NPY_H
 #define ACTJIT_IO_NPY_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "io_error.h"
 
 #define NPY_MAX_RANK 8
 

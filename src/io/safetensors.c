@@ -129,7 +129,7 @@ static int parse_entry(const io_ctx *x, const cJSON *e, st_tensor *t,
                 (unsigned long long)(end - begin), bytes, count);
 
   if (!(t->name = strdup(e->string)))
-    return io_fail(x, "out of memory");
+    return io_fail_as(x, IO_NOMEM, "out of memory");
   /* Empty tensors get a pointer that is aligned even if their offset isn't. */
   static const float no_data[1];
   const unsigned char *p = base + begin;
@@ -139,7 +139,7 @@ static int parse_entry(const io_ctx *x, const cJSON *e, st_tensor *t,
     t->data = (const float *)(const void *)p; /* alignment checked */
   } else {
     if (!(t->copy = malloc(bytes)))
-      return io_fail(x, "tensor '%s': out of memory for an aligned copy", name);
+      return io_fail_as(x, IO_NOMEM, "tensor '%s': out of memory for an aligned copy", name);
     memcpy(t->copy, p, bytes);
     t->data = t->copy;
   }
@@ -151,7 +151,7 @@ static int parse_entries(const io_ctx *x, st_file *f, const cJSON *root,
 {
   int n = cJSON_GetArraySize(root);
   if (n && !(f->tensors = calloc((size_t)n, sizeof *f->tensors)))
-    return io_fail(x, "out of memory");
+    return io_fail_as(x, IO_NOMEM, "out of memory");
   const cJSON *e;
   cJSON_ArrayForEach(e, root) {
     char name[SHOW_MAX];
@@ -176,6 +176,17 @@ static int is_json_space(char c)
 static int parse_header(const io_ctx *x, st_file *f)
 {
   const unsigned char *map = f->map;
+  /* What PyTorch users have instead: torch.save writes a zip (a pickle
+   * before PyTorch 1.6). */
+  const char *other = !memcmp(map, "PK\x03\x04", 4) ? "a zip archive"
+                      : map[0] == 0x80 && map[1] >= 2 && map[1] <= 5 ? "a Python pickle"
+                      : NULL;
+  if (other)
+    return io_fail(x, "not a safetensors file but %s (what torch.save writes); actjit reads "
+                   "safetensors: save the weights with safetensors.torch.save_file("
+                   "model.state_dict(), \"weights.safetensors\")", other);
+  if (!memcmp(map, "\x93NUMPY", 6))
+    return io_fail(x, "not a safetensors file but a .npy array");
   uint64_t hlen = 0;
   for (int i = 7; i >= 0; i--)
     hlen = hlen << 8 | map[i];
@@ -189,7 +200,7 @@ static int parse_header(const io_ctx *x, st_file *f)
 
   char *text = malloc((size_t)hlen + 1);
   if (!text)
-    return io_fail(x, "out of memory for a %llu-byte header",
+    return io_fail_as(x, IO_NOMEM, "out of memory for a %llu-byte header",
                 (unsigned long long)hlen);
   memcpy(text, map + 8, (size_t)hlen);
   text[hlen] = '\0';
@@ -220,18 +231,18 @@ static int map_fd(const io_ctx *x, int fd, st_file *f)
 {
   struct stat st;
   if (fstat(fd, &st))
-    return io_fail(x, "cannot stat: %s", strerror(errno));
+    return io_fail_as(x, IO_SYSTEM, "cannot stat: %s", strerror(errno));
   if (!S_ISREG(st.st_mode))
-    return io_fail(x, "not a regular file");
+    return io_fail_as(x, IO_SYSTEM, "not a regular file");
   if (st.st_size < 8)
     return io_fail(x, "truncated: file is %lld bytes, too short for the 8-byte "
                    "header length", (long long)st.st_size);
   if ((uint64_t)st.st_size > SIZE_MAX)
-    return io_fail(x, "file of %lld bytes is too large to map",
+    return io_fail_as(x, IO_SYSTEM, "file of %lld bytes is too large to map",
                 (long long)st.st_size);
   void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
   if (m == MAP_FAILED)
-    return io_fail(x, "cannot mmap: %s", strerror(errno));
+    return io_fail_as(x, IO_SYSTEM, "cannot mmap: %s", strerror(errno));
   f->map = m;
   f->size = (size_t)st.st_size;
   return 0;
@@ -244,10 +255,10 @@ int st_open(const char *path, st_file **out, char *err, size_t errlen)
   st_file *f = calloc(1, sizeof *f);
   if (!f || !(f->path = strdup(path))) {
     free(f);
-    return io_fail(&x, "out of memory");
+    return io_fail_as(&x, IO_NOMEM, "out of memory");
   }
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  int rc = fd < 0 ? io_fail(&x, "cannot open: %s", strerror(errno))
+  int rc = fd < 0 ? io_fail_as(&x, IO_SYSTEM, "cannot open: %s", strerror(errno))
                   : map_fd(&x, fd, f);
   if (fd >= 0)
     close(fd); /* the mapping outlives the descriptor */
@@ -255,7 +266,7 @@ int st_open(const char *path, st_file **out, char *err, size_t errlen)
     rc = parse_header(&x, f);
   if (rc) {
     st_close(f);
-    return -1;
+    return rc;
   }
   *out = f;
   return 0;

@@ -4,13 +4,16 @@
  * ({"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]},
  * ..., optional "__metadata__"}), then the data area the offsets index.
  * The file is mmap'ed and fully validated by st_open; every tensor must be
- * F32.  Fallible functions return 0 on success and -1 on error, leaving a
- * one-line message naming the file in err[errlen] (err may be NULL). */
+ * F32.  Fallible functions return 0 on success and on error a negative IO_*
+ * code (io_error.h), leaving a one-line message naming the file in
+ * err[errlen] (err may be NULL). */
 #ifndef ACTJIT_IO_SAFETENSORS_H
 #define ACTJIT_IO_SAFETENSORS_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "io_error.h"
 
 #define ST_MAX_RANK 8
 
