@@ -43,7 +43,7 @@ static const struct {
     {EXIT_INVALID, "invalid model or input: syntax, shapes, weights, a file of the wrong format"},
     {EXIT_IO, "I/O: a file that cannot be opened, read or written"},
     {EXIT_NOMEM, "out of memory"},
-    {EXIT_TARGET, "unsupported CPU or CPU feature"},
+    {EXIT_UNSUPPORTED, "unsupported CPU or CPU feature, or a model actjit cannot compile"},
     {EXIT_MISMATCH, "bench: a kernel's result disagrees with the scalar reference"},
 };
 

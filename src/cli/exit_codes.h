@@ -15,7 +15,7 @@ enum {
   EXIT_INVALID = 3,  /* invalid model or input: syntax, shapes, weights, a file of the wrong format */
   EXIT_IO = 4,       /* a file that cannot be opened, read or written */
   EXIT_NOMEM = 5,    /* out of memory */
-  EXIT_TARGET = 6,   /* unsupported CPU or CPU feature */
+  EXIT_UNSUPPORTED = 6, /* unsupported CPU or CPU feature, or a valid model actjit cannot compile */
   EXIT_MISMATCH = 7, /* bench: a kernel disagrees with the scalar reference */
 };
 
@@ -29,7 +29,8 @@ static inline int exit_for_status(actjit_status s) {
   case ACTJIT_ERR_WEIGHTS: return EXIT_INVALID;
   case ACTJIT_ERR_IO: return EXIT_IO;
   case ACTJIT_ERR_NOMEM: return EXIT_NOMEM;
-  case ACTJIT_ERR_TARGET: return EXIT_TARGET;
+  case ACTJIT_ERR_TARGET:
+  case ACTJIT_ERR_UNSUPPORTED: return EXIT_UNSUPPORTED;
   case ACTJIT_ERR_LLVM: break;
   }
   return EXIT_INTERNAL;
