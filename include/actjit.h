@@ -105,10 +105,19 @@ actjit_status actjit_graph_input(actjit_graph *g, const char *name, int rank,
 /* A named parameter (a state_dict key such as "0.weight"); static shape. */
 actjit_status actjit_graph_param(actjit_graph *g, const char *name, int rank,
                                  const int64_t *dims, actjit_value *out);
-/* Appends op `op` (its textual-IR name: "linear", "relu", "softmax", ...)
+/* A constant tensor: rank 0 (a scalar; dims may be NULL) to 4, a copy of
+ * data taken (row-major, the product of dims floats; Inf and NaN allowed).
+ * name NULL: anonymous (a scalar then prints as a literal where it is used,
+ * `mul %x, 0.5`), else a value name. */
+actjit_status actjit_graph_const(actjit_graph *g, const char *name, int rank, const int64_t *dims,
+                                 const float *data, actjit_value *out);
+/* Appends op `op` (its textual-IR name: "linear", "relu", "add", ...)
  * applied to `args`, with attributes; omitted attributes take PyTorch's
  * defaults.  For linear, args are {x, weight} or {x, weight, bias}; for
- * prelu {x, weight}.  The result's shape is inferred and checked. */
+ * prelu {x, weight}; the binary ops (add, sub, mul, div, maximum, minimum,
+ * pow) take any two values, parameters or constants, at least one a value,
+ * broadcast as in NumPy.  A value may have any number of uses.  The
+ * result's shape is inferred and checked. */
 actjit_status actjit_graph_op(actjit_graph *g, const char *op,
                               const actjit_value *args, int nargs,
                               const actjit_attr *attrs, int nattrs,

@@ -19,7 +19,7 @@ actjit_status actjit_graph_create(actjit_context *ctx, actjit_graph **out) {
 
 void actjit_graph_destroy(actjit_graph *g) {
   if (!g) return;
-  for (int i = 0; i < g->n; i++) free(g->nodes[i].name);
+  for (int i = 0; i < g->n; i++) free(g->nodes[i].name), free(g->nodes[i].data);
   free(g->nodes);
   free(g->file);
   free(g);
@@ -35,7 +35,7 @@ bool ir_plain_name(const char *name) {
 }
 
 node *ir_find(const actjit_graph *g, const char *name, size_t len) {
-  for (int i = 0; i < g->n; i++)
+  for (int i = 0; len && i < g->n; i++)
     if (strlen(g->nodes[i].name) == len && !memcmp(g->nodes[i].name, name, len))
       return &g->nodes[i];
   return NULL;
@@ -86,6 +86,26 @@ actjit_status ir_add(actjit_graph *g, op_id op, const char *name,
   return ACTJIT_OK;
 }
 
+actjit_status ir_add_const(actjit_graph *g, const char *name, const shape *s, const float *data, int line, int col,
+                           int *index) {
+  /* An anonymous scalar has the empty name, which no text can refer to
+   * (it prints as a literal); another anonymous constant gets a fresh name.
+   * The node first: verifying it bounds the size of the copy. */
+  int v = -1;
+  actjit_status st = ir_add(g, OP_CONST, name ? name : s->rank ? NULL : "", NULL, 0, NULL, s, line, col, &v);
+  if (st) return st;
+  size_t n = (size_t)shape_static_numel(s);
+  float *copy = malloc(n ? n * sizeof *copy : 1);
+  if (!copy) {
+    ir_remove(g, v);
+    return aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  }
+  if (n) memcpy(copy, data, n * sizeof *copy);
+  g->nodes[v].data = copy;
+  *index = v;
+  return ACTJIT_OK;
+}
+
 actjit_graph *ir_clone(const actjit_graph *g) {
   actjit_graph *c = calloc(1, sizeof *c);
   if (!c) return NULL;
@@ -94,9 +114,19 @@ actjit_graph *ir_clone(const actjit_graph *g) {
   c->nodes = calloc((size_t)(g->cap ? g->cap : 1), sizeof *c->nodes);
   if (!c->nodes || (g->file && !c->file)) { free(c->nodes); free(c->file); free(c); return NULL; }
   for (c->n = 0; c->n < g->n; c->n++) {
-    c->nodes[c->n] = g->nodes[c->n];
-    c->nodes[c->n].name = aj_strndup(g->nodes[c->n].name, strlen(g->nodes[c->n].name));
-    if (!c->nodes[c->n].name) { actjit_graph_destroy(c); return NULL; }
+    const node *from = &g->nodes[c->n];
+    node *to = &c->nodes[c->n];
+    *to = *from;
+    to->data = NULL;
+    to->name = aj_strndup(from->name, strlen(from->name));
+    size_t bytes = from->data ? (size_t)shape_static_numel(&from->shape) * sizeof(float) : 0;
+    if (from->data) to->data = malloc(bytes ? bytes : 1);
+    if (!to->name || (from->data && !to->data)) {
+      c->n++;
+      actjit_graph_destroy(c);
+      return NULL;
+    }
+    if (bytes) memcpy(to->data, from->data, bytes);
   }
   return c;
 }
@@ -106,21 +136,29 @@ int ir_view_root(const actjit_graph *g, int v) {
   return v;
 }
 
+bool ir_is_source(const actjit_graph *g, int v) { return op_table[g->nodes[v].op].kind == K_SOURCE; }
+
+bool ir_is_scalar_const(const actjit_graph *g, int v) {
+  return g->nodes[v].op == OP_CONST && !*g->nodes[v].name && g->nodes[v].shape.rank == 0;
+}
+
 int ir_uses(const actjit_graph *g, int v) {
   int n = g->output == v;
   for (int i = 0; i < g->n; i++)
-    n += g->nodes[i].nargs > 0 && g->nodes[i].args[0] == v;
+    for (int a = 0; a < g->nodes[i].nargs; a++) n += g->nodes[i].args[a] == v;
   return n;
 }
 
 void ir_replace_uses(actjit_graph *g, int v, int w) {
   for (int i = 0; i < g->n; i++)
-    if (g->nodes[i].nargs > 0 && g->nodes[i].args[0] == v) g->nodes[i].args[0] = w;
+    for (int a = 0; a < g->nodes[i].nargs; a++)
+      if (g->nodes[i].args[a] == v) g->nodes[i].args[a] = w;
   if (g->output == v) g->output = w;
 }
 
 void ir_remove(actjit_graph *g, int v) {
   free(g->nodes[v].name);
+  free(g->nodes[v].data);
   memmove(&g->nodes[v], &g->nodes[v + 1], (size_t)(g->n - v - 1) * sizeof *g->nodes);
   g->n--;
   for (int i = 0; i < g->n; i++)
@@ -152,6 +190,27 @@ int dim_index(double dim, int rank) {
   return (int)(dim < 0 ? dim + rank : dim);
 }
 
+bool shape_broadcast(const shape *a, const shape *b, shape *out) {
+  const shape *big = a->rank >= b->rank ? a : b, *small = big == a ? b : a;
+  /* The batch leads the result: a batched operand has the larger rank. */
+  if (small->dyn && small->rank < big->rank) return false;
+  *out = *big;
+  for (int i = 1; i <= small->rank; i++) {
+    int64_t *d = &out->d[big->rank - i], e = small->d[small->rank - i];
+    bool bdyn = big->dyn && i == big->rank, sdyn = small->dyn && i == small->rank;
+    if (bdyn || sdyn) { /* the batch dim: N*k against N*k, or against a static 1 */
+      if (bdyn && sdyn ? *d != e : bdyn ? e != 1 : *d != 1) return false;
+      *d = bdyn ? *d : e;
+      out->dyn = true;
+    } else if (*d == 1) {
+      *d = e;
+    } else if (e != 1 && e != *d) {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool shape_eq(const shape *a, const shape *b) {
   if (a->rank != b->rank || a->dyn != b->dyn) return false;
   for (int i = 0; i < a->rank; i++)
@@ -177,17 +236,17 @@ const char *shape_str(const shape *s, char *buf, size_t len) {
 /* ------------------------------------------------------------ public API */
 
 static actjit_status api_shape(actjit_graph *g, const char *fn, const char *name, int rank,
-                               const int64_t *dims, bool allow_dyn, shape *s) {
-  if (!dims) return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "%s: dims is NULL", fn);
-  if (rank < 1 || rank > ACTJIT_MAX_RANK)
-    return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "%s: rank must be 1..%d, got %d", fn, ACTJIT_MAX_RANK, rank);
+                               const int64_t *dims, bool allow_dyn, int lowest, shape *s) {
+  if (!dims && rank) return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "%s: dims is NULL", fn);
+  if (rank < lowest || rank > ACTJIT_MAX_RANK)
+    return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "%s: rank must be %d..%d, got %d", fn, lowest, ACTJIT_MAX_RANK, rank);
   *s = (shape){.rank = rank};
   for (int i = 0; i < rank; i++) {
     if (i == 0 && dims[0] == ACTJIT_DYN && allow_dyn) {
       s->dyn = true;
       s->d[0] = 1;
     } else if (i == 0 && dims[0] == ACTJIT_DYN) {
-      return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "%s: parameter @%s cannot have a batch dimension", fn, name);
+      return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "%s: %s cannot have a batch dimension", fn, name);
     } else if (dims[i] < 0) {
       return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "%s: dimension %d is %lld", fn, i, (long long)dims[i]);
     } else {
@@ -202,7 +261,9 @@ static actjit_status add_source(actjit_graph *g, op_id op, const char *name,
   const char *fn = op == OP_INPUT ? "actjit_graph_input" : "actjit_graph_param";
   if (!g || !name || !out) return aj_error(g ? g->ctx : NULL, ACTJIT_ERR_ARGUMENT, "%s: NULL argument", fn);
   shape s;
-  actjit_status st = api_shape(g, fn, name, rank, dims, op == OP_INPUT, &s);
+  char what[160];
+  snprintf(what, sizeof what, "parameter @%s", name);
+  actjit_status st = api_shape(g, fn, what, rank, dims, op == OP_INPUT, 1, &s);
   if (st) return st;
   int v = -1;
   if ((st = ir_add(g, op, name, NULL, 0, NULL, &s, 0, 0, &v))) return st;
@@ -218,6 +279,20 @@ actjit_status actjit_graph_input(actjit_graph *g, const char *name, int rank,
 actjit_status actjit_graph_param(actjit_graph *g, const char *name, int rank,
                                  const int64_t *dims, actjit_value *out) {
   return add_source(g, OP_PARAM, name, rank, dims, out);
+}
+
+actjit_status actjit_graph_const(actjit_graph *g, const char *name, int rank, const int64_t *dims, const float *data,
+                                actjit_value *out) {
+  static const char fn[] = "actjit_graph_const";
+  if (!g || !data || !out) return aj_error(g ? g->ctx : NULL, ACTJIT_ERR_ARGUMENT, "%s: NULL argument", fn);
+  shape s;
+  actjit_status st = api_shape(g, fn, name ? name : "a constant", rank, dims, false, 0, &s);
+  if (st) return st;
+  int v = -1;
+  if (name && !*name) return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "%s: empty name (NULL for none)", fn);
+  if ((st = ir_add_const(g, name, &s, data, 0, 0, &v))) return st;
+  *out = v;
+  return ACTJIT_OK;
 }
 
 actjit_status actjit_graph_op(actjit_graph *g, const char *opname,

@@ -1,5 +1,6 @@
 /* The pipeline IR: an SSA graph held as an array of nodes in definition
- * order.  A value is the index of the node that defines it. */
+ * order (operands before their uses).  A value is the index of the node that
+ * defines it and may have any number of uses. */
 #ifndef ACTJIT_IR_H
 #define ACTJIT_IR_H
 
@@ -10,7 +11,8 @@
 #include "ops.h"
 
 /* A tensor shape.  With `dyn`, the leading extent is d[0] times the batch
- * (d[0] is 1 for a plain `N`, more after a flatten that folds it). */
+ * (d[0] is 1 for a plain `N`, more after a flatten that folds it).  Rank 0
+ * (a scalar) only for constants. */
 typedef struct shape {
   int rank;
   bool dyn;
@@ -40,6 +42,7 @@ typedef struct node {
    * only the group's last value is stored (`fuse { ... }` in the text). */
   int group;
   bool inplace;               /* PyTorch inplace=True: may overwrite its operand */
+  float *data;                /* OP_CONST: its values, row-major; owned */
   /* Every non-NaN element of the value lies in [lo, hi] (value_range.c);
    * [-Inf, Inf] until that pass has run. */
   interval range;
@@ -59,6 +62,10 @@ struct actjit_graph {
 actjit_status ir_add(actjit_graph *g, op_id op, const char *name,
                      const int *args, int nargs, const double *attr,
                      const shape *declared, int line, int col, int *index);
+/* A constant with a copy of data (shape_static_numel floats); name NULL
+ * makes it anonymous: a literal where used if rank 0, else a fresh name. */
+actjit_status ir_add_const(actjit_graph *g, const char *name, const shape *s, const float *data, int line, int col,
+                           int *index);
 actjit_graph *ir_clone(const actjit_graph *g);
 node *ir_find(const actjit_graph *g, const char *name, size_t len);
 
@@ -70,6 +77,9 @@ extent shape_span(const shape *s, int lo, int hi); /* product of d[lo..hi) */
  * -1 if out of range or not an integer. */
 int dim_index(double dim, int rank);
 bool shape_eq(const shape *a, const shape *b);
+/* NumPy broadcasting, trailing dims aligned: the shape of a op b, or false
+ * if the two do not broadcast or the batch would not stay the leading dim. */
+bool shape_broadcast(const shape *a, const shape *b, shape *out);
 /* "[N, 784]"; buf of at least 96 bytes. */
 const char *shape_str(const shape *s, char *buf, size_t len);
 
@@ -81,12 +91,18 @@ const char *node_where(const actjit_graph *g, const node *nd, char *buf,
 
 /* What v's data is: v itself, or for a view (flatten) the value it views. */
 int ir_view_root(const actjit_graph *g, int v);
-/* The nodes that use node v as their tensor operand (operand 0), counted. */
+/* Is v declared rather than computed: the input, a param or a const? */
+bool ir_is_source(const actjit_graph *g, int v);
+/* An anonymous rank-0 constant (a literal operand such as the 0.5 of
+ * `mul %x, 0.5`)? */
+bool ir_is_scalar_const(const actjit_graph *g, int v);
+/* The uses of v: one per operand slot that holds it, plus one if it is the
+ * output. */
 int ir_uses(const actjit_graph *g, int v);
 /* Removes node v, whose value must be unused or forwarded first: operands
  * and the output are renumbered. */
 void ir_remove(actjit_graph *g, int v);
-/* Makes every use of v (as operand 0, or as the output) use w instead. */
+/* Makes every use of v (any operand, or the output) use w instead. */
 void ir_replace_uses(actjit_graph *g, int v, int w);
 
 /* Names: a plain name is [A-Za-z0-9_.]+ and prints as is (%fc1, @0.weight);

@@ -28,14 +28,14 @@ struct actjit_kernel {
   size_t scratch_cap; /* floats */
   uint64_t seed;      /* keys training-mode dropout */
   /* Threads: the application's parallel-for, and per kernel whether it may
-   * run on slices of the batch and the floats a batch row of its input and
-   * output takes. */
+   * run on slices of the batch and the floats a batch row of each input
+   * (0: not batched, read whole by every slice) and of its output takes. */
   actjit_parallel_for_fn pfor;
   void *pfor_user;
   int tasks;
   struct slicing {
     bool by_rows;
-    int64_t row_in, row_out;
+    int64_t row_in[GROUP_MAX_INS], row_out;
   } *slicing;
 };
 
@@ -91,12 +91,16 @@ static actjit_status plan_slicing(actjit_kernel *k) {
   k->slicing = calloc((size_t)k->plan.n + 1, sizeof *k->slicing);
   if (!k->slicing) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
   for (int i = 0; i < k->plan.n; i++) {
-    const step *s = &k->plan.steps[i];
-    const node *first = &k->g->nodes[s->nodes[0]], *last = &k->g->nodes[s->nodes[s->n - 1]];
-    extent in = shape_numel(&k->g->nodes[first->args[0]].shape), out = shape_numel(&last->shape);
-    bool ok = in.dyn && out.dyn;
-    for (int j = 0; ok && j < s->n; j++) ok = !mixes_rows(k->g, &k->g->nodes[s->nodes[j]]);
-    k->slicing[i] = (struct slicing){ok, in.mul, out.mul};
+    const group *gr = &k->plan.steps[i].grp;
+    struct slicing *sl = &k->slicing[i];
+    extent out = shape_numel(&k->g->nodes[gr->m[gr->n - 1]].shape);
+    sl->by_rows = out.dyn;
+    sl->row_out = out.mul;
+    for (int j = 0; j < gr->nins; j++) {
+      extent in = shape_numel(&k->g->nodes[gr->ins[j]].shape);
+      sl->row_in[j] = in.dyn ? in.mul : 0;
+    }
+    for (int j = 0; sl->by_rows && j < gr->n; j++) sl->by_rows = !mixes_rows(k->g, &k->g->nodes[gr->m[j]]);
   }
   return ACTJIT_OK;
 }
@@ -114,10 +118,10 @@ static actjit_status lookup_steps(actjit_kernel *k) {
     if (st) return st;
     k->steps[i] = (cg_kernel_fn)addr;
     strbuf sb = {0};
-    const step *s = &k->plan.steps[i];
-    for (int j = 0; j < s->n; j++) {
-      sb_printf(&sb, "%s%s ", j ? " | " : "", op_table[k->g->nodes[s->nodes[j]].op].name);
-      print_name(&sb, '%', k->g->nodes[s->nodes[j]].name);
+    const group *gr = &k->plan.steps[i].grp;
+    for (int j = 0; j < gr->n; j++) {
+      sb_printf(&sb, "%s%s ", j ? " | " : "", op_table[k->g->nodes[gr->m[j]].op].name);
+      print_name(&sb, '%', k->g->nodes[gr->m[j]].name);
     }
     if (sb.failed) {
       free(sb.buf);
@@ -290,7 +294,7 @@ static float *buffer_at(actjit_kernel *k, const buffer *b, const float *in, floa
 typedef struct slice_job {
   const actjit_kernel *k;
   int i;
-  const float *x;
+  const float *in[GROUP_MAX_INS];
   float *y;
   int64_t batch, n;
 } slice_job;
@@ -299,9 +303,10 @@ static void run_slice(void *arg, int64_t t) {
   const slice_job *j = arg;
   const struct slicing *sl = &j->k->slicing[j->i];
   int64_t lo = j->batch * t / j->n, hi = j->batch * (t + 1) / j->n;
+  const float *in[GROUP_MAX_INS];
+  for (int q = 0; q < j->k->plan.steps[j->i].grp.nins; q++) in[q] = j->in[q] + lo * sl->row_in[q];
   if (hi > lo)
-    j->k->steps[j->i](j->x + lo * sl->row_in, j->y + lo * sl->row_out, (const float *const *)j->k->params, hi - lo,
-                      j->k->seed, lo);
+    j->k->steps[j->i](in, j->y + lo * sl->row_out, (const float *const *)j->k->params, hi - lo, j->k->seed, lo);
 }
 
 /* Kernel i on the whole batch, in slices through the parallel-for when it
@@ -310,8 +315,8 @@ static void run_step(actjit_kernel *k, int i, const float *input, float *output,
   const step *s = &k->plan.steps[i];
   /* At least one task, even for an empty batch: run_slice divides by the count. */
   int64_t tasks = k->slicing[i].by_rows && k->pfor && batch > 1 ? (k->tasks < batch ? k->tasks : batch) : 1;
-  slice_job j = {k, i, buffer_at(k, &s->in, input, output, batch), buffer_at(k, &s->out, input, output, batch), batch,
-                 tasks};
+  slice_job j = {.k = k, .i = i, .y = buffer_at(k, &s->out, input, output, batch), .batch = batch, .n = tasks};
+  for (int q = 0; q < s->grp.nins; q++) j.in[q] = buffer_at(k, &s->in[q], input, output, batch);
   if (j.n > 1)
     k->pfor(k->pfor_user, j.n, run_slice, &j);
   else

@@ -6,8 +6,10 @@
  *   ID      enum suffix (OP_ID)
  *   name    textual-IR mnemonic, also the name accepted by actjit_graph_op
  *   kind    how the op moves data, which decides its loop structure:
- *             SOURCE   input / param declarations, no code
- *             ELTWISE  y[i] = f(x[i]) (PRELU also reads a per-channel weight)
+ *             SOURCE   input, param and const declarations, no code
+ *             ELTWISE  y[i] = f(x[i]), or f(a[i], b[i]) for two operands
+ *                      broadcast as in NumPy (trailing dims aligned; PRELU's
+ *                      weight is per channel of dim 1 instead)
  *             LINEAR   y = x·Wᵀ + b over the last axis
  *             SOFTMAX  normalizes along one dim (softmax, softmin = softmax
  *                      of -x, log_softmax = x - max - log Σ exp(x - max))
@@ -21,11 +23,13 @@
 #define ACTJIT_OPS_H
 
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define OPS(X)                                                                 \
   X(INPUT,       "input",       SOURCE,  0, 0, NULL, 0, NULL, 0)                 \
   X(PARAM,       "param",       SOURCE,  0, 0, NULL, 0, NULL, 0)                 \
+  X(CONST,       "const",       SOURCE,  0, 0, NULL, 0, NULL, 0)                 \
   X(LINEAR,      "linear",      LINEAR,  2, 3, NULL, 0, NULL, 0)                 \
   X(RELU,        "relu",        ELTWISE, 1, 1, NULL, 0, NULL, 0)                 \
   X(SIGMOID,     "sigmoid",     ELTWISE, 1, 1, NULL, 0, NULL, 0)                 \
@@ -58,6 +62,20 @@
   X(LOG_SOFTMAX, "log_softmax", SOFTMAX, 1, 1, "dim", NAN, NULL, 0)             \
   X(GLU,         "glu",         GLU,     1, 1, "dim", -1, NULL, 0)              \
   X(FLATTEN,     "flatten",     VIEW,    1, 1, "start_dim", 1, "end_dim", -1)   \
+  X(ADD,         "add",         ELTWISE, 2, 2, NULL, 0, NULL, 0)                 \
+  X(SUB,         "sub",         ELTWISE, 2, 2, NULL, 0, NULL, 0)                 \
+  X(MUL,         "mul",         ELTWISE, 2, 2, NULL, 0, NULL, 0)                 \
+  X(DIV,         "div",         ELTWISE, 2, 2, NULL, 0, NULL, 0)                 \
+  X(MAXIMUM,     "maximum",     ELTWISE, 2, 2, NULL, 0, NULL, 0)                 \
+  X(MINIMUM,     "minimum",     ELTWISE, 2, 2, NULL, 0, NULL, 0)                 \
+  X(POW,         "pow",         ELTWISE, 2, 2, NULL, 0, NULL, 0)                 \
+  X(NEG,         "neg",         ELTWISE, 1, 1, NULL, 0, NULL, 0)                 \
+  X(ABS,         "abs",         ELTWISE, 1, 1, NULL, 0, NULL, 0)                 \
+  X(SQRT,        "sqrt",        ELTWISE, 1, 1, NULL, 0, NULL, 0)                 \
+  X(RECIPROCAL,  "reciprocal",  ELTWISE, 1, 1, NULL, 0, NULL, 0)                 \
+  X(ERF,         "erf",         ELTWISE, 1, 1, NULL, 0, NULL, 0)                 \
+  X(LOG,         "log",         ELTWISE, 1, 1, NULL, 0, NULL, 0)                 \
+  X(CLIP,        "clip",        ELTWISE, 1, 1, "min", NAN, "max", NAN)          \
   OPS_UNHANDLED(X)
 
 /* tests/test_op_table.sh builds each source file with one more row, an op
@@ -107,6 +125,12 @@ typedef struct op_info {
 } op_info;
 
 extern const op_info op_table[OP_COUNT];
+
+/* Elementwise ops of two operands broadcast against each other (prelu's
+ * weight is per channel instead). */
+static inline bool op_is_binary(op_id op) {
+  return op_table[op].kind == K_ELTWISE && op_table[op].max_args == 2 && op != OP_PRELU;
+}
 
 /* The op named `name`, or that an alias of the table in ops.c names
  * (`swish` is silu, `softmax2d` is softmax over dim -3, ...); OP_COUNT if

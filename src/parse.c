@@ -125,8 +125,9 @@ static void next(parser *ps) {
     char *e;
     errno = 0;
     t->num = strtod(buf, &e);
-    /* inf and nan are not numbers here: every number in the IR is finite. */
-    if (t->len >= sizeof buf || (size_t)(e - buf) != t->len || errno == ERANGE || !isfinite(t->num)) t->kind = T_BAD;
+    /* -inf and nan are numbers (constants may hold them); attributes and
+     * dimensions check that theirs are finite. */
+    if (t->len >= sizeof buf || (size_t)(e - buf) != t->len || (errno == ERANGE && isfinite(t->num))) t->kind = T_BAD;
   } else if (isalpha((unsigned char)c) || c == '_') {
     t->kind = T_WORD;
     t->len = span(ps->p, ps->end, is_name_char);
@@ -161,6 +162,16 @@ static bool is_word(const token *t, const char *w) {
   return t->kind == T_WORD && strlen(w) == t->len && !memcmp(t->s, w, t->len);
 }
 
+/* A constant's element: a number, inf or nan, read as a float directly
+ * (strtof: no double rounding), so that what the printer wrote reads back. */
+static bool float_token(const token *t, float *v) {
+  if (t->kind != T_NUMBER && !is_word(t, "inf") && !is_word(t, "nan")) return false;
+  char buf[64] = "";
+  memcpy(buf, t->s, t->len < sizeof buf ? t->len : sizeof buf - 1);
+  *v = strtof(buf, NULL);
+  return true;
+}
+
 static actjit_status expect_punct(parser *ps, char c) {
   char what[8] = {'\'', c, '\'', 0};
   if (!is_punct(&ps->tok, c)) return error_at(ps, &ps->tok, what);
@@ -168,15 +179,16 @@ static actjit_status expect_punct(parser *ps, char c) {
   return ACTJIT_OK;
 }
 
-/* `f32[N, 784]`, `f32[N*4, 3]` or `f32[10]`. */
-static actjit_status parse_type(parser *ps, shape *s) {
+/* `f32[N, 784]`, `f32[N*4, 3]`, `f32[10]`, or for a constant `f32[]`. */
+static actjit_status parse_type(parser *ps, shape *s, bool scalar_ok) {
   if (!is_word(&ps->tok, "f32")) return error_at(ps, &ps->tok, "a tensor type such as f32[N, 784]");
   next(ps);
   actjit_status st = expect_punct(ps, '[');
   if (st) return st;
   *s = (shape){0};
-  for (;;) {
+  for (bool first = true;; first = false) {
     token t = ps->tok;
+    if (first && scalar_ok && is_punct(&t, ']')) break; /* f32[]: a scalar */
     if (s->rank == ACTJIT_MAX_RANK) return error_at(ps, &t, "']' (at most 4 dimensions)");
     if (s->rank == 0 && is_word(&t, "N")) {
       s->dyn = true;
@@ -220,12 +232,82 @@ static actjit_status parse_decl(parser *ps, op_id op) {
   next(ps);
   actjit_status st = expect_punct(ps, ':');
   shape s;
-  if (st || (st = parse_type(ps, &s)) || (st = expect_eol(ps))) return st;
+  if (st || (st = parse_type(ps, &s, false)) || (st = expect_eol(ps))) return st;
   char *nm = token_name(ps, &name);
   if (!nm) return ACTJIT_ERR_NOMEM;
   int v = -1;
   st = ir_add(ps->g, op, nm, NULL, 0, NULL, &s, kw.line, kw.col, &v);
   free(nm);
+  return st;
+}
+
+/* Does s hold exactly n elements?  (No product is formed that could
+ * overflow: the shape is not verified yet.) */
+static bool holds(const shape *s, size_t n) {
+  for (int i = 0; i < s->rank; i++)
+    if (s->d[i] == 0) return n == 0;
+  uint64_t p = 1;
+  for (int i = 0; i < s->rank; i++) {
+    if ((uint64_t)s->d[i] > n / p) return false;
+    p *= (uint64_t)s->d[i];
+  }
+  return p == n;
+}
+
+/* `[v, ...]` into a malloc'ed array. */
+static actjit_status parse_floats(parser *ps, float **out, size_t *count) {
+  actjit_status st = expect_punct(ps, '[');
+  float *data = NULL, v;
+  size_t n = 0, cap = 0;
+  while (!st && float_token(&ps->tok, &v)) {
+    if (n == cap) {
+      float *grown = realloc(data, (cap = cap ? 2 * cap : 16) * sizeof *grown);
+      if (!grown) {
+        st = aj_error(ps->g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+        break;
+      }
+      data = grown;
+    }
+    data[n++] = v;
+    next(ps);
+    if (!is_punct(&ps->tok, ',')) break;
+    next(ps);
+  }
+  if (!st && !is_punct(&ps->tok, ']')) st = error_at(ps, &ps->tok, n ? "',' or ']'" : "a number or ']'");
+  if (!st) next(ps);
+  if (st) free(data);
+  *out = st ? NULL : data;
+  *count = n;
+  return st;
+}
+
+/* `const %c : T = [v, ...]`: as many elements as T holds, row-major. */
+static actjit_status parse_const(parser *ps) {
+  token kw = ps->tok;
+  next(ps);
+  token name = ps->tok;
+  if (name.kind != T_VALUE) return error_at(ps, &name, "a value name such as %c");
+  next(ps);
+  shape s;
+  float *data = NULL;
+  size_t n = 0;
+  actjit_status st = expect_punct(ps, ':');
+  if (st || (st = parse_type(ps, &s, true)) || (st = expect_punct(ps, '=')) || (st = parse_floats(ps, &data, &n)) ||
+      (st = expect_eol(ps))) {
+    free(data);
+    return st;
+  }
+  if (!holds(&s, n)) {
+    char buf[96];
+    free(data);
+    return aj_error(ps->g->ctx, ACTJIT_ERR_PARSE, "%s:%d:%d: const: %zu values do not fill f32%s", ps->g->file,
+                    kw.line, kw.col, n, shape_str(&s, buf, sizeof buf));
+  }
+  char *nm = token_name(ps, &name);
+  int v = -1;
+  st = nm ? ir_add_const(ps->g, nm, &s, data, kw.line, kw.col, &v) : ACTJIT_ERR_NOMEM;
+  free(nm);
+  free(data);
   return st;
 }
 
@@ -265,7 +347,7 @@ static actjit_status parse_attrs(parser *ps, op_id op, double attr[OP_MAX_ATTRS]
                       suggest_attr(op, op_table[op].kind == K_ELTWISE, nm.s, nm.len, hint));
     next(ps);
     if ((st = expect_punct(ps, '='))) return st;
-    if (ps->tok.kind != T_NUMBER) return error_at(ps, &ps->tok, "a finite number");
+    if (ps->tok.kind != T_NUMBER || !isfinite(ps->tok.num)) return error_at(ps, &ps->tok, "a finite number");
     if (is_inplace && ps->tok.num != 0 && ps->tok.num != 1) return error_at(ps, &ps->tok, "0 or 1");
     if (is_inplace) *inplace = ps->tok.num == 1;
     else attr[k] = ps->tok.num;
@@ -293,14 +375,19 @@ static actjit_status parse_op(parser *ps) {
   if (op == OP_COUNT) return error_at(ps, &opt, "an op name");
   next(ps);
   int args[OP_MAX_ARGS], nargs = 0;
-  while (ps->tok.kind == T_VALUE || ps->tok.kind == T_PARAM) {
+  float literal;
+  while (ps->tok.kind == T_VALUE || ps->tok.kind == T_PARAM || float_token(&ps->tok, &literal)) {
     if (nargs == op_table[op].max_args)
       return error_at(ps, &ps->tok, nargs ? "no more operands" : "no operands");
-    if ((st = lookup_operand(ps, &ps->tok, &args[nargs++]))) return st;
+    if (ps->tok.kind == T_VALUE || ps->tok.kind == T_PARAM) st = lookup_operand(ps, &ps->tok, &args[nargs]);
+    else st = ir_add_const(ps->g, NULL, &(shape){0}, &literal, ps->tok.line, ps->tok.col, &args[nargs]);
+    if (st) return st;
+    nargs++;
     next(ps);
     if (!is_punct(&ps->tok, ',')) break;
     next(ps);
-    if (ps->tok.kind != T_VALUE && ps->tok.kind != T_PARAM) return error_at(ps, &ps->tok, "an operand");
+    if (ps->tok.kind != T_VALUE && ps->tok.kind != T_PARAM && !float_token(&ps->tok, &literal))
+      return error_at(ps, &ps->tok, "an operand");
   }
   if (nargs < op_table[op].min_args) return error_at(ps, &ps->tok, "an operand");
   double attr[OP_MAX_ATTRS];
@@ -311,7 +398,7 @@ static actjit_status parse_op(parser *ps) {
   bool has_type = is_punct(&ps->tok, ':');
   if (has_type) {
     next(ps);
-    if ((st = parse_type(ps, &declared))) return st;
+    if ((st = parse_type(ps, &declared, false))) return st;
   }
   if ((st = expect_eol(ps))) return st;
   char *nm = token_name(ps, &res);
@@ -370,9 +457,10 @@ static actjit_status parse_statement(parser *ps) {
   if (ps->group && t.kind != T_VALUE) return error_at(ps, &t, "an op or '}' inside fuse { }");
   if (is_word(&t, "input")) return parse_decl(ps, OP_INPUT);
   if (is_word(&t, "param")) return parse_decl(ps, OP_PARAM);
+  if (is_word(&t, "const")) return parse_const(ps);
   if (is_word(&t, "output")) return parse_output(ps);
   if (t.kind == T_VALUE) return parse_op(ps);
-  return error_at(ps, &t, "a statement (input, param, output or %name = op ...)");
+  return error_at(ps, &t, "a statement (input, param, const, output or %name = op ...)");
 }
 
 actjit_status actjit_graph_parse(actjit_context *ctx, const char *text,

@@ -31,16 +31,29 @@ bool sb_printf(strbuf *sb, const char *fmt, ...) {
   }
 }
 
+/* Integers as such (20, not 2e+01), infinities and NaN by name; true if
+ * v was one of those. */
+static bool fmt_special(double v, char buf[32]) {
+  /* The range test comes first: converting a double outside int64_t's range is undefined. */
+  if (v > -1e6 && v < 1e6 && v == (double)(int64_t)v && !(v == 0 && signbit(v))) snprintf(buf, 32, "%.0f", v);
+  else if (isnan(v)) snprintf(buf, 32, "nan");
+  else if (isinf(v)) snprintf(buf, 32, "%sinf", v < 0 ? "-" : "");
+  else return false;
+  return true;
+}
+
 /* Shortest decimal that reads back as the same double. */
 void fmt_number(double v, char buf[32]) {
-  /* The range test comes first: converting a double outside int64_t's range is undefined. */
-  if (v > -1e6 && v < 1e6 && v == (double)(int64_t)v && !(v == 0 && signbit(v))) {
-    snprintf(buf, 32, "%.0f", v); /* 20, not 2e+01 */
-    return;
-  }
-  for (int prec = 1; prec <= 17; prec++) {
+  for (int prec = 1; !fmt_special(v, buf) && prec <= 17; prec++) {
     snprintf(buf, 32, "%.*g", prec, v);
     if (strtod(buf, NULL) == v) return;
+  }
+}
+
+void fmt_float(float v, char buf[32]) {
+  for (int prec = 1; !fmt_special(v, buf) && prec <= 9; prec++) {
+    snprintf(buf, 32, "%.*g", prec, (double)v);
+    if (strtof(buf, NULL) == v) return;
   }
 }
 
@@ -63,8 +76,26 @@ static void print_type(strbuf *sb, const shape *s) {
   sb_printf(sb, " : f32%s", shape_str(s, buf, sizeof buf));
 }
 
+/* `const %c : f32[2] = [0.5, -1]` */
+static void print_const(strbuf *sb, const node *nd) {
+  sb_printf(sb, "const ");
+  print_name(sb, '%', nd->name);
+  print_type(sb, &nd->shape);
+  int64_t n = shape_static_numel(&nd->shape);
+  for (int64_t i = 0; i < n; i++) {
+    char num[32];
+    fmt_float(nd->data[i], num);
+    sb_printf(sb, "%s%s", i ? ", " : " = [", num);
+  }
+  sb_printf(sb, "%s", n ? "]" : " = []");
+}
+
 void print_node(strbuf *sb, const actjit_graph *g, const node *nd) {
   const op_info *oi = &op_table[nd->op];
+  if (nd->op == OP_CONST) {
+    print_const(sb, nd);
+    return;
+  }
   if (oi->kind == K_SOURCE) {
     sb_printf(sb, "%s ", oi->name);
     print_name(sb, nd->op == OP_PARAM ? '@' : '%', nd->name);
@@ -74,7 +105,13 @@ void print_node(strbuf *sb, const actjit_graph *g, const node *nd) {
     for (int i = 0; i < nd->nargs; i++) {
       const node *a = &g->nodes[nd->args[i]];
       sb_printf(sb, "%s ", i ? "," : "");
-      print_name(sb, a->op == OP_PARAM ? '@' : '%', a->name);
+      if (ir_is_scalar_const(g, nd->args[i])) {
+        char num[32];
+        fmt_float(a->data[0], num);
+        sb_printf(sb, "%s", num);
+      } else {
+        print_name(sb, a->op == OP_PARAM ? '@' : '%', a->name);
+      }
     }
     int nattr = 0;
     for (int i = 0; i < OP_MAX_ATTRS && oi->attr_name[i]; i++, nattr++) {
@@ -108,6 +145,7 @@ static void print_line(strbuf *sb, const actjit_graph *g, const node *nd, bool r
  * between them), and every operand of a member is defined before that. */
 static void print_graph_with(strbuf *sb, const actjit_graph *g, bool ranges) {
   for (int i = 0; i < g->n; i++) {
+    if (ir_is_scalar_const(g, i)) continue; /* written where it is used */
     int group = g->nodes[i].group;
     bool last = true;
     for (int j = i + 1; group && last && j < g->n; j++) last = g->nodes[j].group != group;

@@ -16,6 +16,8 @@ typedef struct strbuf {
 bool sb_printf(strbuf *sb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void fmt_number(double v, char buf[32]);
+/* Shortest decimal that reads back (strtof) as the same float. */
+void fmt_float(float v, char buf[32]);
 /* A name with its sigil (% or @), quoted and escaped unless plain. */
 void print_name(strbuf *sb, char sigil, const char *name);
 void print_node(strbuf *sb, const actjit_graph *g, const node *nd);

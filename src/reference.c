@@ -34,6 +34,17 @@ static double ref_log1p_exp(double z) {
   return isinf((float)e) ? INFINITY : log1p(e);
 }
 
+/* x^e as PyTorch's pow kernel with a scalar exponent computes it: x·x,
+ * x·x·x, 1/x and 1/(x·x) rounded in float at each step (so x³ keeps the
+ * sign of a negative x), any other exponent as pow(). */
+static float ref_pow(float x, float e) {
+  if (e == 2) return x * x; /* (any other exponent: pow in double, rounded) */
+  if (e == 3) return x * x * x;
+  if (e == -1) return 1.0f / x;
+  if (e == -2) return 1.0f / (x * x);
+  return (float)pow(x, e);
+}
+
 float ref_eltwise(op_id op, const double *attr, float x, float w) {
   double v = x;
   switch (op) {
@@ -80,7 +91,22 @@ float ref_eltwise(op_id op, const double *attr, float x, float w) {
     float l = (float)attr[0];
     return x > l ? x - l : x < -l ? x + l : 0.0f;
   }
-  case OP_INPUT: case OP_PARAM: case OP_LINEAR: case OP_SOFTMAX: case OP_SOFTMIN: case OP_LOG_SOFTMAX:
+  case OP_ADD: return (float)(v + w);
+  case OP_SUB: return (float)(v - w);
+  case OP_MUL: return (float)(v * w);
+  case OP_DIV: return (float)(v / w);
+  case OP_MAXIMUM: return isnan(x) || isnan(w) ? NAN : x > w ? x : w; /* torch.maximum: NaN propagates */
+  case OP_MINIMUM: return isnan(x) || isnan(w) ? NAN : x < w ? x : w;
+  case OP_POW: return ref_pow(x, w);
+  case OP_NEG: return -x;
+  case OP_ABS: return fabsf(x);
+  case OP_SQRT: return (float)sqrt(v);
+  case OP_RECIPROCAL: return (float)(1.0 / v);
+  case OP_ERF: return (float)erf(v);
+  case OP_LOG: return (float)log(v);
+  case OP_CLIP: /* torch.clamp: NaN stays NaN, min > max gives max */
+    return isnan(x) ? x : fminf(fmaxf(x, (float)attr[0]), (float)attr[1]);
+  case OP_INPUT: case OP_PARAM: case OP_CONST: case OP_LINEAR: case OP_SOFTMAX: case OP_SOFTMIN: case OP_LOG_SOFTMAX:
   case OP_GLU: case OP_FLATTEN: case OP_COUNT: break;
   }
   return NAN;
@@ -148,9 +174,36 @@ static void ref_dropout(const node *nd, const float *x, float *y, int64_t batch,
   for (int64_t i = 0; i < n; i++) y[i] = dropout_apply(x[i], nd->attr[0], seed, op, (uint64_t)i);
 }
 
-static void ref_eltwise_op(const actjit_graph *g, const node *nd, const float *const *pv,
-                           const float *x, float *y, int64_t batch) {
+/* Extent of dim k of s at this batch. */
+static int64_t dim_at(const shape *s, int k, int64_t batch) { return k == 0 && s->dyn ? s->d[0] * batch : s->d[k]; }
+
+/* The offset in `in`, broadcast to `out` with trailing dims aligned (NumPy),
+ * of out's element i. */
+static int64_t broadcast_index(const shape *out, const shape *in, int64_t batch, int64_t i) {
+  int64_t off = 0, stride = 1;
+  for (int k = 1; k <= out->rank; k++) {
+    int64_t od = dim_at(out, out->rank - k, batch), idx = od ? i % od : 0;
+    i = od ? i / od : 0;
+    if (k > in->rank) continue;
+    int64_t id = dim_at(in, in->rank - k, batch);
+    if (id != 1) off += idx * stride;
+    stride *= id;
+  }
+  return off;
+}
+
+static void ref_eltwise_op(const actjit_graph *g, const node *nd, const float *const *pv, float *y, int64_t batch) {
   int64_t n = ext_val(shape_numel(&nd->shape), batch);
+  const float *x = pv[nd->args[0]];
+  if (op_is_binary(nd->op)) {
+    const shape *a = &g->nodes[nd->args[0]].shape, *b = &g->nodes[nd->args[1]].shape;
+    const float *w = pv[nd->args[1]];
+    for (int64_t i = 0; i < n; i++)
+      y[i] = ref_eltwise(nd->op, nd->attr, x[broadcast_index(&nd->shape, a, batch, i)],
+                         w[broadcast_index(&nd->shape, b, batch, i)]);
+    return;
+  }
+  /* prelu's weight: one, or one per channel of dim 1 */
   const float *w = nd->op == OP_PRELU ? pv[nd->args[1]] : NULL;
   int64_t channels = w ? g->nodes[nd->args[1]].shape.d[0] : 1;
   int64_t inner = ext_val(shape_span(&nd->shape, 2, nd->shape.rank), batch);
@@ -178,6 +231,7 @@ actjit_status ref_run_opts(const actjit_graph *g, const float *const *params,
     const node *nd = &g->nodes[i];
     if (nd->op == OP_PARAM) { pv[i] = params[k++]; continue; }
     if (nd->op == OP_INPUT) { pv[i] = in; continue; }
+    if (nd->op == OP_CONST) { pv[i] = nd->data; continue; }
     const float *x = pv[nd->args[0]];
     if (op_table[nd->op].kind == K_VIEW) { pv[i] = x; continue; }
     size_t n = (size_t)ext_val(shape_numel(&nd->shape), batch);
@@ -189,7 +243,7 @@ actjit_status ref_run_opts(const actjit_graph *g, const float *const *params,
     case K_GLU: ref_glu(nd, x, y, batch); break;
     case K_ELTWISE:
       if (nd->op == OP_DROPOUT && training) ref_dropout(nd, x, y, batch, o->seed);
-      else ref_eltwise_op(g, nd, pv, x, y, batch);
+      else ref_eltwise_op(g, nd, pv, y, batch);
       break;
     case K_SOURCE: case K_VIEW: break;
     }

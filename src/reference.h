@@ -6,8 +6,9 @@
 
 #include "ir.h"
 
-/* y = f(x) for one element of an elementwise op; w is the op's per-channel
- * weight for that element (prelu), ignored otherwise. */
+/* y = f(x) for one element of an elementwise op; w is its second operand's
+ * element (prelu's weight for that channel, or b of a binary op), ignored
+ * by unary ops. */
 float ref_eltwise(op_id op, const double *attr, float x, float w);
 
 /* Runs the path from g's input to its output.  params[i] is the data of the

@@ -4,7 +4,7 @@
 #include <stdio.h>
 
 #include "ir.h"
-#include "passes/passes.h"
+#include "group.h"
 
 const char *node_where(const actjit_graph *g, const node *nd, char *buf,
                        size_t len) {
@@ -40,8 +40,10 @@ static bool shape_fits(const shape *s) {
 
 static actjit_status verify_source(actjit_graph *g, const node *nd, shape *out) {
   const shape *s = &nd->shape;
-  if (s->rank < 1 || s->rank > ACTJIT_MAX_RANK) FAIL("rank must be 1..%d", ACTJIT_MAX_RANK);
+  int lowest = nd->op == OP_CONST ? 0 : 1; /* a constant may be a scalar */
+  if (s->rank < lowest || s->rank > ACTJIT_MAX_RANK) FAIL("rank must be %d..%d", lowest, ACTJIT_MAX_RANK);
   if (nd->op == OP_PARAM && s->dyn) FAIL("parameter @%s cannot have a batch dimension", nd->name);
+  if (nd->op == OP_CONST && s->dyn) FAIL("a constant cannot have a batch dimension");
   if (nd->op == OP_INPUT && g->input >= 0 && g->input != nd - g->nodes) FAIL("a pipeline has one input; %%%s is a second", nd->name);
   for (int i = 0; i < s->rank; i++)
     if (s->d[i] < 0) FAIL("negative dimension");
@@ -82,6 +84,14 @@ static actjit_status verify_linear(actjit_graph *g, const node *nd, const shape 
 }
 
 static actjit_status verify_eltwise(actjit_graph *g, const node *nd, const shape *x, shape *out) {
+  *out = *x;
+  if (op_is_binary(nd->op)) {
+    const shape *y = &g->nodes[nd->args[1]].shape;
+    char bx[96], by[96];
+    if (!shape_broadcast(x, y, out))
+      FAIL("operands of shapes %s and %s do not broadcast (trailing dims must be equal or 1, the batch leading)",
+           shape_str(x, bx, sizeof bx), shape_str(y, by, sizeof by));
+  }
   switch (nd->op) {
   case OP_DROPOUT:
     if (!(nd->attr[0] >= 0 && nd->attr[0] <= 1)) FAIL("p must be in [0, 1], got %g", nd->attr[0]);
@@ -115,12 +125,13 @@ static actjit_status verify_eltwise(actjit_graph *g, const node *nd, const shape
   case OP_RELU: case OP_SIGMOID: case OP_TANH: case OP_IDENTITY: case OP_EXP: case OP_ELU: case OP_SELU:
   case OP_SILU: case OP_MISH: case OP_HARDSIGMOID: case OP_HARDSWISH: case OP_RELU6: case OP_SOFTPLUS:
   case OP_SOFTSIGN: case OP_TANHSHRINK: case OP_THRESHOLD: case OP_LOGSIGMOID: case OP_HARDSHRINK: case OP_RRELU:
-    break; /* any finite attribute values */
-  case OP_INPUT: case OP_PARAM: case OP_LINEAR: case OP_SOFTMAX: case OP_SOFTMIN: case OP_LOG_SOFTMAX:
+  case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MAXIMUM: case OP_MINIMUM: case OP_POW: case OP_NEG:
+  case OP_ABS: case OP_SQRT: case OP_RECIPROCAL: case OP_ERF: case OP_LOG: case OP_CLIP:
+    break; /* any finite attribute values (clip with min > max gives max, as torch.clamp) */
+  case OP_INPUT: case OP_PARAM: case OP_CONST: case OP_LINEAR: case OP_SOFTMAX: case OP_SOFTMIN: case OP_LOG_SOFTMAX:
   case OP_GLU: case OP_FLATTEN: case OP_COUNT:
     FAIL("not an elementwise op");
   }
-  *out = *x;
   return ACTJIT_OK;
 }
 
@@ -176,8 +187,15 @@ actjit_status verify_node(actjit_graph *g, const node *nd, shape *out) {
     FAIL("takes %d..%d operands, got %d", oi->min_args, oi->max_args, nd->nargs);
   for (int i = 0; i < OP_MAX_ATTRS; i++)
     if (oi->attr_name[i] && isnan(nd->attr[i])) FAIL("missing attribute %s", oi->attr_name[i]);
+  /* The operand a kernel loops over is a tensor value (the input or an op's
+   * result), not a parameter or constant: either one of a binary op's. */
   const node *x = &g->nodes[nd->args[0]];
-  if (x->op == OP_PARAM) FAIL("operand must be a tensor value, not parameter @%s", x->name);
+  bool binary = op_is_binary(nd->op), x_source = ir_is_source(g, nd->args[0]) && x->op != OP_INPUT;
+  if (binary && x_source && ir_is_source(g, nd->args[1]) && g->nodes[nd->args[1]].op != OP_INPUT)
+    FAIL("at least one operand must be a tensor value, not a parameter or constant");
+  if (!binary && x_source && x->op == OP_PARAM) FAIL("operand must be a tensor value, not parameter @%s", x->name);
+  if (!binary && x_source && *x->name) FAIL("operand must be a tensor value, not constant %%%s", x->name);
+  if (!binary && x_source) FAIL("operand must be a tensor value, not a constant");
   actjit_status st = ACTJIT_OK;
   switch (oi->kind) {
   case K_LINEAR: st = verify_linear(g, nd, &x->shape, out); break;
@@ -204,5 +222,5 @@ actjit_status actjit_graph_verify(actjit_graph *g) {
   }
   if (g->input < 0) return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s: the pipeline has no input", file);
   if (g->output < 0) return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s: the pipeline has no output", file);
-  return fusion_verify(g);
+  return group_verify(g);
 }

@@ -318,7 +318,8 @@ static void test_parse_number_for_name(void **state) {
   /* The @ forgotten: a state_dict key starts with a digit. */
   PARSE_ERR(f, X784 "param 0.weight : f32[4]\n", ACTJIT_ERR_PARSE, "bad.air:2:7", "parameter name", "'0.weight'");
   PARSE_ERR(f, X784 "%y = 5 %x\n", ACTJIT_ERR_PARSE, "bad.air:2:6", "an op name", "'5'");
-  PARSE_ERR(f, X784 "%y = relu 5\n", ACTJIT_ERR_PARSE, "bad.air:2:11", "expected an operand", "'5'");
+  /* (a number is a constant operand: `mul %x, 5`) */
+  PARSE_ERR(f, X784 "%y = relu 5\n", ACTJIT_ERR_VERIFY, "bad.air:2:6", "relu: operand must be a tensor value, not a constant");
   PARSE_ERR(f, X784 "%y = relu %x\noutput 5\n", ACTJIT_ERR_PARSE, "bad.air:3:8", "value name", "'5'");
   PARSE_ERR(f, X784 "%y = softmax %x {1 = 1}\noutput %y\n", ACTJIT_ERR_PARSE, "bad.air:2:18", "attribute name", "'1'");
   PARSE_ERR(f, "5 = relu %x\n", ACTJIT_ERR_PARSE, "bad.air:1:1", "expected a statement", "'5'");

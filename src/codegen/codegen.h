@@ -25,13 +25,14 @@ typedef void (*cg_entry_fn)(const float *in, float *out,
                             int64_t batch, uint64_t seed);
 /* Each kernel of the plan is also a function of its own, so that it can be
  * timed alone and run on a slice of the batch:
- *   void actjit_k<i>(const float *x, float *y, const float *const *params,
+ *   void actjit_k<i>(const float *const *in, float *y, const float *const *params,
  *                    i64 batch, u64 seed, i64 row0)
- * where x and y point at batch row row0 (the entry passes 0): dropout keys
- * its masks by the element's index in the whole tensor. */
+ * in[j] is the data of the step's j-th input (step.grp.ins[j]); in[j] and y
+ * point at batch row row0 of batched tensors (the entry passes 0): dropout
+ * keys its masks by the element's index in the whole tensor. */
 #define CG_KERNEL_PREFIX "actjit_k"
 #define CG_KERNEL_FMT CG_KERNEL_PREFIX "%d"
-typedef void (*cg_kernel_fn)(const float *x, float *y, const float *const *params,
+typedef void (*cg_kernel_fn)(const float *const *in, float *y, const float *const *params,
                              int64_t batch, uint64_t seed, int64_t row0);
 
 typedef struct cg {
@@ -42,8 +43,9 @@ typedef struct cg {
   int width;                    /* floats per vector (times the unroll, see cg_widen) */
   int reg_width;                /* floats per vector register of the target */
   LLVMTypeRef f32, i32, i64, ptr, vf, vi, vmask, voidt;
-  /* The kernel being emitted: its parameters. */
-  LLVMValueRef fn, x, y, params, batch, seed, row0;
+  /* The kernel being emitted: its parameters, and the data of its inputs. */
+  LLVMValueRef fn, y, params, batch, seed, row0;
+  LLVMValueRef in[GROUP_MAX_INS];
   /* Unmasked stores are non-temporal, to addresses aligned to a register. */
   bool nontemporal;
   bool training;                /* dropout is live (else the identity) */
@@ -114,29 +116,49 @@ LLVMValueRef cg_intrinsic(cg *c, const char *name, LLVMTypeRef *tys, unsigned nt
 /* Data pointer of parameter node v. */
 LLVMValueRef cg_param(cg *c, int v);
 
+/* Data pointer of a constant tensor: a global of the module. */
+LLVMValueRef cg_const_data(cg *c, const node *nd);
+
 /* ---- eltwise.c */
-/* Where the values an elementwise op works on sit in their tensor. */
+/* Where a vector of an elementwise op's results sits. */
 typedef struct cg_pos {
-  LLVMValueRef index;      /* i64 flat element index of lane 0; lanes are consecutive */
-  LLVMValueRef channel;    /* per-channel prelu: i64 channel (of lane 0), or NULL */
-  bool lanes_are_channels; /* lane l is channel channel + l */
+  LLVMValueRef index;      /* i64 flat index of lane 0 in the result; lanes are consecutive */
   LLVMValueRef mask;       /* tail mask, or NULL */
+  const LLVMValueRef *off; /* per use of the dag (cg_dag.use): the element offset of lane 0 in its data */
 } cg_pos;
-/* y = op(x) for one vector (or scalar) x; w is the prelu weight (NULL for
- * other ops).  For an op that is not elementwise it sets c->unsupported. */
-LLVMValueRef cg_eltwise_op(cg *c, const node *nd, LLVMValueRef x, LLVMValueRef w, const cg_pos *pos);
-/* A chain of elementwise ops applied to values in registers: a whole
- * elementwise kernel, a linear's epilogue or a softmax's prologue. */
-typedef struct cg_chain {
-  const node *const *ops;
+/* y = op(operand[0], operand[1]) for one vector of each (operand[1]: a binary
+ * op's b, prelu's weight).  For an op that is not elementwise it sets
+ * c->unsupported. */
+LLVMValueRef cg_eltwise_op(cg *c, const node *nd, LLVMValueRef *operand, const cg_pos *pos);
+
+/* The elementwise members of a kernel's group, computed in registers: a
+ * whole elementwise kernel, a linear's epilogue or a softmax's prologue.
+ * Each value is computed once however many members use it.  The operands
+ * from outside the group are its uses: the kernel's inputs, parameters and
+ * constants, each with its strides in the loop over the group's value. */
+typedef struct cg_use {
+  LLVMValueRef base; /* its data; NULL for a scalar constant */
+  bool is_scalar;
+  float scalar;
+} cg_use;
+typedef struct cg_dag {
   int n;
-  LLVMValueRef weights[GROUP_MAX]; /* per op: prelu weight pointer or NULL */
-} cg_chain;
-void cg_chain_init(cg *c, cg_chain *ch, const node *const *ops, int n);
-/* Applies the chain to v (float or vector) at position pos. */
-LLVMValueRef cg_chain_apply(cg *c, const cg_chain *ch, LLVMValueRef v, const cg_pos *pos);
-/* The kernel for an elementwise group. */
-void cg_eltwise_kernel(cg *c, const node *const *ops, int n);
+  const node *m[GROUP_MAX];
+  int src[GROUP_MAX][OP_MAX_ARGS]; /* an operand's source: a member, or -1 - u for use u */
+  cg_use use[SPACE_MAX_OPERANDS];
+  loop_space space;                /* the uses' strides; a kernel merges its dims as its loops need */
+  LLVMValueRef val[GROUP_MAX];     /* member values at the position being emitted */
+} cg_dag;
+/* Collects the group's elementwise members and the uses of their outside
+ * operands; loads the uses' data pointers (emits at the builder). */
+void cg_dag_init(cg *c, cg_dag *d, const group *gr);
+/* Computes the elementwise members in [from, to) at pos into d->val: the
+ * values of the others (a linear's accumulators) and of members before
+ * `from` are the caller's.  A use whose innermost loop stride is 1 loads a
+ * vector, others an element splat. */
+void cg_dag_eval(cg *c, cg_dag *d, int from, int to, const cg_pos *pos);
+/* The kernel of a KF_ELTWISE group. */
+void cg_eltwise_kernel(cg *c, const group *gr);
 /* ---- philox.c: training-mode dropout (definition: src/philox.h) */
 /* out = Philox4x32-10(ctr, key), lane by lane: ctr and out are i32 or
  * <W x i32>, key is two i32 scalars (the same key for every lane). */
@@ -146,15 +168,16 @@ void cg_philox4x32_10(cg *c, LLVMValueRef ctr[4], LLVMValueRef key[2], LLVMValue
  * element index in the whole tensor: c->row0 rows before pos->index + lane);
  * else x. */
 LLVMValueRef cg_dropout(cg *c, const node *nd, LLVMValueRef x, const cg_pos *pos);
-/* ---- linear.c: a linear with its epilogue chain, and with row_softmax a
- * softmax over each row of outputs after it */
-void cg_linear_kernel(cg *c, const node *nd, const cg_chain *epilogue, bool row_softmax);
+/* ---- linear.c: one linear (or two of one input) and the group's
+ * elementwise members as the epilogue, then, for KF_LINEAR_SOFTMAX, a
+ * softmax of each row of outputs */
+void cg_linear_kernel(cg *c, const group *gr);
 /* Row stride of a linear weight packed for vector width `width`: the weight
  * [out, in] is bound as its transpose [in][stride], zero padded. */
 int64_t cg_packed_stride(int64_t out, int width);
-/* ---- softmax.c: a softmax with its prologue chain; in_place when the plan
- * has it write over its input */
-void cg_softmax_kernel(cg *c, const node *nd, const cg_chain *prologue, bool in_place);
+/* ---- softmax.c: the group's softmax with its elementwise members as the
+ * prologue; in_place when the plan has it write over its input */
+void cg_softmax_kernel(cg *c, const group *gr, bool in_place);
 /* ---- glu.c: glu (its own kernel: it halves a dim) */
 void cg_glu_kernel(cg *c, const node *nd);
 

@@ -1,6 +1,8 @@
 /* Elementwise ops: one emitter per op (the op table's ELTWISE rows), the
- * chain that applies a group of them in registers, and the elementwise
- * kernel, which reads each element once and writes it once. */
+ * dag that computes a group of them in registers, and the elementwise
+ * kernel, which reads each of its inputs once and writes its value once. */
+#include <string.h>
+
 #include "codegen.h"
 #include "vmath.h"
 
@@ -32,14 +34,35 @@ static LLVMValueRef elu(cg *c, LLVMValueRef x, float pos, float neg, float in) {
   return sel(c, cmp(c, LLVMRealOGT, x, zero_like(x)), p, LLVMBuildFMul(b, e, k(x, neg), ""));
 }
 
+/* r, or NaN where x or y is NaN (torch.maximum and minimum propagate it). */
+static LLVMValueRef nan_or(cg *c, LLVMValueRef x, LLVMValueRef y, LLVMValueRef r) {
+  LLVMValueRef nan = vm_splat(LLVMTypeOf(x), NAN);
+  return sel(c, cmp(c, LLVMRealUNO, x, y), nan, r);
+}
+
+/* x^e as the reference defines it (reference.c, after PyTorch's pow with a
+ * scalar exponent): x·x, x·x·x, 1/x, 1/(x·x), else powf.  For a constant e
+ * the selects fold away, and x³ never meets exp(3·log x). */
+static LLVMValueRef power(cg *c, LLVMValueRef x, LLVMValueRef e) {
+  LLVMBuilderRef b = c->b;
+  LLVMValueRef one = k(x, 1), x2 = LLVMBuildFMul(b, x, x, "");
+  LLVMValueRef args[] = {x, e};
+  LLVMValueRef r = cg_intrinsic(c, "llvm.pow", (LLVMTypeRef[]){LLVMTypeOf(x)}, 1, args, 2);
+  static const float special[] = {-2, -1, 3, 2};
+  LLVMValueRef forms[] = {LLVMBuildFDiv(b, one, x2, ""), LLVMBuildFDiv(b, one, x, ""), LLVMBuildFMul(b, x2, x, ""), x2};
+  for (int i = 0; i < 4; i++) r = sel(c, cmp(c, LLVMRealOEQ, e, k(x, special[i])), forms[i], r);
+  return r;
+}
+
 /* min(max(x + 3, 0), 6), NaN kept (hardsigmoid, hardswish). */
 static LLVMValueRef relu6_of_x3(cg *c, LLVMValueRef x) {
   LLVMValueRef v = LLVMBuildFAdd(c->b, x, k(x, 3), "");
   return clamp_hi(c, clamp_lo(c, v, zero_like(x)), k(x, 6));
 }
 
-LLVMValueRef cg_eltwise_op(cg *c, const node *nd, LLVMValueRef x, LLVMValueRef w, const cg_pos *pos) {
+LLVMValueRef cg_eltwise_op(cg *c, const node *nd, LLVMValueRef *operand, const cg_pos *pos) {
   LLVMBuilderRef b = c->b;
+  LLVMValueRef x = operand[0], w = nd->nargs > 1 ? operand[1] : NULL;
   LLVMTypeRef t = LLVMTypeOf(x);
   LLVMValueRef zero = zero_like(x), one = k(x, 1);
   const double *a = nd->attr;
@@ -111,63 +134,107 @@ LLVMValueRef cg_eltwise_op(cg *c, const node *nd, LLVMValueRef x, LLVMValueRef w
     LLVMValueRef lo = sel(c, cmp(c, LLVMRealOLT, x, nl), LLVMBuildFAdd(b, x, l, ""), zero);
     return sel(c, cmp(c, LLVMRealOGT, x, l), LLVMBuildFSub(b, x, l, ""), lo);
   }
-  case OP_INPUT: case OP_PARAM: case OP_LINEAR: case OP_SOFTMAX: case OP_SOFTMIN: case OP_LOG_SOFTMAX:
+  case OP_ADD: return LLVMBuildFAdd(b, x, w, "add");
+  case OP_SUB: return LLVMBuildFSub(b, x, w, "sub");
+  case OP_MUL: return LLVMBuildFMul(b, x, w, "mul");
+  case OP_DIV: return LLVMBuildFDiv(b, x, w, "div");
+  case OP_MAXIMUM: return nan_or(c, x, w, sel(c, cmp(c, LLVMRealOGT, x, w), x, w));
+  case OP_MINIMUM: return nan_or(c, x, w, sel(c, cmp(c, LLVMRealOLT, x, w), x, w));
+  case OP_POW: return power(c, x, w);
+  case OP_NEG: return LLVMBuildFNeg(b, x, "neg");
+  case OP_ABS: return fabs_(c, x);
+  case OP_SQRT: return vm_call_intrinsic(b, "llvm.sqrt", &x, 1);
+  case OP_RECIPROCAL: return LLVMBuildFDiv(b, one, x, "reciprocal");
+  case OP_ERF: return vm_erf(b, x);
+  case OP_LOG: return vm_log(b, x);
+  case OP_CLIP: /* min(max(x, lo), hi): NaN stays, lo > hi gives hi (torch.clamp) */
+    return clamp_hi(c, sel(c, cmp(c, LLVMRealOLT, x, k(x, a[0])), k(x, a[0]), x), k(x, a[1]));
+  case OP_INPUT: case OP_PARAM: case OP_CONST: case OP_LINEAR: case OP_SOFTMAX: case OP_SOFTMIN: case OP_LOG_SOFTMAX:
   case OP_GLU: case OP_FLATTEN: case OP_COUNT: break;
   }
   if (!c->unsupported) c->unsupported = nd;
   return x;
 }
 
-void cg_chain_init(cg *c, cg_chain *ch, const node *const *ops, int n) {
-  *ch = (cg_chain){.ops = ops, .n = n};
-  for (int k = 0; k < n; k++)
-    if (ops[k]->op == OP_PRELU) ch->weights[k] = cg_param(c, ops[k]->args[1]);
-}
+/* ---- the dag of a kernel's elementwise members */
 
-/* A per-channel prelu takes its weight at pos->channel: one weight for all
- * lanes, or consecutive weights for consecutive lanes (masked). */
-static LLVMValueRef prelu_weight(cg *c, const cg_chain *ch, int k, LLVMValueRef v, const cg_pos *pos) {
-  bool vector = LLVMGetTypeKind(LLVMTypeOf(v)) == LLVMVectorTypeKind;
-  bool per_channel = c->g->nodes[ch->ops[k]->args[1]].shape.d[0] > 1;
-  if (per_channel && pos->lanes_are_channels) return cg_load(c, ch->weights[k], pos->channel, pos->mask, 0.0f);
-  LLVMValueRef w = cg_load_scalar(c, ch->weights[k], per_channel ? pos->channel : cg_i64(c, 0));
-  return vector ? cg_splat(c, w) : w;
-}
-
-LLVMValueRef cg_chain_apply(cg *c, const cg_chain *ch, LLVMValueRef v, const cg_pos *pos) {
-  for (int k = 0; k < ch->n; k++) {
-    LLVMValueRef w = ch->weights[k] ? prelu_weight(c, ch, k, v, pos) : NULL;
-    v = cg_eltwise_op(c, ch->ops[k], v, w, pos);
+void cg_dag_init(cg *c, cg_dag *d, const group *gr) {
+  memset(d, 0, sizeof *d);
+  d->n = gr->n;
+  space_init(&d->space, &c->g->nodes[gr->m[gr->n - 1]].shape);
+  for (int i = 0; i < gr->n; i++) {
+    const node *nd = d->m[i] = &c->g->nodes[gr->m[i]];
+    if (op_table[nd->op].kind != K_ELTWISE) continue; /* a linear or the softmax: its kernel's business */
+    for (int k = 0; k < nd->nargs; k++) {
+      int a = nd->args[k], j = 0;
+      while (j < gr->n && gr->m[j] != a) j++;
+      if (j < gr->n) {
+        d->src[i][k] = j;
+        continue;
+      }
+      int u = space_add(&d->space, c->g, nd, k);
+      cg_use *use = &d->use[u];
+      const node *an = &c->g->nodes[a];
+      d->src[i][k] = -1 - u;
+      if (an->op == OP_CONST && shape_static_numel(&an->shape) == 1) {
+        use->is_scalar = true;
+        use->scalar = an->data[0];
+      } else if (an->op == OP_CONST) {
+        use->base = cg_const_data(c, an);
+      } else if (an->op == OP_PARAM) {
+        use->base = cg_param(c, a);
+      } else {
+        int in = 0;
+        while (gr->ins[in] != a) in++;
+        use->base = c->in[in];
+      }
+    }
   }
-  return v;
 }
 
-/* The elementwise kernel's loop nest.  Without per-channel weights it is one
- * flat loop.  With them (prelu with C weights on dim 1) the tensor is seen as
- * rows × cols: [outer, C] with the weights a vector along cols (inner == 1),
- * or [outer·C, inner] with one weight per row. */
+/* Operand use u at pos: a splat of a scalar constant, a vector where the
+ * use runs along the loop's innermost dim, else a splat of one element. */
+static LLVMValueRef load_use(cg *c, const cg_dag *d, int u, const cg_pos *pos) {
+  const cg_use *use = &d->use[u];
+  if (use->is_scalar) return vm_splat(c->vf, use->scalar);
+  if (d->space.stride[u][d->space.rank - 1] == 1) return cg_load(c, use->base, pos->off[u], pos->mask, 0.0f);
+  return cg_splat(c, cg_load_scalar(c, use->base, pos->off[u]));
+}
+
+void cg_dag_eval(cg *c, cg_dag *d, int from, int to, const cg_pos *pos) {
+  for (int i = from; i < to; i++) {
+    const node *nd = d->m[i];
+    if (op_table[nd->op].kind != K_ELTWISE) continue;
+    LLVMValueRef operand[OP_MAX_ARGS];
+    for (int k = 0; k < nd->nargs; k++)
+      operand[k] = d->src[i][k] >= 0 ? d->val[d->src[i][k]] : load_use(c, d, -1 - d->src[i][k], pos);
+    d->val[i] = cg_eltwise_op(c, nd, operand, pos);
+  }
+}
+
+/* ---- the elementwise kernel */
+
 typedef struct eltwise_env {
-  cg_chain chain;
-  int64_t channels, inner; /* channels > 1: per-channel layout */
-  LLVMValueRef row, base;  /* current row and its element offset */
+  cg_dag dag;
+  int dims;  /* the loop's dims (the dag's space, merged) */
+  int depth; /* the dim being emitted */
+  LLVMValueRef out_base, off_base[SPACE_MAX_OPERANDS]; /* offsets of the innermost dim's element 0 */
 } eltwise_env;
 
+/* One vector at element j of the innermost dim: every member, then the store. */
 static void eltwise_vector(cg *c, LLVMValueRef j, LLVMValueRef mask, void *envp) {
   eltwise_env *e = envp;
-  LLVMValueRef at = e->base ? LLVMBuildNSWAdd(c->b, e->base, j, "at") : j;
-  LLVMValueRef v = cg_load(c, c->x, at, mask, 0.0f);
-  cg_pos pos = {.index = at, .lanes_are_channels = e->inner == 1, .mask = mask};
-  pos.channel = e->inner == 1 ? j : e->row ? LLVMBuildSRem(c->b, e->row, cg_i64(c, e->channels), "ch") : NULL;
-  v = cg_chain_apply(c, &e->chain, v, &pos);
-  cg_store(c, v, c->y, at, mask);
-}
-
-static void eltwise_row(cg *c, LLVMValueRef r, void *envp) {
-  eltwise_env *e = envp;
-  e->row = r;
-  int64_t cols = e->inner == 1 ? e->channels : e->inner;
-  e->base = LLVMBuildNSWMul(c->b, r, cg_i64(c, cols), "base");
-  cg_vector_loop(c, cg_i64(c, cols), eltwise_vector, e);
+  cg_dag *d = &e->dag;
+  LLVMValueRef off[SPACE_MAX_OPERANDS];
+  for (int u = 0; u < d->space.nops; u++) {
+    int64_t st = d->space.stride[u][e->dims - 1];
+    LLVMValueRef in = st ? LLVMBuildNSWMul(c->b, j, cg_i64(c, st), "") : cg_i64(c, 0);
+    off[u] = e->off_base[u] ? LLVMBuildNSWAdd(c->b, e->off_base[u], in, "off") : in;
+  }
+  LLVMValueRef at = e->out_base ? LLVMBuildNSWAdd(c->b, e->out_base, j, "at") : j;
+  cg_pos pos = {.index = at, .mask = mask, .off = off};
+  cg_dag_eval(c, d, 0, d->n, &pos);
+  cg_store(c, d->val[d->n - 1], c->y, at, mask);
 }
 
 /* ---- Software pipelining of long chains ----
@@ -192,42 +259,43 @@ enum { PREFETCH_FLOATS = 1024, LINE_FLOATS = 16 };
 static bool long_latency(const cg *c, const node *nd) {
   switch (nd->op) {
   case OP_SIGMOID: case OP_TANH: case OP_EXP: case OP_ELU: case OP_CELU: case OP_SELU: case OP_GELU:
-  case OP_SILU: case OP_MISH: case OP_SOFTPLUS: case OP_TANHSHRINK: case OP_LOGSIGMOID:
+  case OP_SILU: case OP_MISH: case OP_SOFTPLUS: case OP_TANHSHRINK: case OP_LOGSIGMOID: case OP_ERF: case OP_LOG:
+  case OP_POW:
     return true;
   case OP_DROPOUT: return c->training;
   case OP_RELU: case OP_LEAKY_RELU: case OP_PRELU: case OP_IDENTITY: case OP_HARDSIGMOID: case OP_HARDSWISH:
   case OP_HARDTANH: case OP_RELU6: case OP_SOFTSIGN: case OP_THRESHOLD: case OP_HARDSHRINK: case OP_SOFTSHRINK:
-  case OP_RRELU:
+  case OP_RRELU: case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MAXIMUM: case OP_MINIMUM: case OP_NEG:
+  case OP_ABS: case OP_SQRT: case OP_RECIPROCAL: case OP_CLIP:
     return false;
-  case OP_INPUT: case OP_PARAM: case OP_LINEAR: case OP_SOFTMAX: case OP_SOFTMIN: case OP_LOG_SOFTMAX:
+  case OP_INPUT: case OP_PARAM: case OP_CONST: case OP_LINEAR: case OP_SOFTMAX: case OP_SOFTMIN: case OP_LOG_SOFTMAX:
   case OP_GLU: case OP_FLATTEN: case OP_COUNT: break; /* not elementwise: cg_eltwise_op reports it */
   }
   return false;
 }
 
-/* Stage k is ops [cut[k], cut[k + 1]): each long op ends a stage, cheap ops
- * join the stage after them (the last stage, after the last long op).
- * Returns the number of stages. */
-static int pipeline_stages(const cg *c, const cg_chain *ch, int cut[PIPE_STAGES + 1]) {
-  int s = 0;
+/* Stage k is members [cut[k], cut[k + 1]): each long op ends a stage, cheap
+ * ops join the stage after them (the last stage, after the last long op).
+ * Only a chain is cut, where each member's only member operand is the one
+ * before it, so one vector crosses each cut.  Returns the number of stages. */
+static int pipeline_stages(const cg *c, const cg_dag *d, int cut[PIPE_STAGES + 1]) {
   cut[0] = 0;
-  for (int k = 0; k + 1 < ch->n && s + 1 < PIPE_STAGES; k++)
-    if (long_latency(c, ch->ops[k])) cut[++s] = k + 1;
-  cut[++s] = ch->n;
+  cut[1] = d->n;
+  for (int i = 0; i < d->n; i++)
+    for (int k = 0; k < d->m[i]->nargs; k++)
+      if (d->src[i][k] >= 0 && d->src[i][k] != i - 1) return 1;
+  int s = 0;
+  for (int i = 0; i + 1 < d->n && s + 1 < PIPE_STAGES; i++)
+    if (long_latency(c, d->m[i])) cut[++s] = i + 1;
+  cut[++s] = d->n;
   /* Trailing cheap ops do not make a stage of their own. */
   while (s > 1) {
     bool any = false;
-    for (int k = cut[s - 1]; k < cut[s]; k++) any |= long_latency(c, ch->ops[k]);
+    for (int i = cut[s - 1]; i < cut[s]; i++) any |= long_latency(c, d->m[i]);
     if (any) break;
     cut[s - 1] = cut[s];
     s--;
   }
-  return s;
-}
-
-static cg_chain chain_slice(const cg_chain *ch, int from, int to) {
-  cg_chain s = {.ops = ch->ops + from, .n = to - from};
-  for (int k = from; k < to; k++) s.weights[k - from] = ch->weights[k];
   return s;
 }
 
@@ -239,11 +307,29 @@ typedef struct pipe_env {
   LLVMValueRef line[PIPE_STAGES - 1][PIPE_DISTANCE], fresh[PIPE_STAGES - 1];
 } pipe_env;
 
+/* Prefetches each input the flat loop streams through, PREFETCH_FLOATS ahead
+ * of element `at` (a hint: it may pass the end). */
+static void prefetch_inputs(cg *c, const cg_dag *d, LLVMValueRef at) {
+  LLVMBuilderRef b = c->b;
+  for (int u = 0; u < d->space.nops; u++) {
+    bool seen = d->use[u].is_scalar || d->space.stride[u][0] != 1;
+    for (int v = 0; !seen && v < u; v++) seen = d->use[v].base == d->use[u].base && d->space.stride[v][0] == 1;
+    for (int l = 0; !seen && l < c->width; l += LINE_FLOATS) {
+      LLVMValueRef ahead = LLVMBuildAdd(b, at, cg_i64(c, PREFETCH_FLOATS + l), "");
+      LLVMValueRef args[] = {LLVMBuildGEP2(b, c->f32, d->use[u].base, &ahead, 1, ""), LLVMConstInt(c->i32, 0, 0),
+                             LLVMConstInt(c->i32, 3, 0), LLVMConstInt(c->i32, 1, 0)};
+      cg_intrinsic(c, "llvm.prefetch", &c->ptr, 1, args, 4); /* read, keep in all levels, data */
+    }
+  }
+}
+
 /* Slot i: stage k works on block i - k·PIPE_DISTANCE when that is a block,
  * last stage first (it reads the oldest entry of its line before the shift),
- * then every line moves up by one. */
+ * then every line moves up by one.  The loop is flat: a use's offset is the
+ * element's index or 0. */
 static void pipe_slot(cg *c, LLVMValueRef i, void *envp) {
   pipe_env *p = envp;
+  cg_dag *d = &p->e->dag;
   LLVMBuilderRef b = c->b;
   for (int k = p->stages - 1; k >= 0; k--) {
     LLVMValueRef blk = LLVMBuildNSWSub(b, i, cg_i64(c, (int64_t)k * PIPE_DISTANCE), "blk");
@@ -251,29 +337,25 @@ static void pipe_slot(cg *c, LLVMValueRef i, void *envp) {
                                    LLVMBuildICmp(b, LLVMIntSLT, blk, p->nblocks, ""), "on");
     LLVMBasicBlockRef next = cg_if(c, on, "stage");
     LLVMValueRef at = LLVMBuildNSWAdd(b, p->lo, LLVMBuildNSWMul(b, blk, cg_i64(c, c->width), ""), "at");
-    if (!k && c->nontemporal)
-      for (int l = 0; l < c->width; l += LINE_FLOATS) {
-        LLVMValueRef ahead = LLVMBuildAdd(b, at, cg_i64(c, PREFETCH_FLOATS + l), ""); /* may pass the end: a hint */
-        LLVMValueRef args[] = {LLVMBuildGEP2(b, c->f32, c->x, &ahead, 1, ""),
-                               LLVMConstInt(c->i32, 0, 0), LLVMConstInt(c->i32, 3, 0), LLVMConstInt(c->i32, 1, 0)};
-        cg_intrinsic(c, "llvm.prefetch", &c->ptr, 1, args, 4); /* read, keep in all levels, data */
-      }
-    LLVMValueRef v = k ? LLVMBuildLoad2(b, c->vf, p->line[k - 1][0], "") : cg_load(c, c->x, at, NULL, 0.0f);
-    cg_chain part = chain_slice(&p->e->chain, p->cut[k], p->cut[k + 1]);
-    cg_pos pos = {.index = at};
-    v = cg_chain_apply(c, &part, v, &pos);
+    if (!k && c->nontemporal) prefetch_inputs(c, d, at);
+    LLVMValueRef off[SPACE_MAX_OPERANDS];
+    for (int u = 0; u < d->space.nops; u++) off[u] = d->space.stride[u][0] ? at : cg_i64(c, 0);
+    cg_pos pos = {.index = at, .off = off};
+    if (k) d->val[p->cut[k] - 1] = LLVMBuildLoad2(b, c->vf, p->line[k - 1][0], "");
+    cg_dag_eval(c, d, p->cut[k], p->cut[k + 1], &pos);
+    LLVMValueRef v = d->val[p->cut[k + 1] - 1];
     if (k == p->stages - 1) cg_store(c, v, c->y, at, NULL);
     else LLVMBuildStore(b, v, p->fresh[k]);
     cg_end_if(c, next);
   }
   for (int k = 0; k + 1 < p->stages; k++) {
-    for (int d = 0; d + 1 < PIPE_DISTANCE; d++)
-      LLVMBuildStore(b, LLVMBuildLoad2(b, c->vf, p->line[k][d + 1], ""), p->line[k][d]);
+    for (int j = 0; j + 1 < PIPE_DISTANCE; j++)
+      LLVMBuildStore(b, LLVMBuildLoad2(b, c->vf, p->line[k][j + 1], ""), p->line[k][j]);
     LLVMBuildStore(b, LLVMBuildLoad2(b, c->vf, p->fresh[k], ""), p->line[k][PIPE_DISTANCE - 1]);
   }
 }
 
-/* [lo, n) with the chain in p->stages stages: full blocks pipelined, then
+/* [lo, n) with the dag in p->stages stages: full blocks pipelined, then
  * the masked tail as one vector. */
 static void pipelined_loop(cg *c, LLVMValueRef lo, LLVMValueRef n, pipe_env *p) {
   LLVMBuilderRef b = c->b;
@@ -282,7 +364,7 @@ static void pipelined_loop(cg *c, LLVMValueRef lo, LLVMValueRef n, pipe_env *p) 
   p->nblocks = LLVMBuildSDiv(b, LLVMBuildNSWSub(b, full, lo, ""), cg_i64(c, c->width), "nblocks");
   LLVMValueRef poison = LLVMGetPoison(c->vf);
   for (int k = 0; k + 1 < p->stages; k++) {
-    for (int d = 0; d < PIPE_DISTANCE; d++) p->line[k][d] = cg_var(c, c->vf, poison);
+    for (int j = 0; j < PIPE_DISTANCE; j++) p->line[k][j] = cg_var(c, c->vf, poison);
     p->fresh[k] = cg_var(c, c->vf, poison);
   }
   LLVMValueRef slots = LLVMBuildNSWAdd(b, p->nblocks, cg_i64(c, (int64_t)(p->stages - 1) * PIPE_DISTANCE), "slots");
@@ -290,30 +372,30 @@ static void pipelined_loop(cg *c, LLVMValueRef lo, LLVMValueRef n, pipe_env *p) 
   cg_vector_tail(c, full, rem, eltwise_vector, p->e);
 }
 
-/* [lo, n), pipelined when the chain has stages. */
-static void chain_loop(cg *c, LLVMValueRef lo, LLVMValueRef n, pipe_env *p) {
+/* [lo, n), pipelined when the dag has stages. */
+static void flat_range(cg *c, LLVMValueRef lo, LLVMValueRef n, pipe_env *p) {
   if (p->stages > 1) pipelined_loop(c, lo, n, p);
   else cg_vector_loop_from(c, lo, n, eltwise_vector, p->e);
 }
 
-/* Outputs of CG_STREAM_MIN floats and more are streamed: from a first
- * masked vector up to a register-aligned address, then aligned
- * non-temporal stores.  Pipelined chains too: compute-bound, they still
- * leave the reads and the write-allocate of ordinary stores competing for
- * the bandwidth, which on a loaded host is what they wait on (Zen 4,
- * leaky_relu → sigmoid → tanh on 16M floats, interleaved A/B in one
+/* A loop over one flat dim.  Outputs of CG_STREAM_MIN floats and more are
+ * streamed: from a first masked vector up to a register-aligned address,
+ * then aligned non-temporal stores.  Pipelined chains too: compute-bound,
+ * they still leave the reads and the write-allocate of ordinary stores
+ * competing for the bandwidth, which on a loaded host is what they wait on
+ * (Zen 4, leaky_relu → sigmoid → tanh on 16M floats, interleaved A/B in one
  * process: streaming 0.77-1.01× the time of ordinary stores over 8 runs,
  * the gain largest when the memory is busiest). */
 static void flat_loop(cg *c, LLVMValueRef n, eltwise_env *e) {
   LLVMBuilderRef b = c->b;
   pipe_env p = {.e = e};
-  p.stages = pipeline_stages(c, &e->chain, p.cut);
+  p.stages = pipeline_stages(c, &e->dag, p.cut);
   LLVMBasicBlockRef big = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "nt");
   LLVMBasicBlockRef small = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "cached");
   LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "done");
   LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSGE, n, cg_i64(c, CG_STREAM_MIN), ""), big, small);
   LLVMPositionBuilderAtEnd(b, small);
-  chain_loop(c, cg_i64(c, 0), n, &p);
+  flat_range(c, cg_i64(c, 0), n, &p);
   LLVMBuildBr(b, done);
   LLVMPositionBuilderAtEnd(b, big);
   int64_t align = (int64_t)c->reg_width * 4;
@@ -322,24 +404,53 @@ static void flat_loop(cg *c, LLVMValueRef n, eltwise_env *e) {
                                     cg_i64(c, 2), "head"); /* floats up to the boundary (y is 4-aligned) */
   eltwise_vector(c, cg_i64(c, 0), cg_first_lanes(c, head), e);
   c->nontemporal = true;
-  chain_loop(c, head, n, &p);
+  flat_range(c, head, n, &p);
   c->nontemporal = false;
   cg_sfence(c);
   LLVMBuildBr(b, done);
   LLVMPositionBuilderAtEnd(b, done);
 }
 
-void cg_eltwise_kernel(cg *c, const node *const *ops, int n) {
-  const shape *s = &ops[0]->shape;
-  eltwise_env e = {.channels = 1};
-  cg_chain_init(c, &e.chain, ops, n);
-  for (int k = 0; k < n; k++)
-    if (ops[k]->op == OP_PRELU && c->g->nodes[ops[k]->args[1]].shape.d[0] > 1)
-      e.channels = c->g->nodes[ops[k]->args[1]].shape.d[0];
-  if (e.channels == 1) {
-    flat_loop(c, cg_extent(c, shape_numel(s)), &e);
+/* A loop nest over the dims from e->depth: the outer ones are loops whose
+ * index adds its stride to every operand's offset and folds into the
+ * output's (row-major: base·extent + index); the innermost is a vector loop. */
+static void nest(cg *c, eltwise_env *e);
+
+static void outer_index(cg *c, LLVMValueRef i, void *envp) {
+  eltwise_env *e = envp;
+  const loop_space *sp = &e->dag.space;
+  int dim = e->depth;
+  LLVMValueRef saved_out = e->out_base, saved[SPACE_MAX_OPERANDS];
+  e->out_base = saved_out ? LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, saved_out, cg_i64(c, sp->dim[dim].mul), ""), i, "")
+                          : i;
+  for (int u = 0; u < sp->nops; u++) {
+    saved[u] = e->off_base[u];
+    LLVMValueRef step = LLVMBuildNSWMul(c->b, i, cg_i64(c, sp->stride[u][dim]), "");
+    e->off_base[u] = saved[u] ? LLVMBuildNSWAdd(c->b, saved[u], step, "") : step;
+  }
+  e->depth++;
+  nest(c, e);
+  e->depth--;
+  e->out_base = saved_out;
+  for (int u = 0; u < sp->nops; u++) e->off_base[u] = saved[u];
+}
+
+static void nest(cg *c, eltwise_env *e) {
+  const extent *dim = &e->dag.space.dim[e->depth];
+  if (e->depth < e->dims - 1) {
+    cg_for(c, cg_i64(c, 0), cg_extent(c, *dim), 1, outer_index, e);
     return;
   }
-  e.inner = shape_span(s, 2, s->rank).mul;
-  cg_for(c, cg_i64(c, 0), cg_extent(c, shape_span(s, 0, e.inner == 1 ? 1 : 2)), 1, eltwise_row, &e);
+  LLVMValueRef saved = e->out_base; /* the rows before, each dim->mul long */
+  e->out_base = LLVMBuildNSWMul(c->b, saved, cg_i64(c, dim->mul), "row");
+  cg_vector_loop(c, cg_i64(c, dim->mul), eltwise_vector, e);
+  e->out_base = saved;
+}
+
+void cg_eltwise_kernel(cg *c, const group *gr) {
+  eltwise_env e = {0};
+  cg_dag_init(c, &e.dag, gr);
+  e.dims = space_merge(&e.dag.space, 0, e.dag.space.rank);
+  if (e.dims == 1) flat_loop(c, cg_extent(c, e.dag.space.dim[0]), &e);
+  else nest(c, &e);
 }

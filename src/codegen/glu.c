@@ -13,7 +13,7 @@ static void glu_vector(cg *c, LLVMValueRef i, LLVMValueRef mask, void *envp) {
   glu_env *e = envp;
   LLVMValueRef ai = LLVMBuildNSWAdd(c->b, e->in_row, i, "a_at");
   LLVMValueRef bi = LLVMBuildNSWAdd(c->b, ai, e->half, "b_at");
-  LLVMValueRef a = cg_load(c, c->x, ai, mask, 0.0f), b = cg_load(c, c->x, bi, mask, 0.0f);
+  LLVMValueRef a = cg_load(c, c->in[0], ai, mask, 0.0f), b = cg_load(c, c->in[0], bi, mask, 0.0f);
   cg_store(c, LLVMBuildFMul(c->b, a, vm_sigmoid(c->b, b), "glu"), c->y, LLVMBuildNSWAdd(c->b, e->out_row, i, "at"),
            mask);
 }

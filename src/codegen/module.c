@@ -30,11 +30,9 @@ static void add_attr(cg *c, LLVMValueRef fn, unsigned idx, const char *name) {
   LLVMAddAttributeAtIndex(fn, idx, LLVMCreateEnumAttribute(c->ctx, kind, 0));
 }
 
-/* void kernel(const float *x, float *y, const float *const *params, i64 batch, u64 seed, i64 row0) */
+/* void kernel(const float *const *in, float *y, const float *const *params, i64 batch, u64 seed, i64 row0) */
 static LLVMValueRef emit_kernel(cg *c, const step *s, int index) {
-  const node *ops[GROUP_MAX];
-  for (int i = 0; i < s->n; i++) ops[i] = &c->g->nodes[s->nodes[i]];
-  const node *nd = ops[s->n - 1];
+  const group *gr = &s->grp;
   LLVMTypeRef params[] = {c->ptr, c->ptr, c->ptr, c->i64, c->i64, c->i64};
   char name[32];
   snprintf(name, sizeof name, CG_KERNEL_FMT, index);
@@ -51,42 +49,52 @@ static LLVMValueRef emit_kernel(cg *c, const step *s, int index) {
                           LLVMCreateStringAttribute(c->ctx, VM_REG_LANES_ATTR, (unsigned)strlen(VM_REG_LANES_ATTR),
                                                     lanes, (unsigned)strlen(lanes)));
   c->fn = fn;
-  c->x = LLVMGetParam(fn, 0);
   c->y = LLVMGetParam(fn, 1);
   c->params = LLVMGetParam(fn, 2);
   c->batch = LLVMGetParam(fn, 3);
   c->seed = LLVMGetParam(fn, 4);
   c->row0 = LLVMGetParam(fn, 5);
   LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
-  cg_chain chain;
-  kernel_form form = kernel_form_of(c->g, s->nodes, s->n);
-  switch (form) {
-  case KF_LINEAR:
-  case KF_LINEAR_SOFTMAX: {
-    bool softmax = form == KF_LINEAR_SOFTMAX;
-    cg_chain_init(c, &chain, ops + 1, s->n - 1 - softmax);
-    cg_linear_kernel(c, ops[0], &chain, softmax);
-    break;
+  for (int j = 0; j < gr->nins; j++) {
+    LLVMValueRef slot = LLVMBuildInBoundsGEP2(c->b, c->ptr, LLVMGetParam(fn, 0), (LLVMValueRef[]){cg_i64(c, j)}, 1, "");
+    c->in[j] = LLVMBuildLoad2(c->b, c->ptr, slot, "in");
   }
-  case KF_GLU: cg_glu_kernel(c, nd); break;
-  case KF_SOFTMAX: /* softmax, softmin, log_softmax */
-    cg_chain_init(c, &chain, ops, s->n - 1);
-    cg_softmax_kernel(c, nd, &chain, buffer_same(&s->in, &s->out));
-    break;
+  switch (gr->form) {
+  case KF_LINEAR: case KF_DUAL_LINEAR: case KF_LINEAR_SOFTMAX: cg_linear_kernel(c, gr); break;
+  case KF_GLU: cg_glu_kernel(c, &c->g->nodes[gr->m[0]]); break;
+  case KF_SOFTMAX: cg_softmax_kernel(c, gr, step_in_place(s)); break; /* softmax, softmin, log_softmax */
   case KF_ELTWISE:
-    /* Elementwise chains are long dependency chains of vector math: work
-     * on ELTWISE_UNROLL registers at once (LLVM splits the wide vectors) so
+    /* Elementwise dags are long dependency chains of vector math: work on
+     * ELTWISE_UNROLL registers at once (LLVM splits the wide vectors) so
      * that their latencies overlap. */
     cg_widen(c, ELTWISE_UNROLL);
-    cg_eltwise_kernel(c, ops, s->n);
+    cg_eltwise_kernel(c, gr);
     cg_widen(c, 1);
     break;
   case KF_INVALID:
-    if (!c->unsupported) c->unsupported = ops[0];
+    if (!c->unsupported) c->unsupported = &c->g->nodes[gr->m[0]];
     break;
   }
   LLVMBuildRetVoid(c->b);
   return fn;
+}
+
+LLVMValueRef cg_const_data(cg *c, const node *nd) {
+  int64_t n = shape_static_numel(&nd->shape);
+  LLVMValueRef *elems = malloc((size_t)(n ? n : 1) * sizeof *elems);
+  if (!elems) { /* (reported like an op without code: the module is dropped) */
+    if (!c->unsupported) c->unsupported = nd;
+    return LLVMConstNull(c->ptr);
+  }
+  for (int64_t i = 0; i < n; i++) elems[i] = LLVMConstReal(c->f32, nd->data[i]);
+  LLVMTypeRef t = LLVMArrayType2(c->f32, (uint64_t)n);
+  LLVMValueRef gv = LLVMAddGlobal(c->mod, t, "const");
+  LLVMSetInitializer(gv, LLVMConstArray2(c->f32, elems, (uint64_t)n));
+  LLVMSetGlobalConstant(gv, 1);
+  LLVMSetLinkage(gv, LLVMPrivateLinkage);
+  LLVMSetAlignment(gv, 64);
+  free(elems);
+  return gv;
 }
 
 static LLVMValueRef buffer_ptr(cg *c, const buffer *bf, LLVMValueRef in, LLVMValueRef out,
@@ -129,9 +137,14 @@ actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx,
   LLVMPositionBuilderAtEnd(c.b, LLVMAppendBasicBlockInContext(ctx, entry, "entry"));
   LLVMValueRef in = LLVMGetParam(entry, 0), out_buf = LLVMGetParam(entry, 1);
   LLVMValueRef params = LLVMGetParam(entry, 2), scratch = LLVMGetParam(entry, 3);
+  /* each kernel's input pointers, in an array on the stack */
+  LLVMValueRef ins = LLVMBuildAlloca(c.b, LLVMArrayType2(c.ptr, GROUP_MAX_INS), "ins");
   for (int i = 0; i < p->n; i++) {
-    LLVMValueRef args[] = {buffer_ptr(&c, &p->steps[i].in, in, out_buf, scratch),
-                           buffer_ptr(&c, &p->steps[i].out, in, out_buf, scratch), params, c.batch, c.seed,
+    const step *s = &p->steps[i];
+    for (int j = 0; j < s->grp.nins; j++)
+      LLVMBuildStore(c.b, buffer_ptr(&c, &s->in[j], in, out_buf, scratch),
+                     LLVMBuildInBoundsGEP2(c.b, c.ptr, ins, (LLVMValueRef[]){cg_i64(&c, j)}, 1, ""));
+    LLVMValueRef args[] = {ins, buffer_ptr(&c, &s->out, in, out_buf, scratch), params, c.batch, c.seed,
                            cg_i64(&c, 0)};
     LLVMBuildCall2(c.b, LLVMGlobalGetValueType(kernels[i]), kernels[i], args, 6, "");
   }

@@ -1,5 +1,5 @@
-/* Softmax along one dim, viewed as outer × len × inner, with the fused
- * prologue chain applied to each value as it is loaded.  Two sweeps with an
+/* Softmax along one dim, viewed as outer × len × inner, with the group's
+ * elementwise members (the prologue) applied to each value as it is loaded.  Two sweeps with an
  * online normalizer (Milakov & Gimelshein 2018), reading the input at most
  * twice:
  *
@@ -52,7 +52,9 @@ enum { UNROLL = 8, CHUNK_MAXIMA_MAX = 64 };
 #define LAZY_MAX_SLACK 2.0f
 
 typedef struct softmax_env {
-  const cg_chain *prologue;
+  cg_dag prologue;
+  int src;                      /* the member the softmax reads, or -1: the input itself */
+  LLVMValueRef x;               /* the input */
   int64_t inner;
   LLVMValueRef len, base;       /* row length, element offset of the row */
   LLVMValueRef lane, lane_mask; /* inner > 1: column offset and its tail mask */
@@ -82,10 +84,20 @@ static LLVMValueRef neg_inf(cg *c) { return vm_splat(c->vf, -INFINITY); }
  * of -Inf still ends as 0 · (1/0) = NaN, as in PyTorch. */
 static LLVMValueRef lowest(cg *c) { return vm_splat(c->vf, -FLT_MAX); }
 
-/* prologue(x[k]); masked-off lanes read -Inf, which adds nothing. */
+/* prologue(x[k]); masked-off lanes read -Inf, which adds nothing.  The
+ * prologue reads the input (of the softmax's shape: offset `at`) and
+ * scalars (offset 0). */
 static LLVMValueRef load_x(cg *c, softmax_env *e, LLVMValueRef at, LLVMValueRef mask) {
-  LLVMValueRef v = cg_load(c, c->x, at, mask, 0.0f);
-  v = cg_chain_apply(c, e->prologue, v, &(cg_pos){.index = at, .mask = mask});
+  LLVMValueRef v;
+  if (e->src < 0) {
+    v = cg_load(c, e->x, at, mask, 0.0f);
+  } else {
+    cg_dag *d = &e->prologue;
+    LLVMValueRef off[SPACE_MAX_OPERANDS];
+    for (int u = 0; u < d->space.nops; u++) off[u] = d->space.stride[u][0] ? at : cg_i64(c, 0);
+    cg_dag_eval(c, d, 0, d->n, &(cg_pos){.index = at, .mask = mask, .off = off});
+    v = d->val[e->src];
+  }
   if (e->negate) v = LLVMBuildFNeg(c->b, v, "neg");
   return mask ? LLVMBuildSelect(c->b, mask, v, neg_inf(c), "x") : v;
 }
@@ -247,11 +259,16 @@ static void one_outer(cg *c, LLVMValueRef o, void *envp) {
   else cg_vector_loop(c, cg_i64(c, e->inner), column_block, e);
 }
 
-void cg_softmax_kernel(cg *c, const node *nd, const cg_chain *prologue, bool in_place) {
+void cg_softmax_kernel(cg *c, const group *gr, bool in_place) {
+  const node *nd = &c->g->nodes[gr->m[gr->n - 1]];
   const shape *s = &nd->shape;
   int axis = dim_index(nd->attr[0], s->rank);
-  softmax_env e = {.prologue = prologue, .inner = shape_span(s, axis + 1, s->rank).mul, .in_place = in_place,
-                   .negate = nd->op == OP_SOFTMIN, .log = nd->op == OP_LOG_SOFTMAX};
+  softmax_env e = {.inner = shape_span(s, axis + 1, s->rank).mul, .in_place = in_place,
+                   .negate = nd->op == OP_SOFTMIN, .log = nd->op == OP_LOG_SOFTMAX, .src = -1, .x = c->in[0]};
+  cg_dag_init(c, &e.prologue, gr);
+  space_merge(&e.prologue.space, 0, s->rank); /* the input is contiguous: one flat dim */
+  for (int i = 0; i + 1 < gr->n; i++)
+    if (gr->m[i] == nd->args[0]) e.src = i;
   e.len = cg_extent(c, shape_span(s, axis, axis + 1));
   e.vmax = cg_var(c, c->vf, LLVMConstNull(c->vf));
   e.vsum = cg_var(c, c->vf, LLVMConstNull(c->vf));

@@ -1,7 +1,6 @@
 /* Dead code elimination: ops whose values reach neither the output nor
- * another live op are removed.  Every op then has exactly one consumer,
- * which is what lets the fusion passes merge whole chains.  Declarations
- * (input, parameters) stay: the caller binds parameters by name. */
+ * another live op are removed.  Declarations of the input and parameters
+ * stay (the caller binds parameters by name); unused constants go. */
 #include <stdlib.h>
 
 #include "passes.h"
@@ -9,10 +8,13 @@
 actjit_status pass_dce(actjit_graph *g, const pass_options *o) {
   bool *live = calloc((size_t)g->n, sizeof *live);
   if (!live) return aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
-  for (int v = g->output; v >= 0; v = g->nodes[v].nargs ? g->nodes[v].args[0] : -1) live[v] = true;
+  live[g->output] = true;
+  /* Operands come before their uses: one backward sweep marks them all. */
+  for (int i = g->n - 1; i >= 0; i--)
+    for (int k = 0; live[i] && k < g->nodes[i].nargs; k++) live[g->nodes[i].args[k]] = true;
   for (int i = g->n - 1; i >= 0; i--) {
-    bool source = op_table[g->nodes[i].op].kind == K_SOURCE;
-    if (!live[i] && !source) {
+    bool kept = g->nodes[i].op == OP_INPUT || g->nodes[i].op == OP_PARAM;
+    if (!live[i] && !kept) {
       ir_remove(g, i);
       /* Keep `live` aligned with the renumbered nodes. */
       for (int j = i; j < g->n; j++) live[j] = live[j + 1];

@@ -1,13 +1,15 @@
-/* Elementwise fusion: each maximal chain of elementwise ops becomes one
- * group, one loop that reads its input once and writes once. */
+/* Elementwise fusion: each connected region of elementwise ops whose values
+ * are used only inside it becomes one group, one loop that computes every
+ * value once, in registers, reads each input once and writes its last
+ * value once.  Walking backwards, an op joins the group of its users when
+ * they are all in one. */
 #include "passes.h"
 
 actjit_status pass_fuse_elementwise(actjit_graph *g, const pass_options *o) {
-  for (int c = 0; c < g->n; c++) {
-    const node *nd = &g->nodes[c];
-    if (op_table[nd->op].kind != K_ELTWISE) continue;
-    int p = nd->args[0];
-    if (op_table[g->nodes[p].op].kind == K_ELTWISE && fusion_legal(g, p, c)) fusion_merge(g, p, c);
+  for (int p = g->n - 1; p >= 0; p--) {
+    if (op_table[g->nodes[p].op].kind != K_ELTWISE) continue;
+    int c = fusion_sole_user(g, p);
+    if (c >= 0 && op_table[g->nodes[c].op].kind == K_ELTWISE && fusion_legal(g, p, c)) fusion_merge(g, p, c);
   }
   return ACTJIT_OK;
 }

@@ -6,9 +6,9 @@
 
 actjit_status pass_fuse_softmax(actjit_graph *g, const pass_options *o) {
   for (int c = 0; c < g->n; c++) {
-    int p = g->nodes[c].nargs ? g->nodes[c].args[0] : -1;
-    if (p >= 0 && op_table[g->nodes[c].op].kind == K_SOFTMAX && fusion_legal(g, p, c))
-      fusion_merge(g, p, c);
+    if (op_table[g->nodes[c].op].kind != K_SOFTMAX) continue;
+    int p = g->nodes[c].args[0];
+    if (fusion_sole_user(g, p) == c && fusion_legal(g, p, c)) fusion_merge(g, p, c);
   }
   return ACTJIT_OK;
 }

@@ -3,8 +3,10 @@
  *
  *   dce               ops nothing uses are removed
  *   dropout_elim      inference: dropout and identity forward their operand
- *   fuse_elementwise  maximal chains of elementwise ops become one group
- *   fuse_epilogue     a linear absorbs the elementwise group it feeds
+ *   fuse_elementwise  each connected region of elementwise ops whose values
+ *                     are used only inside it becomes one group
+ *   fuse_epilogue     a linear (or two of one input) absorbs the elementwise
+ *                     group it feeds
  *   fuse_softmax      a softmax joins the group feeding it: as the prologue
  *                     of an elementwise group, or to finish a linear whose
  *                     output row fits in registers
@@ -14,11 +16,12 @@
  *                     fusion, so both pick the same formulas)
  *   plan_memory       (plan.c) buffers by liveness, in place where dead
  *
- * Which fusions are legal is decided in one place, fusion.c. */
+ * Which fusions are legal is decided in one place, fusion.c, after the
+ * grammar of a kernel in group.c. */
 #ifndef ACTJIT_PASSES_H
 #define ACTJIT_PASSES_H
 
-#include "../ir.h"
+#include "../group.h"
 
 typedef struct pass_options {
   bool training; /* dropout is live: keep it */
@@ -46,30 +49,14 @@ struct strbuf;
 actjit_status run_passes(actjit_graph *g, const pass_options *o, bool fuse, struct strbuf *dump);
 
 /* ---- fusion.c: legality and group bookkeeping */
-#define GROUP_MAX 16
-/* Largest row a linear may normalize with a fused softmax. */
-#define ROW_SOFTMAX_MAX 64
-/* Nodes of v's group (v alone if it has none) in dataflow order. */
-int group_members(const actjit_graph *g, int v, int out[GROUP_MAX]);
-/* May the group of `producer` and the group of its consumer `consumer` run
- * as one kernel?  Only if the producer's value is used by nothing else and
- * the merged group is `linear eltwise* softmax?` (softmax over the last dim
- * of at most ROW_SOFTMAX_MAX features), `eltwise* softmax` or `eltwise+`. */
+/* May the group of `producer` (whose value it must be) and the group of
+ * `consumer` run as one kernel?  Only if every use of the producer's value
+ * is in the merged group and that follows the grammar (group.h). */
 bool fusion_legal(const actjit_graph *g, int producer, int consumer);
-/* The kernel a node or fusion group m[0..n) (in dataflow order) makes: the
- * group grammar, which the verifier, the planner and codegen share. */
-typedef enum kernel_form {
-  KF_ELTWISE,        /* eltwise+: one loop */
-  KF_LINEAR,         /* linear eltwise*: the chain as the linear's epilogue */
-  KF_LINEAR_SOFTMAX, /* linear eltwise* softmax: each row normalized in registers */
-  KF_SOFTMAX,        /* eltwise* softmax|softmin|log_softmax: the chain as a prologue */
-  KF_GLU,            /* glu alone */
-  KF_INVALID,        /* anything else: no kernel can run it */
-} kernel_form;
-kernel_form kernel_form_of(const actjit_graph *g, const int *m, int n);
 /* Merges the two groups (fusion_legal must hold). */
 void fusion_merge(actjit_graph *g, int producer, int consumer);
-/* Checks every group of a (parsed) graph; sets the error. */
-actjit_status fusion_verify(actjit_graph *g);
+/* A user of v when all of v's users are one node or in one group, else -1
+ * (v the output counts as a user outside any group). */
+int fusion_sole_user(const actjit_graph *g, int v);
 
 #endif

@@ -17,11 +17,11 @@ typedef struct buffer {
   extent size;                 /* in floats */
 } buffer;
 
-/* One kernel: a node, or a fusion group, in dataflow order. */
+/* One kernel: a node, or a fusion group: what it reads and writes. */
 typedef struct step {
-  int nodes[GROUP_MAX];
-  int n;
-  buffer in, out;
+  group grp;
+  buffer in[GROUP_MAX_INS]; /* the buffer of each grp.ins[j] */
+  buffer out;               /* of its value, grp.m[grp.n - 1] */
 } step;
 
 typedef struct plan {
@@ -38,6 +38,8 @@ typedef struct plan_options {
 
 /* Do a and b name the same memory? */
 bool buffer_same(const buffer *a, const buffer *b);
+/* Does the kernel write over one of the tensors it reads? */
+bool step_in_place(const step *s);
 /* Views (flatten) alias their operand and get no kernel. */
 actjit_status plan_memory(const actjit_graph *g, const plan_options *o, plan *p);
 void plan_free(plan *p);
