@@ -403,7 +403,7 @@ static inline int dag_linear(dag_gen_state *g, int x) {
   }
   if (form < 55) { /* two linears of one input */
     bool bias = dag_chance(r, 40);
-    int gate = dag_linear_of(g, x, out, bias), up = dag_linear_of(g, x, out, bias);
+    int gate = dag_linear_of(g, x, out, bias), up = dag_linear_of(g, x, out, dag_chance(r, 80) ? bias : !bias);
     int act = dag_chance(r, 60) ? gate : -1;
     if (act >= 0) { /* silu mostly (SwiGLU), any unary op else */
       int y = dag_new_value(g, &g->v[gate].s);
@@ -492,6 +492,30 @@ static inline int dag_glu(dag_gen_state *g, int x) {
   return y;
 }
 
+/* n unary ops in a row: chains longer than a kernel holds. */
+static inline int dag_chain(dag_gen_state *g, int x, int n) {
+  for (int i = 0; i < n && g->nv < DAG_MAX_VALUES - 8; i++) x = dag_unary(g, x);
+  return x;
+}
+
+/* x folded with up to n other values by binary ops: kernels reading many
+ * tensors. */
+static inline int dag_fan_in(dag_gen_state *g, int x, int n) {
+  for (int i = 0; i < n && g->nv < DAG_MAX_VALUES - 8; i++) {
+    int v = dag_below(g->src, g->nv);
+    dag_shape out;
+    if (v == x || !dag_broadcast(&g->v[x].s, &g->v[v].s, &out) || dag_row(&out) > DAG_ROW_MAX) continue;
+    int y = dag_new_value(g, &out);
+    dag_emit(g, "%%%s = %s ", g->v[y].name, DAG_PICK(g->src, dag_binary_ops));
+    dag_use(g, x);
+    dag_emit(g, ", ");
+    dag_use(g, v);
+    dag_emit(g, "\n");
+    x = y;
+  }
+  return x;
+}
+
 /* The input's shape: [N, ...], the last dim around the vector widths. */
 static inline dag_shape dag_input_shape(dag_src *r) {
   static const int64_t last[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 24, 31, 33, 40};
@@ -528,8 +552,9 @@ static inline void dag_gen_pass(dag_gen_state *g0) {
     else if (kind < 89) z = dag_prelu(&g, a);
     else if (kind < 94) z = dag_flatten(&g, a);
     else if (kind < 96) z = dag_glu(&g, a);
-    else if (kind < 98) z = dag_softmax(&g, a);
-    else z = dag_unary(&g, a);
+    else if (kind < 97) z = dag_softmax(&g, a);
+    else if (kind < 98) z = dag_chain(&g, a, 8 + dag_below(r, 33));
+    else z = dag_fan_in(&g, a, 3 + dag_below(r, 9));
     if (z >= 0) y = z;
   }
   /* Values nothing uses join the result now and then, so more of the
