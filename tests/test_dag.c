@@ -7,8 +7,11 @@
  *   - fused == unfused bitwise (NaN == NaN), or within 2^-20 where a linear
  *     normalizes its rows in registers (as tests/test_fusion.c); the same
  *     bits again with the batch sliced over a parallel-for (3 tasks run in
- *     reverse order), and from the fused plan with the input donated; the
- *     caller's input never written otherwise;
+ *     reverse order), from the fused plan with the input donated, and
+ *     (seeds in turn) from the fused plan's printed IR parsed back, or from
+ *     the text with a `fuse { }` block of the test's around some ops (which
+ *     the verifier may refuse, in one line); the caller's input never
+ *     written otherwise; print(parse(text)) a fixed point;
  *   - every output element lies in the interval the scalar reference
  *     implies: each value of the graph is carried as an interval per element
  *     (plus whether it may be NaN), each op maps its operands' intervals
@@ -507,6 +510,13 @@ static bool one_region(const actjit_graph *g) {
   return ok && ops <= GROUP_MAX;
 }
 
+/* Ops in a graph's text: its lines `%name = ...`. */
+static int op_count(const char *text) {
+  int n = *text == '%';
+  for (const char *p = text; (p = strstr(p, "\n%")); p++) n++;
+  return n;
+}
+
 /* Does the fused plan normalize a linear's rows in registers? */
 static bool linear_softmax_kernel(const actjit_kernel *k) {
   for (int i = 0; i < actjit_kernel_step_count(k); i++) {
@@ -527,7 +537,7 @@ typedef struct graph_case {
 } graph_case;
 
 typedef struct stats {
-  long graphs, elements, exact, sharp, nan_required;
+  long graphs, elements, exact, sharp, nan_required, groups_taken, groups_refused;
 } stats;
 static stats totals;
 static int opt_level = 3;
@@ -718,8 +728,104 @@ static void check_donated(actjit_graph *g, int t, float **params, const batch_da
   actjit_kernel_destroy(kd);
 }
 
-static void check_target(actjit_graph *g, int t, float **params, bool region, bool donate, const batch_data *bd,
-                         int nb, report *rep) {
+/* The IR the fused kernel was generated from (after the passes, with its
+ * fuse { } groups) parses back and compiles, fused, to the same bits. */
+static void check_dumped_ir(actjit_graph *g, int t, actjit_kernel *kf, float **params, const batch_data *bd, int nb,
+                            float **yf, report *rep) {
+  const char *cpu = test_targets[t].cpu ? test_targets[t].cpu : "host";
+  char *text;
+  assert_int_equal(actjit_kernel_dump(kf, ACTJIT_DUMP_IR, &text), ACTJIT_OK);
+  actjit_graph *h = NULL;
+  if (actjit_graph_parse(actjit_graph_context(g), text, strlen(text), "dumped.air", &h)) {
+    failure(rep, t, "dumped IR does not parse");
+    say(rep, "[%s] the fused kernel's IR does not parse back: %s\n%s", cpu, actjit_context_error(actjit_graph_context(g)),
+        text);
+    actjit_free(text);
+    return;
+  }
+  actjit_kernel *k = compile_for(h, t, 1, rep);
+  if (k && bind_params(h, k, params, t, rep))
+    for (int b = 0; b < nb && !rep->failed; b++) {
+      const batch_data *d = &bd[b];
+      float *y = tu_alloc_unaligned(d->nout + 1);
+      assert_non_null(y);
+      assert_int_equal(actjit_kernel_run(k, d->x, d->batch, y), ACTJIT_OK);
+      for (size_t i = 0; i < d->nout && !rep->failed; i++)
+        if (!same_value(y[i], yf[b][i])) {
+          failure(rep, t, "dumped IR != fused");
+          say(rep, "[%s] batch %lld element %zu: the fused kernel's IR, parsed and compiled: %.9g, fused %.9g\n%s", cpu,
+              (long long)d->batch, i, (double)y[i], (double)yf[b][i], text);
+        }
+      tu_free_unaligned(y);
+    }
+  actjit_kernel_destroy(k);
+  actjit_graph_destroy(h);
+  actjit_free(text);
+}
+
+/* The text with `fuse { }` around a run of its op lines, chosen by r;
+ * NULL if it has no ops. */
+static char *grouped_text(const char *text, dag_src *r) {
+  int ops = op_count(text);
+  if (ops < 2) return NULL;
+  int first = dag_below(r, ops), n = 2 + dag_below(r, 7);
+  char *out = malloc(strlen(text) + 32);
+  assert_non_null(out);
+  size_t k = 0;
+  int op = 0;
+  for (const char *line = text; *line;) {
+    size_t len = strcspn(line, "\n") + (line[strcspn(line, "\n")] == '\n');
+    bool is_op = *line == '%', open = op > first && op < first + n;
+    if (is_op && op == first) k += (size_t)sprintf(out + k, "fuse {\n");
+    if (!is_op && open) k += (size_t)sprintf(out + k, "}\n"), op = first + n; /* the output line closes it */
+    memcpy(out + k, line, len), k += len;
+    if (is_op && ++op == first + n) k += (size_t)sprintf(out + k, "}\n");
+    line += len;
+  }
+  out[k] = 0;
+  return out;
+}
+
+/* The text with some of its ops grouped by hand: the verifier refuses the
+ * group with a one-line message, or the fused kernel gives the unfused bits. */
+static void check_text_groups(const graph_case *c, int t, float **params, const batch_data *bd, int nb, float **yu,
+                              report *rep) {
+  const char *cpu = test_targets[t].cpu ? test_targets[t].cpu : "host";
+  dag_src r = dag_seeded(c->seed ^ 0x6209);
+  char *text = grouped_text(c->text, &r);
+  if (!text) return;
+  actjit_context *ctx;
+  assert_int_equal(actjit_context_create(&ctx), ACTJIT_OK);
+  actjit_graph *g = NULL;
+  actjit_status st = actjit_graph_parse(ctx, text, strlen(text), "grouped.air", &g);
+  if (st && (st != ACTJIT_ERR_VERIFY || strchr(actjit_context_error(ctx), '\n') || !strstr(actjit_context_error(ctx), "grouped.air:"))) {
+    failure(rep, t, "grouped text");
+    say(rep, "[%s] a fuse block: %s: %s\n%s", cpu, actjit_status_name(st), actjit_context_error(ctx), text);
+  }
+  totals.groups_taken += !st, totals.groups_refused += st == ACTJIT_ERR_VERIFY;
+  actjit_kernel *k = st ? NULL : compile_for(g, t, 1, rep);
+  if (k && bind_params(g, k, params, t, rep) && !linear_softmax_kernel(k))
+    for (int b = 0; b < nb && !rep->failed; b++) {
+      const batch_data *d = &bd[b];
+      float *y = tu_alloc_unaligned(d->nout + 1);
+      assert_non_null(y);
+      assert_int_equal(actjit_kernel_run(k, d->x, d->batch, y), ACTJIT_OK);
+      for (size_t i = 0; i < d->nout && !rep->failed; i++)
+        if (!same_value(y[i], yu[b][i])) {
+          failure(rep, t, "grouped != unfused");
+          say(rep, "[%s] batch %lld element %zu: with a fuse block %.9g, unfused %.9g\n%s", cpu, (long long)d->batch, i,
+              (double)y[i], (double)yu[b][i], text);
+        }
+      tu_free_unaligned(y);
+    }
+  actjit_kernel_destroy(k);
+  actjit_graph_destroy(g);
+  actjit_context_destroy(ctx);
+  free(text);
+}
+
+static void check_target(const graph_case *c, actjit_graph *g, int t, float **params, bool region, bool donate,
+                         const batch_data *bd, int nb, report *rep) {
   const char *cpu = test_targets[t].cpu ? test_targets[t].cpu : "host";
   actjit_kernel *kf = compile_for(g, t, 1, rep), *ku = kf ? compile_for(g, t, 0, rep) : NULL;
   if (!kf || !ku || !bind_params(g, kf, params, t, rep) || !bind_params(g, ku, params, t, rep)) {
@@ -774,6 +880,9 @@ static void check_target(actjit_graph *g, int t, float **params, bool region, bo
     }
   }
   if (donate && !rep->failed) check_donated(g, t, params, bd, nb, yf, rep);
+  /* in turn: the fused plan's IR, or a group of the test's */
+  if (!rep->failed && c->seed % 2) check_dumped_ir(g, t, kf, params, bd, nb, yf, rep);
+  if (!rep->failed && !(c->seed % 2)) check_text_groups(c, t, params, bd, nb, yu, rep);
   for (int b = 0; b < nb; b++) tu_free_unaligned(yf[b]), tu_free_unaligned(yu[b]), tu_free_unaligned(yft[b]), tu_free_unaligned(yut[b]);
   actjit_kernel_destroy(kf), actjit_kernel_destroy(ku);
 }
@@ -788,6 +897,17 @@ static void check_graph(const graph_case *c, report *rep) {
     actjit_context_destroy(ctx);
     return;
   }
+  /* print(parse(text)) is a fixed point */
+  char *printed, *again = NULL;
+  actjit_graph *h = NULL;
+  assert_int_equal(actjit_graph_print(g, &printed), ACTJIT_OK);
+  if (actjit_graph_parse(ctx, printed, strlen(printed), "printed.air", &h) || actjit_graph_print(h, &again) ||
+      strcmp(printed, again)) {
+    failure(rep, -1, "print/parse");
+    say(rep, "the printed graph does not parse back to itself: %s\n%s\n%s\n", actjit_context_error(ctx), printed,
+        again ? again : "");
+  }
+  actjit_free(printed), actjit_free(again), actjit_graph_destroy(h);
   dag_src r = dag_seeded(c->seed ^ 0xDA7A);
   static const int specials[] = {0, 0, 40, 6};
   int special_every = DAG_PICK(&r, specials);
@@ -828,7 +948,7 @@ static void check_graph(const graph_case *c, report *rep) {
   int first = only_target >= 0 ? only_target : rotate_targets ? (int)(c->seed % N_TEST_TARGETS) : 0;
   int last = only_target >= 0 || rotate_targets ? first : (int)N_TEST_TARGETS - 1;
   for (int t = first; t <= last && !rep->failed; t++)
-    check_target(g, t, params, region, t == (int)(c->seed % N_TEST_TARGETS), bd, NB, rep);
+    check_target(c, g, t, params, region, t == (int)(c->seed % N_TEST_TARGETS), bd, NB, rep);
   for (int b = 0; b < NB; b++) {
     /* how sharp the intervals were */
     for (size_t i = 0; i < bd[b].nout; i++) {
@@ -851,12 +971,6 @@ static void check_graph(const graph_case *c, report *rep) {
 
 /* ------------------------------------------------------------- reducer */
 
-/* Ops in a graph's text: its lines `%name = ...`. */
-static int op_count(const char *text) {
-  int n = *text == '%';
-  for (const char *p = text; (p = strstr(p, "\n%")); p++) n++;
-  return n;
-}
 
 /* Removes what the output does not need, declarations included. */
 static void prune(actjit_graph *g) {
@@ -958,9 +1072,11 @@ static double now(void) {
 static void print_totals(double seconds) {
   double e = totals.elements ? 100.0 / (double)totals.elements : 0;
   printf("test_dag: %ld graphs in %.1f s (%.1f graphs/s); of %ld output elements checked against the reference, "
-         "%.1f%% exact, %.1f%% within 1e-3 relative, %.1f%% required NaN\n",
+         "%.1f%% exact, %.1f%% within 1e-3 relative, %.1f%% required NaN; fuse blocks of the test's: %ld taken, "
+         "%ld refused\n",
          totals.graphs, seconds, seconds > 0 ? (double)totals.graphs / seconds : 0, totals.elements,
-         (double)totals.exact * e, (double)totals.sharp * e, (double)totals.nan_required * e);
+         (double)totals.exact * e, (double)totals.sharp * e, (double)totals.nan_required * e, totals.groups_taken,
+         totals.groups_refused);
 }
 
 static int64_t odd_batch(uint64_t seed) { return seed % 4 == 0 ? 37 : 7; }
