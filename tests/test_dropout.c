@@ -12,9 +12,9 @@
 #include <cmocka.h>
 
 #include "codegen/codegen.h"
-#include "jit.h"
-#include "philox.h"
-#include "reference.h"
+#include "jit/jit.h"
+#include "ir/philox.h"
+#include "reference/reference.h"
 #include "testutil.h"
 #include "testpipe.h"
 

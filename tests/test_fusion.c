@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "codegen/codegen.h"
-#include "reference.h"
+#include "reference/reference.h"
 #include "testutil.h"
 #include "testpipe.h"
 

@@ -23,14 +23,13 @@
 #include <unistd.h>
 
 #include "actjit.h"
-#include "bench.h"
+#include "cli/bench.h"
 #include "cli/exit_codes.h"
-#include "pool.h"
+#include "cli/pool.h"
 #include "frontend/torch_seq.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
-#include "ir.h" /* the graph's input and output shapes */
-#include "suggest.h"
+#include "ir/suggest.h"
 
 /* What --help and the README say of each exit status. */
 static const struct {
@@ -534,8 +533,10 @@ static int report_run(const session *s, const options *o, bool is_torch, int64_t
   for (int i = 0; i < nk; i++) printf("  kernel %d: %s\n", i, actjit_kernel_step_name(s->k, i));
   printf("run: %s %s as batch %lld on %d thread%s in %.3f ms\n", o->input, dims_str(a, sizeof a, s->x.rank, s->x.dims),
          (long long)batch, threads, threads == 1 ? "" : "s", run_s * 1e3);
-  const shape *os = &g->nodes[g->output].shape;
-  printf("output: %s %s\n", o->output, dims_str(a, sizeof a, os->rank, odims));
+  int orank;
+  int64_t dims[ACTJIT_MAX_RANK];
+  actjit_graph_value_shape(g, actjit_graph_get_output(g), &orank, dims);
+  printf("output: %s %s\n", o->output, dims_str(a, sizeof a, orank, odims));
   return fflush(stdout) ? complain(EXIT_IO, "cannot write to standard output: %s", strerror(errno)) : 0;
 }
 
@@ -560,17 +561,21 @@ static int cmd_run(session *s, const options *o) {
 
   /* X against the model's input: same rank and trailing dims; the leading
    * dim is the batch (times d[0] after a flatten folding it) when N-led. */
-  const shape *in = &s->g->nodes[s->g->input].shape;
-  bool ok = s->x.rank == in->rank;
-  for (int i = in->dyn ? 1 : 0; ok && i < in->rank; i++) ok = s->x.dims[i] == in->d[i];
+  int irank;
+  int64_t idims[ACTJIT_MAX_RANK];
+  actjit_graph_value_shape(s->g, actjit_graph_get_input(s->g), &irank, idims);
+  bool dyn = idims[0] < 0; /* N-led: dims[0] is -(the batch's factor) */
+  bool ok = s->x.rank == irank;
+  for (int i = dyn ? 1 : 0; ok && i < irank; i++) ok = s->x.dims[i] == idims[i];
   int64_t batch = 1;
-  if (ok && in->dyn) {
-    ok = s->x.dims[0] % in->d[0] == 0;
-    batch = s->x.dims[0] / in->d[0];
+  if (ok && dyn) {
+    ok = s->x.dims[0] % -idims[0] == 0;
+    batch = s->x.dims[0] / -idims[0];
   }
   if (!ok)
     return complain(EXIT_INVALID, "%s has shape %s, but the model's input is %s", o->input,
-                    dims_str(a, sizeof a, s->x.rank, s->x.dims), value_shape_str(b, sizeof b, s->g, s->g->input));
+                    dims_str(a, sizeof a, s->x.rank, s->x.dims),
+                    value_shape_str(b, sizeof b, s->g, actjit_graph_get_input(s->g)));
 
   double t0 = now();
   if ((rc = load_weights(s, o->weights)) || (rc = compile(s, o)) || (rc = bind_weights(s))) return rc;
@@ -582,14 +587,14 @@ static int cmd_run(session *s, const options *o) {
   if (in_count != s->x.count)
     return complain(EXIT_INVALID, "%s: %zu elements, but the model's input takes %zu at batch %lld", o->input,
                     s->x.count, in_count, (long long)batch);
-  const shape *os = &s->g->nodes[s->g->output].shape;
+  int orank;
   int64_t odims[ACTJIT_MAX_RANK];
-  for (int i = 0; i < os->rank; i++) odims[i] = os->d[i];
-  if (os->dyn) odims[0] *= batch;
+  actjit_graph_value_shape(s->g, actjit_graph_get_output(s->g), &orank, odims);
+  if (orank && odims[0] < 0) odims[0] = -odims[0] * batch;
   size_t count;
-  if (npy_shape_count(os->rank, odims, &count) || count != out_count)
+  if (npy_shape_count(orank, odims, &count) || count != out_count)
     return complain(EXIT_INTERNAL, "internal error: output shape %s does not hold %zu elements",
-                    dims_str(a, sizeof a, os->rank, odims), out_count);
+                    dims_str(a, sizeof a, orank, odims), out_count);
   s->y = malloc(out_count ? out_count * sizeof(float) : 1);
   if (!s->y) return complain(EXIT_NOMEM, "out of memory for %zu output floats", out_count);
   if (o->threads > 1) {
@@ -601,7 +606,7 @@ static int cmd_run(session *s, const options *o) {
   t0 = now();
   if ((st = actjit_kernel_run(s->k, s->x.data ? s->x.data : empty, batch, s->y))) return lib_error(s, st);
   double run_s = now() - t0;
-  if ((rc = npy_write(o->output, os->rank, odims, s->y, err, sizeof err))) return complain(exit_for_io(rc), "%s", err);
+  if ((rc = npy_write(o->output, orank, odims, s->y, err, sizeof err))) return complain(exit_for_io(rc), "%s", err);
   return o->verbose ? report_run(s, o, is_torch, batch, odims, compile_s, run_s) : 0;
 }
 

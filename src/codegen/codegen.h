@@ -12,7 +12,7 @@
 
 #include <llvm-c/Core.h>
 
-#include "../passes/plan.h"
+#include "plan/plan.h"
 
 /* Name of the entry point:
  *   void actjit_entry(const float *in, float *out, const float *const *params,

@@ -13,8 +13,8 @@
  * registers. */
 #include <math.h>
 
-#include "codegen.h"
-#include "vmath.h"
+#include "codegen/codegen.h"
+#include "codegen/vmath.h"
 
 /* MAX_COLS: a row of ROW_SOFTMAX_MAX outputs at the narrowest width. */
 enum { ROWS = 4, COLS = 2, MAX_COLS = ROW_SOFTMAX_MAX / 4, MAX_LINEARS = 2 };

@@ -1,8 +1,8 @@
 /* Loop nests and vector memory access. */
-#include "codegen.h"
+#include "codegen/codegen.h"
 #include <string.h>
 
-#include "vmath.h"
+#include "codegen/vmath.h"
 
 LLVMValueRef cg_i64(cg *c, int64_t v) { return LLVMConstInt(c->i64, (unsigned long long)v, 1); }
 

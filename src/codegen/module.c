@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codegen.h"
-#include "vmath.h"
+#include "codegen/codegen.h"
+#include "codegen/vmath.h"
 
 void cg_widen(cg *c, int factor) {
   c->width = c->reg_width * factor;

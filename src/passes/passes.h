@@ -21,7 +21,7 @@
 #ifndef ACTJIT_PASSES_H
 #define ACTJIT_PASSES_H
 
-#include "../group.h"
+#include "ir/group.h"
 
 typedef struct pass_options {
   bool training; /* dropout is live: keep it */

@@ -1,7 +1,7 @@
 /* The pass pipeline: runs the passes in order and prints the IR after each
  * (the `passes` dump), as QBE's main.c does. */
-#include "../print.h"
-#include "passes.h"
+#include "ir/print.h"
+#include "passes/passes.h"
 
 /* The fusion passes run only in a fused compile; the rest always, so that
  * fused and unfused plans agree on what they compute. */

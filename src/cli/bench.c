@@ -3,8 +3,8 @@
  * (the bandwidth ceiling), all measured interleaved in one run so machine
  * noise hits them alike.  Every result is first checked against the scalar
  * reference. */
-#include "bench.h"
-#include "pool.h"
+#include "cli/bench.h"
+#include "cli/pool.h"
 
 #include <actjit.h>
 #include <math.h>
@@ -16,8 +16,8 @@
 #include <time.h>
 
 #include "cli/exit_codes.h"
-#include "memory.h"
-#include "reference.h"
+#include "runtime/memory.h"
+#include "reference/reference.h"
 
 static double now(void) {
   struct timespec ts;

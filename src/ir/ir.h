@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "actjit.h"
-#include "ops.h"
+#include "ir/ops.h"
 
 /* A tensor shape.  With `dyn`, the leading extent is d[0] times the batch
  * (d[0] is 1 for a plain `N`, more after a flatten that folds it).  Rank 0

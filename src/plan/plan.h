@@ -4,7 +4,7 @@
 #ifndef ACTJIT_PLAN_H
 #define ACTJIT_PLAN_H
 
-#include "passes.h"
+#include "ir/group.h"
 
 typedef enum buf_kind { BUF_INPUT, BUF_OUTPUT, BUF_SCRATCH } buf_kind;
 
@@ -43,6 +43,16 @@ bool step_in_place(const step *s);
 /* Views (flatten) alias their operand and get no kernel. */
 actjit_status plan_memory(const actjit_graph *g, const plan_options *o, plan *p);
 void plan_free(plan *p);
+/* How a kernel may be split along the batch: by_rows, each slice of rows
+ * runs alone, reading from row r at r·row_in[j] floats into input j (0: not
+ * batched, read whole by every slice) and writing at r·row_out. */
+typedef struct slicing {
+  bool by_rows;
+  int64_t row_in[GROUP_MAX_INS], row_out;
+} slicing;
+/* out[i] for each kernel i of p. */
+void plan_slicing(const actjit_graph *g, const plan *p, slicing *out);
+
 /* The memory plan as comment lines, for the dumps. */
 struct strbuf;
 void plan_print(struct strbuf *sb, const actjit_graph *g, const plan *p);

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir.h"
+#include "ir/ir.h"
 
 const char *actjit_version(void) {
   return "actjit " ACTJIT_VERSION_STRING " (LLVM " LLVM_VERSION_STRING_ ")";

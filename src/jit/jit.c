@@ -1,4 +1,4 @@
-#include "jit.h"
+#include "jit/jit.h"
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "suggest.h"
+#include "ir/suggest.h"
 #include "target_names.h" /* generated from this LLVM's llc -mcpu=help */
 
 static pthread_once_t native_once = PTHREAD_ONCE_INIT;

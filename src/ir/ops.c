@@ -1,4 +1,4 @@
-#include "ops.h"
+#include "ir/ops.h"
 
 #include <string.h>
 

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "ir.h"
+#include "ir/ir.h"
 
 typedef struct strbuf {
   char *buf;

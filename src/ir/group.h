@@ -5,7 +5,7 @@
 #ifndef ACTJIT_GROUP_H
 #define ACTJIT_GROUP_H
 
-#include "ir.h"
+#include "ir/ir.h"
 
 enum {
   GROUP_MAX = 32,    /* ops in one kernel */

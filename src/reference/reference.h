@@ -4,12 +4,9 @@
 #ifndef ACTJIT_REFERENCE_H
 #define ACTJIT_REFERENCE_H
 
-#include "ir.h"
+#include "ir/ir.h"
+#include "ir/scalar.h"
 
-/* y = f(x) for one element of an elementwise op; w is its second operand's
- * element (prelu's weight for that channel, or b of a binary op), ignored
- * by unary ops. */
-float ref_eltwise(op_id op, const double *attr, float x, float w);
 
 /* Runs the path from g's input to its output.  params[i] is the data of the
  * i-th parameter in declaration order.  Returns ACTJIT_ERR_NOMEM if scratch

@@ -6,7 +6,7 @@
  * actjit-bench, 3 runs each way: fused 6.4-7.0 -> 6.05-6.10 ms, unfused
  * 10.0-10.8 -> 9.6-9.8 ms, memcpy 5.3-5.9 -> 4.8-5.2 ms.) */
 #define _DEFAULT_SOURCE /* madvise */
-#include "memory.h"
+#include "runtime/memory.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/TargetMachine.h>
 
-#include "ir.h"
+#include "ir/ir.h"
 
 typedef struct jit_target {
   char *triple, *cpu, *features; /* malloc'ed */

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir.h"
-#include "suggest.h"
+#include "ir/ir.h"
+#include "ir/suggest.h"
 
 actjit_status actjit_graph_create(actjit_context *ctx, actjit_graph **out) {
   if (!ctx || !out) return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "actjit_graph_create: NULL argument");

@@ -1,3 +1,3 @@
-#include "bench.h"
+#include "cli/bench.h"
 
 int main(int argc, char **argv) { return bench_main(argc, argv); }

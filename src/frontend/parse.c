@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir.h"
-#include "suggest.h"
+#include "ir/ir.h"
+#include "ir/suggest.h"
 
 typedef enum tok_kind {
   T_EOF, T_NEWLINE, T_WORD, T_VALUE, T_PARAM, T_NUMBER, T_PUNCT, T_BAD

@@ -3,8 +3,8 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "ir.h"
-#include "group.h"
+#include "ir/ir.h"
+#include "ir/group.h"
 
 const char *node_where(const actjit_graph *g, const node *nd, char *buf,
                        size_t len) {

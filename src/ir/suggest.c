@@ -1,4 +1,4 @@
-#include "suggest.h"
+#include "ir/suggest.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "suggest.h"
+#include "ir/suggest.h"
 
 typedef struct bench_options {
   int64_t batches[16]; /* batch sizes; none: 1,16,256,1024,4096 */

@@ -9,8 +9,8 @@
  * scratch, reusing buffers freed by dead sets in a fused plan. */
 #include <stdlib.h>
 
-#include "../print.h"
-#include "plan.h"
+#include "ir/print.h"
+#include "plan/plan.h"
 
 /* Scratch buffers start on 64-byte boundaries: round each part to 16 floats. */
 static int64_t round16(int64_t v) { return (v + 15) & ~(int64_t)15; }

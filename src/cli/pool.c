@@ -2,7 +2,7 @@
  * taken from a shared counter by the workers and the caller, and the job
  * ends when every task is done and no worker is still inside it (so the
  * next job's fields are never read by a late worker of this one). */
-#include "pool.h"
+#include "cli/pool.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "group.h"
+#include "ir/group.h"
 
 static bool is_member(const int *m, int n, int v) {
   for (int i = 0; i < n; i++)

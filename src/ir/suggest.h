@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "ops.h"
+#include "ir/ops.h"
 
 /* Room for a hint naming a candidate of up to SUGGEST_MAX_LEN bytes. */
 #define SUGGEST_MAX_LEN 64

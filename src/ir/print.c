@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "print.h"
+#include "ir/print.h"
 
 bool sb_printf(strbuf *sb, const char *fmt, ...) {
   if (sb->failed) return false;

@@ -6,10 +6,11 @@
 #include <time.h>
 
 #include "codegen/codegen.h"
-#include "jit.h"
-#include "memory.h"
-#include "passes/plan.h"
-#include "print.h"
+#include "jit/jit.h"
+#include "runtime/memory.h"
+#include "passes/passes.h"
+#include "plan/plan.h"
+#include "ir/print.h"
 
 struct actjit_kernel {
   actjit_context *ctx;
@@ -27,16 +28,12 @@ struct actjit_kernel {
   float *scratch;
   size_t scratch_cap; /* floats */
   uint64_t seed;      /* keys training-mode dropout */
-  /* Threads: the application's parallel-for, and per kernel whether it may
-   * run on slices of the batch and the floats a batch row of each input
-   * (0: not batched, read whole by every slice) and of its output takes. */
+  /* Threads: the application's parallel-for, and how each kernel may be
+   * split along the batch. */
   actjit_parallel_for_fn pfor;
   void *pfor_user;
   int tasks;
-  struct slicing {
-    bool by_rows;
-    int64_t row_in[GROUP_MAX_INS], row_out;
-  } *slicing;
+  slicing *slicing;
 };
 
 void actjit_compile_options_init(actjit_compile_options *o) {
@@ -68,40 +65,6 @@ static actjit_status collect_params(actjit_kernel *k) {
   if (!k->param_node || !k->params) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
   for (int i = 0, j = 0; i < k->g->n; i++)
     if (k->g->nodes[i].op == OP_PARAM) k->param_node[j++] = i;
-  return ACTJIT_OK;
-}
-
-/* Whether node nd combines values of different batch rows: a softmax-like
- * op or GLU along dim 0 of a batched value, or a linear whose only axis is
- * the batch. */
-static bool mixes_rows(const actjit_graph *g, const node *nd) {
-  const shape *x = &g->nodes[nd->args[0]].shape;
-  if (!x->dyn) return false;
-  switch (op_table[nd->op].kind) {
-  case K_SOFTMAX:
-  case K_GLU: return dim_index(nd->attr[0], x->rank) == 0;
-  case K_LINEAR: return x->rank == 1;
-  case K_ELTWISE: case K_VIEW: case K_SOURCE: return false;
-  }
-  return false;
-}
-
-/* How each kernel may be split along the batch (see struct slicing). */
-static actjit_status plan_slicing(actjit_kernel *k) {
-  k->slicing = calloc((size_t)k->plan.n + 1, sizeof *k->slicing);
-  if (!k->slicing) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
-  for (int i = 0; i < k->plan.n; i++) {
-    const group *gr = &k->plan.steps[i].grp;
-    struct slicing *sl = &k->slicing[i];
-    extent out = shape_numel(&k->g->nodes[gr->m[gr->n - 1]].shape);
-    sl->by_rows = out.dyn;
-    sl->row_out = out.mul;
-    for (int j = 0; j < gr->nins; j++) {
-      extent in = shape_numel(&k->g->nodes[gr->ins[j]].shape);
-      sl->row_in[j] = in.dyn ? in.mul : 0;
-    }
-    for (int j = 0; sl->by_rows && j < gr->n; j++) sl->by_rows = !mixes_rows(k->g, &k->g->nodes[gr->m[j]]);
-  }
   return ACTJIT_OK;
 }
 
@@ -158,7 +121,10 @@ static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) 
   st = jit_session_compile(k->ctx, &k->jit, &k->target, mod, CG_ENTRY, &addr);
   k->entry = (cg_entry_fn)addr;
   if (!st) st = lookup_steps(k);
-  return st ? st : plan_slicing(k);
+  if (!st && !(k->slicing = calloc((size_t)k->plan.n + 1, sizeof *k->slicing)))
+    st = aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  if (!st) plan_slicing(k->g, &k->plan, k->slicing);
+  return st;
 }
 
 actjit_status actjit_compile(actjit_graph *g, const actjit_compile_options *o, actjit_kernel **out) {
@@ -301,7 +267,7 @@ typedef struct slice_job {
 
 static void run_slice(void *arg, int64_t t) {
   const slice_job *j = arg;
-  const struct slicing *sl = &j->k->slicing[j->i];
+  const slicing *sl = &j->k->slicing[j->i];
   int64_t lo = j->batch * t / j->n, hi = j->batch * (t + 1) / j->n;
   const float *in[GROUP_MAX_INS];
   for (int q = 0; q < j->k->plan.steps[j->i].grp.nins; q++) in[q] = j->in[q] + lo * sl->row_in[q];
