@@ -15,7 +15,7 @@ typedef void (*vm_kernel_fn)(const float *in, float *out, int64_t n);
 
 typedef struct vm_jit {
   actjit_context *ctx;
-  jit_target target;
+  target_desc target;
   jit_session session;
   vm_kernel_fn fn; /* n must be a multiple of the width */
 } vm_jit;

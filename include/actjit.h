@@ -161,6 +161,9 @@ typedef struct actjit_compile_options {
                            host's, or $ACTJIT_CPU (and $ACTJIT_FEATURES) if set */
   const char *features; /* LLVM feature string ("+avx2,+fma"); NULL: host's
                            when cpu is NULL, else the CPU's own */
+  const char *tuning;   /* NULL, or overrides of what the target is known to
+                           have: "fma-ports=1,l2=262144" (keys vregs,
+                           fma-ports, fma-latency, l1, l2, l3; bytes) */
   int opt_level;        /* 0..3; default 3 */
   int fuse;             /* 1: run the fusion passes and plan buffers in place;
                            0: one kernel and one buffer per op (the baseline) */

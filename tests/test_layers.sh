@@ -9,12 +9,13 @@ allowed() {
   ir) echo "ir" ;;
   io) echo "io" ;;
   frontend) echo "ir frontend" ;;     # front ends build graphs
-  passes) echo "ir passes" ;;         # IR to IR
-  plan) echo "ir plan" ;;             # kernels and buffers of a graph
-  codegen) echo "ir plan codegen" ;;  # a plan to LLVM IR
-  jit) echo "ir jit" ;;               # LLVM IR to code
+  target) echo "ir target" ;;        # what the code is generated for
+  passes) echo "ir target passes" ;;  # IR to IR
+  plan) echo "ir target plan" ;;      # kernels and buffers of a graph
+  codegen) echo "ir target plan codegen" ;; # a plan to LLVM IR
+  jit) echo "ir target jit" ;;        # LLVM IR to code
   reference) echo "ir reference" ;;   # the scalar oracle
-  runtime) echo "ir passes plan codegen jit runtime" ;;
+  runtime) echo "ir target passes plan codegen jit runtime" ;;
   cli) echo "ir io frontend reference runtime cli" ;;
   *) echo "?" ;;
   esac

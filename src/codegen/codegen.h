@@ -13,6 +13,7 @@
 #include <llvm-c/Core.h>
 
 #include "plan/plan.h"
+#include "target/target.h"
 
 /* Name of the entry point:
  *   void actjit_entry(const float *in, float *out, const float *const *params,
@@ -40,6 +41,7 @@ typedef struct cg {
   LLVMModuleRef mod;
   LLVMBuilderRef b;
   const actjit_graph *g;
+  const target_desc *target;
   int width;                    /* floats per vector (times the unroll, see cg_widen) */
   int reg_width;                /* floats per vector register of the target */
   LLVMTypeRef f32, i32, i64, ptr, vf, vi, vmask, voidt;
@@ -66,7 +68,7 @@ enum { ELTWISE_UNROLL = 4 };
 /* Builds the module for plan p in ctx; fails (the error set on g's
  * context) rather than emit anything else for an op or group it has no
  * code for. */
-actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx, int width, bool training,
+actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx, const target_desc *t, bool training,
                        LLVMModuleRef *out);
 
 /* ---- loops.c */

@@ -109,10 +109,10 @@ static LLVMValueRef buffer_ptr(cg *c, const buffer *bf, LLVMValueRef in, LLVMVal
   return cg_gep(c, scratch, off);
 }
 
-actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx, int width, bool training,
+actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx, const target_desc *t, bool training,
                        LLVMModuleRef *out) {
-  cg c = {.g = g, .training = training};
-  init_types(&c, ctx, width);
+  cg c = {.g = g, .target = t, .training = training};
+  init_types(&c, ctx, t->width);
   c.mod = LLVMModuleCreateWithNameInContext("actjit", ctx);
   c.b = LLVMCreateBuilderInContext(ctx);
   LLVMValueRef *kernels = calloc((size_t)p->n + 1, sizeof *kernels);

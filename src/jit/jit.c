@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir/suggest.h"
-#include "target_names.h" /* generated from this LLVM's llc -mcpu=help */
 
 static pthread_once_t native_once = PTHREAD_ONCE_INIT;
 static int native_failed;
@@ -38,56 +36,21 @@ static actjit_status llvm_error(actjit_context *ctx, LLVMErrorRef err, const cha
   return st;
 }
 
-static bool in_list(const char *const *list, size_t n, const char *s, size_t len) {
-  for (size_t i = 0; i < n; i++)
-    if (strlen(list[i]) == len && !memcmp(list[i], s, len)) return true;
-  return false;
-}
-
-/* " (did you mean 'x'?)" for the name of the list closest to s[0..len),
- * written with `sign` before it, or "". */
-static const char *list_hint(const char *const *list, size_t n, const char *sign, const char *s, size_t len,
-                             char hint[SUGGEST_HINT_SIZE + 1]) {
-  suggest sg;
-  suggest_init(&sg, s, len);
-  for (size_t i = 0; i < n; i++) suggest_offer(&sg, list[i]);
-  hint[0] = '\0';
-  if (sg.best) snprintf(hint, SUGGEST_HINT_SIZE + 1, " (did you mean '%s%s'?)", sign, sg.best);
-  return hint;
-}
-
-/* Each entry of "+a,-b" must be a feature LLVM knows: LLVM would only warn
- * on stderr and ignore it. */
-static actjit_status check_features(actjit_context *ctx, const char *fs) {
-  size_t nf = sizeof known_features / sizeof *known_features;
-  for (const char *p = fs; *p;) {
-    size_t len = strcspn(p, ",");
-    bool sign = *p == '+' || *p == '-';
-    char hint[SUGGEST_HINT_SIZE + 1] = "";
-    if (len && (!sign || !in_list(known_features, nf, p + 1, len - 1)))
-      return aj_error(ctx, ACTJIT_ERR_TARGET,
-                      "unknown CPU feature '%.*s'%s; expected +name or -name, names as in llc -mattr=help", (int)len,
-                      p, sign ? list_hint(known_features, nf, *p == '+' ? "+" : "-", p + 1, len - 1, hint) : "");
-    p += len + (p[len] == ',');
-  }
-  return ACTJIT_OK;
-}
-
-static LLVMTargetMachineRef make_tm(const jit_target *t, char **err) {
+static LLVMTargetMachineRef make_tm(const target_desc *t, int opt_level, char **err) {
   LLVMTargetRef target;
   if (LLVMGetTargetFromTriple(t->triple, &target, err)) return NULL;
   static const LLVMCodeGenOptLevel levels[] = {LLVMCodeGenLevelNone, LLVMCodeGenLevelLess,
                                                LLVMCodeGenLevelDefault, LLVMCodeGenLevelAggressive};
   /* Small code model and PIC: what ORC's JITLink runs, so that the assembly
    * dump made with the same settings is the code that executes. */
-  return LLVMCreateTargetMachine(target, t->triple, t->cpu, t->features, levels[t->opt_level],
+  return LLVMCreateTargetMachine(target, t->triple, t->cpu, t->features, levels[opt_level],
                                  LLVMRelocPIC, LLVMCodeModelSmall);
 }
 
-static actjit_status emit_asm(actjit_context *ctx, const jit_target *t, LLVMModuleRef mod,
+static actjit_status emit_asm(actjit_context *ctx, const target_desc *t, int opt_level, LLVMModuleRef mod,
                               char **text) {
   char *err = NULL;
-  LLVMTargetMachineRef tm = make_tm(t, &err);
+  LLVMTargetMachineRef tm = make_tm(t, opt_level, &err);
   if (!tm) {
     actjit_status st = aj_error(ctx, ACTJIT_ERR_TARGET, "no target for %s: %s", t->triple, err ? err : "");
     LLVMDisposeMessage(err);
@@ -107,69 +70,12 @@ static actjit_status emit_asm(actjit_context *ctx, const jit_target *t, LLVMModu
   return *text ? ACTJIT_OK : aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory");
 }
 
-/* A CPU name and features imply others (+avx2 implies +avx; skylake-avx512
- * implies +avx512f), which the C API cannot list: ask the backend which
- * registers a 16-float add uses. */
-static actjit_status probe_width(actjit_context *ctx, jit_target *t) {
-  LLVMContextRef c = LLVMContextCreate();
-  LLVMModuleRef m = LLVMModuleCreateWithNameInContext("probe", c);
-  LLVMTypeRef v = LLVMVectorType(LLVMFloatTypeInContext(c), 16);
-  LLVMValueRef fn = LLVMAddFunction(m, "probe", LLVMFunctionType(v, (LLVMTypeRef[]){v, v}, 2, 0));
-  LLVMBuilderRef b = LLVMCreateBuilderInContext(c);
-  LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(c, fn, "e"));
-  LLVMBuildRet(b, LLVMBuildFAdd(b, LLVMGetParam(fn, 0), LLVMGetParam(fn, 1), ""));
-  LLVMDisposeBuilder(b);
-  LLVMSetTarget(m, t->triple);
-  char *text = NULL;
-  actjit_status st = emit_asm(ctx, t, m, &text);
-  if (!st) t->width = strstr(text, "zmm") ? 16 : strstr(text, "ymm") ? 8 : 4;
-  free(text);
-  LLVMDisposeModule(m);
-  LLVMContextDispose(c);
-  return st;
-}
-
-actjit_status jit_target_init(actjit_context *ctx, const char *cpu, const char *features,
-                              int opt_level, jit_target *t) {
-  *t = (jit_target){.opt_level = opt_level};
+actjit_status jit_session_init(actjit_context *ctx, jit_session *s, int opt_level) {
+  *s = (jit_session){.opt_level = opt_level};
   pthread_once(&native_once, init_native);
   if (native_failed) return aj_error(ctx, ACTJIT_ERR_TARGET, "LLVM has no native target for this host");
   if (opt_level < 0 || opt_level > 3)
     return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "optimization level %d is not in 0..3", opt_level);
-  /* Like oneDNN's ONEDNN_MAX_CPU_ISA: the environment may narrow the host
-   * target (tools such as valgrind lack AVX-512). */
-  if (!cpu && getenv("ACTJIT_CPU") && *getenv("ACTJIT_CPU")) {
-    cpu = getenv("ACTJIT_CPU");
-    features = features ? features : getenv("ACTJIT_FEATURES");
-  }
-  size_t ncpus = sizeof known_cpus / sizeof *known_cpus;
-  char hint[SUGGEST_HINT_SIZE + 1];
-  if (cpu && !in_list(known_cpus, ncpus, cpu, strlen(cpu)))
-    return aj_error(ctx, ACTJIT_ERR_TARGET, "unknown CPU '%s'%s; names as in llc -mcpu=help", cpu,
-                    list_hint(known_cpus, ncpus, "", cpu, strlen(cpu), hint));
-  actjit_status st = features ? check_features(ctx, features) : ACTJIT_OK;
-  if (st) return st;
-  t->triple = take_llvm_message(LLVMGetDefaultTargetTriple());
-  t->cpu = cpu ? dup_str(cpu) : take_llvm_message(LLVMGetHostCPUName());
-  t->features = features ? dup_str(features) : cpu ? dup_str("") : take_llvm_message(LLVMGetHostCPUFeatures());
-  if (!t->triple || !t->cpu || !t->features) {
-    jit_target_free(t);
-    return aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory");
-  }
-  st = probe_width(ctx, t);
-  if (st) jit_target_free(t);
-  return st;
-}
-
-void jit_target_free(jit_target *t) {
-  free(t->triple);
-  free(t->cpu);
-  free(t->features);
-  *t = (jit_target){0};
-}
-
-actjit_status jit_session_init(actjit_context *ctx, jit_session *s) {
-  *s = (jit_session){0};
   s->tsc = LLVMOrcCreateNewThreadSafeContext();
   return s->tsc ? ACTJIT_OK : aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory");
 }
@@ -178,17 +84,16 @@ LLVMContextRef jit_session_context(jit_session *s) { return LLVMOrcThreadSafeCon
 
 static char *print_module(LLVMModuleRef m) { return take_llvm_message(LLVMPrintModuleToString(m)); }
 
-static actjit_status optimize(actjit_context *ctx, const jit_target *t, LLVMTargetMachineRef tm,
-                              LLVMModuleRef mod) {
+static actjit_status optimize(actjit_context *ctx, int opt_level, LLVMTargetMachineRef tm, LLVMModuleRef mod) {
   char passes[32];
-  snprintf(passes, sizeof passes, "default<O%d>", t->opt_level);
+  snprintf(passes, sizeof passes, "default<O%d>", opt_level);
   LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
   LLVMErrorRef err = LLVMRunPasses(mod, passes, tm, opts);
   LLVMDisposePassBuilderOptions(opts);
   return err ? llvm_error(ctx, err, "optimization") : ACTJIT_OK;
 }
 
-static actjit_status prepare(actjit_context *ctx, jit_session *s, const jit_target *t,
+static actjit_status prepare(actjit_context *ctx, jit_session *s, const target_desc *t,
                              LLVMTargetMachineRef tm, LLVMModuleRef mod) {
   LLVMSetTarget(mod, t->triple);
   LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
@@ -204,7 +109,7 @@ static actjit_status prepare(actjit_context *ctx, jit_session *s, const jit_targ
   }
   LLVMDisposeMessage(msg);
   s->llvm_ir = print_module(mod);
-  actjit_status st = optimize(ctx, t, tm, mod);
+  actjit_status st = optimize(ctx, s->opt_level, tm, mod);
   if (st) return st;
   s->llvm_opt = print_module(mod);
   s->optimized = LLVMCloneModule(mod);
@@ -212,10 +117,10 @@ static actjit_status prepare(actjit_context *ctx, jit_session *s, const jit_targ
   return ACTJIT_OK;
 }
 
-actjit_status jit_session_compile(actjit_context *ctx, jit_session *s, const jit_target *t,
+actjit_status jit_session_compile(actjit_context *ctx, jit_session *s, const target_desc *t,
                                   LLVMModuleRef mod, const char *entry, void **addr) {
   char *err = NULL;
-  LLVMTargetMachineRef tm = make_tm(t, &err);
+  LLVMTargetMachineRef tm = make_tm(t, s->opt_level, &err);
   if (!tm) {
     LLVMDisposeModule(mod);
     actjit_status st = aj_error(ctx, ACTJIT_ERR_TARGET, "no target for %s: %s", t->triple, err ? err : "");
@@ -236,6 +141,15 @@ actjit_status jit_session_compile(actjit_context *ctx, jit_session *s, const jit
     LLVMDisposeModule(mod);
     return llvm_error(ctx, e, "creating the JIT");
   }
+  /* Calls the code may make (powf for pow's general exponents) resolve to
+   * this process's libm. */
+  LLVMOrcDefinitionGeneratorRef gen = NULL;
+  e = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(&gen, LLVMOrcLLJITGetGlobalPrefix(s->lljit), NULL, NULL);
+  if (e) {
+    LLVMDisposeModule(mod);
+    return llvm_error(ctx, e, "searching the process for symbols");
+  }
+  LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(s->lljit), gen);
   /* The thread-safe module owns mod, and the JIT owns it once added, even
    * when adding fails. */
   LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, s->tsc);
@@ -252,11 +166,11 @@ actjit_status jit_session_lookup(actjit_context *ctx, jit_session *s, const char
   return ACTJIT_OK;
 }
 
-actjit_status jit_session_asm(actjit_context *ctx, jit_session *s, const jit_target *t, char **text) {
+actjit_status jit_session_asm(actjit_context *ctx, jit_session *s, const target_desc *t, char **text) {
   if (!s->optimized) return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "nothing was compiled");
   LLVMModuleRef clone = LLVMCloneModule(s->optimized);
   if (!clone) return aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory");
-  actjit_status st = emit_asm(ctx, t, clone, text);
+  actjit_status st = emit_asm(ctx, t, s->opt_level, clone, text);
   LLVMDisposeModule(clone);
   return st;
 }

@@ -16,7 +16,7 @@ struct actjit_kernel {
   actjit_context *ctx;
   actjit_graph *g; /* the graph the code was generated from */
   plan plan;
-  jit_target target;
+  target_desc target;
   jit_session jit;
   cg_entry_fn entry;
   cg_kernel_fn *steps; /* each kernel of the plan, for profiling */
@@ -43,7 +43,7 @@ void actjit_compile_options_init(actjit_compile_options *o) {
 void actjit_kernel_destroy(actjit_kernel *k) {
   if (!k) return;
   jit_session_free(&k->jit);
-  jit_target_free(&k->target);
+  target_free(&k->target);
   for (int i = 0; k->step_names && i < k->plan.n; i++) free(k->step_names[i]);
   free(k->step_names);
   plan_free(&k->plan);
@@ -97,8 +97,9 @@ static actjit_status lookup_steps(actjit_kernel *k) {
 
 static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) {
   actjit_status st = actjit_graph_verify(k->g);
-  if (st) return st;
-  st = collect_params(k);
+  if (!st) st = collect_params(k);
+  /* The target first: what the passes and codegen decide may depend on it. */
+  if (!st) st = target_resolve(k->ctx, o->cpu, o->features, o->tuning, &k->target);
   if (st) return st;
   /* Passes, then the memory plan; the dump shows the IR after each. */
   strbuf dump = {0};
@@ -112,11 +113,10 @@ static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) 
     if (dump.failed) st = aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
   }
   k->passes_dump = dump.buf;
-  if (!st) st = jit_target_init(k->ctx, o->cpu, o->features, o->opt_level, &k->target);
-  if (!st) st = jit_session_init(k->ctx, &k->jit);
+  if (!st) st = jit_session_init(k->ctx, &k->jit, o->opt_level);
   if (st) return st;
   LLVMModuleRef mod;
-  if ((st = cg_build(k->g, &k->plan, jit_session_context(&k->jit), k->target.width, o->training, &mod))) return st;
+  if ((st = cg_build(k->g, &k->plan, jit_session_context(&k->jit), &k->target, o->training, &mod))) return st;
   void *addr = NULL;
   st = jit_session_compile(k->ctx, &k->jit, &k->target, mod, CG_ENTRY, &addr);
   k->entry = (cg_entry_fn)addr;
