@@ -157,16 +157,12 @@ static float *copy_floats(const float *data, size_t n) {
   return p;
 }
 
-/* A linear's weight W[out][in] as codegen reads it: Wᵀ[in][stride], the
- * outputs padded with zeros to whole vectors (see codegen/linear.c). */
-static float *pack_weight(const node *w, const float *data, int width) {
-  int64_t out = w->shape.d[0], in = w->shape.d[1], stride = cg_packed_stride(out, width);
-  float *p = aj_alloc_floats((size_t)(in * stride));
-  if (!p) return NULL;
-  for (int64_t k = 0; k < in; k++) {
-    for (int64_t o = 0; o < out; o++) p[k * stride + o] = data[o * in + k];
-    for (int64_t o = out; o < stride; o++) p[k * stride + o] = 0.0f;
-  }
+/* A linear's weight W[out][in] as codegen reads it: in panels for the
+ * target (codegen/linear.c). */
+static float *pack_weight(const target_desc *t, const node *w, const float *data) {
+  int64_t out = w->shape.d[0], in = w->shape.d[1];
+  float *p = aj_alloc_floats((size_t)cg_packed_floats(t, out, in));
+  if (p) cg_pack_weight(t, data, out, in, p);
   return p;
 }
 
@@ -180,7 +176,7 @@ actjit_status actjit_kernel_bind(actjit_kernel *k, const char *param, const floa
     if (count != want)
       return aj_error(k->ctx, ACTJIT_ERR_WEIGHTS, "parameter @%s has shape %s (%zu floats), got %zu floats",
                       param, shape_str(&nd->shape, buf, sizeof buf), want, count);
-    float *copy = is_linear_weight(k->g, k->param_node[i]) ? pack_weight(nd, data, k->target.width)
+    float *copy = is_linear_weight(k->g, k->param_node[i]) ? pack_weight(&k->target, nd, data)
                                                              : copy_floats(data, want);
     if (!copy) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
     free(k->params[i]);
