@@ -7,9 +7,9 @@
 # Builds the targets in $BUILD (default build-fuzz-cov) with
 # -fprofile-instr-generate -fcoverage-mapping, replays each input of
 # $CORPUS/TARGET (default build-fuzz/fuzz/corpus, what run.sh grew) or, if
-# there is none, of the committed tests/fuzz/corpus/TARGET, in a process of
-# its own (an input that crashes loses only its own profile), then prints
-# llvm-cov's report for that target's sources.
+# there is none, of the committed tests/fuzz/corpus/TARGET (if one crashes,
+# all again, each in a process of its own: a crash loses its profile), then
+# prints llvm-cov's report for that target's sources.
 set -eu
 cd "$(dirname "$0")/../.."
 targets=${*:-fuzz_ir_parse fuzz_torch_seq fuzz_npy fuzz_safetensors fuzz_diff}
@@ -34,9 +34,12 @@ for t in $targets; do
   [ -d "$inputs" ] && [ -n "$(ls -A "$inputs")" ] || inputs=tests/fuzz/corpus/$t
   prof=$build/profiles/$t
   rm -rf "$prof" && mkdir -p "$prof"
-  for f in "$inputs"/*; do
-    LLVM_PROFILE_FILE="$prof/%p.profraw" "$build/tests/fuzz/$t" "$f" >/dev/null 2>&1 || echo "$t: $f fails"
-  done
+  if ! LLVM_PROFILE_FILE="$prof/%p.profraw" "$build/tests/fuzz/$t" -runs=0 "$inputs" >/dev/null 2>&1; then
+    rm -f "$prof"/*.profraw # an input crashed: one process an input
+    for f in "$inputs"/*; do
+      LLVM_PROFILE_FILE="$prof/%p.profraw" "$build/tests/fuzz/$t" "$f" >/dev/null 2>&1 || echo "$t: $f fails"
+    done
+  fi
   llvm-profdata-19 merge -sparse "$prof"/*.profraw -o "$prof.profdata"
   echo "== $t: $(ls "$inputs" | wc -l) inputs of $inputs"
   llvm-cov-19 report "$build/tests/fuzz/$t" -instr-profile="$prof.profdata" $sources

@@ -16,8 +16,9 @@ static void check_st_error(const char *err, const char *path, const char *what) 
              err);
 }
 
-/* Tensor `name` as st_get gave it, against its header entry. */
-static void check_tensor(const uint8_t *data, size_t size, const cJSON *root, const char *name, int rank,
+/* Tensor `name` as st_get gave it, against its header entry and the data
+ * area (the area_len bytes after the header). */
+static void check_tensor(const uint8_t *area, uint64_t area_len, const cJSON *root, const char *name, int rank,
                          const int64_t *dims, const float *values) {
   const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, name);
   FUZZ_CHECK(cJSON_IsObject(e), "tensor '%s' has no entry in the header", name);
@@ -30,14 +31,12 @@ static void check_tensor(const uint8_t *data, size_t size, const cJSON *root, co
                "tensor '%s': dims[%d] = %lld", name, i, (long long)dims[i]);
   size_t count;
   FUZZ_CHECK(!npy_shape_count(rank, dims, &count), "tensor '%s': shape overflows", name);
-  uint64_t hlen = 0;
-  for (int i = 7; i >= 0; i--) hlen = hlen << 8 | data[i];
   uint64_t begin = (uint64_t)cJSON_GetArrayItem(offs, 0)->valuedouble;
   uint64_t end = (uint64_t)cJSON_GetArrayItem(offs, 1)->valuedouble;
-  FUZZ_CHECK(end - begin == count * sizeof(float) && 8 + hlen + end <= size, "tensor '%s': offsets [%llu, %llu]", name,
+  FUZZ_CHECK(end - begin == count * sizeof(float) && end <= area_len, "tensor '%s': offsets [%llu, %llu]", name,
              (unsigned long long)begin, (unsigned long long)end);
   FUZZ_CHECK(values && (uintptr_t)values % _Alignof(float) == 0, "tensor '%s': data %p", name, (const void *)values);
-  FUZZ_CHECK(!count || !memcmp(values, data + 8 + hlen + begin, count * sizeof(float)),
+  FUZZ_CHECK(!count || !memcmp(values, area + begin, count * sizeof(float)),
              "tensor '%s': data differs from the file's bytes [%llu, %llu)", name, (unsigned long long)begin,
              (unsigned long long)end);
 }
@@ -73,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int64_t dims[ST_MAX_RANK];
     const float *values;
     if (st_get(f, name, &rank, dims, &values, err, sizeof err)) FUZZ_CHECK(0, "st_get of listed '%s': %s", name, err);
-    check_tensor(data, size, root, name, rank, dims, values);
+    check_tensor(data + 8 + hlen, size - 8 - hlen, root, name, rank, dims, values);
   }
   int rank;
   int64_t dims[ST_MAX_RANK];
