@@ -123,11 +123,11 @@ static void next(parser *ps) {
     char buf[64] = "";
     if (t->len < sizeof buf) memcpy(buf, ps->p, t->len);
     char *e;
-    errno = 0;
     t->num = strtod(buf, &e);
-    /* -inf and nan are numbers (constants may hold them); attributes and
-     * dimensions check that theirs are finite. */
-    if (t->len >= sizeof buf || (size_t)(e - buf) != t->len || (errno == ERANGE && isfinite(t->num))) t->kind = T_BAD;
+    /* -inf and nan are numbers (constants may hold them), and so are values
+     * out of range, which strtod rounds to Inf, a denormal or 0 as the
+     * printer wrote them (1e-309); attributes and dimensions check theirs. */
+    if (t->len >= sizeof buf || (size_t)(e - buf) != t->len) t->kind = T_BAD;
   } else if (isalpha((unsigned char)c) || c == '_') {
     t->kind = T_WORD;
     t->len = span(ps->p, ps->end, is_name_char);

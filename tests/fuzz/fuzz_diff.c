@@ -41,8 +41,8 @@
 #include <math.h>
 #include <stdarg.h>
 
-#include "ir.h"
-#include "reference.h"
+#include "ir/ir.h"
+#include "reference/reference.h"
 
 /* Caps that keep a run (two compiles, 18 runs) fast; ops past GROUP_MAX
  * (16), the most a fusion group holds. */
