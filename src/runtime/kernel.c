@@ -98,13 +98,13 @@ static actjit_status lookup_steps(actjit_kernel *k) {
 static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) {
   actjit_status st = actjit_graph_verify(k->g);
   if (st) return st;
-  st = collect_params(k);
-  if (st) return st;
-  /* Passes, then the memory plan; the dump shows the IR after each. */
+  /* Passes, then the memory plan; the dump shows the IR after each.  The
+   * parameters are looked up after the passes, which renumber nodes. */
   strbuf dump = {0};
   pass_options po = {.training = o->training};
   plan_options pl = {.reuse = o->fuse, .donate_input = o->donate_input};
   st = run_passes(k->g, &po, o->fuse, &dump);
+  if (!st) st = collect_params(k);
   if (!st) st = plan_memory(k->g, &pl, &k->plan);
   if (!st) {
     sb_printf(&dump, "\n");
