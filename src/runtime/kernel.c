@@ -37,7 +37,7 @@ struct actjit_kernel {
 };
 
 void actjit_compile_options_init(actjit_compile_options *o) {
-  if (o) *o = (actjit_compile_options){.opt_level = 3, .fuse = 1};
+  if (o) *o = (actjit_compile_options){.opt_level = 3, .fuse = 1, .canonicalize = 1};
 }
 
 void actjit_kernel_destroy(actjit_kernel *k) {
@@ -101,7 +101,7 @@ static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) 
   /* Passes, then the memory plan; the dump shows the IR after each.  The
    * parameters are looked up after the passes, which renumber nodes. */
   strbuf dump = {0};
-  pass_options po = {.training = o->training};
+  pass_options po = {.training = o->training, .canonicalize = o->canonicalize};
   plan_options pl = {.reuse = o->fuse, .donate_input = o->donate_input};
   st = run_passes(k->g, &po, o->fuse, &dump);
   if (!st) st = collect_params(k);
