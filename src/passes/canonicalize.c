@@ -33,8 +33,6 @@
 #include "passes/passes.h"
 
 #define SQRT2 1.41421356237309504880
-#define SQRT_2_OVER_PI 0.79788456080286535588
-#define GELU_KAPPA 0.044715
 
 enum { MATCH_MAX = 32, FACTORS_MAX = 4 };
 
@@ -194,12 +192,12 @@ static const node *one_plus(match *m, int v, op_id f) {
  * sqrt(2/pi)·x·(1 + 0.044715·x²) (Megatron's bias_gelu). */
 static bool gelu_tanh_arg(match *m, int u, int x) {
   product p, k;
-  if (!factors(m, u, false, &p) || !near(p.c, SQRT_2_OVER_PI)) return false;
+  if (!factors(m, u, false, &p) || !near(p.c, GELU_BETA_F)) return false;
   if (p.n == 1) { /* x + κ·x³ */
     const node *b = inner(m, p.f[0], OP_ADD);
     int mark = m->nold;
     for (int i = 0; b && i < 2; i++, m->nold = mark)
-      if (b->args[i] == x && factors(m, b->args[1 - i], false, &k) && k.n == 3 && near(k.c, GELU_KAPPA) &&
+      if (b->args[i] == x && factors(m, b->args[1 - i], false, &k) && k.n == 3 && near(k.c, GELU_KAPPA_F) &&
           k.f[0] == x && k.f[1] == x && k.f[2] == x)
         return true;
     return false;
@@ -210,7 +208,7 @@ static bool gelu_tanh_arg(match *m, int u, int x) {
     if (p.f[i] != x || c->op != OP_ADD || !inner(m, p.f[1 - i], OP_ADD)) continue;
     for (int j = 0; j < 2; j++)
       if (constant(m, c->args[j], 1) && factors(m, c->args[1 - j], false, &k) && k.n == 2 &&
-          near(k.c, GELU_KAPPA) && k.f[0] == x && k.f[1] == x)
+          near(k.c, GELU_KAPPA_F) && k.f[0] == x && k.f[1] == x)
         return true;
   }
   return false;
@@ -223,7 +221,7 @@ static bool gelu_tanh_arg(match *m, int u, int x) {
  *         threshold of 10 or more: above it softplus passes x, and
  *         tanh(x) rounds to 1 as tanh(softplus(x)) does.
  *   gelu  x·(1 + erf(x/√2))·0.5: Mul(Mul(x, Add(Erf(Div(x, 1.4142135)), 1)),
- *         0.5)  [nn.GELU()]; also x·0.7071068, 0.5·x first, /2
+ *         0.5)  [nn.GELU()]; also x·0.70710677, 0.5·x first, /2
  *   gelu {approximate = 1}  x·(1 + tanh(u))·0.5 with u as gelu_tanh_arg:
  *         Mul(0.5, Mul(x, Add(1, Tanh(Mul(0.7978846, Add(x, Mul(0.044715,
  *         Mul(x, Mul(x, x))))))))  [nn.GELU('tanh')]; also Pow(x, 3)
