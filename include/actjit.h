@@ -169,9 +169,13 @@ typedef struct actjit_compile_options {
                            0: one kernel and one buffer per op (the baseline) */
   int training;         /* 1: dropout is live (PyTorch train mode) */
   int donate_input;     /* 1: actjit_kernel_run may overwrite the input buffer */
+  int canonicalize;     /* 1: activations written in primitives (x * sigmoid(x),
+                           GELU as torch.onnx.export writes it, ...) become the
+                           high-level ops (the canonicalize pass; README);
+                           0: compiled as written */
 } actjit_compile_options;
 
-/* Fills in the defaults: host CPU, O3, fused. */
+/* Fills in the defaults: host CPU, O3, fused, canonicalized. */
 void actjit_compile_options_init(actjit_compile_options *o);
 
 /* Verifies, lowers and JIT-compiles `g`.  The kernel keeps its own copy of

@@ -130,6 +130,7 @@ void bench_usage_flags(FILE *f) {
           "                    included (keys and units: README, Benchmark)\n"
           "  --breakdown       the median time of every kernel, fused and unfused, under each row\n"
           "  --training        dropout live, as in PyTorch's train mode (seed 0)\n"
+          "  --no-canonicalize activations written in primitives compiled as written (both plans)\n"
           "  --cpu NAME, --features STR   the target (default: the host)\n"
           "  --threads N       the kernels' batch slices and the memcpy on N threads (default 1)\n");
 }
@@ -138,7 +139,7 @@ void bench_options_init(bench_options *o) {
   *o = (bench_options){.reps = 15, .threads = 1, .prog = "actjit-bench"};
 }
 
-static const char *const switches[] = {"--json", "--breakdown", "--training"};
+static const char *const switches[] = {"--json", "--breakdown", "--training", "--no-canonicalize"};
 static const char *const valued[] = {"--reps", "--cpu", "--features", "--batch", "--shape", "--threads"};
 
 void bench_offer_flags(suggest *s) {
@@ -166,6 +167,7 @@ int bench_parse_flag(int argc, char **argv, int *i, bench_options *o) {
   if (!strcmp(a, switches[0])) return o->json = true;
   if (!strcmp(a, switches[1])) return o->breakdown = true;
   if (!strcmp(a, switches[2])) return o->training = true;
+  if (!strcmp(a, switches[3])) return o->no_canonicalize = true;
   int k = -1;
   for (int j = 0; j < (int)(sizeof valued / sizeof *valued); j++)
     if (!strcmp(a, valued[j])) k = j;
@@ -217,6 +219,7 @@ static int load_model(actjit_context *ctx, const bench_options *o, const char *l
   co.features = o->features;
   co.fuse = 1;
   co.training = o->training;
+  co.canonicalize = !o->no_canonicalize;
   double t0 = now();
   actjit_status st = actjit_compile(m->g, &co, &m->fused);
   if (st) goto fail;

@@ -37,7 +37,7 @@ struct actjit_kernel {
 };
 
 void actjit_compile_options_init(actjit_compile_options *o) {
-  if (o) *o = (actjit_compile_options){.opt_level = 3, .fuse = 1};
+  if (o) *o = (actjit_compile_options){.opt_level = 3, .fuse = 1, .canonicalize = 1};
 }
 
 void actjit_kernel_destroy(actjit_kernel *k) {
@@ -97,15 +97,16 @@ static actjit_status lookup_steps(actjit_kernel *k) {
 
 static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) {
   actjit_status st = actjit_graph_verify(k->g);
-  if (!st) st = collect_params(k);
   /* The target first: what the passes and codegen decide may depend on it. */
   if (!st) st = target_resolve(k->ctx, o->cpu, o->features, o->tuning, &k->target);
   if (st) return st;
-  /* Passes, then the memory plan; the dump shows the IR after each. */
+  /* Passes, then the memory plan; the dump shows the IR after each.  The
+   * parameters are looked up after the passes, which renumber nodes. */
   strbuf dump = {0};
-  pass_options po = {.training = o->training};
+  pass_options po = {.training = o->training, .canonicalize = o->canonicalize};
   plan_options pl = {.reuse = o->fuse, .donate_input = o->donate_input};
   st = run_passes(k->g, &po, o->fuse, &dump);
+  if (!st) st = collect_params(k);
   if (!st) st = plan_memory(k->g, &pl, &k->plan);
   if (!st) {
     sb_printf(&dump, "\n");
