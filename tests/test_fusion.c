@@ -21,46 +21,64 @@
 #include "testutil.h"
 #include "testpipe.h"
 
-static const char *const chains[] = {
+/* Pipelines exercising each fusion, and how many kernels the fused plan
+ * must have. */
+typedef struct chain {
+  const char *ir;
+  int kernels;
+} chain;
+
+static const chain chains[] = {
     /* prologue fusion: an elementwise group feeding softmax */
-    "input %x : f32[N, 37]\n%a = relu %x\n%b = sigmoid %a\n%y = softmax %b {dim = 1}\noutput %y\n",
+    {"input %x : f32[N, 37]\n%a = relu %x\n%b = sigmoid %a\n%y = softmax %b {dim = 1}\noutput %y\n", 1},
     /* a strided softmax with a prologue */
-    "input %x : f32[N, 5, 19]\n%a = tanh %x\n%y = softmax %a {dim = 1}\noutput %y\n",
+    {"input %x : f32[N, 5, 19]\n%a = tanh %x\n%y = softmax %a {dim = 1}\noutput %y\n", 1},
     /* epilogue fusion with a per-channel prelu on the output features */
-    "input %x : f32[N, 23]\nparam @w : f32[17, 23]\nparam @b : f32[17]\nparam @a : f32[17]\n"
-    "%h = linear %x, @w, @b\n%p = prelu %h, @a\n%t = tanh %p\noutput %t\n",
+    {"input %x : f32[N, 23]\nparam @w : f32[17, 23]\nparam @b : f32[17]\nparam @a : f32[17]\n"
+    "%h = linear %x, @w, @b\n%p = prelu %h, @a\n%t = tanh %p\noutput %t\n", 1},
     /* rank-3 linear: a per-channel prelu cannot join the epilogue */
-    "input %x : f32[N, 4, 9]\nparam @w : f32[6, 9]\nparam @a : f32[4]\n%h = linear %x, @w\n"
-    "%r = leaky_relu %h {negative_slope = 0.2}\n%p = prelu %r, @a\noutput %p\n",
+    {"input %x : f32[N, 4, 9]\nparam @w : f32[6, 9]\nparam @a : f32[4]\n%h = linear %x, @w\n"
+    "%r = leaky_relu %h {negative_slope = 0.2}\n%p = prelu %r, @a\noutput %p\n", 2},
     /* a softmax in place over a linear's output too wide to fuse */
-    "input %x : f32[N, 8]\nparam @w : f32[70, 8]\n%h = linear %x, @w\n%y = softmax %h {dim = 1}\noutput %y\n",
+    {"input %x : f32[N, 8]\nparam @w : f32[70, 8]\n%h = linear %x, @w\n%y = softmax %h {dim = 1}\noutput %y\n", 2},
     /* a dead branch: removed before fusion */
-    "input %x : f32[N, 8]\n%a = relu %x\n%b = sigmoid %a\n%c = tanh %a\noutput %b\n",
+    {"input %x : f32[N, 8]\n%a = relu %x\n%b = sigmoid %a\n%c = tanh %a\noutput %b\n", 1},
     /* a lone view: the output is the input's data */
-    "input %x : f32[N, 3, 4]\n%f = flatten %x\noutput %f\n",
+    {"input %x : f32[N, 3, 4]\n%f = flatten %x\noutput %f\n", 1},
     /* ops the passes remove before a view: the output is still written */
-    "input %x : f32[N, 3, 4]\n%i = identity %x\n%f = flatten %i\noutput %f\n",
-    "input %x : f32[N, 3, 4]\n%d = dropout %x {p = 0.5}\n%f = flatten %d {start_dim = 0, end_dim = 2}\noutput %f\n",
+    {"input %x : f32[N, 3, 4]\n%i = identity %x\n%f = flatten %i\noutput %f\n", 1},
+    {"input %x : f32[N, 3, 4]\n%d = dropout %x {p = 0.5}\n%f = flatten %d {start_dim = 0, end_dim = 2}\noutput %f\n", 1},
     /* a softmax over the batch written in place (fused) and not (unfused):
      * the same formula either way, the running max moving across chunks */
-    "input %x : f32[N, 5]\nparam @w : f32[5]\n%p = prelu %x, @w\n%f = flatten %p\n%y = softmax %f {dim = 0}\noutput %y\n",
+    {"input %x : f32[N, 5]\nparam @w : f32[5]\n%p = prelu %x, @w\n%f = flatten %p\n%y = softmax %f {dim = 0}\noutput %y\n", 2},
     /* dropout and identity vanish, inplace=True is kept */
-    "input %x : f32[N, 33]\n%a = relu %x {inplace = 1}\n%d = dropout %a {p = 0.3}\n%i = identity %d\n"
-    "%s = sigmoid %i {inplace = 1}\noutput %s\n",
+    {"input %x : f32[N, 33]\n%a = relu %x {inplace = 1}\n%d = dropout %a {p = 0.3}\n%i = identity %d\n"
+    "%s = sigmoid %i {inplace = 1}\noutput %s\n", 1},
     /* tanh of values within [-1, 1] (value_range.c): the same formula fused
      * and unfused, where the dropout between stays as a kernel */
-    "input %x : f32[N, 45]\n%s = sigmoid %x\n%d = dropout %s {p = 0.2}\n%t = tanh %d\noutput %t\n",
-    "input %x : f32[N, 3, 7]\n%s = softmax %x {dim = 1}\n%t = tanh %s\n%h = hardtanh %t {min_val = -0.5, max_val = 2}\n"
-    "%u = tanh %h\noutput %u\n",
+    {"input %x : f32[N, 45]\n%s = sigmoid %x\n%d = dropout %s {p = 0.2}\n%t = tanh %d\noutput %t\n", 1},
+    {"input %x : f32[N, 3, 7]\n%s = softmax %x {dim = 1}\n%t = tanh %s\n%h = hardtanh %t {min_val = -0.5, max_val = 2}\n"
+    "%u = tanh %h\noutput %u\n", 2},
     /* software-pipelined chains (eltwise.c): stages cut after long ops, row
      * sizes giving 0 to 30 full blocks and a tail on each target */
-    "input %x : f32[N, 97]\n%a = relu %x\n%b = sigmoid %a\n%c = leaky_relu %b {negative_slope = 0.3}\n%d = tanh %c\n"
-    "%e = exp %d\n%f = hardtanh %e\n%g = silu %f\noutput %g\n",
-    "input %x : f32[N, 300]\n%s = sigmoid %x\n%t = tanh %s\noutput %t\n",
+    {"input %x : f32[N, 97]\n%a = relu %x\n%b = sigmoid %a\n%c = leaky_relu %b {negative_slope = 0.3}\n%d = tanh %c\n"
+    "%e = exp %d\n%f = hardtanh %e\n%g = silu %f\noutput %g\n", 1},
+    {"input %x : f32[N, 300]\n%s = sigmoid %x\n%t = tanh %s\noutput %t\n", 1},
     /* softmax rows of at most and just over 64 chunks (softmax.c keeps each
      * chunk's max up to that many, else recomputes it from the input) */
-    "input %x : f32[N, 8192]\n%a = tanh %x\n%y = softmax %a {dim = 1}\noutput %y\n",
-    "input %x : f32[N, 8200]\n%y = softmin %x {dim = -1}\noutput %y\n",
+    {"input %x : f32[N, 8192]\n%a = tanh %x\n%y = softmax %a {dim = 1}\noutput %y\n", 1},
+    {"input %x : f32[N, 8200]\n%y = softmin %x {dim = -1}\noutput %y\n", 1},
+    /* graphs: a residual epilogue reading x again, two linears of one input
+     * meeting in one op (SwiGLU), an elementwise DAG with broadcast operands
+     * and x used thrice, one value feeding two kernels (three: a softmax
+     * never runs in the middle of a group) */
+    {"input %x : f32[N, 19]\nparam @w : f32[19, 19]\nparam @b : f32[19]\n%h = linear %x, @w, @b\n%r = relu %h\n"
+     "%y = add %x, %r\noutput %y\n", 1},
+    {"input %x : f32[N, 21]\nparam @g : f32[37, 21]\nparam @u : f32[37, 21]\nparam @d : f32[21, 37]\n"
+     "%gg = linear %x, @g\n%uu = linear %x, @u\n%s = silu %gg\n%p = mul %s, %uu\n%y = linear %p, @d\noutput %y\n", 2},
+    {"input %x : f32[N, 3, 17]\nparam @c : f32[17]\nconst %k : f32[3, 1] = [0.5, -2, 3]\n%a = mul %x, @c\n"
+     "%b = sub %a, %k\n%m = maximum %b, %x\n%y = div %m, 2\n%z = add %y, %x\noutput %z\n", 1},
+    {"input %x : f32[N, 9]\n%a = tanh %x\n%b = softmax %a {dim = 1}\n%c = add %a, %b\noutput %c\n", 3},
 };
 
 
@@ -105,7 +123,7 @@ static void reference(const pipeline *p, const float *x, size_t nin, int64_t bat
   tu_free_unaligned(xp), tu_free_unaligned(yp);
 }
 
-static void check_pipeline(const char *text, const char *path) {
+static void check_pipeline(const char *text, const char *path, int kernels) {
   uint64_t rng = 12345;
   pipeline p;
   load_pipeline(&p, text, path, &rng);
@@ -118,6 +136,9 @@ static void check_pipeline(const char *text, const char *path) {
     actjit_kernel *fused = compile_pipeline(&p, &test_targets[t], 1, 0, 0), *unfused = compile_pipeline(&p, &test_targets[t], 0, 0, 0);
     actjit_kernel *donated = compile_pipeline(&p, &test_targets[t], 1, 1, 0);
     bool exact = !linear_softmax_kernel(fused);
+    if (actjit_kernel_step_count(fused) != kernels)
+      fail_msg("%s\n[%s] the fused plan has %d kernels, expected %d", what, actjit_kernel_cpu(fused),
+               actjit_kernel_step_count(fused), kernels);
     for (size_t b = 0; b < NB; b++) {
       if (t == 0) { /* the inputs and the reference, once for all targets */
         assert_int_equal(actjit_kernel_io_sizes(fused, batches[b], &nin[b], &nout[b]), ACTJIT_OK);
@@ -150,15 +171,27 @@ static void check_pipeline(const char *text, const char *path) {
   unload_pipeline(&p);
 }
 
+/* The count an ir/ file declares in its `# fused kernels: N` line. */
+static int declared_kernels(const char *path) {
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  char line[512];
+  int n = -1;
+  while (n < 0 && fgets(line, sizeof line, f)) sscanf(line, "# fused kernels: %d", &n);
+  fclose(f);
+  if (n < 0) fail_msg("%s declares no '# fused kernels: N' line", path);
+  return n;
+}
+
 static void test_chains(void **state) {
-  for (size_t i = 0; i < sizeof chains / sizeof *chains; i++) check_pipeline(chains[i], NULL);
+  for (size_t i = 0; i < sizeof chains / sizeof *chains; i++) check_pipeline(chains[i].ir, NULL, chains[i].kernels);
 }
 
 static void test_ir_files(void **state) {
   static char paths[64][TU_PATH_MAX];
   int n = tu_ir_files(paths, 64);
   assert_true(n >= 5);
-  for (int i = 0; i < n; i++) check_pipeline(NULL, paths[i]);
+  for (int i = 0; i < n; i++) check_pipeline(NULL, paths[i], declared_kernels(paths[i]));
 }
 
 static char *dump_passes(pipeline *p, int fuse) {
