@@ -44,7 +44,7 @@ int vm_jit_build(vm_jit *j, vm_emit_fn emit, unsigned width, const char *cpu, co
   *j = (vm_jit){0};
   if (actjit_context_create(&j->ctx)) return -1;
   void *addr = NULL;
-  if (jit_target_init(j->ctx, cpu, features, 3, &j->target) || jit_session_init(j->ctx, &j->session)) return -1;
+  if (target_resolve(j->ctx, cpu, features, NULL, &j->target) || jit_session_init(j->ctx, &j->session, 3)) return -1;
   LLVMModuleRef m = build_loop(jit_session_context(&j->session), emit, width, j->target.width);
   if (jit_session_compile(j->ctx, &j->session, &j->target, m, "f", &addr)) return -1;
   j->fn = (vm_kernel_fn)addr;
@@ -63,7 +63,7 @@ int vm_jit_calls_out(vm_jit *j) {
 
 void vm_jit_free(vm_jit *j) {
   jit_session_free(&j->session);
-  jit_target_free(&j->target);
+  target_free(&j->target);
   actjit_context_destroy(j->ctx);
   *j = (vm_jit){0};
 }

@@ -1,6 +1,6 @@
 /* A JIT-compiled loop around one vector-math function, for the accuracy
  * sweep, the speed comparison and test_vmath: out[i] = emit(in[i]), `width`
- * lanes at a time, compiled by the project's own JIT session (src/jit.c). */
+ * lanes at a time, compiled by the project's own JIT session (src/jit/jit.c). */
 #ifndef ACTJIT_VMATH_JIT_H
 #define ACTJIT_VMATH_JIT_H
 
@@ -8,14 +8,14 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "jit.h"
+#include "jit/jit.h"
 
 typedef LLVMValueRef (*vm_emit_fn)(LLVMBuilderRef b, LLVMValueRef x);
 typedef void (*vm_kernel_fn)(const float *in, float *out, int64_t n);
 
 typedef struct vm_jit {
   actjit_context *ctx;
-  jit_target target;
+  target_desc target;
   jit_session session;
   vm_kernel_fn fn; /* n must be a multiple of the width */
 } vm_jit;

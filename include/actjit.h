@@ -161,14 +161,21 @@ typedef struct actjit_compile_options {
                            host's, or $ACTJIT_CPU (and $ACTJIT_FEATURES) if set */
   const char *features; /* LLVM feature string ("+avx2,+fma"); NULL: host's
                            when cpu is NULL, else the CPU's own */
+  const char *tuning;   /* NULL, or overrides of what the target is known to
+                           have: "fma-ports=1,l2=262144" (keys vregs,
+                           fma-ports, fma-latency, l1, l2, l3; bytes) */
   int opt_level;        /* 0..3; default 3 */
   int fuse;             /* 1: run the fusion passes and plan buffers in place;
                            0: one kernel and one buffer per op (the baseline) */
   int training;         /* 1: dropout is live (PyTorch train mode) */
   int donate_input;     /* 1: actjit_kernel_run may overwrite the input buffer */
+  int canonicalize;     /* 1: activations written in primitives (x * sigmoid(x),
+                           GELU as torch.onnx.export writes it, ...) become the
+                           high-level ops (the canonicalize pass; README);
+                           0: compiled as written */
 } actjit_compile_options;
 
-/* Fills in the defaults: host CPU, O3, fused. */
+/* Fills in the defaults: host CPU, O3, fused, canonicalized. */
 void actjit_compile_options_init(actjit_compile_options *o);
 
 /* Verifies, lowers and JIT-compiles `g`.  The kernel keeps its own copy of

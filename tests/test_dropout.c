@@ -12,9 +12,9 @@
 #include <cmocka.h>
 
 #include "codegen/codegen.h"
-#include "jit.h"
-#include "philox.h"
-#include "reference.h"
+#include "jit/jit.h"
+#include "ir/philox.h"
+#include "reference/reference.h"
 #include "testutil.h"
 #include "testpipe.h"
 
@@ -98,10 +98,10 @@ static void test_emitted_counter(void **state) {
   for (size_t t = 0; t < N_TEST_TARGETS; t++) {
     actjit_context *ctx;
     assert_int_equal(actjit_context_create(&ctx), ACTJIT_OK);
-    jit_target jt;
+    target_desc jt;
     jit_session js;
-    assert_int_equal(jit_target_init(ctx, test_targets[t].cpu, test_targets[t].features, 3, &jt), ACTJIT_OK);
-    assert_int_equal(jit_session_init(ctx, &js), ACTJIT_OK);
+    assert_int_equal(target_resolve(ctx, test_targets[t].cpu, test_targets[t].features, NULL, &jt), ACTJIT_OK);
+    assert_int_equal(jit_session_init(ctx, &js, 3), ACTJIT_OK);
     LLVMContextRef lc = jit_session_context(&js);
     cg c = {.ctx = lc, .width = jt.width, .training = true};
     c.f32 = LLVMFloatTypeInContext(lc), c.i32 = LLVMInt32TypeInContext(lc), c.i64 = LLVMInt64TypeInContext(lc);
@@ -133,7 +133,7 @@ static void test_emitted_counter(void **state) {
         }
     }
     jit_session_free(&js);
-    jit_target_free(&jt);
+    target_free(&jt);
     actjit_context_destroy(ctx);
   }
 }

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The op table's promise: an op added to src/ops.h without its behaviour
+# The op table's promise: an op added to src/ir/ops.h without its behaviour
 # fails the build.  Each library source is compiled with one more table row
 # (ops.h: ACTJIT_TEST_UNHANDLED_OP, an elementwise op nothing handles, and
 # ACTJIT_TEST_UNHANDLED_KIND, an op of a new kind); every switch that decides
@@ -31,13 +31,13 @@ check() { # DEFINE EXPECTED
 }
 # Control: every switch is complete without the extra row.
 check "" ""
-# Per op: codegen's emitter and latency class, value ranges' bounds,
-# monotonicity and interval arithmetic, the reference, the verifier's
-# attribute checks.
-check ACTJIT_TEST_UNHANDLED_OP "src/codegen/eltwise.c:2 src/passes/value_range.c:3 src/reference.c:1 src/verify.c:1 "
+# Per op: codegen's emitter and latency class, the scalar definition, the
+# verifier's attribute checks, value ranges' bounds, monotonicity and
+# interval arithmetic.
+check ACTJIT_TEST_UNHANDLED_OP "src/codegen/eltwise.c:2 src/ir/scalar.c:1 src/ir/verify.c:1 src/passes/value_range.c:3 "
 # Per kind as well: the group grammar (which the verifier, the fusion passes,
-# the planner and codegen share), run-time slicing, value ranges, the
-# reference's and the verifier's dispatch.
-check ACTJIT_TEST_UNHANDLED_KIND "src/codegen/eltwise.c:2 src/group.c:2 src/kernel.c:1 src/passes/value_range.c:4 src/reference.c:2 src/verify.c:2 "
+# the planner and codegen share), the verifier's dispatch, value ranges,
+# batch slicing, the reference's dispatch.
+check ACTJIT_TEST_UNHANDLED_KIND "src/codegen/eltwise.c:2 src/ir/group.c:2 src/ir/scalar.c:1 src/ir/verify.c:2 src/passes/value_range.c:4 src/plan/slicing.c:1 src/reference/reference.c:1 "
 [ $status = 0 ] && echo "1 passed, 0 failed"
 exit $status

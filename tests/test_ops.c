@@ -8,7 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "reference.h"
+#include "reference/reference.h"
 #include "testutil.h"
 
 /* EXACT: bit for bit (any NaN for NaN).  ULP: within `ulps` ULP of the

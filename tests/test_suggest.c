@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "suggest.h"
+#include "ir/suggest.h"
 
 /* The hint for `word` among the NULL-terminated candidates. */
 static const char *hint_among(const char *word, const char *const *cands, char buf[SUGGEST_HINT_SIZE]) {

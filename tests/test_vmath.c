@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 
-#include "vmath.h"
+#include "codegen/vmath.h"
 #include "vmath_jit.h"
 
 /* The loop around each function is JIT-compiled by bench/vmath_jit.c, on

@@ -11,8 +11,10 @@ typedef struct pipeline {
   int np;
 } pipeline;
 
-/* From `text`, or the file `path` when text is NULL; parameters uniform in
- * [-0.5, 0.5) from rng. */
+/* From `text`, or the file `path` when text is NULL; parameters uniform
+ * from rng: a linear's weight [out, in] in [-1/sqrt(in), 1/sqrt(in)), as
+ * PyTorch initializes it (so that a deep or wide model's values stay of the
+ * order of its inputs), others in [-0.5, 0.5). */
 static inline void load_pipeline(pipeline *p, const char *text, const char *path, uint64_t *rng) {
   assert_int_equal(actjit_context_create(&p->ctx), ACTJIT_OK);
   actjit_status st = text ? actjit_graph_parse(p->ctx, text, strlen(text), "pipeline.air", &p->g)
@@ -27,7 +29,8 @@ static inline void load_pipeline(pipeline *p, const char *text, const char *path
     size_t n = 1;
     for (int d = 0; d < rank; d++) n *= (size_t)dims[d];
     p->params[i] = tu_alloc_unaligned(n);
-    for (size_t j = 0; j < n; j++) p->params[i][j] = tu_uniform(rng, -0.5f, 0.5f);
+    float bound = rank == 2 ? 1.0f / sqrtf((float)dims[1]) : 0.5f;
+    for (size_t j = 0; j < n; j++) p->params[i][j] = tu_uniform(rng, -bound, bound);
   }
 }
 

@@ -23,14 +23,13 @@
 #include <unistd.h>
 
 #include "actjit.h"
-#include "bench.h"
+#include "cli/bench.h"
 #include "cli/exit_codes.h"
-#include "pool.h"
+#include "cli/pool.h"
 #include "frontend/torch_seq.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
-#include "ir.h" /* the graph's input and output shapes */
-#include "suggest.h"
+#include "ir/suggest.h"
 
 /* What --help and the README say of each exit status. */
 static const struct {
@@ -51,8 +50,8 @@ static const struct {
 
 static const char usage_run[] =
     "usage: actjit run MODEL --input X.npy --output Y.npy [--weights W.safetensors]\n"
-    "                  [--input-shape DIMS] [--no-fuse] [--cpu NAME] [--features STR]\n"
-    "                  [--threads N] [--verbose]\n"
+    "                  [--input-shape DIMS] [--no-fuse] [--no-canonicalize] [--cpu NAME]\n"
+    "                  [--features STR] [--threads N] [--verbose]\n"
     "  Compiles MODEL and runs it on X.npy (float32), writing Y.npy atomically.\n"
     "  The input's leading dim is the batch when the model's input is N-led; the\n"
     "  other dims must match the model's.  Every parameter of the model must be in\n"
@@ -61,15 +60,19 @@ static const char usage_run[] =
     "  model's input is X.npy's shape with dim 0 as N (a 1-D X is one sample),\n"
     "  unless --input-shape is given.  --threads N runs each kernel's batch slices\n"
     "  on N threads.  --verbose (-v) says what was done: the model's shapes, the\n"
-    "  target, the kernels, the threads and the times.\n";
+    "  target, the kernels, the threads and the times.  --no-fuse: one kernel per\n"
+    "  op; --no-canonicalize: activations written in primitives (x * sigmoid(x),\n"
+    "  GELU as torch.onnx.export writes it) are compiled as written instead of as\n"
+    "  the high-level ops.\n";
 
 static const char usage_dump[] =
     "usage: actjit dump MODEL [--emit ir|passes|llvm|llvm-opt|asm] [-o FILE]\n"
     "                   [--weights W.safetensors] [--input-shape DIMS] [--no-fuse]\n"
-    "                   [--cpu NAME] [--features STR]\n"
+    "                   [--no-canonicalize] [--cpu NAME] [--features STR]\n"
     "  Compiles MODEL and prints one stage of it (default: ir): the IR the code\n"
     "  is generated from, the IR after each pass, LLVM IR before and after\n"
     "  optimization, or assembly.  -o writes FILE atomically instead of stdout.\n"
+    "  --no-fuse and --no-canonicalize as for run.\n"
     "  --weights checks the weights against the model's parameters.\n";
 
 static const char usage_check[] =
@@ -80,7 +83,7 @@ static const char usage_check[] =
 static const char usage_bench[] =
     "usage: actjit bench MODEL [--weights W.safetensors] [--input-shape DIMS] [--shape DIMS]\n"
     "                    [--batch B,...] [--threads N] [--json] [--breakdown] [--reps R]\n"
-    "                    [--training] [--cpu NAME] [--features STR]\n"
+    "                    [--training] [--no-canonicalize] [--cpu NAME] [--features STR]\n"
     "  Times MODEL fused, unfused and through the scalar reference beside a memcpy of\n"
     "  the input's bytes, after checking both kernels against the reference.  Weights\n"
     "  come from W.safetensors or are random (PyTorch's default init).  --shape such\n"
@@ -137,7 +140,7 @@ typedef struct options {
   const char *cmd_name;
   const char *model, *weights, *input, *output, *cpu, *features;
   actjit_dump_kind emit;
-  bool no_fuse, help, verbose;
+  bool no_fuse, no_canonicalize, help, verbose;
   int threads;
   int in_rank; /* 0: no --input-shape */
   int64_t in_dims[ACTJIT_MAX_RANK];
@@ -188,7 +191,7 @@ static const struct {
 enum {
   O_WEIGHTS = 1 << 0, O_INPUT = 1 << 1, O_OUTPUT = 1 << 2, O_FUSE = 1 << 3, O_CPU = 1 << 4,
   O_FEATURES = 1 << 5, O_THREADS = 1 << 6, O_SHAPE = 1 << 7, O_EMIT = 1 << 8, O_OFILE = 1 << 9,
-  O_VERBOSE = 1 << 10,
+  O_VERBOSE = 1 << 10, O_CANONICALIZE = 1 << 11,
 };
 
 static const struct {
@@ -200,6 +203,7 @@ static const struct {
     {"--no-fuse", O_FUSE, false},   {"--cpu", O_CPU, true},         {"--features", O_FEATURES, true},
     {"--threads", O_THREADS, true}, {"--input-shape", O_SHAPE, true}, {"--emit", O_EMIT, true},
     {"-o", O_OFILE, true},          {"--verbose", O_VERBOSE, false}, {"-v", O_VERBOSE, false},
+    {"--no-canonicalize", O_CANONICALIZE, false},
 };
 
 /* Parses argv[2..] for command o->cmd.  Returns 0 or EXIT_USAGE (reported). */
@@ -242,6 +246,7 @@ static int parse_options(int argc, char **argv, int allowed, options *o) {
     case O_INPUT: o->input = v; break;
     case O_OUTPUT: case O_OFILE: o->output = v; break;
     case O_FUSE: o->no_fuse = true; break;
+    case O_CANONICALIZE: o->no_canonicalize = true; break;
     case O_VERBOSE: o->verbose = true; break;
     case O_CPU: o->cpu = v; break;
     case O_FEATURES: o->features = v; break;
@@ -506,6 +511,7 @@ static int compile(session *s, const options *o) {
   co.cpu = o->cpu;
   co.features = o->features;
   co.fuse = !o->no_fuse;
+  co.canonicalize = !o->no_canonicalize;
   actjit_status st = actjit_compile(s->g, &co, &s->k);
   return st ? lib_error(s, st) : 0;
 }
@@ -534,8 +540,10 @@ static int report_run(const session *s, const options *o, bool is_torch, int64_t
   for (int i = 0; i < nk; i++) printf("  kernel %d: %s\n", i, actjit_kernel_step_name(s->k, i));
   printf("run: %s %s as batch %lld on %d thread%s in %.3f ms\n", o->input, dims_str(a, sizeof a, s->x.rank, s->x.dims),
          (long long)batch, threads, threads == 1 ? "" : "s", run_s * 1e3);
-  const shape *os = &g->nodes[g->output].shape;
-  printf("output: %s %s\n", o->output, dims_str(a, sizeof a, os->rank, odims));
+  int orank;
+  int64_t dims[ACTJIT_MAX_RANK];
+  actjit_graph_value_shape(g, actjit_graph_get_output(g), &orank, dims);
+  printf("output: %s %s\n", o->output, dims_str(a, sizeof a, orank, odims));
   return fflush(stdout) ? complain(EXIT_IO, "cannot write to standard output: %s", strerror(errno)) : 0;
 }
 
@@ -560,17 +568,21 @@ static int cmd_run(session *s, const options *o) {
 
   /* X against the model's input: same rank and trailing dims; the leading
    * dim is the batch (times d[0] after a flatten folding it) when N-led. */
-  const shape *in = &s->g->nodes[s->g->input].shape;
-  bool ok = s->x.rank == in->rank;
-  for (int i = in->dyn ? 1 : 0; ok && i < in->rank; i++) ok = s->x.dims[i] == in->d[i];
+  int irank;
+  int64_t idims[ACTJIT_MAX_RANK];
+  actjit_graph_value_shape(s->g, actjit_graph_get_input(s->g), &irank, idims);
+  bool dyn = idims[0] < 0; /* N-led: dims[0] is -(the batch's factor) */
+  bool ok = s->x.rank == irank;
+  for (int i = dyn ? 1 : 0; ok && i < irank; i++) ok = s->x.dims[i] == idims[i];
   int64_t batch = 1;
-  if (ok && in->dyn) {
-    ok = s->x.dims[0] % in->d[0] == 0;
-    batch = s->x.dims[0] / in->d[0];
+  if (ok && dyn) {
+    ok = s->x.dims[0] % -idims[0] == 0;
+    batch = s->x.dims[0] / -idims[0];
   }
   if (!ok)
     return complain(EXIT_INVALID, "%s has shape %s, but the model's input is %s", o->input,
-                    dims_str(a, sizeof a, s->x.rank, s->x.dims), value_shape_str(b, sizeof b, s->g, s->g->input));
+                    dims_str(a, sizeof a, s->x.rank, s->x.dims),
+                    value_shape_str(b, sizeof b, s->g, actjit_graph_get_input(s->g)));
 
   double t0 = now();
   if ((rc = load_weights(s, o->weights)) || (rc = compile(s, o)) || (rc = bind_weights(s))) return rc;
@@ -582,14 +594,14 @@ static int cmd_run(session *s, const options *o) {
   if (in_count != s->x.count)
     return complain(EXIT_INVALID, "%s: %zu elements, but the model's input takes %zu at batch %lld", o->input,
                     s->x.count, in_count, (long long)batch);
-  const shape *os = &s->g->nodes[s->g->output].shape;
+  int orank;
   int64_t odims[ACTJIT_MAX_RANK];
-  for (int i = 0; i < os->rank; i++) odims[i] = os->d[i];
-  if (os->dyn) odims[0] *= batch;
+  actjit_graph_value_shape(s->g, actjit_graph_get_output(s->g), &orank, odims);
+  if (orank && odims[0] < 0) odims[0] = -odims[0] * batch;
   size_t count;
-  if (npy_shape_count(os->rank, odims, &count) || count != out_count)
+  if (npy_shape_count(orank, odims, &count) || count != out_count)
     return complain(EXIT_INTERNAL, "internal error: output shape %s does not hold %zu elements",
-                    dims_str(a, sizeof a, os->rank, odims), out_count);
+                    dims_str(a, sizeof a, orank, odims), out_count);
   s->y = malloc(out_count ? out_count * sizeof(float) : 1);
   if (!s->y) return complain(EXIT_NOMEM, "out of memory for %zu output floats", out_count);
   if (o->threads > 1) {
@@ -601,7 +613,7 @@ static int cmd_run(session *s, const options *o) {
   t0 = now();
   if ((st = actjit_kernel_run(s->k, s->x.data ? s->x.data : empty, batch, s->y))) return lib_error(s, st);
   double run_s = now() - t0;
-  if ((rc = npy_write(o->output, os->rank, odims, s->y, err, sizeof err))) return complain(exit_for_io(rc), "%s", err);
+  if ((rc = npy_write(o->output, orank, odims, s->y, err, sizeof err))) return complain(exit_for_io(rc), "%s", err);
   return o->verbose ? report_run(s, o, is_torch, batch, odims, compile_s, run_s) : 0;
 }
 
@@ -763,10 +775,11 @@ int main(int argc, char **argv) {
   int allowed;
   if (!strcmp(c, "run")) {
     o.cmd = CMD_RUN;
-    allowed = O_WEIGHTS | O_INPUT | O_OUTPUT | O_FUSE | O_CPU | O_FEATURES | O_THREADS | O_SHAPE | O_VERBOSE;
+    allowed = O_WEIGHTS | O_INPUT | O_OUTPUT | O_FUSE | O_CANONICALIZE | O_CPU | O_FEATURES | O_THREADS | O_SHAPE |
+              O_VERBOSE;
   } else if (!strcmp(c, "dump")) {
     o.cmd = CMD_DUMP;
-    allowed = O_WEIGHTS | O_EMIT | O_OFILE | O_FUSE | O_CPU | O_FEATURES | O_SHAPE;
+    allowed = O_WEIGHTS | O_EMIT | O_OFILE | O_FUSE | O_CANONICALIZE | O_CPU | O_FEATURES | O_SHAPE;
   } else if (!strcmp(c, "check")) {
     o.cmd = CMD_CHECK;
     allowed = O_WEIGHTS | O_SHAPE;

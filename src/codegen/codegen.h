@@ -12,7 +12,8 @@
 
 #include <llvm-c/Core.h>
 
-#include "../passes/plan.h"
+#include "plan/plan.h"
+#include "target/target.h"
 
 /* Name of the entry point:
  *   void actjit_entry(const float *in, float *out, const float *const *params,
@@ -40,6 +41,7 @@ typedef struct cg {
   LLVMModuleRef mod;
   LLVMBuilderRef b;
   const actjit_graph *g;
+  const target_desc *target;
   int width;                    /* floats per vector (times the unroll, see cg_widen) */
   int reg_width;                /* floats per vector register of the target */
   LLVMTypeRef f32, i32, i64, ptr, vf, vi, vmask, voidt;
@@ -49,6 +51,7 @@ typedef struct cg {
   /* Unmasked stores are non-temporal, to addresses aligned to a register. */
   bool nontemporal;
   bool training;                /* dropout is live (else the identity) */
+  bool rolled;                  /* the next cg_for keeps LLVM from unrolling it */
   const node *unsupported;      /* the first op codegen could not emit, or NULL */
 } cg;
 
@@ -66,7 +69,7 @@ enum { ELTWISE_UNROLL = 4 };
 /* Builds the module for plan p in ctx; fails (the error set on g's
  * context) rather than emit anything else for an op or group it has no
  * code for. */
-actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx, int width, bool training,
+actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx, const target_desc *t, bool training,
                        LLVMModuleRef *out);
 
 /* ---- loops.c */
@@ -76,6 +79,8 @@ LLVMValueRef cg_extent(cg *c, extent e);
 typedef void (*cg_body)(cg *c, LLVMValueRef i, void *env);
 /* for (i = lo; i < hi; i += step) body(i) */
 void cg_for(cg *c, LLVMValueRef lo, LLVMValueRef hi, int64_t step, cg_body body, void *env);
+/* The same, a loop LLVM must not unroll (its body is unrolled enough). */
+void cg_for_rolled(cg *c, LLVMValueRef lo, LLVMValueRef hi, int64_t step, cg_body body, void *env);
 typedef void (*cg_vbody)(cg *c, LLVMValueRef i, LLVMValueRef mask, void *env);
 /* Calls body(i, NULL) for each full vector in [0, n), then body(i, mask) once
  * for the partial vector at the end, if any. */
@@ -172,9 +177,12 @@ LLVMValueRef cg_dropout(cg *c, const node *nd, LLVMValueRef x, const cg_pos *pos
  * elementwise members as the epilogue, then, for KF_LINEAR_SOFTMAX, a
  * softmax of each row of outputs */
 void cg_linear_kernel(cg *c, const group *gr);
-/* Row stride of a linear weight packed for vector width `width`: the weight
- * [out, in] is bound as its transpose [in][stride], zero padded. */
-int64_t cg_packed_stride(int64_t out, int width);
+/* A linear's weight [out, in] is bound packed for the target: panels of
+ * cg_panel_floats outputs, each [in][panel floats], zero padded (linear.c);
+ * cg_packed_floats floats in all. */
+int64_t cg_panel_floats(const target_desc *t, int64_t out);
+int64_t cg_packed_floats(const target_desc *t, int64_t out, int64_t in);
+void cg_pack_weight(const target_desc *t, const float *w, int64_t out, int64_t in, float *dst);
 /* ---- softmax.c: the group's softmax with its elementwise members as the
  * prologue; in_place when the plan has it write over its input */
 void cg_softmax_kernel(cg *c, const group *gr, bool in_place);

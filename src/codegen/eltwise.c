@@ -3,8 +3,8 @@
  * kernel, which reads each of its inputs once and writes its value once. */
 #include <string.h>
 
-#include "codegen.h"
-#include "vmath.h"
+#include "codegen/codegen.h"
+#include "codegen/vmath.h"
 
 static LLVMValueRef zero_like(LLVMValueRef x) { return LLVMConstNull(LLVMTypeOf(x)); }
 

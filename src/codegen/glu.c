@@ -1,8 +1,8 @@
 /* glu: y = a * sigmoid(b), a and b the two halves of one dim.  Viewed as
  * outer × (2 · half) floats, each outer row is a flat vector loop over its
  * half: a at row offset i, b at half + i, y at i of the output row. */
-#include "codegen.h"
-#include "vmath.h"
+#include "codegen/codegen.h"
+#include "codegen/vmath.h"
 
 typedef struct glu_env {
   LLVMValueRef half;          /* floats per half row */

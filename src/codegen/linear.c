@@ -1,93 +1,179 @@
-/* Linear layers: y[r, o] = Σ_k x[r, k] · W[o, k] + b[o].  The weight is
- * bound packed as Wᵀ, [in][out rounded up to the vector width] with zero
- * padding (kernel.c), so a vector of consecutive outputs is one load.  A
- * register block of ROWS rows × COLS vectors of outputs accumulates over k
- * with one weight load per vector and one broadcast per row; the bias and
- * the group's elementwise members (the epilogue, a dag that may read other
- * tensors at the same outputs) are applied to the block in registers before
- * the store.  Two linears of one input (KF_DUAL_LINEAR) accumulate side by
- * side in one k loop, each block of x read once for both, and only the
- * epilogue's value is stored.  Rows and outputs that do not fill a block
- * take narrower blocks, the last vector of outputs masked.  With a fused
- * softmax the block spans the whole row of outputs, which is normalized in
- * registers. */
+/* Linear layers: y[r, o] = Σ_k x[r, k] · W[o, k] + b[o], as a GEMM whose
+ * shapes come from the target description.
+ *
+ * The weight is bound packed (cg_pack_weight) in panels of NR = nvp vectors
+ * of outputs: panel p holds W[p·NR .. p·NR + NR)[k] for k = 0..K, each k's
+ * NR floats contiguous, zero past the last output.  A tile is MR rows × nv
+ * vectors of outputs (a panel, or half of one for two linears); per k it
+ * loads nv vectors of weights and broadcasts MR elements of x into MR·nv
+ * accumulators.  The register file bounds the tile: MR·nv accumulators, nv
+ * weight vectors and a broadcast.  A tile of few rows (what is left of the
+ * batch, or a batch of 1) spans more panels, to have enough independent
+ * sums to keep every FMA unit busy through the FMA latency: never more sums
+ * along k, so that every output is summed in the same order whatever tile
+ * computes it (results do not depend on the batch or the thread count).
+ *
+ * K runs in blocks of K_BLOCK: each block sums into fresh accumulators and
+ * the block sums add up (in a stack tile when there are several), so an
+ * output's rounding error grows like a blocked sum's, not like one chain of
+ * K multiply-adds.  Panels go in groups that fit half of L2, the outer
+ * loop: every row block reuses the group's panels from L2, and the MR rows
+ * of x from L1.
+ *
+ * After the last block the bias and the group's elementwise members (the
+ * epilogue, a dag that may read other tensors at (row, output)) apply to
+ * the tile in registers, then it is stored, the last vector masked at N.
+ * Two linears of one input (KF_DUAL_LINEAR) run one k loop with a tile of
+ * each: x is read once for both and only the epilogue's value is stored.
+ * A linear ending in a softmax (KF_LINEAR_SOFTMAX) takes a whole row of
+ * outputs a tile and normalizes it in registers.  Rows that do not fill MR
+ * take a tile of as many rows as are left. */
 #include <math.h>
 
-#include "codegen.h"
-#include "vmath.h"
+#include "codegen/codegen.h"
+#include "codegen/vmath.h"
 
-/* MAX_COLS: a row of ROW_SOFTMAX_MAX outputs at the narrowest width. */
-enum { ROWS = 4, COLS = 2, MAX_COLS = ROW_SOFTMAX_MAX / 4, MAX_LINEARS = 2 };
+enum {
+  K_BLOCK = 256,     /* multiply-adds summed before a block's sum joins the total */
+  MAX_MR = 8,        /* rows of a tile: x rows streamed at once (more cost code, no speed) */
+  MAX_NV = 16,       /* vectors of a tile: a softmax row of 64 floats at 4 a vector */
+  MAX_LINEARS = 2,
+};
 
-/* Floats per row of the packed weight. */
-int64_t cg_packed_stride(int64_t out, int width) { return (out + width - 1) / width * width; }
+int64_t cg_panel_floats(const target_desc *t, int64_t out) {
+  int64_t need = (out + t->width - 1) / t->width, nvp = t->vregs >= 32 ? 4 : 2;
+  return (need < nvp ? (need ? need : 1) : nvp) * t->width;
+}
+
+int64_t cg_packed_floats(const target_desc *t, int64_t out, int64_t in) {
+  int64_t nr = cg_panel_floats(t, out);
+  return (out + nr - 1) / nr * nr * in;
+}
+
+void cg_pack_weight(const target_desc *t, const float *w, int64_t out, int64_t in, float *dst) {
+  int64_t nr = cg_panel_floats(t, out);
+  for (int64_t p = 0; p * nr < out; p++)
+    for (int64_t k = 0; k < in; k++)
+      for (int64_t j = 0; j < nr; j++) {
+        int64_t o = p * nr + j;
+        dst[(p * in + k) * nr + j] = o < out ? w[o * in + k] : 0.0f;
+      }
+}
 
 typedef struct linear_env {
   cg_dag dag;
   int nlin, member[MAX_LINEARS]; /* the linears: their members in the dag */
   int softmax_src;               /* KF_LINEAR_SOFTMAX: the member the softmax normalizes, else -1 */
-  int64_t in, out, stride;
+  int64_t in, out, nr;           /* K, N, panel floats */
+  int nvp;                       /* vectors a panel */
   LLVMValueRef x, w[MAX_LINEARS], bias[MAX_LINEARS];
-  int cols_max;       /* vectors a block may span */
-  int rows, cols;     /* the block being emitted */
-  bool masked;        /* its last vector may run past `out` */
-  LLVMValueRef r, o;  /* its first row and first output */
-  LLVMValueRef acc[MAX_LINEARS][ROWS][MAX_COLS];
+  int mr, nv;                    /* the full tile: rows, vectors */
+  int max_cols;                  /* vectors of the widest tile (few rows spanning panels) */
+  /* the tile being emitted */
+  int rows, cols;                /* rows, vectors */
+  LLVMValueRef r, p, jbase;      /* its first row, panel, and first vector in the panel */
+  LLVMValueRef acc[MAX_LINEARS][MAX_MR][MAX_NV];
+  LLVMValueRef total;            /* stack tile of the sums, which the epilogue reads */
 } linear_env;
 
+/* Vector j of the tile, linear l: its weights at k (a float index). */
+static LLVMValueRef weights_at(cg *c, linear_env *e, int l, LLVMValueRef k, int j) {
+  LLVMBuilderRef b = c->b;
+  /* j counts from jbase; a tile wider than a panel (a softmax row) spans panels */
+  LLVMValueRef v = LLVMBuildNSWAdd(b, e->jbase, cg_i64(c, j), "");
+  LLVMValueRef panel = LLVMBuildNSWAdd(b, e->p, LLVMBuildSDiv(b, v, cg_i64(c, e->nvp), ""), "");
+  LLVMValueRef within = LLVMBuildSRem(b, v, cg_i64(c, e->nvp), "");
+  LLVMValueRef at = LLVMBuildNSWAdd(
+      b, LLVMBuildNSWMul(b, LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, panel, cg_i64(c, e->in), ""), k, ""), cg_i64(c, e->nr), ""),
+      LLVMBuildNSWMul(b, within, cg_i64(c, c->width), ""), "w_at");
+  return cg_load(c, e->w[l], at, NULL, 0);
+}
+
+/* The multiply-adds of k. */
 static void k_step(cg *c, LLVMValueRef k, void *envp) {
   linear_env *e = envp;
-  LLVMValueRef wv[MAX_LINEARS][MAX_COLS];
-  LLVMValueRef wrow = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, k, cg_i64(c, e->stride), ""), e->o, "");
+  LLVMValueRef wv[MAX_LINEARS][MAX_NV];
   for (int l = 0; l < e->nlin; l++)
-    for (int j = 0; j < e->cols; j++)
-      wv[l][j] = cg_load(c, e->w[l], LLVMBuildNSWAdd(c->b, wrow, cg_i64(c, j * c->width), ""), NULL, 0);
+    for (int j = 0; j < e->cols; j++) wv[l][j] = weights_at(c, e, l, k, j);
   for (int i = 0; i < e->rows; i++) {
-    LLVMValueRef xi = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, e->r, cg_i64(c, i), ""),
-                                                             cg_i64(c, e->in), ""), k, "");
+    LLVMValueRef row = LLVMBuildNSWAdd(c->b, e->r, cg_i64(c, i), "");
+    LLVMValueRef xi = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, row, cg_i64(c, e->in), ""), k, "");
     LLVMValueRef xb = cg_splat(c, cg_load_scalar(c, e->x, xi));
     for (int l = 0; l < e->nlin; l++)
       for (int j = 0; j < e->cols; j++) {
-        LLVMValueRef acc = LLVMBuildLoad2(c->b, c->vf, e->acc[l][i][j], "acc");
-        LLVMValueRef args[] = {xb, wv[l][j], acc};
-        LLVMBuildStore(c->b, cg_intrinsic(c, "llvm.fmuladd", &c->vf, 1, args, 3), e->acc[l][i][j]);
+        LLVMValueRef *acc = &e->acc[l][i][j];
+        LLVMValueRef args[] = {xb, wv[l][j], LLVMBuildLoad2(c->b, c->vf, *acc, "acc")};
+        LLVMBuildStore(c->b, cg_intrinsic(c, "llvm.fmuladd", &c->vf, 1, args, 3), *acc);
       }
   }
 }
 
-/* Lanes of vector o..o+width that are outputs: all, or for the masked last
- * vector those below `out`. */
-static LLVMValueRef out_mask(cg *c, linear_env *e, LLVMValueRef o, int j) {
-  if (!e->masked || j != e->cols - 1) return NULL;
-  return cg_first_lanes(c, LLVMBuildNSWSub(c->b, cg_i64(c, e->out), o, ""));
+/* Sum (l, i, j) of the tile in its stack tile (i, j may be run-time). */
+static LLVMValueRef total_slot(cg *c, linear_env *e, int l, LLVMValueRef i, LLVMValueRef j) {
+  LLVMBuilderRef b = c->b;
+  LLVMValueRef row = LLVMBuildNSWAdd(b, cg_i64(c, (int64_t)l * e->mr), i, "");
+  LLVMValueRef idx = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, row, cg_i64(c, e->max_cols), ""), j, "");
+  return LLVMBuildInBoundsGEP2(b, c->vf, e->total, &idx, 1, "total");
 }
 
-/* softmax over the row's vectors v[0..cols), masked lanes excluded, as
+/* One K block of the tile: fresh sums over [kb, kb + K_BLOCK) (the last
+ * block what is left of K), then into the stack tile: stored by the first
+ * block, added by the next ones.  Volatile, so that the sums of the blocks
+ * to come stay in memory rather than competing for the registers. */
+static void k_block(cg *c, LLVMValueRef kb, void *envp) {
+  linear_env *e = envp;
+  LLVMBuilderRef b = c->b;
+  for (int l = 0; l < e->nlin; l++)
+    for (int i = 0; i < e->rows; i++)
+      for (int j = 0; j < e->cols; j++) LLVMBuildStore(b, LLVMConstNull(c->vf), e->acc[l][i][j]);
+  LLVMValueRef next = LLVMBuildNSWAdd(b, kb, cg_i64(c, K_BLOCK), "");
+  LLVMValueRef end = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, next, cg_i64(c, e->in), ""), next,
+                                     cg_i64(c, e->in), "kend");
+  cg_for_rolled(c, kb, end, 1, k_step, e);
+  bool several = e->in > K_BLOCK;
+  LLVMValueRef first = LLVMBuildICmp(b, LLVMIntEQ, kb, cg_i64(c, 0), "first");
+  for (int l = 0; l < e->nlin; l++)
+    for (int i = 0; i < e->rows; i++)
+      for (int j = 0; j < e->cols; j++) {
+        LLVMValueRef slot = total_slot(c, e, l, cg_i64(c, i), cg_i64(c, j));
+        LLVMValueRef s = LLVMBuildLoad2(b, c->vf, e->acc[l][i][j], "part");
+        if (several) {
+          LLVMValueRef old = LLVMBuildLoad2(b, c->vf, slot, "");
+          LLVMSetVolatile(old, 1);
+          s = LLVMBuildSelect(b, first, s, LLVMBuildFAdd(b, old, s, ""), "");
+        }
+        LLVMSetVolatile(LLVMBuildStore(b, s, slot), 1);
+      }
+}
+
+/* softmax over the row's vectors v[0..n), masked lanes excluded, as
  * PyTorch computes it: exp(v - max) times 1/sum. */
-static void row_softmax(cg *c, LLVMValueRef *v, LLVMValueRef *mask, int cols) {
+static void row_softmax(cg *c, LLVMValueRef *v, LLVMValueRef *mask, int n) {
   LLVMValueRef neg_inf = vm_splat(c->vf, -INFINITY), m = neg_inf;
-  for (int j = 0; j < cols; j++) {
+  for (int j = 0; j < n; j++) {
     if (mask[j]) v[j] = LLVMBuildSelect(c->b, mask[j], v[j], neg_inf, "");
     m = cg_max(c, v[j], m);
   }
   m = cg_splat(c, cg_reduce_max(c, m));
   LLVMValueRef sum = LLVMConstNull(c->vf);
-  for (int j = 0; j < cols; j++) {
+  for (int j = 0; j < n; j++) {
     v[j] = vm_exp(c->b, LLVMBuildFSub(c->b, v[j], m, ""));
     sum = LLVMBuildFAdd(c->b, sum, mask[j] ? LLVMBuildSelect(c->b, mask[j], v[j], LLVMConstNull(c->vf), "") : v[j], "");
   }
   LLVMValueRef rsum = LLVMBuildFDiv(c->b, vm_splat(c->vf, 1.0f), cg_splat(c, cg_reduce_add(c, sum)), "rsum");
-  for (int j = 0; j < cols; j++) v[j] = LLVMBuildFMul(c->b, v[j], rsum, "y");
+  for (int j = 0; j < n; j++) v[j] = LLVMBuildFMul(c->b, v[j], rsum, "y");
 }
 
-/* The epilogue of output vector (row, o): the linears' sums and biases,
- * then the dag, each use of it read at (row, o) by its strides. */
-static LLVMValueRef epilogue(cg *c, linear_env *e, int i, int j, LLVMValueRef row, LLVMValueRef o, LLVMValueRef *bias,
+/* The epilogue of output vector (row i of the tile, vector j): the
+ * linears' sums and biases, then the dag, each use of it read at (row, o)
+ * by its strides. */
+static LLVMValueRef epilogue(cg *c, linear_env *e, LLVMValueRef i, LLVMValueRef j, LLVMValueRef row, LLVMValueRef o,
                              LLVMValueRef mask) {
   cg_dag *d = &e->dag;
   for (int l = 0; l < e->nlin; l++) {
-    LLVMValueRef v = LLVMBuildLoad2(c->b, c->vf, e->acc[l][i][j], "sum");
-    d->val[e->member[l]] = bias[l] ? LLVMBuildFAdd(c->b, v, bias[l], "biased") : v;
+    LLVMValueRef v = LLVMBuildLoad2(c->b, c->vf, total_slot(c, e, l, i, j), "sum");
+    if (e->bias[l]) v = LLVMBuildFAdd(c->b, v, cg_load(c, e->bias[l], o, mask, 0.0f), "biased");
+    d->val[e->member[l]] = v;
   }
   const loop_space *sp = &d->space;
   LLVMValueRef off[SPACE_MAX_OPERANDS];
@@ -102,60 +188,151 @@ static LLVMValueRef epilogue(cg *c, linear_env *e, int i, int j, LLVMValueRef ro
   return d->val[e->softmax_src >= 0 ? e->softmax_src : d->n - 1];
 }
 
-static void block(cg *c, linear_env *e) {
-  for (int l = 0; l < e->nlin; l++)
-    for (int i = 0; i < e->rows; i++)
-      for (int j = 0; j < e->cols; j++) LLVMBuildStore(c->b, LLVMConstNull(c->vf), e->acc[l][i][j]);
-  cg_for(c, cg_i64(c, 0), cg_i64(c, e->in), 1, k_step, e);
-  LLVMValueRef o[MAX_COLS], mask[MAX_COLS], bias[MAX_COLS][MAX_LINEARS];
-  for (int j = 0; j < e->cols; j++) {
-    o[j] = LLVMBuildNSWAdd(c->b, e->o, cg_i64(c, j * c->width), "o");
-    mask[j] = out_mask(c, e, o[j], j);
-    for (int l = 0; l < e->nlin; l++) bias[j][l] = e->bias[l] ? cg_load(c, e->bias[l], o[j], mask[j], 0.0f) : NULL;
-  }
-  for (int i = 0; i < e->rows; i++) {
-    LLVMValueRef row = LLVMBuildNSWAdd(c->b, e->r, cg_i64(c, i), "");
-    LLVMValueRef v[MAX_COLS];
-    for (int j = 0; j < e->cols; j++) v[j] = epilogue(c, e, i, j, row, o[j], bias[j], mask[j]);
-    if (e->softmax_src >= 0) row_softmax(c, v, mask, e->cols);
-    for (int j = 0; j < e->cols; j++)
-      cg_store(c, v[j], c->y, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, row, cg_i64(c, e->out), ""), o[j], "at"),
-               mask[j]);
-  }
+/* Where N does not fill the panels, lanes past it (the last panel's zero
+ * padding) are computed but masked in every load and store of the epilogue. */
+static LLVMValueRef out_mask(cg *c, linear_env *e, LLVMValueRef o) {
+  bool ragged = e->out % (e->softmax_src >= 0 ? c->width : e->nr) != 0;
+  return ragged ? cg_first_lanes(c, LLVMBuildNSWSub(c->b, cg_i64(c, e->out), o, "")) : NULL;
 }
 
-static void o_block(cg *c, LLVMValueRef o, void *envp) {
-  linear_env *e = envp;
-  e->o = o;
-  block(c, e);
+typedef struct epi_env {
+  linear_env *e;
+  LLVMValueRef i, row, col0;
+} epi_env;
+
+static void epilogue_vector(cg *c, LLVMValueRef j, void *envp) {
+  epi_env *ee = envp;
+  LLVMValueRef o = LLVMBuildNSWAdd(c->b, ee->col0, LLVMBuildNSWMul(c->b, j, cg_i64(c, c->width), ""), "o");
+  LLVMValueRef mask = out_mask(c, ee->e, o);
+  LLVMValueRef v = epilogue(c, ee->e, ee->i, j, ee->row, o, mask);
+  cg_store(c, v, c->y, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ee->row, cg_i64(c, ee->e->out), ""), o, "at"), mask);
 }
 
-/* All outputs of rows [r, r + e->rows): full blocks of cols_max vectors,
- * then single vectors, the last one masked. */
-static void r_block(cg *c, LLVMValueRef r, void *envp) {
-  linear_env *e = envp;
-  e->r = r;
-  if (e->softmax_src >= 0) { /* one block holds the whole row */
-    e->cols = (int)((e->out + c->width - 1) / c->width);
-    e->masked = e->out % c->width != 0;
-    e->o = cg_i64(c, 0);
-    block(c, e);
+/* Row i of the tile: each vector through the epilogue and stored; with a
+ * softmax the whole row first, normalized in registers, then stored. */
+static void epilogue_row(cg *c, LLVMValueRef i, void *envp) {
+  epi_env *ee = envp;
+  linear_env *e = ee->e;
+  ee->i = i;
+  ee->row = LLVMBuildNSWAdd(c->b, e->r, i, "row");
+  if (e->softmax_src < 0) {
+    cg_for_rolled(c, cg_i64(c, 0), cg_i64(c, e->cols), 1, epilogue_vector, ee);
     return;
   }
-  int64_t wide = e->cols_max * c->width, full = e->out / wide * wide;
-  e->cols = e->cols_max, e->masked = false;
-  cg_for(c, cg_i64(c, 0), cg_i64(c, full), wide, o_block, e);
-  int64_t vecs = full + (e->out - full) / c->width * c->width;
-  e->cols = 1;
-  cg_for(c, cg_i64(c, full), cg_i64(c, vecs), c->width, o_block, e);
-  if (vecs < e->out) {
-    e->masked = true;
-    e->o = cg_i64(c, vecs);
-    block(c, e);
+  LLVMValueRef v[MAX_NV], mask[MAX_NV], o[MAX_NV];
+  for (int j = 0; j < e->cols; j++) {
+    o[j] = LLVMBuildNSWAdd(c->b, ee->col0, cg_i64(c, j * c->width), "o");
+    mask[j] = out_mask(c, e, o[j]);
+    v[j] = epilogue(c, e, i, cg_i64(c, j), ee->row, o[j], mask[j]);
   }
+  row_softmax(c, v, mask, e->cols);
+  for (int j = 0; j < e->cols; j++)
+    cg_store(c, v[j], c->y, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ee->row, cg_i64(c, e->out), ""), o[j], "at"),
+             mask[j]);
+}
+
+/* The tile at rows [e->r, + rows), `cols` vectors from vector e->jbase of
+ * panel e->p: its sums in K blocks, then the epilogue, a loop over the
+ * tile's rows (and vectors) emitted once, whatever the tile's shape. */
+static void tile(cg *c, linear_env *e, int rows, int cols) {
+  e->rows = rows, e->cols = cols;
+  if (e->in <= K_BLOCK) k_block(c, cg_i64(c, 0), e);
+  else cg_for(c, cg_i64(c, 0), cg_i64(c, e->in), K_BLOCK, k_block, e);
+  epi_env ee = {.e = e};
+  ee.col0 = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, e->p, cg_i64(c, e->nr), ""),
+                            LLVMBuildNSWMul(c->b, e->jbase, cg_i64(c, c->width), ""), "col0");
+  cg_for_rolled(c, cg_i64(c, 0), cg_i64(c, rows), 1, epilogue_row, &ee);
+}
+
+typedef struct loop_env {
+  linear_env *e;
+  int64_t per_group, panels;
+  LLVMValueRef g0, g1; /* the panel group */
+  LLVMValueRef rows, full; /* the rows, and the end of the whole row blocks */
+  int span;            /* panels a tile spans */
+  int tile_rows;       /* of the tiles at this level */
+} loop_env;
+
+/* Each tile from panel p: `span` panels wide, or half a panel (twice) for
+ * two linears, or the whole row for a softmax. */
+static void panel_tiles(cg *c, LLVMValueRef p, void *envp) {
+  loop_env *le = envp;
+  linear_env *e = le->e;
+  e->p = p;
+  if (e->softmax_src >= 0 || e->nlin == 1) {
+    e->jbase = cg_i64(c, 0);
+    tile(c, e, le->tile_rows, e->softmax_src >= 0 ? e->nv : e->nvp * le->span);
+    return;
+  }
+  for (int jb = 0; jb < e->nvp / e->nv; jb++) {
+    e->jbase = cg_i64(c, (int64_t)jb * e->nv);
+    tile(c, e, le->tile_rows, e->nv);
+  }
+}
+
+/* A block of rows from r across the group's panels, `span` at a time and
+ * the panels left one at a time. */
+static void row_block(cg *c, LLVMValueRef r, void *envp) {
+  loop_env *le = envp;
+  le->e->r = r;
+  int span = le->span;
+  LLVMValueRef whole = le->g1;
+  if (span > 1) {
+    LLVMValueRef n = LLVMBuildNSWSub(c->b, le->g1, le->g0, "");
+    whole = LLVMBuildNSWSub(c->b, le->g1, LLVMBuildSRem(c->b, n, cg_i64(c, span), ""), "whole");
+  }
+  cg_for(c, le->g0, whole, span, panel_tiles, le);
+  le->span = 1;
+  if (span > 1) cg_for(c, whole, le->g1, 1, panel_tiles, le);
+  le->span = span;
+}
+
+/* The panels from g0 (a group that fits half of L2), every row block
+ * through them: whole blocks of MR rows, then the rows left, fewer than MR,
+ * in tiles of the powers of two their count is made of, largest first (few
+ * tile shapes to compile). */
+static int span_for(const cg *c, const linear_env *e, int rows);
+
+static void panel_group(cg *c, LLVMValueRef g0, void *envp) {
+  loop_env *le = envp;
+  linear_env *e = le->e;
+  LLVMValueRef end = LLVMBuildNSWAdd(c->b, g0, cg_i64(c, le->per_group), "");
+  le->g0 = g0;
+  /* a tile spanning the row of a softmax starts at panel 0 only */
+  le->g1 = e->softmax_src >= 0 ? LLVMBuildNSWAdd(c->b, g0, cg_i64(c, 1), "")
+                               : LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, end, cg_i64(c, le->panels), ""),
+                                                 end, cg_i64(c, le->panels), "g1");
+  le->tile_rows = e->mr;
+  le->span = span_for(c, e, e->mr);
+  cg_for(c, cg_i64(c, 0), le->full, e->mr, row_block, le);
+  LLVMValueRef left = LLVMBuildNSWSub(c->b, le->rows, le->full, "left"), at = le->full;
+  int top = 1;
+  while (top * 2 < e->mr) top *= 2;
+  for (int q = top; q >= 1; q /= 2) {
+    LLVMValueRef has = LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildAnd(c->b, left, cg_i64(c, q), ""), cg_i64(c, 0), "");
+    LLVMBasicBlockRef done = cg_if(c, has, "rows_left");
+    le->tile_rows = q;
+    le->span = span_for(c, e, q);
+    row_block(c, at, le);
+    cg_end_if(c, done);
+    at = LLVMBuildSelect(c->b, has, LLVMBuildNSWAdd(c->b, at, cg_i64(c, q), ""), at, "");
+  }
+}
+
+/* Panels a tile of `rows` rows spans: enough accumulators to cover the FMA
+ * units through their latency, as the registers allow. */
+static int span_for(const cg *c, const linear_env *e, int rows) {
+  const target_desc *t = c->target;
+  int span = 1, in_flight = t->fma_ports * t->fma_latency;
+  if (e->softmax_src >= 0 || e->nlin > 1) return 1;
+  while (rows * e->nvp * span < in_flight && span * e->nvp * 2 <= MAX_NV &&
+         (rows + 1) * e->nvp * (span + 1) + 2 <= t->vregs)
+    span++;
+  return span;
 }
 
 void cg_linear_kernel(cg *c, const group *gr) {
+  const target_desc *t = c->target;
   linear_env e = {.softmax_src = -1};
   cg_dag_init(c, &e.dag, gr);
   const node *last = &c->g->nodes[gr->m[gr->n - 1]];
@@ -176,21 +353,29 @@ void cg_linear_kernel(cg *c, const group *gr) {
       for (int j = 0; j < i; j++)
         if (gr->m[j] == nd->args[0]) e.softmax_src = j;
   }
-  e.stride = cg_packed_stride(e.out, c->width);
+  e.nr = cg_panel_floats(t, e.out);
+  e.nvp = (int)(e.nr / c->width);
+  /* The tile: a panel wide (half for two linears, whose tiles sit side by
+   * side in the registers; a whole row for a softmax), as many rows as the
+   * registers take beside its weight vectors, a broadcast and a spare. */
+  e.nv = e.softmax_src >= 0 ? (int)((e.out + c->width - 1) / c->width) : e.nlin == 2 && e.nvp > 1 ? e.nvp / 2 : e.nvp;
+  int per_row = e.nv * e.nlin, room = t->vregs - per_row - 2;
+  e.mr = room / per_row < 1 ? 1 : room / per_row > MAX_MR ? MAX_MR : room / per_row;
   /* The epilogue reads each use at (row, output): merge the rows into one dim. */
   if (last->shape.rank > 1) space_merge(&e.dag.space, 0, last->shape.rank - 1);
-  /* Two linears keep both accumulator blocks in registers: one vector wide. */
-  e.cols_max = e.nlin == 2 ? 1 : COLS;
-  int cols = e.softmax_src >= 0 ? (int)((e.out + c->width - 1) / c->width) : e.cols_max;
+  e.max_cols = e.softmax_src >= 0 ? e.nv : e.nlin > 1 ? e.nv : e.nvp * span_for(c, &e, 1);
   for (int l = 0; l < e.nlin; l++)
-    for (int i = 0; i < ROWS; i++)
-      for (int j = 0; j < cols; j++) e.acc[l][i][j] = cg_var(c, c->vf, LLVMConstNull(c->vf));
-  /* Wide rows of a fused softmax take fewer rows a block, to stay in registers. */
-  int block_rows = cols <= COLS ? ROWS : 1;
-  LLVMValueRef rows = cg_extent(c, shape_span(&last->shape, 0, last->shape.rank - 1));
-  LLVMValueRef full = LLVMBuildNSWSub(c->b, rows, LLVMBuildSRem(c->b, rows, cg_i64(c, block_rows), ""), "full");
-  e.rows = block_rows;
-  cg_for(c, cg_i64(c, 0), full, block_rows, r_block, &e);
-  e.rows = 1;
-  cg_for(c, full, rows, 1, r_block, &e);
+    for (int i = 0; i < e.mr; i++)
+      for (int j = 0; j < e.max_cols; j++) e.acc[l][i][j] = cg_var(c, c->vf, LLVMConstNull(c->vf));
+  e.total = cg_alloca(c, LLVMArrayType2(c->vf, (uint64_t)e.nlin * e.mr * e.max_cols));
+  LLVMSetValueName2(e.total, "total", 5); /* (tests/test_golden.c tells it from promotable variables) */
+  /* Panel groups that fit half of L2 (a softmax's row: one group). */
+  int64_t panels = (e.out + e.nr - 1) / e.nr, panel_bytes = e.in * e.nr * 4 * e.nlin;
+  int64_t per_group = t->l2 / 2 / (panel_bytes ? panel_bytes : 1);
+  if (per_group < 1) per_group = 1;
+  if (e.softmax_src >= 0) per_group = panels;
+  loop_env le = {.e = &e, .per_group = per_group, .panels = panels};
+  le.rows = cg_extent(c, shape_span(&last->shape, 0, last->shape.rank - 1));
+  le.full = LLVMBuildNSWSub(c->b, le.rows, LLVMBuildSRem(c->b, le.rows, cg_i64(c, e.mr), ""), "full");
+  cg_for(c, cg_i64(c, 0), cg_i64(c, panels), per_group, panel_group, &le);
 }

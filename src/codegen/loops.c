@@ -1,8 +1,9 @@
 /* Loop nests and vector memory access. */
-#include "codegen.h"
+#include "codegen/codegen.h"
+#include <llvm-c/DebugInfo.h>
 #include <string.h>
 
-#include "vmath.h"
+#include "codegen/vmath.h"
 
 LLVMValueRef cg_i64(cg *c, int64_t v) { return LLVMConstInt(c->i64, (unsigned long long)v, 1); }
 
@@ -31,7 +32,26 @@ LLVMValueRef cg_var(cg *c, LLVMTypeRef t, LLVMValueRef init) {
 
 void cg_sfence(cg *c) { cg_intrinsic(c, "llvm.x86.sse.sfence", NULL, 0, NULL, 0); }
 
+/* Loop metadata that keeps LLVM from unrolling a loop (its body is unrolled
+ * already): !{!self, !{!"llvm.loop.unroll.disable"}}. */
+static LLVMValueRef no_unroll_md(cg *c) {
+  LLVMMetadataRef name = LLVMMDStringInContext2(c->ctx, "llvm.loop.unroll.disable", 24);
+  LLVMMetadataRef disable = LLVMMDNodeInContext2(c->ctx, &name, 1);
+  LLVMMetadataRef tmp = LLVMTemporaryMDNode(c->ctx, NULL, 0);
+  LLVMMetadataRef ops[] = {tmp, disable};
+  LLVMMetadataRef loop = LLVMMDNodeInContext2(c->ctx, ops, 2);
+  LLVMMetadataReplaceAllUsesWith(tmp, loop);
+  return LLVMMetadataAsValue(c->ctx, loop);
+}
+
+void cg_for_rolled(cg *c, LLVMValueRef lo, LLVMValueRef hi, int64_t step, cg_body body, void *env) {
+  c->rolled = true;
+  cg_for(c, lo, hi, step, body, env);
+}
+
 void cg_for(cg *c, LLVMValueRef lo, LLVMValueRef hi, int64_t step, cg_body body, void *env) {
+  bool rolled = c->rolled;
+  c->rolled = false;
   LLVMBasicBlockRef pre = LLVMGetInsertBlock(c->b);
   LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "loop");
   LLVMBasicBlockRef loop = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "body");
@@ -44,7 +64,8 @@ void cg_for(cg *c, LLVMValueRef lo, LLVMValueRef hi, int64_t step, cg_body body,
   body(c, i, env);
   LLVMValueRef next = LLVMBuildNSWAdd(c->b, i, cg_i64(c, step), "next");
   LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->b);
-  LLVMBuildBr(c->b, head);
+  LLVMValueRef back = LLVMBuildBr(c->b, head);
+  if (rolled) LLVMSetMetadata(back, LLVMGetMDKindIDInContext(c->ctx, "llvm.loop", 9), no_unroll_md(c));
   LLVMValueRef in_vals[] = {lo, next};
   LLVMBasicBlockRef in_bbs[] = {pre, latch};
   LLVMAddIncoming(i, in_vals, in_bbs, 2);

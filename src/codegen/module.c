@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codegen.h"
-#include "vmath.h"
+#include "codegen/codegen.h"
+#include "codegen/vmath.h"
 
 void cg_widen(cg *c, int factor) {
   c->width = c->reg_width * factor;
@@ -109,10 +109,10 @@ static LLVMValueRef buffer_ptr(cg *c, const buffer *bf, LLVMValueRef in, LLVMVal
   return cg_gep(c, scratch, off);
 }
 
-actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx, int width, bool training,
+actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx, const target_desc *t, bool training,
                        LLVMModuleRef *out) {
-  cg c = {.g = g, .training = training};
-  init_types(&c, ctx, width);
+  cg c = {.g = g, .target = t, .training = training};
+  init_types(&c, ctx, t->width);
   c.mod = LLVMModuleCreateWithNameInContext("actjit", ctx);
   c.b = LLVMCreateBuilderInContext(ctx);
   LLVMValueRef *kernels = calloc((size_t)p->n + 1, sizeof *kernels);

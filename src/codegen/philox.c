@@ -5,9 +5,9 @@
  *
  * A round needs two 32×32→64 products per lane: see mulhilo.  Scalars (the
  * linear epilogue) take the same path on i32/i64. */
-#include "codegen.h"
-#include "../philox.h"
-#include "vmath.h"
+#include "codegen/codegen.h"
+#include "ir/philox.h"
+#include "codegen/vmath.h"
 
 /* v of type t (i32 / i64 or a vector of them), splatted. */
 static LLVMValueRef konst(LLVMTypeRef t, uint64_t v) {

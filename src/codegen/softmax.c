@@ -35,8 +35,8 @@
 #include <float.h>
 #include <math.h>
 
-#include "codegen.h"
-#include "vmath.h"
+#include "codegen/codegen.h"
+#include "codegen/vmath.h"
 
 enum { UNROLL = 8, CHUNK_MAXIMA_MAX = 64 };
 

@@ -25,7 +25,7 @@
  * Clamps are written `x < lo ? lo : x` (and `x > hi ? hi : x`): x86 lowers
  * that to a single maxps(lo, x) / minps(hi, x), which returns x when x is
  * NaN, so NaN flows through the arithmetic and needs no final select. */
-#include "vmath.h"
+#include "codegen/vmath.h"
 
 #include <math.h>
 #include <stdbool.h>

@@ -22,9 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir.h"  /* aj_error */
-#include "ops.h" /* which ops are views */
-#include "suggest.h"
+#include "ir/ir.h"  /* aj_error */
+#include "ir/ops.h" /* which ops are views */
+#include "ir/suggest.h"
 
 /* ------------------------------------------------------------------ table */
 

@@ -1,6 +1,6 @@
 #define _POSIX_C_SOURCE 200809L /* mkstemp, fchmod */
 
-#include "io_error.h"
+#include "io/io_error.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -2,9 +2,9 @@
  * https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html */
 #define _POSIX_C_SOURCE 200809L /* fileno */
 
-#include "npy.h"
+#include "io/npy.h"
 
-#include "io_error.h"
+#include "io/io_error.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "io_error.h"
+#include "io/io_error.h"
 
 #define NPY_MAX_RANK 8
 

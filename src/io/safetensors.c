@@ -1,11 +1,11 @@
 /* .safetensors reader.  Format: https://github.com/huggingface/safetensors */
 #define _POSIX_C_SOURCE 200809L /* strdup, O_CLOEXEC, mmap */
 
-#include "safetensors.h"
+#include "io/safetensors.h"
 
-#include "io_error.h"
+#include "io/io_error.h"
 
-#include "npy.h" /* npy_shape_count */
+#include "io/npy.h" /* npy_shape_count */
 
 #include <cjson/cJSON.h>
 #include <errno.h>

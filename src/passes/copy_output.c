@@ -2,7 +2,7 @@
  * flatten, or ops that other passes removed), no kernel would write the
  * caller's output buffer; an identity copies the data there.  Runs last, in
  * fused and unfused compiles alike. */
-#include "passes.h"
+#include "passes/passes.h"
 
 actjit_status pass_copy_output(actjit_graph *g, const pass_options *o) {
   if (ir_view_root(g, g->output) != g->input) return ACTJIT_OK;

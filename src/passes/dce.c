@@ -3,7 +3,7 @@
  * stay (the caller binds parameters by name); unused constants go. */
 #include <stdlib.h>
 
-#include "passes.h"
+#include "passes/passes.h"
 
 actjit_status pass_dce(actjit_graph *g, const pass_options *o) {
   bool *live = calloc((size_t)g->n, sizeof *live);

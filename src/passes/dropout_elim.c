@@ -1,7 +1,7 @@
 /* Dropout elimination: in inference mode dropout is the identity, as is
  * identity itself; both forward their operand and disappear (copy_output
  * restores a copy if the output becomes the input). */
-#include "passes.h"
+#include "passes/passes.h"
 
 actjit_status pass_dropout_elim(actjit_graph *g, const pass_options *o) {
   for (int i = g->n - 1; i >= 0; i--) {

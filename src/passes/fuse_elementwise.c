@@ -3,7 +3,7 @@
  * value once, in registers, reads each input once and writes its last
  * value once.  Walking backwards, an op joins the group of its users when
  * they are all in one. */
-#include "passes.h"
+#include "passes/passes.h"
 
 actjit_status pass_fuse_elementwise(actjit_graph *g, const pass_options *o) {
   for (int p = g->n - 1; p >= 0; p--) {

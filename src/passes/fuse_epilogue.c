@@ -5,7 +5,7 @@
  * keeps both accumulators.  It runs before prologue fusion into softmax, so
  * a chain between a linear and a softmax joins the linear: computed once
  * there rather than in both softmax sweeps. */
-#include "passes.h"
+#include "passes/passes.h"
 
 actjit_status pass_fuse_epilogue(actjit_graph *g, const pass_options *o) {
   for (int p = 0; p < g->n; p++) {

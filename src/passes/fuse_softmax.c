@@ -2,7 +2,7 @@
  * values as the softmax loads them (a prologue), so its result is never
  * stored; and a linear whose row of outputs fits in registers normalizes
  * the row there, so its logits are never stored either. */
-#include "passes.h"
+#include "passes/passes.h"
 
 actjit_status pass_fuse_softmax(actjit_graph *g, const pass_options *o) {
   for (int c = 0; c < g->n; c++) {

@@ -1,6 +1,6 @@
 /* Fusion legality: the one place that decides which ops may share a
  * kernel (the grammar of a kernel is group.c's). */
-#include "passes.h"
+#include "passes/passes.h"
 
 bool fusion_legal(const actjit_graph *g, int producer, int consumer) {
   const node *p = &g->nodes[producer], *c = &g->nodes[consumer];

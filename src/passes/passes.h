@@ -1,6 +1,8 @@
 /* The passes, run in this order by the compile driver; each is a function
  * from IR to IR, and the IR is printed after each one for the dumps:
  *
+ *   canonicalize      idioms written in primitives become the high-level
+ *                     ops: x·sigmoid(x) is silu, the exported GELU gelu...
  *   dce               ops nothing uses are removed
  *   dropout_elim      inference: dropout and identity forward their operand
  *   fuse_elementwise  each connected region of elementwise ops whose values
@@ -21,10 +23,11 @@
 #ifndef ACTJIT_PASSES_H
 #define ACTJIT_PASSES_H
 
-#include "../group.h"
+#include "ir/group.h"
 
 typedef struct pass_options {
-  bool training; /* dropout is live: keep it */
+  bool training;     /* dropout is live: keep it */
+  bool canonicalize; /* run the canonicalize pass */
 } pass_options;
 
 typedef actjit_status (*pass_fn)(actjit_graph *g, const pass_options *o);
@@ -34,6 +37,7 @@ typedef struct pass {
   bool fusion_only; /* skipped by the unfused baseline */
 } pass;
 
+actjit_status pass_canonicalize(actjit_graph *g, const pass_options *o);
 actjit_status pass_dce(actjit_graph *g, const pass_options *o);
 actjit_status pass_dropout_elim(actjit_graph *g, const pass_options *o);
 actjit_status pass_fuse_elementwise(actjit_graph *g, const pass_options *o);

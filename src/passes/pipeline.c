@@ -1,11 +1,13 @@
 /* The pass pipeline: runs the passes in order and prints the IR after each
  * (the `passes` dump), as QBE's main.c does. */
-#include "../print.h"
-#include "passes.h"
+#include "ir/print.h"
+#include "passes/passes.h"
 
 /* The fusion passes run only in a fused compile; the rest always, so that
- * fused and unfused plans agree on what they compute. */
+ * fused and unfused plans agree on what they compute (canonicalize unless
+ * turned off). */
 static const pass passes[] = {
+    {"canonicalize", pass_canonicalize, false},
     {"dce", pass_dce, true},
     {"dropout_elim", pass_dropout_elim, true},
     {"fuse_elementwise", pass_fuse_elementwise, true},
@@ -20,7 +22,7 @@ actjit_status run_passes(actjit_graph *g, const pass_options *o, bool fuse, strb
   sb_printf(dump, "# IR after verify\n");
   print_graph(dump, g);
   for (size_t i = 0; i < sizeof passes / sizeof *passes; i++) {
-    if (passes[i].fusion_only && !fuse) continue;
+    if ((passes[i].fusion_only && !fuse) || (passes[i].run == pass_canonicalize && !o->canonicalize)) continue;
     actjit_status st = passes[i].run(g, o);
     if (st) return st;
     sb_printf(dump, "\n# IR after %s\n", passes[i].name);

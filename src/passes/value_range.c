@@ -12,8 +12,8 @@
  * are within a few ULP).  Anything else is [-Inf, Inf]. */
 #include <math.h>
 
-#include "../reference.h"
-#include "passes.h"
+#include "ir/scalar.h"
+#include "passes/passes.h"
 
 static const interval everything = {-INFINITY, INFINITY};
 
@@ -64,8 +64,8 @@ static bool nondecreasing(const node *nd) {
 static double widen(double v, double dir) { return isfinite(v) ? v + dir * fabs(v) * 0x1p-20 : v; }
 
 static interval image(const node *nd, interval in) {
-  double lo = ref_eltwise(nd->op, nd->attr, (float)in.lo, 0);
-  double hi = ref_eltwise(nd->op, nd->attr, (float)in.hi, 0);
+  double lo = scalar_eltwise(nd->op, nd->attr, (float)in.lo, 0);
+  double hi = scalar_eltwise(nd->op, nd->attr, (float)in.hi, 0);
   return (interval){isnan(lo) ? -INFINITY : widen(lo, -1), isnan(hi) ? INFINITY : widen(hi, 1)};
 }
 

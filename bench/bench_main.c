@@ -1,3 +1,0 @@
-#include "bench.h"
-
-int main(int argc, char **argv) { return bench_main(argc, argv); }

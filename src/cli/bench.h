@@ -1,0 +1,40 @@
+/* The fused-vs-unfused benchmark, shared by `actjit-bench` (textual IR,
+ * random weights) and `actjit bench` (any model `actjit run` takes). */
+#ifndef ACTJIT_BENCH_H
+#define ACTJIT_BENCH_H
+
+#include <actjit.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "ir/suggest.h"
+
+typedef struct bench_options {
+  int64_t batches[16]; /* batch sizes; none: 1,16,256,1024,4096 */
+  int nbatches;
+  int64_t shape[ACTJIT_MAX_RANK]; /* --shape: a fixed input shape */
+  int shape_rank;
+  int reps;                       /* samples a measurement; the median is reported */
+  int threads;                    /* >1: kernels and memcpy through a pool of this many */
+  bool json, breakdown, training, no_canonicalize;
+  const char *cpu, *features;
+  const char *prog; /* what messages start with: "actjit-bench" (the default), "actjit: bench" */
+} bench_options;
+
+void bench_options_init(bench_options *o);
+/* Reads the benchmark flag at argv[*i] (and its value, advancing *i).
+ * Returns 1 if it was one, 0 if not, -1 on a bad value (reported). */
+int bench_parse_flag(int argc, char **argv, int *i, bench_options *o);
+void bench_usage_flags(FILE *f);
+/* Offers the benchmark's flags to a "did you mean" suggestion. */
+void bench_offer_flags(suggest *s);
+/* Benchmarks g, labelled `label`; weights[i] is the data of parameter i, or
+ * weights is NULL for random ones.  *header: the table header is printed.
+ * Returns an exit status (cli/exit_codes.h): 0, the class of an error
+ * (reported), or EXIT_MISMATCH when a kernel disagrees with the reference. */
+int bench_graph(const bench_options *o, const char *label, actjit_graph *g, const float *const *weights,
+                bool *header);
+/* actjit-bench's main. */
+int bench_main(int argc, char **argv);
+
+#endif

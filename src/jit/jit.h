@@ -1,0 +1,37 @@
+/* The JIT session: optimization and in-process compilation with ORC LLJIT
+ * for a target (target/target.h), and the dumps of what it compiled.  Every
+ * LLVM object this library creates is owned and disposed here. */
+#ifndef ACTJIT_JIT_H
+#define ACTJIT_JIT_H
+
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/TargetMachine.h>
+
+#include "ir/ir.h"
+#include "target/target.h"
+
+typedef struct jit_session {
+  int opt_level;
+  LLVMOrcThreadSafeContextRef tsc;
+  LLVMOrcLLJITRef lljit;
+  LLVMModuleRef optimized; /* a clone kept for the assembly dump */
+  char *llvm_ir, *llvm_opt;
+} jit_session;
+
+/* Address of another function of the compiled module. */
+actjit_status jit_session_lookup(actjit_context *ctx, jit_session *s, const char *name, void **addr);
+/* A session optimizing at opt_level (0..3), and the LLVM context its
+ * modules must be built in (jit_session_context). */
+actjit_status jit_session_init(actjit_context *ctx, jit_session *s, int opt_level);
+/* Verifies, optimizes and JIT-compiles mod (built in the session's context;
+ * consumed whatever happens), then looks up `entry`. */
+actjit_status jit_session_compile(actjit_context *ctx, jit_session *s,
+                                  const target_desc *t, LLVMModuleRef mod,
+                                  const char *entry, void **addr);
+LLVMContextRef jit_session_context(jit_session *s);
+/* Host assembly of the optimized module, from a clone of it. */
+actjit_status jit_session_asm(actjit_context *ctx, jit_session *s,
+                              const target_desc *t, char **text);
+void jit_session_free(jit_session *s);
+
+#endif

@@ -1,0 +1,391 @@
+/* Compiled kernels: the compile driver (verify, passes, plan, codegen, JIT)
+ * and the run-time half of the public API. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "codegen/codegen.h"
+#include "jit/jit.h"
+#include "runtime/memory.h"
+#include "passes/passes.h"
+#include "plan/plan.h"
+#include "ir/print.h"
+
+struct actjit_kernel {
+  actjit_context *ctx;
+  actjit_graph *g; /* the graph the code was generated from */
+  plan plan;
+  target_desc target;
+  jit_session jit;
+  cg_entry_fn entry;
+  cg_kernel_fn *steps; /* each kernel of the plan, for profiling */
+  char **step_names;
+  char *passes_dump;
+  int nparams;
+  int *param_node;   /* node index of each parameter */
+  float **params;    /* bound copies, 64-byte aligned */
+  float *scratch;
+  size_t scratch_cap; /* floats */
+  uint64_t seed;      /* keys training-mode dropout */
+  /* Threads: the application's parallel-for, and how each kernel may be
+   * split along the batch. */
+  actjit_parallel_for_fn pfor;
+  void *pfor_user;
+  int tasks;
+  slicing *slicing;
+};
+
+void actjit_compile_options_init(actjit_compile_options *o) {
+  if (o) *o = (actjit_compile_options){.opt_level = 3, .fuse = 1, .canonicalize = 1};
+}
+
+void actjit_kernel_destroy(actjit_kernel *k) {
+  if (!k) return;
+  jit_session_free(&k->jit);
+  target_free(&k->target);
+  for (int i = 0; k->step_names && i < k->plan.n; i++) free(k->step_names[i]);
+  free(k->step_names);
+  plan_free(&k->plan);
+  for (int i = 0; k->params && i < k->nparams; i++) free(k->params[i]);
+  free(k->params);
+  free(k->param_node);
+  free(k->passes_dump);
+  free(k->steps);
+  free(k->slicing);
+  free(k->scratch);
+  actjit_graph_destroy(k->g);
+  free(k);
+}
+
+static actjit_status collect_params(actjit_kernel *k) {
+  k->nparams = actjit_graph_param_count(k->g);
+  k->param_node = calloc((size_t)k->nparams + 1, sizeof *k->param_node);
+  k->params = calloc((size_t)k->nparams + 1, sizeof *k->params);
+  if (!k->param_node || !k->params) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  for (int i = 0, j = 0; i < k->g->n; i++)
+    if (k->g->nodes[i].op == OP_PARAM) k->param_node[j++] = i;
+  return ACTJIT_OK;
+}
+
+/* The kernels one by one, and their names ("linear %fc1 | relu %act"). */
+static actjit_status lookup_steps(actjit_kernel *k) {
+  k->steps = calloc((size_t)k->plan.n + 1, sizeof *k->steps);
+  k->step_names = calloc((size_t)k->plan.n + 1, sizeof *k->step_names);
+  if (!k->steps || !k->step_names) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < k->plan.n; i++) {
+    char name[32];
+    snprintf(name, sizeof name, CG_KERNEL_FMT, i);
+    void *addr;
+    actjit_status st = jit_session_lookup(k->ctx, &k->jit, name, &addr);
+    if (st) return st;
+    k->steps[i] = (cg_kernel_fn)addr;
+    strbuf sb = {0};
+    const group *gr = &k->plan.steps[i].grp;
+    for (int j = 0; j < gr->n; j++) {
+      sb_printf(&sb, "%s%s ", j ? " | " : "", op_table[k->g->nodes[gr->m[j]].op].name);
+      print_name(&sb, '%', k->g->nodes[gr->m[j]].name);
+    }
+    if (sb.failed) {
+      free(sb.buf);
+      return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+    }
+    k->step_names[i] = sb.buf;
+  }
+  return ACTJIT_OK;
+}
+
+static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) {
+  actjit_status st = actjit_graph_verify(k->g);
+  /* The target first: what the passes and codegen decide may depend on it. */
+  if (!st) st = target_resolve(k->ctx, o->cpu, o->features, o->tuning, &k->target);
+  if (st) return st;
+  /* Passes, then the memory plan; the dump shows the IR after each.  The
+   * parameters are looked up after the passes, which renumber nodes. */
+  strbuf dump = {0};
+  pass_options po = {.training = o->training, .canonicalize = o->canonicalize};
+  plan_options pl = {.reuse = o->fuse, .donate_input = o->donate_input};
+  st = run_passes(k->g, &po, o->fuse, &dump);
+  if (!st) st = collect_params(k);
+  if (!st) st = plan_memory(k->g, &pl, &k->plan);
+  if (!st) {
+    sb_printf(&dump, "\n");
+    plan_print(&dump, k->g, &k->plan);
+    if (dump.failed) st = aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  }
+  k->passes_dump = dump.buf;
+  if (!st) st = jit_session_init(k->ctx, &k->jit, o->opt_level);
+  if (st) return st;
+  LLVMModuleRef mod;
+  if ((st = cg_build(k->g, &k->plan, jit_session_context(&k->jit), &k->target, o->training, &mod))) return st;
+  void *addr = NULL;
+  st = jit_session_compile(k->ctx, &k->jit, &k->target, mod, CG_ENTRY, &addr);
+  k->entry = (cg_entry_fn)addr;
+  if (!st) st = lookup_steps(k);
+  if (!st && !(k->slicing = calloc((size_t)k->plan.n + 1, sizeof *k->slicing)))
+    st = aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  if (!st) plan_slicing(k->g, &k->plan, k->slicing);
+  return st;
+}
+
+actjit_status actjit_compile(actjit_graph *g, const actjit_compile_options *o, actjit_kernel **out) {
+  if (!g || !out) return aj_error(g ? g->ctx : NULL, ACTJIT_ERR_ARGUMENT, "actjit_compile: NULL argument");
+  *out = NULL;
+  actjit_compile_options defaults;
+  actjit_compile_options_init(&defaults);
+  actjit_kernel *k = calloc(1, sizeof *k);
+  if (!k) return aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  k->ctx = g->ctx;
+  k->g = ir_clone(g);
+  actjit_status st = k->g ? compile(k, o ? o : &defaults) : aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  if (st) {
+    actjit_kernel_destroy(k);
+    return st;
+  }
+  *out = k;
+  return ACTJIT_OK;
+}
+
+static bool is_linear_weight(const actjit_graph *g, int v) {
+  for (int i = 0; i < g->n; i++)
+    if (g->nodes[i].op == OP_LINEAR && g->nodes[i].args[1] == v) return true;
+  return false;
+}
+
+static float *copy_floats(const float *data, size_t n) {
+  float *p = aj_alloc_floats(n);
+  if (p && n) memcpy(p, data, n * sizeof(float));
+  return p;
+}
+
+/* A linear's weight W[out][in] as codegen reads it: in panels for the
+ * target (codegen/linear.c). */
+static float *pack_weight(const target_desc *t, const node *w, const float *data) {
+  int64_t out = w->shape.d[0], in = w->shape.d[1];
+  float *p = aj_alloc_floats((size_t)cg_packed_floats(t, out, in));
+  if (p) cg_pack_weight(t, data, out, in, p);
+  return p;
+}
+
+actjit_status actjit_kernel_bind(actjit_kernel *k, const char *param, const float *data, size_t count) {
+  if (!k || !param || (!data && count)) return aj_error(k ? k->ctx : NULL, ACTJIT_ERR_ARGUMENT, "actjit_kernel_bind: NULL argument");
+  for (int i = 0; i < k->nparams; i++) {
+    const node *nd = &k->g->nodes[k->param_node[i]];
+    if (strcmp(nd->name, param)) continue;
+    size_t want = (size_t)shape_static_numel(&nd->shape);
+    char buf[96];
+    if (count != want)
+      return aj_error(k->ctx, ACTJIT_ERR_WEIGHTS, "parameter @%s has shape %s (%zu floats), got %zu floats",
+                      param, shape_str(&nd->shape, buf, sizeof buf), want, count);
+    float *copy = is_linear_weight(k->g, k->param_node[i]) ? pack_weight(&k->target, nd, data)
+                                                             : copy_floats(data, want);
+    if (!copy) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+    free(k->params[i]);
+    k->params[i] = copy;
+    return ACTJIT_OK;
+  }
+  return aj_error(k->ctx, ACTJIT_ERR_WEIGHTS, "the pipeline has no parameter @%s", param);
+}
+
+/* mul * batch, or -1 if it overflows. */
+static int64_t scaled(extent e, int64_t batch) {
+  if (!e.dyn) return e.mul;
+  if (batch && e.mul > INT64_MAX / 4 / batch) return -1;
+  return e.mul * batch;
+}
+
+actjit_status actjit_kernel_io_sizes(const actjit_kernel *k, int64_t batch, size_t *in_count,
+                                     size_t *out_count) {
+  if (!k) return ACTJIT_ERR_ARGUMENT;
+  if (batch < 0) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "batch %lld is negative", (long long)batch);
+  int64_t in = scaled(shape_numel(&k->g->nodes[k->g->input].shape), batch);
+  int64_t out = scaled(shape_numel(&k->g->nodes[k->g->output].shape), batch);
+  if (in < 0 || out < 0) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "batch %lld is too large", (long long)batch);
+  if (in_count) *in_count = (size_t)in;
+  if (out_count) *out_count = (size_t)out;
+  return ACTJIT_OK;
+}
+
+size_t actjit_kernel_scratch_bytes(const actjit_kernel *k, int64_t batch) {
+  if (!k || batch < 0) return 0;
+  int64_t dyn = scaled((extent){k->plan.scratch_dyn, true}, batch);
+  return dyn < 0 ? SIZE_MAX : (size_t)(dyn + k->plan.scratch_static) * sizeof(float);
+}
+
+static actjit_status ensure_scratch(actjit_kernel *k, int64_t batch) {
+  int64_t dyn = scaled((extent){k->plan.scratch_dyn, true}, batch);
+  if (dyn < 0 || dyn > INT64_MAX / 4 - k->plan.scratch_static)
+    return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "batch %lld is too large", (long long)batch);
+  size_t need = (size_t)(dyn + k->plan.scratch_static);
+  if (need <= k->scratch_cap && k->scratch) return ACTJIT_OK;
+  float *s = aj_alloc_floats(need);
+  if (!s) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "cannot allocate %zu bytes of scratch", need * sizeof(float));
+  free(k->scratch);
+  k->scratch = s;
+  k->scratch_cap = need;
+  return ACTJIT_OK;
+}
+
+/* Checks run arguments and readies scratch. */
+static actjit_status prepare_run(actjit_kernel *k, const float *input, int64_t *batch, float *output) {
+  if (!input || !output) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_run: NULL buffer");
+  if (!k->g->nodes[k->g->input].shape.dyn) *batch = 1;
+  actjit_status st = actjit_kernel_io_sizes(k, *batch, NULL, NULL);
+  if (st) return st;
+  for (int i = 0; i < k->nparams; i++)
+    if (!k->params[i])
+      return aj_error(k->ctx, ACTJIT_ERR_WEIGHTS, "parameter @%s is not bound", k->g->nodes[k->param_node[i]].name);
+  return ensure_scratch(k, *batch);
+}
+
+int actjit_kernel_step_count(const actjit_kernel *k) { return k ? k->plan.n : 0; }
+
+const char *actjit_kernel_step_name(const actjit_kernel *k, int i) {
+  return k && i >= 0 && i < k->plan.n ? k->step_names[i] : NULL;
+}
+
+static float *buffer_at(actjit_kernel *k, const buffer *b, const float *in, float *out, int64_t batch) {
+  switch (b->kind) {
+  case BUF_INPUT: return (float *)in;
+  case BUF_OUTPUT: return out;
+  case BUF_SCRATCH: break;
+  }
+  return k->scratch + b->off_dyn * batch + b->off_static;
+}
+
+/* Task t of n runs kernel i on its share of the batch rows, [lo, hi). */
+typedef struct slice_job {
+  const actjit_kernel *k;
+  int i;
+  const float *in[GROUP_MAX_INS];
+  float *y;
+  int64_t batch, n;
+} slice_job;
+
+static void run_slice(void *arg, int64_t t) {
+  const slice_job *j = arg;
+  const slicing *sl = &j->k->slicing[j->i];
+  int64_t lo = j->batch * t / j->n, hi = j->batch * (t + 1) / j->n;
+  const float *in[GROUP_MAX_INS];
+  for (int q = 0; q < j->k->plan.steps[j->i].grp.nins; q++) in[q] = j->in[q] + lo * sl->row_in[q];
+  if (hi > lo)
+    j->k->steps[j->i](in, j->y + lo * sl->row_out, (const float *const *)j->k->params, hi - lo, j->k->seed, lo);
+}
+
+/* Kernel i on the whole batch, in slices through the parallel-for when it
+ * may be split. */
+static void run_step(actjit_kernel *k, int i, const float *input, float *output, int64_t batch) {
+  const step *s = &k->plan.steps[i];
+  /* At least one task, even for an empty batch: run_slice divides by the count. */
+  int64_t tasks = k->slicing[i].by_rows && k->pfor && batch > 1 ? (k->tasks < batch ? k->tasks : batch) : 1;
+  slice_job j = {.k = k, .i = i, .y = buffer_at(k, &s->out, input, output, batch), .batch = batch, .n = tasks};
+  for (int q = 0; q < s->grp.nins; q++) j.in[q] = buffer_at(k, &s->in[q], input, output, batch);
+  if (j.n > 1)
+    k->pfor(k->pfor_user, j.n, run_slice, &j);
+  else
+    run_slice(&j, 0);
+}
+
+actjit_status actjit_kernel_set_parallel_for(actjit_kernel *k, actjit_parallel_for_fn pfor, void *user, int tasks) {
+  if (!k) return ACTJIT_ERR_ARGUMENT;
+  k->pfor = tasks > 1 ? pfor : NULL;
+  k->pfor_user = user;
+  k->tasks = tasks;
+  return ACTJIT_OK;
+}
+
+actjit_status actjit_kernel_run_profiled(actjit_kernel *k, const float *input, int64_t batch, float *output,
+                                         double *seconds) {
+  if (!k) return ACTJIT_ERR_ARGUMENT;
+  if (!seconds) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_run_profiled: seconds is NULL");
+  actjit_status st = prepare_run(k, input, &batch, output);
+  if (st) return st;
+  for (int i = 0; i < k->plan.n; i++) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run_step(k, i, input, output, batch);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    seconds[i] = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+  }
+  return ACTJIT_OK;
+}
+
+actjit_status actjit_kernel_run(actjit_kernel *k, const float *input, int64_t batch, float *output) {
+  if (!k) return ACTJIT_ERR_ARGUMENT;
+  actjit_status st = prepare_run(k, input, &batch, output);
+  if (st) return st;
+  if (k->pfor)
+    for (int i = 0; i < k->plan.n; i++) run_step(k, i, input, output, batch);
+  else
+    k->entry(input, output, (const float *const *)k->params, k->scratch, batch, k->seed);
+  return ACTJIT_OK;
+}
+
+/* The kernel whose function starts at this line of a dump, or -1: in LLVM
+ * IR `define ... @actjit_k<i>(`, in assembly the label `actjit_k<i>:`. */
+static int kernel_at(const char *line, size_t len, bool assembly) {
+  const char *at = assembly ? line : memchr(line, '@', len);
+  size_t skip = assembly ? 0 : 1, prefix = strlen(CG_KERNEL_PREFIX);
+  if (!at || (!assembly && strncmp(line, "define ", 7))) return -1;
+  at += skip;
+  if ((size_t)(at - line) + prefix >= len || strncmp(at, CG_KERNEL_PREFIX, prefix)) return -1;
+  char *end;
+  long i = strtol(at + prefix, &end, 10);
+  return end > at + prefix && *end == (assembly ? ':' : '(') ? (int)i : -1;
+}
+
+/* text with a comment line before each kernel's function naming the ops it
+ * runs (`; actjit_k0: linear %fc1 | relu %act`, `#` in assembly), so that
+ * a reader finds the loop of fc1; takes text. */
+static actjit_status annotate(actjit_kernel *k, char *text, bool assembly, char **out) {
+  strbuf sb = {0};
+  for (const char *line = text; *line;) {
+    const char *nl = strchr(line, '\n');
+    size_t len = nl ? (size_t)(nl - line) + 1 : strlen(line);
+    int i = kernel_at(line, len, assembly);
+    if (i >= 0 && i < k->plan.n) sb_printf(&sb, "%c " CG_KERNEL_FMT ": %s\n", assembly ? '#' : ';', i, k->step_names[i]);
+    sb_printf(&sb, "%.*s", (int)len, line);
+    line += len;
+  }
+  free(text);
+  if (sb.failed || !sb_printf(&sb, "%s", "")) {
+    free(sb.buf);
+    return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  }
+  *out = sb.buf;
+  return ACTJIT_OK;
+}
+
+actjit_status actjit_kernel_dump(actjit_kernel *k, actjit_dump_kind kind, char **text) {
+  if (!k) return ACTJIT_ERR_ARGUMENT;
+  if (!text) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_dump: text is NULL");
+  const char *src = NULL;
+  char *asm_text;
+  actjit_status st;
+  switch (kind) {
+  case ACTJIT_DUMP_IR: return actjit_graph_print(k->g, text);
+  case ACTJIT_DUMP_PASSES: src = k->passes_dump; break;
+  case ACTJIT_DUMP_LLVM: src = k->jit.llvm_ir; break;
+  case ACTJIT_DUMP_LLVM_OPT: src = k->jit.llvm_opt; break;
+  case ACTJIT_DUMP_ASM:
+    st = jit_session_asm(k->ctx, &k->jit, &k->target, &asm_text);
+    return st ? st : annotate(k, asm_text, true, text);
+  default: return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "unknown dump kind %d", (int)kind);
+  }
+  char *copy = aj_strndup(src, strlen(src));
+  if (!copy) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  if (kind == ACTJIT_DUMP_PASSES) {
+    *text = copy;
+    return ACTJIT_OK;
+  }
+  return annotate(k, copy, false, text);
+}
+
+actjit_status actjit_kernel_set_seed(actjit_kernel *k, uint64_t seed) {
+  if (!k) return ACTJIT_ERR_ARGUMENT;
+  k->seed = seed;
+  return ACTJIT_OK;
+}
+
+const char *actjit_kernel_cpu(const actjit_kernel *k) { return k ? k->target.cpu : NULL; }
+int actjit_kernel_vector_width(const actjit_kernel *k) { return k ? k->target.width : 0; }
