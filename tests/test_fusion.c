@@ -76,6 +76,10 @@ static const chain chains[] = {
      "%y = add %x, %r\noutput %y\n", 1},
     {"input %x : f32[N, 21]\nparam @g : f32[37, 21]\nparam @u : f32[37, 21]\nparam @d : f32[21, 37]\n"
      "%gg = linear %x, @g\n%uu = linear %x, @u\n%s = silu %gg\n%p = mul %s, %uu\n%y = linear %p, @d\noutput %y\n", 2},
+    /* a weight of a SwiGLU pair read by another linear too: no pair (its
+     * weights are packed for the pair's tile), three kernels */
+    {"input %x : f32[N, 21]\nparam @g : f32[37, 21]\nparam @u : f32[37, 21]\n%gg = linear %x, @g\n%uu = linear %x, @u\n"
+     "%s = silu %gg\n%p = mul %s, %uu\n%z = linear %x, @g\n%y = add %p, %z\noutput %y\n", 3},
     {"input %x : f32[N, 3, 17]\nparam @c : f32[17]\nconst %k : f32[3, 1] = [0.5, -2, 3]\n%a = mul %x, @c\n"
      "%b = sub %a, %k\n%m = maximum %b, %x\n%y = div %m, 2\n%z = add %y, %x\noutput %z\n", 1},
     {"input %x : f32[N, 9]\n%a = tanh %x\n%b = softmax %a {dim = 1}\n%c = add %a, %b\noutput %c\n", 3},

@@ -25,16 +25,18 @@ typedef void (*cg_entry_fn)(const float *in, float *out,
                             const float *const *params, float *scratch,
                             int64_t batch, uint64_t seed);
 /* Each kernel of the plan is also a function of its own, so that it can be
- * timed alone and run on a slice of the batch:
+ * timed alone and run on a slice of the batch or of a linear's outputs:
  *   void actjit_k<i>(const float *const *in, float *y, const float *const *params,
- *                    i64 batch, u64 seed, i64 row0)
+ *                    i64 batch, u64 seed, i64 row0, i64 panel0, i64 panel1)
  * in[j] is the data of the step's j-th input (step.grp.ins[j]); in[j] and y
  * point at batch row row0 of batched tensors (the entry passes 0): dropout
- * keys its masks by the element's index in the whole tensor. */
+ * keys its masks by the element's index in the whole tensor.  A linear
+ * kernel computes only the outputs of its weight panels [panel0, panel1)
+ * (cg_linear_panels; the entry passes them all); other kernels ignore them. */
 #define CG_KERNEL_PREFIX "actjit_k"
 #define CG_KERNEL_FMT CG_KERNEL_PREFIX "%d"
 typedef void (*cg_kernel_fn)(const float *const *in, float *y, const float *const *params,
-                             int64_t batch, uint64_t seed, int64_t row0);
+                             int64_t batch, uint64_t seed, int64_t row0, int64_t panel0, int64_t panel1);
 
 typedef struct cg {
   LLVMContextRef ctx;
@@ -46,7 +48,7 @@ typedef struct cg {
   int reg_width;                /* floats per vector register of the target */
   LLVMTypeRef f32, i32, i64, ptr, vf, vi, vmask, voidt;
   /* The kernel being emitted: its parameters, and the data of its inputs. */
-  LLVMValueRef fn, y, params, batch, seed, row0;
+  LLVMValueRef fn, y, params, batch, seed, row0, panel0, panel1;
   LLVMValueRef in[GROUP_MAX_INS];
   /* Unmasked stores are non-temporal, to addresses aligned to a register. */
   bool nontemporal;
@@ -177,12 +179,17 @@ LLVMValueRef cg_dropout(cg *c, const node *nd, LLVMValueRef x, const cg_pos *pos
  * elementwise members as the epilogue, then, for KF_LINEAR_SOFTMAX, a
  * softmax of each row of outputs */
 void cg_linear_kernel(cg *c, const group *gr);
-/* A linear's weight [out, in] is bound packed for the target: panels of
- * cg_panel_floats outputs, each [in][panel floats], zero padded (linear.c);
- * cg_packed_floats floats in all. */
-int64_t cg_panel_floats(const target_desc *t, int64_t out);
-int64_t cg_packed_floats(const target_desc *t, int64_t out, int64_t in);
-void cg_pack_weight(const target_desc *t, const float *w, int64_t out, int64_t in, float *dst);
+/* The weight panels of a linear kernel, which may run in parts of panels
+ * [panel0, panel1) side by side; 1 for any other kernel, whose outputs do
+ * not split so (a linear normalizing its rows in registers included). */
+int64_t cg_linear_panels(const actjit_graph *g, const group *gr, const target_desc *t);
+/* A linear's weight [out, in] is bound packed for the target and the kernel
+ * that reads it (`linears`: 2 for one of a KF_DUAL_LINEAR pair, else 1):
+ * panels of cg_panel_floats outputs, each [in][panel floats], zero padded
+ * (linear.c); cg_packed_floats floats in all. */
+int64_t cg_panel_floats(const target_desc *t, int64_t out, int linears);
+int64_t cg_packed_floats(const target_desc *t, int64_t out, int64_t in, int linears);
+void cg_pack_weight(const target_desc *t, const float *w, int64_t out, int64_t in, int linears, float *dst);
 /* ---- softmax.c: the group's softmax with its elementwise members as the
  * prologue; in_place when the plan has it write over its input */
 void cg_softmax_kernel(cg *c, const group *gr, bool in_place);

@@ -3,11 +3,13 @@
  *
  * The weight is bound packed (cg_pack_weight) in panels of NR = nvp vectors
  * of outputs: panel p holds W[p·NR .. p·NR + NR)[k] for k = 0..K, each k's
- * NR floats contiguous, zero past the last output.  A tile is MR rows × nv
- * vectors of outputs (a panel, or half of one for two linears); per k it
- * loads nv vectors of weights and broadcasts MR elements of x into MR·nv
- * accumulators.  The register file bounds the tile: MR·nv accumulators, nv
- * weight vectors and a broadcast.  A tile of few rows (what is left of the
+ * NR floats contiguous, zero past the last output.  A tile is MR rows × a
+ * panel of outputs; per k it loads the panel's nvp vectors of weights and
+ * broadcasts MR elements of x into MR·nvp accumulators.  The register file
+ * bounds the tile: MR·nvp accumulators, nvp weight vectors and a broadcast.
+ * Two linears in one kernel (SwiGLU's gate and up) take panels half as wide,
+ * a tile of each side by side: every tile reads whole cache lines of weights
+ * from one contiguous run a linear, as a single linear's tile does.  A tile of few rows (what is left of the
  * batch, or a batch of 1) spans more panels, to have enough independent
  * sums to keep every FMA unit busy through the FMA latency: never more sums
  * along k, so that every output is summed in the same order whatever tile
@@ -40,18 +42,18 @@ enum {
   MAX_LINEARS = 2,
 };
 
-int64_t cg_panel_floats(const target_desc *t, int64_t out) {
-  int64_t need = (out + t->width - 1) / t->width, nvp = t->vregs >= 32 ? 4 : 2;
+int64_t cg_panel_floats(const target_desc *t, int64_t out, int linears) {
+  int64_t need = (out + t->width - 1) / t->width, nvp = (t->vregs >= 32 ? 4 : 2) / linears;
   return (need < nvp ? (need ? need : 1) : nvp) * t->width;
 }
 
-int64_t cg_packed_floats(const target_desc *t, int64_t out, int64_t in) {
-  int64_t nr = cg_panel_floats(t, out);
+int64_t cg_packed_floats(const target_desc *t, int64_t out, int64_t in, int linears) {
+  int64_t nr = cg_panel_floats(t, out, linears);
   return (out + nr - 1) / nr * nr * in;
 }
 
-void cg_pack_weight(const target_desc *t, const float *w, int64_t out, int64_t in, float *dst) {
-  int64_t nr = cg_panel_floats(t, out);
+void cg_pack_weight(const target_desc *t, const float *w, int64_t out, int64_t in, int linears, float *dst) {
+  int64_t nr = cg_panel_floats(t, out, linears);
   for (int64_t p = 0; p * nr < out; p++)
     for (int64_t k = 0; k < in; k++)
       for (int64_t j = 0; j < nr; j++) {
@@ -67,11 +69,11 @@ typedef struct linear_env {
   int64_t in, out, nr;           /* K, N, panel floats */
   int nvp;                       /* vectors a panel */
   LLVMValueRef x, w[MAX_LINEARS], bias[MAX_LINEARS];
-  int mr, nv;                    /* the full tile: rows, vectors */
+  int mr, nv;                    /* the full tile: rows, vectors (a panel, or a softmax's row) */
   int max_cols;                  /* vectors of the widest tile (few rows spanning panels) */
   /* the tile being emitted */
   int rows, cols;                /* rows, vectors */
-  LLVMValueRef r, p, jbase;      /* its first row, panel, and first vector in the panel */
+  LLVMValueRef r, p;             /* its first row and panel */
   LLVMValueRef acc[MAX_LINEARS][MAX_MR][MAX_NV];
   LLVMValueRef total;            /* stack tile of the sums, which the epilogue reads */
 } linear_env;
@@ -79,10 +81,9 @@ typedef struct linear_env {
 /* Vector j of the tile, linear l: its weights at k (a float index). */
 static LLVMValueRef weights_at(cg *c, linear_env *e, int l, LLVMValueRef k, int j) {
   LLVMBuilderRef b = c->b;
-  /* j counts from jbase; a tile wider than a panel (a softmax row) spans panels */
-  LLVMValueRef v = LLVMBuildNSWAdd(b, e->jbase, cg_i64(c, j), "");
-  LLVMValueRef panel = LLVMBuildNSWAdd(b, e->p, LLVMBuildSDiv(b, v, cg_i64(c, e->nvp), ""), "");
-  LLVMValueRef within = LLVMBuildSRem(b, v, cg_i64(c, e->nvp), "");
+  /* a tile wider than a panel (few rows, a softmax row) spans panels */
+  LLVMValueRef panel = cg_i64(c, j / e->nvp), within = cg_i64(c, j % e->nvp);
+  panel = LLVMBuildNSWAdd(b, e->p, panel, "");
   LLVMValueRef at = LLVMBuildNSWAdd(
       b, LLVMBuildNSWMul(b, LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, panel, cg_i64(c, e->in), ""), k, ""), cg_i64(c, e->nr), ""),
       LLVMBuildNSWMul(b, within, cg_i64(c, c->width), ""), "w_at");
@@ -231,43 +232,32 @@ static void epilogue_row(cg *c, LLVMValueRef i, void *envp) {
              mask[j]);
 }
 
-/* The tile at rows [e->r, + rows), `cols` vectors from vector e->jbase of
- * panel e->p: its sums in K blocks, then the epilogue, a loop over the
- * tile's rows (and vectors) emitted once, whatever the tile's shape. */
+/* The tile at rows [e->r, + rows), `cols` vectors from panel e->p: its
+ * sums in K blocks, then the epilogue, a loop over the tile's rows (and
+ * vectors) emitted once, whatever the tile's shape. */
 static void tile(cg *c, linear_env *e, int rows, int cols) {
   e->rows = rows, e->cols = cols;
   if (e->in <= K_BLOCK) k_block(c, cg_i64(c, 0), e);
   else cg_for(c, cg_i64(c, 0), cg_i64(c, e->in), K_BLOCK, k_block, e);
   epi_env ee = {.e = e};
-  ee.col0 = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, e->p, cg_i64(c, e->nr), ""),
-                            LLVMBuildNSWMul(c->b, e->jbase, cg_i64(c, c->width), ""), "col0");
+  ee.col0 = LLVMBuildNSWMul(c->b, e->p, cg_i64(c, e->nr), "col0");
   cg_for_rolled(c, cg_i64(c, 0), cg_i64(c, rows), 1, epilogue_row, &ee);
 }
 
 typedef struct loop_env {
   linear_env *e;
-  int64_t per_group, panels;
+  int64_t per_group;
   LLVMValueRef g0, g1; /* the panel group */
   LLVMValueRef rows, full; /* the rows, and the end of the whole row blocks */
   int span;            /* panels a tile spans */
   int tile_rows;       /* of the tiles at this level */
 } loop_env;
 
-/* Each tile from panel p: `span` panels wide, or half a panel (twice) for
- * two linears, or the whole row for a softmax. */
+/* The tile from panel p: `span` panels wide, or the whole row for a softmax. */
 static void panel_tiles(cg *c, LLVMValueRef p, void *envp) {
   loop_env *le = envp;
-  linear_env *e = le->e;
-  e->p = p;
-  if (e->softmax_src >= 0 || e->nlin == 1) {
-    e->jbase = cg_i64(c, 0);
-    tile(c, e, le->tile_rows, e->softmax_src >= 0 ? e->nv : e->nvp * le->span);
-    return;
-  }
-  for (int jb = 0; jb < e->nvp / e->nv; jb++) {
-    e->jbase = cg_i64(c, (int64_t)jb * e->nv);
-    tile(c, e, le->tile_rows, e->nv);
-  }
+  le->e->p = p;
+  tile(c, le->e, le->tile_rows, le->e->softmax_src >= 0 ? le->e->nv : le->e->nvp * le->span);
 }
 
 /* A block of rows from r across the group's panels, `span` at a time and
@@ -300,8 +290,8 @@ static void panel_group(cg *c, LLVMValueRef g0, void *envp) {
   le->g0 = g0;
   /* a tile spanning the row of a softmax starts at panel 0 only */
   le->g1 = e->softmax_src >= 0 ? LLVMBuildNSWAdd(c->b, g0, cg_i64(c, 1), "")
-                               : LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, end, cg_i64(c, le->panels), ""),
-                                                 end, cg_i64(c, le->panels), "g1");
+                               : LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, end, c->panel1, ""), end,
+                                                 c->panel1, "g1");
   le->tile_rows = e->mr;
   le->span = span_for(c, e, e->mr);
   cg_for(c, cg_i64(c, 0), le->full, e->mr, row_block, le);
@@ -323,10 +313,10 @@ static void panel_group(cg *c, LLVMValueRef g0, void *envp) {
  * units through their latency, as the registers allow. */
 static int span_for(const cg *c, const linear_env *e, int rows) {
   const target_desc *t = c->target;
-  int span = 1, in_flight = t->fma_ports * t->fma_latency;
-  if (e->softmax_src >= 0 || e->nlin > 1) return 1;
-  while (rows * e->nvp * span < in_flight && span * e->nvp * 2 <= MAX_NV &&
-         (rows + 1) * e->nvp * (span + 1) + 2 <= t->vregs)
+  int span = 1, in_flight = t->fma_ports * t->fma_latency, per_panel = e->nvp * e->nlin;
+  if (e->softmax_src >= 0) return 1;
+  while (rows * per_panel * span < in_flight && (span + 1) * e->nvp <= MAX_NV &&
+         (rows + 1) * per_panel * (span + 1) + 2 <= t->vregs)
     span++;
   return span;
 }
@@ -353,17 +343,16 @@ void cg_linear_kernel(cg *c, const group *gr) {
       for (int j = 0; j < i; j++)
         if (gr->m[j] == nd->args[0]) e.softmax_src = j;
   }
-  e.nr = cg_panel_floats(t, e.out);
+  e.nr = cg_panel_floats(t, e.out, e.nlin);
   e.nvp = (int)(e.nr / c->width);
-  /* The tile: a panel wide (half for two linears, whose tiles sit side by
-   * side in the registers; a whole row for a softmax), as many rows as the
+  /* The tile: a panel wide (a whole row for a softmax), as many rows as the
    * registers take beside its weight vectors, a broadcast and a spare. */
-  e.nv = e.softmax_src >= 0 ? (int)((e.out + c->width - 1) / c->width) : e.nlin == 2 && e.nvp > 1 ? e.nvp / 2 : e.nvp;
+  e.nv = e.softmax_src >= 0 ? (int)((e.out + c->width - 1) / c->width) : e.nvp;
   int per_row = e.nv * e.nlin, room = t->vregs - per_row - 2;
   e.mr = room / per_row < 1 ? 1 : room / per_row > MAX_MR ? MAX_MR : room / per_row;
   /* The epilogue reads each use at (row, output): merge the rows into one dim. */
   if (last->shape.rank > 1) space_merge(&e.dag.space, 0, last->shape.rank - 1);
-  e.max_cols = e.softmax_src >= 0 ? e.nv : e.nlin > 1 ? e.nv : e.nvp * span_for(c, &e, 1);
+  e.max_cols = e.softmax_src >= 0 ? e.nv : e.nvp * span_for(c, &e, 1);
   for (int l = 0; l < e.nlin; l++)
     for (int i = 0; i < e.mr; i++)
       for (int j = 0; j < e.max_cols; j++) e.acc[l][i][j] = cg_var(c, c->vf, LLVMConstNull(c->vf));
@@ -374,8 +363,23 @@ void cg_linear_kernel(cg *c, const group *gr) {
   int64_t per_group = t->l2 / 2 / (panel_bytes ? panel_bytes : 1);
   if (per_group < 1) per_group = 1;
   if (e.softmax_src >= 0) per_group = panels;
-  loop_env le = {.e = &e, .per_group = per_group, .panels = panels};
+  loop_env le = {.e = &e, .per_group = per_group};
   le.rows = cg_extent(c, shape_span(&last->shape, 0, last->shape.rank - 1));
   le.full = LLVMBuildNSWSub(c->b, le.rows, LLVMBuildSRem(c->b, le.rows, cg_i64(c, e.mr), ""), "full");
-  cg_for(c, cg_i64(c, 0), cg_i64(c, panels), per_group, panel_group, &le);
+  /* the panels [panel0, panel1) the caller asks for (a softmax's row: all) */
+  cg_for(c, e.softmax_src >= 0 ? cg_i64(c, 0) : c->panel0, e.softmax_src >= 0 ? cg_i64(c, panels) : c->panel1, per_group,
+         panel_group, &le);
+}
+
+int64_t cg_linear_panels(const actjit_graph *g, const group *gr, const target_desc *t) {
+  if (gr->form != KF_LINEAR && gr->form != KF_DUAL_LINEAR) return 1;
+  for (int i = 0; i < gr->n; i++) {
+    const node *nd = &g->nodes[gr->m[i]];
+    if (nd->op == OP_LINEAR) {
+      int64_t out = g->nodes[nd->args[1]].shape.d[0];
+      int64_t nr = cg_panel_floats(t, out, gr->form == KF_DUAL_LINEAR ? 2 : 1);
+      return (out + nr - 1) / nr;
+    }
+  }
+  return 1;
 }

@@ -30,13 +30,14 @@ static void add_attr(cg *c, LLVMValueRef fn, unsigned idx, const char *name) {
   LLVMAddAttributeAtIndex(fn, idx, LLVMCreateEnumAttribute(c->ctx, kind, 0));
 }
 
-/* void kernel(const float *const *in, float *y, const float *const *params, i64 batch, u64 seed, i64 row0) */
+/* void kernel(const float *const *in, float *y, const float *const *params, i64 batch, u64 seed, i64 row0,
+ *             i64 panel0, i64 panel1) */
 static LLVMValueRef emit_kernel(cg *c, const step *s, int index) {
   const group *gr = &s->grp;
-  LLVMTypeRef params[] = {c->ptr, c->ptr, c->ptr, c->i64, c->i64, c->i64};
+  LLVMTypeRef params[] = {c->ptr, c->ptr, c->ptr, c->i64, c->i64, c->i64, c->i64, c->i64};
   char name[32];
   snprintf(name, sizeof name, CG_KERNEL_FMT, index);
-  LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->voidt, params, 6, 0));
+  LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->voidt, params, 8, 0));
   /* Kernels stay separate functions, as separate kernels would be, and can
    * be timed one by one. */
   add_attr(c, fn, LLVMAttributeFunctionIndex, "noinline");
@@ -54,6 +55,8 @@ static LLVMValueRef emit_kernel(cg *c, const step *s, int index) {
   c->batch = LLVMGetParam(fn, 3);
   c->seed = LLVMGetParam(fn, 4);
   c->row0 = LLVMGetParam(fn, 5);
+  c->panel0 = LLVMGetParam(fn, 6);
+  c->panel1 = LLVMGetParam(fn, 7);
   LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
   for (int j = 0; j < gr->nins; j++) {
     LLVMValueRef slot = LLVMBuildInBoundsGEP2(c->b, c->ptr, LLVMGetParam(fn, 0), (LLVMValueRef[]){cg_i64(c, j)}, 1, "");
@@ -145,8 +148,8 @@ actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx,
       LLVMBuildStore(c.b, buffer_ptr(&c, &s->in[j], in, out_buf, scratch),
                      LLVMBuildInBoundsGEP2(c.b, c.ptr, ins, (LLVMValueRef[]){cg_i64(&c, j)}, 1, ""));
     LLVMValueRef args[] = {ins, buffer_ptr(&c, &s->out, in, out_buf, scratch), params, c.batch, c.seed,
-                           cg_i64(&c, 0)};
-    LLVMBuildCall2(c.b, LLVMGlobalGetValueType(kernels[i]), kernels[i], args, 6, "");
+                           cg_i64(&c, 0), cg_i64(&c, 0), cg_i64(&c, cg_linear_panels(g, &s->grp, t))};
+    LLVMBuildCall2(c.b, LLVMGlobalGetValueType(kernels[i]), kernels[i], args, 8, "");
   }
   LLVMBuildRetVoid(c.b);
   free(kernels);

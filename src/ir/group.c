@@ -131,9 +131,11 @@ kernel_form group_form(const actjit_graph *g, const int *m, int n) {
     return KF_INVALID;
   }
   /* Two linears share their input and their weights' shape: one GEMM loop
-   * feeds both accumulators. */
+   * feeds both accumulators.  Their weights are packed for the pair's tile,
+   * so no other op may read them. */
   if (f == KF_DUAL_LINEAR &&
-      (lin[0]->args[0] != lin[1]->args[0] || !shape_eq(&g->nodes[lin[0]->args[1]].shape, &g->nodes[lin[1]->args[1]].shape)))
+      (lin[0]->args[0] != lin[1]->args[0] || !shape_eq(&g->nodes[lin[0]->args[1]].shape, &g->nodes[lin[1]->args[1]].shape) ||
+       ir_uses(g, lin[0]->args[1]) != 1 || ir_uses(g, lin[1]->args[1]) != 1))
     return KF_INVALID;
   return f == KF_INVALID || externals_ok(g, m, n, f) ? f : KF_INVALID;
 }

@@ -34,6 +34,7 @@ struct actjit_kernel {
   void *pfor_user;
   int tasks;
   slicing *slicing;
+  int64_t *panels; /* each kernel's weight panels (cg_linear_panels) */
 };
 
 void actjit_compile_options_init(actjit_compile_options *o) {
@@ -53,6 +54,7 @@ void actjit_kernel_destroy(actjit_kernel *k) {
   free(k->passes_dump);
   free(k->steps);
   free(k->slicing);
+  free(k->panels);
   free(k->scratch);
   actjit_graph_destroy(k->g);
   free(k);
@@ -122,9 +124,11 @@ static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) 
   st = jit_session_compile(k->ctx, &k->jit, &k->target, mod, CG_ENTRY, &addr);
   k->entry = (cg_entry_fn)addr;
   if (!st) st = lookup_steps(k);
-  if (!st && !(k->slicing = calloc((size_t)k->plan.n + 1, sizeof *k->slicing)))
+  if (!st && (!(k->slicing = calloc((size_t)k->plan.n + 1, sizeof *k->slicing)) ||
+              !(k->panels = calloc((size_t)k->plan.n + 1, sizeof *k->panels))))
     st = aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
   if (!st) plan_slicing(k->g, &k->plan, k->slicing);
+  for (int i = 0; !st && i < k->plan.n; i++) k->panels[i] = cg_linear_panels(k->g, &k->plan.steps[i].grp, &k->target);
   return st;
 }
 
@@ -158,12 +162,25 @@ static float *copy_floats(const float *data, size_t n) {
   return p;
 }
 
+/* Linears in the kernel that reads weight v: 2 in a KF_DUAL_LINEAR pair
+ * (whose weights have no other use, group.c), else 1. */
+static int weight_linears(const actjit_kernel *k, int v) {
+  for (int i = 0; i < k->plan.n; i++) {
+    const group *gr = &k->plan.steps[i].grp;
+    for (int j = 0; gr->form == KF_DUAL_LINEAR && j < gr->n; j++)
+      if (k->g->nodes[gr->m[j]].op == OP_LINEAR && k->g->nodes[gr->m[j]].args[1] == v) return 2;
+  }
+  return 1;
+}
+
 /* A linear's weight W[out][in] as codegen reads it: in panels for the
- * target (codegen/linear.c). */
-static float *pack_weight(const target_desc *t, const node *w, const float *data) {
+ * target and its kernel (codegen/linear.c). */
+static float *pack_weight(const actjit_kernel *k, int v, const float *data) {
+  const node *w = &k->g->nodes[v];
   int64_t out = w->shape.d[0], in = w->shape.d[1];
-  float *p = aj_alloc_floats((size_t)cg_packed_floats(t, out, in));
-  if (p) cg_pack_weight(t, data, out, in, p);
+  int linears = weight_linears(k, v);
+  float *p = aj_alloc_floats((size_t)cg_packed_floats(&k->target, out, in, linears));
+  if (p) cg_pack_weight(&k->target, data, out, in, linears, p);
   return p;
 }
 
@@ -177,7 +194,7 @@ actjit_status actjit_kernel_bind(actjit_kernel *k, const char *param, const floa
     if (count != want)
       return aj_error(k->ctx, ACTJIT_ERR_WEIGHTS, "parameter @%s has shape %s (%zu floats), got %zu floats",
                       param, shape_str(&nd->shape, buf, sizeof buf), want, count);
-    float *copy = is_linear_weight(k->g, k->param_node[i]) ? pack_weight(&k->target, nd, data)
+    float *copy = is_linear_weight(k->g, k->param_node[i]) ? pack_weight(k, k->param_node[i], data)
                                                              : copy_floats(data, want);
     if (!copy) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
     free(k->params[i]);
@@ -253,32 +270,48 @@ static float *buffer_at(actjit_kernel *k, const buffer *b, const float *in, floa
   return k->scratch + b->off_dyn * batch + b->off_static;
 }
 
-/* Task t of n runs kernel i on its share of the batch rows, [lo, hi). */
+/* Task t of n runs kernel i on its share of the batch rows, [lo, hi), or
+ * of a linear's weight panels with every row. */
 typedef struct slice_job {
   const actjit_kernel *k;
   int i;
   const float *in[GROUP_MAX_INS];
   float *y;
   int64_t batch, n;
+  bool by_panels;
 } slice_job;
 
 static void run_slice(void *arg, int64_t t) {
   const slice_job *j = arg;
   const slicing *sl = &j->k->slicing[j->i];
+  const float *const *params = (const float *const *)j->k->params;
+  int64_t panels = j->k->panels[j->i];
+  if (j->by_panels) {
+    int64_t p0 = panels * t / j->n, p1 = panels * (t + 1) / j->n;
+    if (p1 > p0) j->k->steps[j->i](j->in, j->y, params, j->batch, j->k->seed, 0, p0, p1);
+    return;
+  }
   int64_t lo = j->batch * t / j->n, hi = j->batch * (t + 1) / j->n;
   const float *in[GROUP_MAX_INS];
   for (int q = 0; q < j->k->plan.steps[j->i].grp.nins; q++) in[q] = j->in[q] + lo * sl->row_in[q];
-  if (hi > lo)
-    j->k->steps[j->i](in, j->y + lo * sl->row_out, (const float *const *)j->k->params, hi - lo, j->k->seed, lo);
+  if (hi > lo) j->k->steps[j->i](in, j->y + lo * sl->row_out, params, hi - lo, j->k->seed, lo, 0, panels);
 }
 
+/* Rows a task needs to take its share of the batch rather than of the
+ * weight panels: fewer, and each task would read every weight for them. */
+enum { SPLIT_ROWS_MIN = 16 };
+
 /* Kernel i on the whole batch, in slices through the parallel-for when it
- * may be split. */
+ * may be split: along the batch, or for few rows along a linear's panels. */
 static void run_step(actjit_kernel *k, int i, const float *input, float *output, int64_t batch) {
   const step *s = &k->plan.steps[i];
+  bool by_panels = k->pfor && k->panels[i] > 1 && batch < (int64_t)SPLIT_ROWS_MIN * k->tasks;
   /* At least one task, even for an empty batch: run_slice divides by the count. */
-  int64_t tasks = k->slicing[i].by_rows && k->pfor && batch > 1 ? (k->tasks < batch ? k->tasks : batch) : 1;
-  slice_job j = {.k = k, .i = i, .y = buffer_at(k, &s->out, input, output, batch), .batch = batch, .n = tasks};
+  int64_t tasks = by_panels                                  ? (k->tasks < k->panels[i] ? k->tasks : k->panels[i])
+                  : k->slicing[i].by_rows && k->pfor && batch > 1 ? (k->tasks < batch ? k->tasks : batch)
+                                                             : 1;
+  slice_job j = {.k = k, .i = i, .y = buffer_at(k, &s->out, input, output, batch), .batch = batch, .n = tasks,
+                 .by_panels = by_panels};
   for (int q = 0; q < s->grp.nins; q++) j.in[q] = buffer_at(k, &s->in[q], input, output, batch);
   if (j.n > 1)
     k->pfor(k->pfor_user, j.n, run_slice, &j);
