@@ -173,9 +173,14 @@ typedef struct actjit_compile_options {
                            GELU as torch.onnx.export writes it, ...) become the
                            high-level ops (the canonicalize pass; README);
                            0: compiled as written */
+  int depth_first;      /* 1: where a linear layer feeds another through
+                           elementwise ops, a fused plan runs blocks of rows
+                           through both while the block is in cache, the
+                           intermediate taking a block's memory, not the
+                           batch's; 0: layer by layer */
 } actjit_compile_options;
 
-/* Fills in the defaults: host CPU, O3, fused, canonicalized. */
+/* Fills in the defaults: host CPU, O3, fused, canonicalized, depth-first. */
 void actjit_compile_options_init(actjit_compile_options *o);
 
 /* Verifies, lowers and JIT-compiles `g`.  The kernel keeps its own copy of

@@ -198,6 +198,21 @@ static void test_ir_files(void **state) {
   for (int i = 0; i < n; i++) check_pipeline(NULL, paths[i], declared_kernels(paths[i]));
 }
 
+/* The host's fused plan layer by layer (no depth-first runs). */
+static actjit_kernel *compile_layered(pipeline *p) {
+  actjit_compile_options o;
+  actjit_compile_options_init(&o);
+  o.depth_first = 0;
+  return compile_pipeline_with(p, &o);
+}
+
+static char *dump_kernel_passes(actjit_kernel *k) {
+  char *text;
+  assert_int_equal(actjit_kernel_dump(k, ACTJIT_DUMP_PASSES, &text), ACTJIT_OK);
+  actjit_kernel_destroy(k);
+  return text;
+}
+
 static char *dump_passes(pipeline *p, int fuse) {
   actjit_kernel *k = compile_pipeline(p, &test_targets[0], fuse, 0, 0);
   char *text;
@@ -207,18 +222,26 @@ static char *dump_passes(pipeline *p, int fuse) {
 }
 
 /* Seed model at batch 1024: the fused, in-place plan needs at most a third
- * of the unfused plan's intermediate memory, and runs 2 kernels, not 5. */
+ * of the unfused plan's intermediate memory, and runs 2 kernels, not 5;
+ * depth-first, its memory does not grow with the batch. */
 static void test_seed_model_plan(void **state) {
   uint64_t rng = 1;
   pipeline p;
   load_pipeline(&p, NULL, ACTJIT_SOURCE_DIR "/ir/mlp.air", &rng);
-  actjit_kernel *fused = compile_pipeline(&p, &test_targets[0], 1, 0, 0), *unfused = compile_pipeline(&p, &test_targets[0], 0, 0, 0);
+  actjit_kernel *fused = compile_layered(&p), *unfused = compile_pipeline(&p, &test_targets[0], 0, 0, 0);
+  actjit_kernel *df = compile_pipeline(&p, &test_targets[0], 1, 0, 0);
   size_t bf = actjit_kernel_scratch_bytes(fused, 1024), bu = actjit_kernel_scratch_bytes(unfused, 1024);
   assert_true(bf > 0 && 3 * bf <= bu);
   /* 128 floats a row for the hidden layer; the rest lives in the output. */
   assert_int_equal(bf, 1024 * 128 * sizeof(float));
-  actjit_kernel_destroy(fused), actjit_kernel_destroy(unfused);
-  char *f = dump_passes(&p, 1), *u = dump_passes(&p, 0);
+  size_t bd = actjit_kernel_scratch_bytes(df, 1024);
+  assert_true(bd > 0 && bd % (128 * sizeof(float)) == 0);
+  assert_int_equal(actjit_kernel_scratch_bytes(df, 16384), bd);
+  actjit_kernel_destroy(unfused), actjit_kernel_destroy(df);
+  char *f = dump_kernel_passes(fused), *u = dump_passes(&p, 0), *d = dump_passes(&p, 1);
+  assert_non_null(strstr(d, "#   depth-first: kernels 0-1 in blocks of "));
+  assert_non_null(strstr(d, "kernel 0: linear %fc1 | relu %act  reads input, writes block0@0"));
+  actjit_free(d);
   assert_non_null(strstr(f, "# memory plan: 2 kernels"));
   assert_non_null(strstr(f, "kernel 0: linear %fc1 | relu %act  reads input, writes scratch0@(0*N+0)"));
   assert_non_null(strstr(f, "kernel 1: linear %fc2 | softmax %y  reads scratch0@(0*N+0), writes output"));

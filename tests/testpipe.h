@@ -40,14 +40,10 @@ static inline void unload_pipeline(pipeline *p) {
   actjit_context_destroy(p->ctx);
 }
 
-/* Compiled for target t with the given options, parameters bound. */
-static inline actjit_kernel *compile_pipeline(pipeline *p, const test_target *t, int fuse, int donate, int training) {
-  actjit_compile_options o;
-  actjit_compile_options_init(&o);
-  o.cpu = t->cpu, o.features = t->features, o.fuse = fuse, o.donate_input = donate, o.training = training;
+/* Compiled with options o, parameters bound. */
+static inline actjit_kernel *compile_pipeline_with(pipeline *p, const actjit_compile_options *o) {
   actjit_kernel *k;
-  if (actjit_compile(p->g, &o, &k)) fail_msg("%s", actjit_context_error(p->ctx));
-  if (t->width) assert_int_equal(actjit_kernel_vector_width(k), t->width);
+  if (actjit_compile(p->g, o, &k)) fail_msg("%s", actjit_context_error(p->ctx));
   for (int i = 0; i < p->np; i++) {
     const char *name;
     int rank;
@@ -57,6 +53,16 @@ static inline actjit_kernel *compile_pipeline(pipeline *p, const test_target *t,
     for (int d = 0; d < rank; d++) n *= (size_t)dims[d];
     assert_int_equal(actjit_kernel_bind(k, name, p->params[i], n), ACTJIT_OK);
   }
+  return k;
+}
+
+/* Compiled for target t with the given options, parameters bound. */
+static inline actjit_kernel *compile_pipeline(pipeline *p, const test_target *t, int fuse, int donate, int training) {
+  actjit_compile_options o;
+  actjit_compile_options_init(&o);
+  o.cpu = t->cpu, o.features = t->features, o.fuse = fuse, o.donate_input = donate, o.training = training;
+  actjit_kernel *k = compile_pipeline_with(p, &o);
+  if (t->width) assert_int_equal(actjit_kernel_vector_width(k), t->width);
   return k;
 }
 

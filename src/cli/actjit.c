@@ -50,8 +50,8 @@ static const struct {
 
 static const char usage_run[] =
     "usage: actjit run MODEL --input X.npy --output Y.npy [--weights W.safetensors]\n"
-    "                  [--input-shape DIMS] [--no-fuse] [--no-canonicalize] [--cpu NAME]\n"
-    "                  [--features STR] [--threads N] [--verbose]\n"
+    "                  [--input-shape DIMS] [--no-fuse] [--no-canonicalize] [--no-depth-first]\n"
+    "                  [--cpu NAME] [--features STR] [--tuning STR] [--threads N] [--verbose]\n"
     "  Compiles MODEL and runs it on X.npy (float32), writing Y.npy atomically.\n"
     "  The input's leading dim is the batch when the model's input is N-led; the\n"
     "  other dims must match the model's.  Every parameter of the model must be in\n"
@@ -63,16 +63,20 @@ static const char usage_run[] =
     "  target, the kernels, the threads and the times.  --no-fuse: one kernel per\n"
     "  op; --no-canonicalize: activations written in primitives (x * sigmoid(x),\n"
     "  GELU as torch.onnx.export writes it) are compiled as written instead of as\n"
-    "  the high-level ops.\n";
+    "  the high-level ops; --no-depth-first: layer by layer, not blocks of rows\n"
+    "  through consecutive linear layers.  --tuning overrides what the target is\n"
+    "  known to have (keys vregs, fma-ports, fma-latency, l1, l2, l3; bytes), e.g.\n"
+    "  fma-ports=1,l2=262144.\n";
 
 static const char usage_dump[] =
     "usage: actjit dump MODEL [--emit ir|passes|llvm|llvm-opt|asm] [-o FILE]\n"
     "                   [--weights W.safetensors] [--input-shape DIMS] [--no-fuse]\n"
-    "                   [--no-canonicalize] [--cpu NAME] [--features STR]\n"
+    "                   [--no-canonicalize] [--no-depth-first] [--cpu NAME] [--features STR]\n"
+    "                   [--tuning STR]\n"
     "  Compiles MODEL and prints one stage of it (default: ir): the IR the code\n"
     "  is generated from, the IR after each pass, LLVM IR before and after\n"
     "  optimization, or assembly.  -o writes FILE atomically instead of stdout.\n"
-    "  --no-fuse and --no-canonicalize as for run.\n"
+    "  --no-fuse, --no-canonicalize, --no-depth-first and --tuning as for run.\n"
     "  --weights checks the weights against the model's parameters.\n";
 
 static const char usage_check[] =
@@ -83,7 +87,8 @@ static const char usage_check[] =
 static const char usage_bench[] =
     "usage: actjit bench MODEL [--weights W.safetensors] [--input-shape DIMS] [--shape DIMS]\n"
     "                    [--batch B,...] [--threads N] [--json] [--breakdown] [--reps R]\n"
-    "                    [--training] [--no-canonicalize] [--cpu NAME] [--features STR]\n"
+    "                    [--training] [--no-canonicalize] [--no-depth-first] [--cpu NAME]\n"
+    "                    [--features STR] [--tuning STR]\n"
     "  Times MODEL fused, unfused and through the scalar reference beside a memcpy of\n"
     "  the input's bytes, after checking both kernels against the reference.  Weights\n"
     "  come from W.safetensors or are random (PyTorch's default init).  --shape such\n"
@@ -138,9 +143,9 @@ typedef enum cmd_id { CMD_RUN, CMD_DUMP, CMD_CHECK } cmd_id;
 typedef struct options {
   cmd_id cmd;
   const char *cmd_name;
-  const char *model, *weights, *input, *output, *cpu, *features;
+  const char *model, *weights, *input, *output, *cpu, *features, *tuning;
   actjit_dump_kind emit;
-  bool no_fuse, no_canonicalize, help, verbose;
+  bool no_fuse, no_canonicalize, no_depth_first, help, verbose;
   int threads;
   int in_rank; /* 0: no --input-shape */
   int64_t in_dims[ACTJIT_MAX_RANK];
@@ -191,7 +196,7 @@ static const struct {
 enum {
   O_WEIGHTS = 1 << 0, O_INPUT = 1 << 1, O_OUTPUT = 1 << 2, O_FUSE = 1 << 3, O_CPU = 1 << 4,
   O_FEATURES = 1 << 5, O_THREADS = 1 << 6, O_SHAPE = 1 << 7, O_EMIT = 1 << 8, O_OFILE = 1 << 9,
-  O_VERBOSE = 1 << 10, O_CANONICALIZE = 1 << 11,
+  O_VERBOSE = 1 << 10, O_CANONICALIZE = 1 << 11, O_DEPTH_FIRST = 1 << 12, O_TUNING = 1 << 13,
 };
 
 static const struct {
@@ -203,7 +208,8 @@ static const struct {
     {"--no-fuse", O_FUSE, false},   {"--cpu", O_CPU, true},         {"--features", O_FEATURES, true},
     {"--threads", O_THREADS, true}, {"--input-shape", O_SHAPE, true}, {"--emit", O_EMIT, true},
     {"-o", O_OFILE, true},          {"--verbose", O_VERBOSE, false}, {"-v", O_VERBOSE, false},
-    {"--no-canonicalize", O_CANONICALIZE, false},
+    {"--no-canonicalize", O_CANONICALIZE, false}, {"--no-depth-first", O_DEPTH_FIRST, false},
+    {"--tuning", O_TUNING, true},
 };
 
 /* Parses argv[2..] for command o->cmd.  Returns 0 or EXIT_USAGE (reported). */
@@ -247,9 +253,11 @@ static int parse_options(int argc, char **argv, int allowed, options *o) {
     case O_OUTPUT: case O_OFILE: o->output = v; break;
     case O_FUSE: o->no_fuse = true; break;
     case O_CANONICALIZE: o->no_canonicalize = true; break;
+    case O_DEPTH_FIRST: o->no_depth_first = true; break;
     case O_VERBOSE: o->verbose = true; break;
     case O_CPU: o->cpu = v; break;
     case O_FEATURES: o->features = v; break;
+    case O_TUNING: o->tuning = v; break;
     case O_THREADS: {
       char *e;
       errno = 0;
@@ -510,8 +518,10 @@ static int compile(session *s, const options *o) {
   actjit_compile_options_init(&co);
   co.cpu = o->cpu;
   co.features = o->features;
+  co.tuning = o->tuning;
   co.fuse = !o->no_fuse;
   co.canonicalize = !o->no_canonicalize;
+  co.depth_first = !o->no_depth_first;
   actjit_status st = actjit_compile(s->g, &co, &s->k);
   return st ? lib_error(s, st) : 0;
 }
@@ -775,11 +785,11 @@ int main(int argc, char **argv) {
   int allowed;
   if (!strcmp(c, "run")) {
     o.cmd = CMD_RUN;
-    allowed = O_WEIGHTS | O_INPUT | O_OUTPUT | O_FUSE | O_CANONICALIZE | O_CPU | O_FEATURES | O_THREADS | O_SHAPE |
+    allowed = O_WEIGHTS | O_INPUT | O_OUTPUT | O_FUSE | O_CANONICALIZE | O_DEPTH_FIRST | O_CPU | O_FEATURES | O_TUNING | O_THREADS | O_SHAPE |
               O_VERBOSE;
   } else if (!strcmp(c, "dump")) {
     o.cmd = CMD_DUMP;
-    allowed = O_WEIGHTS | O_EMIT | O_OFILE | O_FUSE | O_CANONICALIZE | O_CPU | O_FEATURES | O_SHAPE;
+    allowed = O_WEIGHTS | O_EMIT | O_OFILE | O_FUSE | O_CANONICALIZE | O_DEPTH_FIRST | O_CPU | O_FEATURES | O_TUNING | O_SHAPE;
   } else if (!strcmp(c, "check")) {
     o.cmd = CMD_CHECK;
     allowed = O_WEIGHTS | O_SHAPE;

@@ -131,7 +131,9 @@ void bench_usage_flags(FILE *f) {
           "  --breakdown       the median time of every kernel, fused and unfused, under each row\n"
           "  --training        dropout live, as in PyTorch's train mode (seed 0)\n"
           "  --no-canonicalize activations written in primitives compiled as written (both plans)\n"
+          "  --no-depth-first  the fused plan layer by layer, not blocks of rows through its layers\n"
           "  --cpu NAME, --features STR   the target (default: the host)\n"
+          "  --tuning STR      overrides of what the target is known to have: fma-ports=1,l2=262144\n"
           "  --threads N       the kernels' batch slices and the memcpy on N threads (default 1)\n");
 }
 
@@ -139,8 +141,8 @@ void bench_options_init(bench_options *o) {
   *o = (bench_options){.reps = 15, .threads = 1, .prog = "actjit-bench"};
 }
 
-static const char *const switches[] = {"--json", "--breakdown", "--training", "--no-canonicalize"};
-static const char *const valued[] = {"--reps", "--cpu", "--features", "--batch", "--shape", "--threads"};
+static const char *const switches[] = {"--json", "--breakdown", "--training", "--no-canonicalize", "--no-depth-first"};
+static const char *const valued[] = {"--reps", "--cpu", "--features", "--batch", "--shape", "--threads", "--tuning"};
 
 void bench_offer_flags(suggest *s) {
   for (size_t i = 0; i < sizeof switches / sizeof *switches; i++) suggest_offer(s, switches[i]);
@@ -168,6 +170,7 @@ int bench_parse_flag(int argc, char **argv, int *i, bench_options *o) {
   if (!strcmp(a, switches[1])) return o->breakdown = true;
   if (!strcmp(a, switches[2])) return o->training = true;
   if (!strcmp(a, switches[3])) return o->no_canonicalize = true;
+  if (!strcmp(a, switches[4])) return o->no_depth_first = true;
   int k = -1;
   for (int j = 0; j < (int)(sizeof valued / sizeof *valued); j++)
     if (!strcmp(a, valued[j])) k = j;
@@ -182,6 +185,7 @@ int bench_parse_flag(int argc, char **argv, int *i, bench_options *o) {
   case 0: o->reps = atoi(val); ok = o->reps >= 1; break;
   case 1: o->cpu = val; break;
   case 2: o->features = val; break;
+  case 6: o->tuning = val; break;
   case 3: ok = parse_list(val, ',', o->batches, 16, &o->nbatches); break;
   case 4: ok = parse_list(val, 'x', o->shape, ACTJIT_MAX_RANK, &o->shape_rank); break;
   case 5: {
@@ -217,9 +221,11 @@ static int load_model(actjit_context *ctx, const bench_options *o, const char *l
   actjit_compile_options_init(&co);
   co.cpu = o->cpu;
   co.features = o->features;
+  co.tuning = o->tuning;
   co.fuse = 1;
   co.training = o->training;
   co.canonicalize = !o->no_canonicalize;
+  co.depth_first = !o->no_depth_first;
   double t0 = now();
   actjit_status st = actjit_compile(m->g, &co, &m->fused);
   if (st) goto fail;

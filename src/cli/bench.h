@@ -16,8 +16,8 @@ typedef struct bench_options {
   int shape_rank;
   int reps;                       /* samples a measurement; the median is reported */
   int threads;                    /* >1: kernels and memcpy through a pool of this many */
-  bool json, breakdown, training, no_canonicalize;
-  const char *cpu, *features;
+  bool json, breakdown, training, no_canonicalize, no_depth_first;
+  const char *cpu, *features, *tuning;
   const char *prog; /* what messages start with: "actjit-bench" (the default), "actjit: bench" */
 } bench_options;
 

@@ -105,11 +105,48 @@ static LLVMValueRef buffer_ptr(cg *c, const buffer *bf, LLVMValueRef in, LLVMVal
   switch (bf->kind) {
   case BUF_INPUT: return in;
   case BUF_OUTPUT: return out;
-  case BUF_SCRATCH: break;
+  case BUF_SCRATCH: case BUF_BLOCK: break; /* (a block buffer: call_step) */
   }
   LLVMValueRef off = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, c->batch, cg_i64(c, bf->off_dyn), ""),
                                      cg_i64(c, bf->off_static), "off");
   return cg_gep(c, scratch, off);
+}
+
+/* The entry's view of the plan: where its buffers are, and the depth-first
+ * run being emitted. */
+typedef struct entry_env {
+  cg *c;
+  const plan *p;
+  const slicing *sl;
+  LLVMValueRef *kernels, ins, in, out, params, scratch, area; /* area: the block buffers */
+  const block_run *run;
+} entry_env;
+
+/* Kernel i on `rows` rows from row r (NULL: the whole batch from row 0). */
+static void call_step(entry_env *e, int i, LLVMValueRef rows, LLVMValueRef r) {
+  cg *c = e->c;
+  const step *s = &e->p->steps[i];
+  LLVMValueRef buf[GROUP_MAX_INS + 1];
+  for (int j = 0; j <= s->grp.nins; j++) {
+    const buffer *b = j < s->grp.nins ? &s->in[j] : &s->out;
+    int64_t row = j < s->grp.nins ? e->sl[i].row_in[j] : e->sl[i].row_out;
+    if (b->kind == BUF_BLOCK) buf[j] = cg_gep(c, e->area, cg_i64(c, b->off_static));
+    else buf[j] = buffer_ptr(c, b, e->in, e->out, e->scratch);
+    if (r && b->kind != BUF_BLOCK) buf[j] = cg_gep(c, buf[j], LLVMBuildNSWMul(c->b, r, cg_i64(c, row), ""));
+  }
+  for (int j = 0; j < s->grp.nins; j++)
+    LLVMBuildStore(c->b, buf[j], LLVMBuildInBoundsGEP2(c->b, c->ptr, e->ins, (LLVMValueRef[]){cg_i64(c, j)}, 1, ""));
+  LLVMValueRef args[] = {e->ins, buf[s->grp.nins], e->params, rows ? rows : c->batch, c->seed,
+                         r ? r : cg_i64(c, 0), cg_i64(c, 0), cg_i64(c, cg_linear_panels(c->g, &s->grp, c->target))};
+  LLVMBuildCall2(c->b, LLVMGlobalGetValueType(e->kernels[i]), e->kernels[i], args, 8, "");
+}
+
+/* A block of the depth-first run from row r through its kernels. */
+static void run_block(cg *c, LLVMValueRef r, void *envp) {
+  entry_env *e = envp;
+  LLVMValueRef left = LLVMBuildNSWSub(c->b, c->batch, r, ""), block = cg_i64(c, e->p->block_rows);
+  LLVMValueRef rows = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, left, block, ""), left, block, "rows");
+  for (int i = e->run->first; i <= e->run->last; i++) call_step(e, i, rows, r);
 }
 
 actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx, const target_desc *t, bool training,
@@ -119,13 +156,15 @@ actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx,
   c.mod = LLVMModuleCreateWithNameInContext("actjit", ctx);
   c.b = LLVMCreateBuilderInContext(ctx);
   LLVMValueRef *kernels = calloc((size_t)p->n + 1, sizeof *kernels);
+  slicing *sl = calloc((size_t)p->n + 1, sizeof *sl);
+  if (!sl) free(kernels), kernels = NULL;
   for (int i = 0; kernels && i < p->n && !c.unsupported; i++) kernels[i] = emit_kernel(&c, &p->steps[i], i);
   if (!kernels || c.unsupported) {
     char where[256];
     actjit_status st = kernels ? aj_error(g->ctx, ACTJIT_ERR_UNSUPPORTED, "%s: codegen has no kernel for this op here",
                                           node_where(g, c.unsupported, where, sizeof where))
                                : aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
-    free(kernels);
+    free(kernels), free(sl);
     LLVMDisposeBuilder(c.b);
     LLVMDisposeModule(c.mod);
     return st;
@@ -138,21 +177,26 @@ actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx,
   c.batch = LLVMGetParam(entry, 4);
   c.seed = LLVMGetParam(entry, 5);
   LLVMPositionBuilderAtEnd(c.b, LLVMAppendBasicBlockInContext(ctx, entry, "entry"));
-  LLVMValueRef in = LLVMGetParam(entry, 0), out_buf = LLVMGetParam(entry, 1);
-  LLVMValueRef params = LLVMGetParam(entry, 2), scratch = LLVMGetParam(entry, 3);
+  plan_slicing(g, p, sl);
+  entry_env e = {.c = &c, .p = p, .sl = sl, .kernels = kernels, .in = LLVMGetParam(entry, 0),
+                 .out = LLVMGetParam(entry, 1), .params = LLVMGetParam(entry, 2), .scratch = LLVMGetParam(entry, 3)};
   /* each kernel's input pointers, in an array on the stack */
-  LLVMValueRef ins = LLVMBuildAlloca(c.b, LLVMArrayType2(c.ptr, GROUP_MAX_INS), "ins");
-  for (int i = 0; i < p->n; i++) {
-    const step *s = &p->steps[i];
-    for (int j = 0; j < s->grp.nins; j++)
-      LLVMBuildStore(c.b, buffer_ptr(&c, &s->in[j], in, out_buf, scratch),
-                     LLVMBuildInBoundsGEP2(c.b, c.ptr, ins, (LLVMValueRef[]){cg_i64(&c, j)}, 1, ""));
-    LLVMValueRef args[] = {ins, buffer_ptr(&c, &s->out, in, out_buf, scratch), params, c.batch, c.seed,
-                           cg_i64(&c, 0), cg_i64(&c, 0), cg_i64(&c, cg_linear_panels(g, &s->grp, t))};
-    LLVMBuildCall2(c.b, LLVMGlobalGetValueType(kernels[i]), kernels[i], args, 8, "");
+  e.ins = LLVMBuildAlloca(c.b, LLVMArrayType2(c.ptr, GROUP_MAX_INS), "ins");
+  /* the block buffers after the scratch (one task's: the entry runs alone) */
+  e.area = cg_gep(&c, e.scratch,
+                  LLVMBuildNSWAdd(c.b, LLVMBuildNSWMul(c.b, c.batch, cg_i64(&c, p->scratch_dyn), ""),
+                                  cg_i64(&c, p->scratch_static), "blocks"));
+  for (int i = 0, q = 0; i < p->n; i++) {
+    if (q < p->nruns && p->runs[q].first == i) {
+      e.run = &p->runs[q++];
+      cg_for(&c, cg_i64(&c, 0), c.batch, p->block_rows, run_block, &e);
+      i = e.run->last;
+    } else {
+      call_step(&e, i, NULL, NULL);
+    }
   }
   LLVMBuildRetVoid(c.b);
-  free(kernels);
+  free(kernels), free(sl);
   LLVMDisposeBuilder(c.b);
   *out = c.mod;
   return ACTJIT_OK;

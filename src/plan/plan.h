@@ -6,10 +6,11 @@
 
 #include "ir/group.h"
 
-typedef enum buf_kind { BUF_INPUT, BUF_OUTPUT, BUF_SCRATCH } buf_kind;
+typedef enum buf_kind { BUF_INPUT, BUF_OUTPUT, BUF_SCRATCH, BUF_BLOCK } buf_kind;
 
 /* The caller's input or output, or scratch at off_dyn * batch + off_static
- * floats. */
+ * floats, or (BUF_BLOCK) a buffer of a depth-first run's block of rows, at
+ * off_static floats into the running task's block area. */
 typedef struct buffer {
   buf_kind kind;
   int id;                      /* scratch buffer number, for the dump */
@@ -24,16 +25,29 @@ typedef struct step {
   buffer out;               /* of its value, grp.m[grp.n - 1] */
 } step;
 
+/* Depth-first: kernels [first, last] run a block of block_rows batch rows
+ * at a time through them all, the values only they read held in BUF_BLOCK
+ * buffers of that many rows (L2-sized), so what passes between the layers
+ * stays in cache and takes memory for a block, not for the batch. */
+typedef struct block_run {
+  int first, last;
+} block_run;
+
 typedef struct plan {
   step *steps;
   int n;
   int64_t scratch_dyn, scratch_static; /* scratch floats: dyn * batch + static */
+  block_run *runs;
+  int nruns;
+  int64_t block_rows, block_floats; /* rows of a block; BUF_BLOCK floats a task */
 } plan;
 
 typedef struct plan_options {
   bool reuse;        /* fused plan: in place where the operand is dead, and
                         reuse freed buffers; else one buffer per kernel */
   bool donate_input; /* the caller's input may be overwritten */
+  int64_t block_bytes; /* depth-first runs with blocks of about this many bytes
+                          of intermediates (a share of L2); 0: none */
 } plan_options;
 
 /* Do a and b name the same memory? */
@@ -43,6 +57,8 @@ bool step_in_place(const step *s);
 /* Views (flatten) alias their operand and get no kernel. */
 actjit_status plan_memory(const actjit_graph *g, const plan_options *o, plan *p);
 void plan_free(plan *p);
+/* Can the kernel run on slices of the batch rows alone? */
+bool group_by_rows(const actjit_graph *g, const group *gr);
 /* How a kernel may be split along the batch: by_rows, each slice of rows
  * runs alone, reading from row r at r·row_in[j] floats into input j (0: not
  * batched, read whole by every slice) and writing at r·row_out. */

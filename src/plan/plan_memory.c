@@ -75,6 +75,42 @@ static buffer alloc_scratch(plan *p, slot *slots, int *nslots, extent size, int 
   return b;
 }
 
+/* Does the kernel run a linear layer? */
+static bool is_layer(kernel_form f) {
+  switch (f) {
+  case KF_LINEAR: case KF_DUAL_LINEAR: case KF_LINEAR_SOFTMAX: return true;
+  case KF_ELTWISE: case KF_SOFTMAX: case KF_GLU: case KF_INVALID: return false;
+  }
+  return false;
+}
+
+/* Depth-first runs: maximal runs of kernels that each split by rows and
+ * hold two layers or more (a layer feeding a layer).  A set that only a
+ * run's kernels write and read, batched and neither the caller's input nor
+ * output, gets a block buffer (run_of_set[r] >= 0); block_rows makes all of
+ * them about o->block_bytes. */
+static void find_runs(const actjit_graph *g, plan *p, const plan_options *o, const int *first, const int *last,
+                      const int *root, int in_set, int out_set, int *run_of_set) {
+  int n = g->n;
+  for (int i = 0; i < n; i++) run_of_set[i] = -1;
+  if (!o->block_bytes) return;
+  for (int s = 0; s < p->n;) {
+    int e = s, layers = 0;
+    while (e < p->n && group_by_rows(g, &p->steps[e].grp)) layers += is_layer(p->steps[e++].grp.form);
+    if (layers >= 2) p->runs[p->nruns++] = (block_run){s, e - 1};
+    s = e > s ? e : s + 1;
+  }
+  int64_t row_floats = 0;
+  for (int r = 0; r < n; r++) {
+    extent size = shape_numel(&g->nodes[r].shape);
+    if (r == in_set || r == out_set || root[r] != r || first[r] > last[r] || !size.dyn) continue;
+    for (int q = 0; q < p->nruns; q++)
+      if (first[r] >= p->runs[q].first && last[r] <= p->runs[q].last) run_of_set[r] = q, row_floats += size.mul;
+  }
+  int64_t rows = row_floats ? o->block_bytes / 4 / row_floats / 16 * 16 : 0;
+  p->block_rows = rows < 16 ? 16 : rows;
+}
+
 /* Which values share a buffer: walking back from the output, a kernel joins
  * its value's set to a tensor it reads for the last time. */
 static void share_buffers(const actjit_graph *g, const plan *p, const plan_options *o, const int *root,
@@ -106,8 +142,10 @@ actjit_status plan_memory(const actjit_graph *g, const plan_options *o, plan *p)
   bool *live = calloc((size_t)n, sizeof *live), *assigned = calloc((size_t)n, sizeof *assigned);
   buffer *bufs = calloc((size_t)n, sizeof *bufs);
   slot *slots = calloc((size_t)n + 1, sizeof *slots);
+  int *run_of_set = malloc((size_t)n * sizeof *run_of_set);
   p->steps = calloc((size_t)n + 1, sizeof *p->steps);
-  actjit_status st = root && set && first && last && live && assigned && bufs && slots && p->steps
+  p->runs = calloc((size_t)n + 1, sizeof *p->runs);
+  actjit_status st = root && set && first && last && live && assigned && bufs && slots && run_of_set && p->steps && p->runs
                          ? ACTJIT_OK
                          : aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
   if (!st) {
@@ -137,7 +175,8 @@ actjit_status plan_memory(const actjit_graph *g, const plan_options *o, plan *p)
         last[r] = last[r] > s ? last[r] : s;
       }
     }
-    int in_set = find(set, g->input), out_set = find(set, root[g->output]), nslots = 0;
+    int in_set = find(set, g->input), out_set = find(set, root[g->output]), nslots = 0, nblocks = 0;
+    find_runs(g, p, o, first, last, root, in_set, out_set, run_of_set);
     for (int s = 0; s < p->n; s++) {
       step *k = &p->steps[s];
       for (int j = 0; j <= k->grp.nins; j++) {
@@ -146,7 +185,11 @@ actjit_status plan_memory(const actjit_graph *g, const plan_options *o, plan *p)
           extent size = shape_numel(&g->nodes[root[v]].shape);
           if (r == out_set) bufs[r] = (buffer){.kind = BUF_OUTPUT, .size = size};
           else if (r == in_set) bufs[r] = (buffer){.kind = BUF_INPUT, .size = size};
-          else bufs[r] = alloc_scratch(p, slots, &nslots, size, first[r], last[r], o->reuse);
+          else if (run_of_set[r] >= 0) {
+            extent rows = {size.mul * p->block_rows, false};
+            bufs[r] = (buffer){.kind = BUF_BLOCK, .id = nblocks++, .off_static = p->block_floats, .size = rows};
+            p->block_floats += round16(rows.mul);
+          } else bufs[r] = alloc_scratch(p, slots, &nslots, size, first[r], last[r], o->reuse);
           assigned[r] = true;
         }
         if (j < k->grp.nins) k->in[j] = bufs[r];
@@ -154,25 +197,27 @@ actjit_status plan_memory(const actjit_graph *g, const plan_options *o, plan *p)
       }
     }
   }
-  free(root), free(set), free(first), free(last), free(live), free(assigned), free(bufs), free(slots);
+  free(root), free(set), free(first), free(last), free(live), free(assigned), free(bufs), free(slots), free(run_of_set);
   if (st) plan_free(p);
   return st;
 }
 
 void plan_free(plan *p) {
   free(p->steps);
+  free(p->runs);
   *p = (plan){0};
 }
 
 bool buffer_same(const buffer *a, const buffer *b) {
-  return a->kind == b->kind && (a->kind != BUF_SCRATCH || a->id == b->id);
+  return a->kind == b->kind && (a->kind < BUF_SCRATCH || a->id == b->id);
 }
 
 static void print_buffer(strbuf *sb, const buffer *b) {
-  static const char *const names[] = {"input", "output", "scratch"};
+  static const char *const names[] = {"input", "output", "scratch", "block"};
   sb_printf(sb, "%s", names[b->kind]);
   if (b->kind == BUF_SCRATCH)
     sb_printf(sb, "%d@(%lld*N+%lld)", b->id, (long long)b->off_dyn, (long long)b->off_static);
+  if (b->kind == BUF_BLOCK) sb_printf(sb, "%d@%lld", b->id, (long long)b->off_static);
 }
 
 bool step_in_place(const step *s) {
@@ -182,9 +227,13 @@ bool step_in_place(const step *s) {
 }
 
 void plan_print(strbuf *sb, const actjit_graph *g, const plan *p) {
+  /* (the block buffers counted for one task) */
   sb_printf(sb, "# memory plan: %d kernels, scratch %lld*N+%lld floats (peak intermediate bytes %lld*N+%lld)\n", p->n,
             (long long)p->scratch_dyn, (long long)p->scratch_static, (long long)p->scratch_dyn * 4,
-            (long long)p->scratch_static * 4);
+            (long long)(p->scratch_static + p->block_floats) * 4);
+  for (int i = 0; i < p->nruns; i++)
+    sb_printf(sb, "#   depth-first: kernels %d-%d in blocks of %lld rows, block buffers %lld floats a task\n",
+              p->runs[i].first, p->runs[i].last, (long long)p->block_rows, (long long)p->block_floats);
   for (int i = 0; i < p->n; i++) {
     const step *s = &p->steps[i];
     sb_printf(sb, "#   kernel %d:", i);

@@ -17,17 +17,21 @@ static bool mixes_rows(const actjit_graph *g, const node *nd) {
   return false;
 }
 
+bool group_by_rows(const actjit_graph *g, const group *gr) {
+  bool ok = shape_numel(&g->nodes[gr->m[gr->n - 1]].shape).dyn;
+  for (int j = 0; ok && j < gr->n; j++) ok = !mixes_rows(g, &g->nodes[gr->m[j]]);
+  return ok;
+}
+
 void plan_slicing(const actjit_graph *g, const plan *p, slicing *out) {
   for (int i = 0; i < p->n; i++) {
     const group *gr = &p->steps[i].grp;
     slicing *sl = &out[i];
-    extent y = shape_numel(&g->nodes[gr->m[gr->n - 1]].shape);
-    sl->by_rows = y.dyn;
-    sl->row_out = y.mul;
+    sl->by_rows = group_by_rows(g, gr);
+    sl->row_out = shape_numel(&g->nodes[gr->m[gr->n - 1]].shape).mul;
     for (int j = 0; j < gr->nins; j++) {
       extent in = shape_numel(&g->nodes[gr->ins[j]].shape);
       sl->row_in[j] = in.dyn ? in.mul : 0;
     }
-    for (int j = 0; sl->by_rows && j < gr->n; j++) sl->by_rows = !mixes_rows(g, &g->nodes[gr->m[j]]);
   }
 }

@@ -38,7 +38,7 @@ struct actjit_kernel {
 };
 
 void actjit_compile_options_init(actjit_compile_options *o) {
-  if (o) *o = (actjit_compile_options){.opt_level = 3, .fuse = 1, .canonicalize = 1};
+  if (o) *o = (actjit_compile_options){.opt_level = 3, .fuse = 1, .canonicalize = 1, .depth_first = 1};
 }
 
 void actjit_kernel_destroy(actjit_kernel *k) {
@@ -106,7 +106,10 @@ static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) 
    * parameters are looked up after the passes, which renumber nodes. */
   strbuf dump = {0};
   pass_options po = {.training = o->training, .canonicalize = o->canonicalize};
-  plan_options pl = {.reuse = o->fuse, .donate_input = o->donate_input};
+  /* depth-first blocks: their intermediates in a quarter of L2, beside the
+   * layers' weights */
+  plan_options pl = {.reuse = o->fuse, .donate_input = o->donate_input,
+                     .block_bytes = o->fuse && o->depth_first ? k->target.l2 / 4 : 0};
   st = run_passes(k->g, &po, o->fuse, &dump);
   if (!st) st = collect_params(k);
   if (!st) st = plan_memory(k->g, &pl, &k->plan);
@@ -223,17 +226,27 @@ actjit_status actjit_kernel_io_sizes(const actjit_kernel *k, int64_t batch, size
   return ACTJIT_OK;
 }
 
+/* Tasks a depth-first run splits into, each with its block buffers. */
+static int64_t block_tasks(const actjit_kernel *k) { return k->pfor ? k->tasks : 1; }
+
+/* Scratch floats at this batch: the plan's, then each task's block area;
+ * -1 past int64_t. */
+static int64_t scratch_floats(const actjit_kernel *k, int64_t batch) {
+  int64_t dyn = scaled((extent){k->plan.scratch_dyn, true}, batch);
+  int64_t fixed = k->plan.scratch_static + block_tasks(k) * k->plan.block_floats;
+  return dyn < 0 || dyn > INT64_MAX / 4 - fixed ? -1 : dyn + fixed;
+}
+
 size_t actjit_kernel_scratch_bytes(const actjit_kernel *k, int64_t batch) {
   if (!k || batch < 0) return 0;
-  int64_t dyn = scaled((extent){k->plan.scratch_dyn, true}, batch);
-  return dyn < 0 ? SIZE_MAX : (size_t)(dyn + k->plan.scratch_static) * sizeof(float);
+  int64_t n = scratch_floats(k, batch);
+  return n < 0 ? SIZE_MAX : (size_t)n * sizeof(float);
 }
 
 static actjit_status ensure_scratch(actjit_kernel *k, int64_t batch) {
-  int64_t dyn = scaled((extent){k->plan.scratch_dyn, true}, batch);
-  if (dyn < 0 || dyn > INT64_MAX / 4 - k->plan.scratch_static)
-    return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "batch %lld is too large", (long long)batch);
-  size_t need = (size_t)(dyn + k->plan.scratch_static);
+  int64_t n = scratch_floats(k, batch);
+  if (n < 0) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "batch %lld is too large", (long long)batch);
+  size_t need = (size_t)n;
   if (need <= k->scratch_cap && k->scratch) return ACTJIT_OK;
   float *s = aj_alloc_floats(need);
   if (!s) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "cannot allocate %zu bytes of scratch", need * sizeof(float));
@@ -261,11 +274,18 @@ const char *actjit_kernel_step_name(const actjit_kernel *k, int i) {
   return k && i >= 0 && i < k->plan.n ? k->step_names[i] : NULL;
 }
 
+/* Task t's block buffers, after the plan's scratch. */
+static float *block_area(const actjit_kernel *k, int64_t batch, int64_t t) {
+  return k->scratch + scratch_floats(k, batch) - (block_tasks(k) - t) * k->plan.block_floats;
+}
+
+/* Where a buffer is (a block buffer: task 0's, for a batch of one block). */
 static float *buffer_at(actjit_kernel *k, const buffer *b, const float *in, float *out, int64_t batch) {
   switch (b->kind) {
   case BUF_INPUT: return (float *)in;
   case BUF_OUTPUT: return out;
   case BUF_SCRATCH: break;
+  case BUF_BLOCK: return block_area(k, batch, 0) + b->off_static;
   }
   return k->scratch + b->off_dyn * batch + b->off_static;
 }
@@ -327,19 +347,81 @@ actjit_status actjit_kernel_set_parallel_for(actjit_kernel *k, actjit_parallel_f
   return ACTJIT_OK;
 }
 
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* A depth-first run over the batch: task t of n takes its share of the
+ * rows, a block of plan.block_rows at a time through every kernel of the
+ * run, with its own block buffers.  seconds: each kernel's time, summed
+ * over the blocks (task 0's; the tasks run alike). */
+typedef struct block_job {
+  const actjit_kernel *k;
+  const block_run *run;
+  const float *input;
+  float *output;
+  int64_t batch, n;
+  double *seconds;
+} block_job;
+
+static void run_blocks(void *arg, int64_t t) {
+  const block_job *j = arg;
+  const actjit_kernel *k = j->k;
+  float *area = block_area(k, j->batch, t);
+  int64_t lo = j->batch * t / j->n, hi = j->batch * (t + 1) / j->n;
+  for (int64_t r = lo; r < hi; r += k->plan.block_rows) {
+    int64_t rows = hi - r < k->plan.block_rows ? hi - r : k->plan.block_rows;
+    for (int i = j->run->first; i <= j->run->last; i++) {
+      const step *s = &k->plan.steps[i];
+      const slicing *sl = &k->slicing[i];
+      const float *in[GROUP_MAX_INS];
+      for (int q = 0; q < s->grp.nins; q++)
+        in[q] = s->in[q].kind == BUF_BLOCK ? area + s->in[q].off_static
+                                           : buffer_at((actjit_kernel *)k, &s->in[q], j->input, j->output, j->batch) +
+                                                 r * sl->row_in[q];
+      float *y = s->out.kind == BUF_BLOCK ? area + s->out.off_static
+                                          : buffer_at((actjit_kernel *)k, &s->out, j->input, j->output, j->batch) +
+                                                r * sl->row_out;
+      double t0 = j->seconds && !t ? now() : 0;
+      k->steps[i](in, y, (const float *const *)k->params, rows, k->seed, r, 0, k->panels[i]);
+      if (j->seconds && !t) j->seconds[i] += now() - t0;
+    }
+  }
+}
+
+/* Every kernel of the plan, depth-first runs in blocks; seconds (or NULL):
+ * each kernel's time.  A batch of one block runs layer by layer (its block
+ * buffers hold it), its kernels split as they would be without the run. */
+static void run_plan(actjit_kernel *k, const float *input, float *output, int64_t batch, double *seconds) {
+  for (int i = 0, q = 0; i < k->plan.n;) {
+    while (q < k->plan.nruns && k->plan.runs[q].last < i) q++;
+    if (q < k->plan.nruns && k->plan.runs[q].first == i && batch > k->plan.block_rows) {
+      const block_run *r = &k->plan.runs[q++];
+      int64_t blocks = (batch + k->plan.block_rows - 1) / k->plan.block_rows;
+      block_job j = {k, r, input, output, batch, k->pfor && blocks > 1 ? (k->tasks < blocks ? k->tasks : blocks) : 1,
+                     seconds};
+      for (int s = r->first; seconds && s <= r->last; s++) seconds[s] = 0;
+      if (j.n > 1) k->pfor(k->pfor_user, j.n, run_blocks, &j);
+      else run_blocks(&j, 0);
+      i = r->last + 1;
+      continue;
+    }
+    double t0 = seconds ? now() : 0;
+    run_step(k, i, input, output, batch);
+    if (seconds) seconds[i] = now() - t0;
+    i++;
+  }
+}
+
 actjit_status actjit_kernel_run_profiled(actjit_kernel *k, const float *input, int64_t batch, float *output,
                                          double *seconds) {
   if (!k) return ACTJIT_ERR_ARGUMENT;
   if (!seconds) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_run_profiled: seconds is NULL");
   actjit_status st = prepare_run(k, input, &batch, output);
   if (st) return st;
-  for (int i = 0; i < k->plan.n; i++) {
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    run_step(k, i, input, output, batch);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    seconds[i] = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-  }
+  run_plan(k, input, output, batch, seconds);
   return ACTJIT_OK;
 }
 
@@ -347,10 +429,9 @@ actjit_status actjit_kernel_run(actjit_kernel *k, const float *input, int64_t ba
   if (!k) return ACTJIT_ERR_ARGUMENT;
   actjit_status st = prepare_run(k, input, &batch, output);
   if (st) return st;
-  if (k->pfor)
-    for (int i = 0; i < k->plan.n; i++) run_step(k, i, input, output, batch);
-  else
-    k->entry(input, output, (const float *const *)k->params, k->scratch, batch, k->seed);
+  /* (the entry runs the whole plan in one call, on this thread) */
+  if (k->pfor) run_plan(k, input, output, batch, NULL);
+  else k->entry(input, output, (const float *const *)k->params, k->scratch, batch, k->seed);
   return ACTJIT_OK;
 }
 
