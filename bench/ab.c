@@ -22,7 +22,7 @@
 #include <time.h>
 
 typedef struct side {
-  char spec[512], tuning[256];
+  char label[512], spec[512], tuning[256]; /* label: as given; spec: cut up */
   const char *path;
   actjit_compile_options o;
   actjit_graph *g;
@@ -58,6 +58,7 @@ static float uniform(float lo, float hi) {
 
 /* "path[:opts]" into s; 0 or a message. */
 static const char *parse_side(const char *arg, side *s) {
+  snprintf(s->label, sizeof s->label, "%s", arg);
   snprintf(s->spec, sizeof s->spec, "%s", arg);
   actjit_compile_options_init(&s->o);
   char *colon = strchr(s->spec, ':');
@@ -134,7 +135,7 @@ int main(int argc, char **argv) {
   if (actjit_context_create(&ctx)) return 5;
   for (int s = 0; s < 2; s++)
     if (load_side(ctx, &sd[s], batch) || !(sd[s].t = calloc((size_t)rounds, sizeof(double)))) {
-      fprintf(stderr, "actjit-ab: %s: %s\n", sd[s].spec, actjit_context_error(ctx));
+      fprintf(stderr, "actjit-ab: %s: %s\n", sd[s].label, actjit_context_error(ctx));
       return 1;
     }
   double *ratio = calloc((size_t)rounds, sizeof *ratio);
@@ -148,7 +149,7 @@ int main(int argc, char **argv) {
   }
   double lo = quantile(ratio, rounds, 0.25), hi = quantile(ratio, rounds, 0.75), mid = quantile(ratio, rounds, 0.5);
   for (int s = 0; s < 2; s++)
-    printf("%c %-40s %12.1f us (median of %d)\n", 'A' + s, sd[s].spec, quantile(sd[s].t, rounds, 0.5) * 1e6, rounds);
+    printf("%c %-40s %12.1f us (median of %d)\n", 'A' + s, sd[s].label, quantile(sd[s].t, rounds, 0.5) * 1e6, rounds);
   printf("A/B %.3f (quartiles %.3f-%.3f), batch %lld, %s clock, CPU %s\n", mid, lo, hi, (long long)batch,
          clock_id == CLOCK_MONOTONIC ? "wall" : "thread CPU", actjit_kernel_cpu(sd[0].k));
   for (int s = 0; s < 2; s++) {
