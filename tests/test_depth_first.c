@@ -34,14 +34,20 @@ static void reverse_for(void *user, int64_t n, actjit_task_fn task, void *arg) {
   for (int64_t i = n - 1; i >= 0; i--) task(arg, i);
 }
 
-static actjit_kernel *compile_blocks(pipeline *p, const test_target *t, int depth_first, int training) {
+static actjit_kernel *compile_l2(pipeline *p, const test_target *t, int depth_first, int training, const char *tuning) {
   actjit_compile_options o;
   actjit_compile_options_init(&o);
   o.cpu = t->cpu, o.features = t->features, o.training = training, o.depth_first = depth_first;
-  o.tuning = "l2=8192"; /* blocks of 16 rows */
+  o.tuning = tuning;
   actjit_kernel *k = compile_pipeline_with(p, &o);
   actjit_kernel_set_seed(k, 3);
   return k;
+}
+
+/* An L2 of 32 KiB: the 12 KiB of weights fit in half, and the blocks'
+ * 73 floats a row in a quarter make blocks of 16 rows. */
+static actjit_kernel *compile_blocks(pipeline *p, const test_target *t, int depth_first, int training) {
+  return compile_l2(p, t, depth_first, training, "l2=32768");
 }
 
 static void expect_same(const float *got, const float *want, size_t n, const char *what, int64_t batch) {
@@ -112,6 +118,13 @@ static void test_blocks_memory(void **state) {
     fail_msg("the plan does not show the depth-first run:\n%s", text);
   assert_non_null(strstr(text, "writes block0@0"));
   actjit_free(text);
+  /* an L2 of 8 KiB: the weights would come from memory for every block */
+  actjit_kernel *big = compile_l2(&p, &test_targets[0], 1, 0, "l2=8192");
+  assert_int_equal(actjit_kernel_dump(big, ACTJIT_DUMP_PASSES, &text), ACTJIT_OK);
+  assert_null(strstr(text, "depth-first"));
+  assert_true(actjit_kernel_scratch_bytes(big, 16384) > actjit_kernel_scratch_bytes(big, 1024));
+  actjit_free(text);
+  actjit_kernel_destroy(big);
   actjit_kernel_destroy(df), actjit_kernel_destroy(flat);
   unload_pipeline(&p);
 }

@@ -47,7 +47,8 @@ typedef struct plan_options {
                         reuse freed buffers; else one buffer per kernel */
   bool donate_input; /* the caller's input may be overwritten */
   int64_t block_bytes; /* depth-first runs with blocks of about this many bytes
-                          of intermediates (a share of L2); 0: none */
+                          of intermediates, of layers whose weights take at
+                          most twice that (a share of L2); 0: none */
 } plan_options;
 
 /* Do a and b name the same memory? */

@@ -84,11 +84,23 @@ static bool is_layer(kernel_form f) {
   return false;
 }
 
+/* Bytes of the weights of a kernel's linears. */
+static int64_t weight_bytes(const actjit_graph *g, const group *gr) {
+  int64_t n = 0;
+  for (int i = 0; i < gr->n; i++) {
+    const node *nd = &g->nodes[gr->m[i]];
+    if (nd->op == OP_LINEAR) n += 4 * shape_static_numel(&g->nodes[nd->args[1]].shape);
+  }
+  return n;
+}
+
 /* Depth-first runs: maximal runs of kernels that each split by rows and
- * hold two layers or more (a layer feeding a layer).  A set that only a
- * run's kernels write and read, batched and neither the caller's input nor
- * output, gets a block buffer (run_of_set[r] >= 0); block_rows makes all of
- * them about o->block_bytes. */
+ * hold two layers or more (a layer feeding a layer), whose weights fit in
+ * twice o->block_bytes: a block re-reads every weight of the run, which must
+ * come from cache (SwiGLU's 34 MB would come from memory for every block).
+ * A set that only a run's kernels write and read, batched and neither the
+ * caller's input nor output, gets a block buffer (run_of_set[r] >= 0);
+ * block_rows makes all of them about o->block_bytes. */
 static void find_runs(const actjit_graph *g, plan *p, const plan_options *o, const int *first, const int *last,
                       const int *root, int in_set, int out_set, int *run_of_set) {
   int n = g->n;
@@ -96,8 +108,10 @@ static void find_runs(const actjit_graph *g, plan *p, const plan_options *o, con
   if (!o->block_bytes) return;
   for (int s = 0; s < p->n;) {
     int e = s, layers = 0;
-    while (e < p->n && group_by_rows(g, &p->steps[e].grp)) layers += is_layer(p->steps[e++].grp.form);
-    if (layers >= 2) p->runs[p->nruns++] = (block_run){s, e - 1};
+    int64_t weights = 0;
+    for (; e < p->n && group_by_rows(g, &p->steps[e].grp); e++)
+      layers += is_layer(p->steps[e].grp.form), weights += weight_bytes(g, &p->steps[e].grp);
+    if (layers >= 2 && weights <= 2 * o->block_bytes) p->runs[p->nruns++] = (block_run){s, e - 1};
     s = e > s ? e : s + 1;
   }
   int64_t row_floats = 0;

@@ -107,7 +107,7 @@ static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) 
   strbuf dump = {0};
   pass_options po = {.training = o->training, .canonicalize = o->canonicalize};
   /* depth-first blocks: their intermediates in a quarter of L2, beside the
-   * layers' weights */
+   * layers' weights in half of it */
   plan_options pl = {.reuse = o->fuse, .donate_input = o->donate_input,
                      .block_bytes = o->fuse && o->depth_first ? k->target.l2 / 4 : 0};
   st = run_passes(k->g, &po, o->fuse, &dump);
