@@ -761,14 +761,16 @@ static actjit_status read_flatten(reader *r, actjit_value *out) {
   return *out == x ? op1(r, "identity", x, NULL, 0, out) : ACTJIT_OK;
 }
 
-/* The one node that uses value `name`, and how often it is used in all
- * (graph outputs count). */
+/* How often value `name` is used (a graph output counts), and by which
+ * node, *user (SIZE_MAX if a graph output is among the uses). */
 static int uses(const reader *r, const char *name, size_t *user) {
   int n = 0;
+  *user = SIZE_MAX;
   for (size_t i = 0; i < r->gp->n_node; i++)
     for (size_t j = 0; j < r->gp->node[i]->n_input; j++)
       if (!strcmp(r->gp->node[i]->input[j], name)) n++, *user = i;
-  for (size_t i = 0; i < r->gp->n_output; i++) n += r->gp->output[i]->name && !strcmp(r->gp->output[i]->name, name);
+  for (size_t i = 0; i < r->gp->n_output; i++)
+    if (r->gp->output[i]->name && !strcmp(r->gp->output[i]->name, name)) n++, *user = SIZE_MAX;
   return n;
 }
 
@@ -818,6 +820,55 @@ static actjit_status perm_of(reader *r, const Onnx__NodeProto *np, int rank, int
   return ACTJIT_OK;
 }
 
+static actjit_status tensor_copy(reader *r, const tensor *from, tensor *to) {
+  *to = *from;
+  to->f = NULL, to->i = NULL;
+  size_t n = from->count ? from->count : 1;
+  if ((from->f && !(to->f = malloc(n * sizeof *to->f))) || (from->i && !(to->i = malloc(n * sizeof *to->i)))) {
+    tensor_free(to);
+    return fail(r, ACTJIT_ERR_NOMEM, "out of memory");
+  }
+  if (from->f && from->count) memcpy(to->f, from->f, from->count * sizeof *to->f);
+  if (from->i && from->count) memcpy(to->i, from->i, from->count * sizeof *to->i);
+  return ACTJIT_OK;
+}
+
+/* Records ONNX value `name` as constant t (taken over). */
+static actjit_status define_constant(reader *r, const char *name, tensor *t) {
+  char q[256];
+  entry *e = NULL;
+  actjit_status st = find(r, name) ? fail(r, ACTJIT_ERR_VERIFY, "value '%s' is defined twice", quote(name, q, sizeof q))
+                                   : add_entry(r, name, &e);
+  if (st) {
+    tensor_free(t);
+    return st;
+  }
+  e->t = *t;
+  e->is_const = true;
+  return ACTJIT_OK;
+}
+
+/* Transpose of a constant (a weight, as older torch exports write
+ * Linear): the transposed constant. */
+static actjit_status fold_transpose(reader *r, entry *e) {
+  actjit_status st = ACTJIT_OK;
+  const tensor *t = constant(r, e, "operand", &st);
+  int perm[ACTJIT_MAX_RANK];
+  tensor c;
+  if (!t || (st = perm_of(r, r->np, t->rank, perm)) || (st = tensor_copy(r, t, &c))) return st;
+  int64_t stride[ACTJIT_MAX_RANK], idx[ACTJIT_MAX_RANK] = {0};
+  for (int i = t->rank - 1, s = 1; i >= 0; s *= (int)t->dims[i], i--) stride[i] = s;
+  for (int i = 0; i < t->rank; i++) c.dims[i] = t->dims[perm[i]];
+  for (size_t k = 0; k < t->count; k++) {
+    int64_t from = 0;
+    for (int i = 0; i < t->rank; i++) from += idx[i] * stride[perm[i]];
+    if (t->f) c.f[k] = t->f[from];
+    else c.i[k] = t->i[from];
+    for (int i = t->rank - 1; i >= 0 && ++idx[i] == c.dims[i]; i--) idx[i] = 0;
+  }
+  return define_constant(r, r->np->output[0], &c);
+}
+
 /* Transpose → (Log)Softmax over the last axis → the inverse Transpose: a
  * softmax over the axis the first one moves last; an identity permutation:
  * identity.  Marks the pattern's nodes done and names the last one's result. */
@@ -825,15 +876,23 @@ static actjit_status read_transpose(reader *r, actjit_value *out) {
   actjit_value x;
   int rank, perm[ACTJIT_MAX_RANK], back[ACTJIT_MAX_RANK];
   int64_t dims[ACTJIT_MAX_RANK];
-  actjit_status st = input_value(r, 0, &x);
+  actjit_status st = ACTJIT_OK;
+  entry *e = operand(r, 0, &st);
+  if (!e) return st;
+  if (is_constant(e)) {
+    *out = ACTJIT_NO_VALUE;
+    return fold_transpose(r, e);
+  }
+  st = input_value(r, 0, &x);
   if (st || (st = shape_of(r, x, &rank, dims)) || (st = perm_of(r, r->np, rank, perm))) return st;
   bool identity = true;
   for (int i = 0; i < rank; i++) identity &= perm[i] == i;
   if (identity) return op1(r, "identity", x, NULL, 0, out);
   size_t s, t;
   const Onnx__NodeProto *sm = NULL, *tr = NULL;
-  if (r->np->n_output == 1 && uses(r, r->np->output[0], &s) == 1 && s > r->node) sm = r->gp->node[s];
-  if (sm && (is_op(sm, "Softmax") || is_op(sm, "LogSoftmax")) && sm->n_output == 1 && uses(r, sm->output[0], &t) == 1)
+  if (r->np->n_output == 1 && uses(r, r->np->output[0], &s) == 1 && s != SIZE_MAX && s > r->node) sm = r->gp->node[s];
+  if (sm && (is_op(sm, "Softmax") || is_op(sm, "LogSoftmax")) && sm->n_output == 1 && uses(r, sm->output[0], &t) == 1 &&
+      t != SIZE_MAX)
     tr = r->gp->node[t];
   if (!tr || !is_op(tr, "Transpose") || tr->n_input != 1 || tr->n_output != 1)
     return fail(r, ACTJIT_ERR_UNSUPPORTED, "a Transpose is read only around a Softmax or LogSoftmax over its last axis");
@@ -868,9 +927,9 @@ static actjit_status read_split(reader *r, actjit_value *out) {
   size_t u0, u1, u2;
   const Onnx__NodeProto *sig = NULL, *mul = NULL;
   if (np->n_output == 2 && uses(r, np->output[0], &u0) == 1 && uses(r, np->output[1], &u1) == 1 &&
-      is_op(r->gp->node[u1], "Sigmoid") && r->gp->node[u1]->n_output == 1 && u1 > r->node)
+      u0 != SIZE_MAX && u1 != SIZE_MAX && is_op(r->gp->node[u1], "Sigmoid") && r->gp->node[u1]->n_output == 1 && u1 > r->node)
     sig = r->gp->node[u1];
-  if (sig && uses(r, sig->output[0], &u2) == 1 && u2 == u0 && is_op(r->gp->node[u0], "Mul"))
+  if (sig && uses(r, sig->output[0], &u2) == 1 && u2 == u0 && u0 > u1 && is_op(r->gp->node[u0], "Mul"))
     mul = r->gp->node[u0];
   if (!mul || mul->n_input != 2 || mul->n_output != 1)
     return fail(r, ACTJIT_ERR_UNSUPPORTED, "a Split is read only as the halves of a GLU (Split -> Sigmoid -> Mul)");
@@ -940,19 +999,6 @@ static actjit_status read_constant(reader *r) {
   return ACTJIT_OK;
 }
 
-static actjit_status tensor_copy(reader *r, const tensor *from, tensor *to) {
-  *to = *from;
-  to->f = NULL, to->i = NULL;
-  size_t n = from->count ? from->count : 1;
-  if ((from->f && !(to->f = malloc(n * sizeof *to->f))) || (from->i && !(to->i = malloc(n * sizeof *to->i)))) {
-    tensor_free(to);
-    return fail(r, ACTJIT_ERR_NOMEM, "out of memory");
-  }
-  if (from->f && from->count) memcpy(to->f, from->f, from->count * sizeof *to->f);
-  if (from->i && from->count) memcpy(to->i, from->i, from->count * sizeof *to->i);
-  return ACTJIT_OK;
-}
-
 /* Identity of a constant is a copy of the constant; of a value, identity. */
 static actjit_status read_identity(reader *r, actjit_value *out) {
   actjit_status st = ACTJIT_OK;
@@ -962,19 +1008,8 @@ static actjit_status read_identity(reader *r, actjit_value *out) {
   const tensor *t = constant(r, e, "operand", &st);
   tensor copy;
   if (!t || (st = tensor_copy(r, t, &copy))) return st;
-  const char *name = r->np->output[0];
-  char q[256];
-  entry *alias = NULL;
-  if (find(r, name)) st = fail(r, ACTJIT_ERR_VERIFY, "value '%s' is defined twice", quote(name, q, sizeof q));
-  else st = add_entry(r, name, &alias);
-  if (st) {
-    tensor_free(&copy);
-    return st;
-  }
-  alias->t = copy;
-  alias->is_const = true;
   *out = ACTJIT_NO_VALUE;
-  return ACTJIT_OK;
+  return define_constant(r, r->np->output[0], &copy);
 }
 
 typedef struct op_row {
