@@ -709,6 +709,7 @@ static int cmd_bench(session *s, int argc, char **argv) {
     else w[i] = actjit_graph_param_data(s->g, i); /* an ONNX model's own */
   }
   bool header = false;
+  if (s->is_onnx) bo.ort_model = model;
   rc = bench_graph(&bo, model, s->g, weights || s->is_onnx ? w : NULL, &header);
   free(w);
   return rc;
