@@ -161,14 +161,16 @@ const float *actjit_graph_param_data(const actjit_graph *g, int i);
  * ModelProto), `path` its file, which labels messages and locates external
  * data (`location` relative to the model's folder; NULL: external data is
  * refused).  The graph's input is the model's first graph input (a
- * symbolic first dim, `dim_param`, is the batch), its output the model's
- * single output; initializers become parameters holding their values (one
+ * symbolic first dim, `dim_param`, is the batch; with ACTJIT_ONNX_BATCH in
+ * flags a first dim the model gives a size is the batch too), its output
+ * the model's single output; initializers become parameters holding their values (one
  * element: constants), bound at compile.  Ops and opsets: README, "From
  * ONNX"; anything else fails with one line naming the node (index, name,
  * op_type) and the opset. */
+#define ACTJIT_ONNX_BATCH 1u
 actjit_status actjit_graph_from_onnx(actjit_context *ctx, const void *bytes, size_t len, const char *path,
-                                     actjit_graph **out);
-actjit_status actjit_graph_from_onnx_file(actjit_context *ctx, const char *path, actjit_graph **out);
+                                     unsigned flags, actjit_graph **out);
+actjit_status actjit_graph_from_onnx_file(actjit_context *ctx, const char *path, unsigned flags, actjit_graph **out);
 
 /* The textual IR of the graph; free with actjit_free. */
 actjit_status actjit_graph_print(const actjit_graph *g, char **text);

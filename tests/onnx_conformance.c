@@ -118,7 +118,7 @@ static selection select_model(const Onnx__ModelProto *m, const char **why) {
  * refuses it as unsupported, else 1; *why says why. */
 static int run_set(Onnx__ModelProto *m, const char *dir, const char *set, const char *label, char *why, size_t wlen) {
   Onnx__GraphProto *g = m->graph;
-  char path[8400];
+  char path[2700];
   /* The run-time inputs after the first become initializers. */
   size_t nreal = 0, first = 0;
   const Onnx__ValueInfoProto **real = calloc(g->n_input + 1, sizeof *real);
@@ -138,7 +138,7 @@ static int run_set(Onnx__ModelProto *m, const char *dir, const char *set, const 
   for (size_t i = 0; i < g->n_input; i++)
     if (g->input[i] == real[0]) first = i;
   size_t ninit = g->n_initializer;
-  memcpy(inits, g->initializer, ninit * sizeof *inits);
+  if (ninit) memcpy(inits, g->initializer, ninit * sizeof *inits);
   for (size_t i = 0; i < nreal; i++) {
     snprintf(path, sizeof path, "%s/%s/input_%zu.pb", dir, set, i);
     Onnx__TensorProto *t = read_pb(path);
@@ -178,7 +178,7 @@ static int run_set(Onnx__ModelProto *m, const char *dir, const char *set, const 
   actjit_compile_options o;
   actjit_compile_options_init(&o);
   actjit_status st = actjit_context_create(&ctx);
-  if (!st && (st = actjit_graph_from_onnx(ctx, buf, len, label, &ag)) == ACTJIT_ERR_UNSUPPORTED) rc = 2;
+  if (!st && (st = actjit_graph_from_onnx(ctx, buf, len, label, 0, &ag)) == ACTJIT_ERR_UNSUPPORTED) rc = 2;
   if (!st) st = actjit_compile(ag, &o, &k);
   if (st) {
     snprintf(why, wlen, "%s", ctx ? actjit_context_error(ctx) : "no context");
@@ -254,7 +254,7 @@ int main(int argc, char **argv) {
       return 1;
     }
     for (int i = 0; i < n; i++) {
-      char dir[8192], path[8300], label[8300];
+      char dir[2400], path[2500], label[2500];
       snprintf(dir, sizeof dir, "%s/%s", sdir, list[i]->d_name);
       snprintf(path, sizeof path, "%s/model.onnx", dir);
       snprintf(label, sizeof label, "%s/%s", suites[s], list[i]->d_name);

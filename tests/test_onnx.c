@@ -93,7 +93,8 @@ static void test_torch_cases(void **state) {
     actjit_context *ctx;
     actjit_graph *g;
     assert_int_equal(actjit_context_create(&ctx), ACTJIT_OK);
-    if (actjit_graph_from_onnx_file(ctx, path, &g)) fail_msg("%s", actjit_context_error(ctx));
+    /* The first dim is the batch, also in static_batch, which gives it a size. */
+    if (actjit_graph_from_onnx_file(ctx, path, ACTJIT_ONNX_BATCH, &g)) fail_msg("%s", actjit_context_error(ctx));
     /* Unfused too at one opset: the same ops, and half the compile time. */
     actjit_kernel *kf = compile(g, 1), *ku = strstr(name, "_op13") ? compile(g, 0) : NULL;
     char got[512];
@@ -138,6 +139,26 @@ static void test_torch_cases(void **state) {
   assert_true(ncases >= 80);
 }
 
+/* A first dim the model gives a size is the batch only with ACTJIT_ONNX_BATCH. */
+static void test_static_batch(void **state) {
+  (void)state;
+  actjit_context *ctx;
+  actjit_graph *g;
+  int rank;
+  int64_t dims[ACTJIT_MAX_RANK];
+  assert_int_equal(actjit_context_create(&ctx), ACTJIT_OK);
+  for (unsigned flags = 0; flags <= ACTJIT_ONNX_BATCH; flags += ACTJIT_ONNX_BATCH) {
+    if (actjit_graph_from_onnx_file(ctx, CASES "/cases/static_batch_op13.onnx", flags, &g))
+      fail_msg("%s", actjit_context_error(ctx));
+    assert_int_equal(actjit_graph_value_shape(g, actjit_graph_get_input(g), &rank, dims), ACTJIT_OK);
+    assert_int_equal(rank, 2);
+    assert_int_equal(dims[0], flags ? ACTJIT_DYN : 2);
+    assert_int_equal(dims[1], 16);
+    actjit_graph_destroy(g);
+  }
+  actjit_context_destroy(ctx);
+}
+
 /* The tutorial module, exported: the same kernels as ir/mlp.air. */
 static void test_tutorial_kernels(void **state) {
   (void)state;
@@ -152,7 +173,7 @@ static void test_tutorial_kernels(void **state) {
   for (int opset = 11; opset <= 17; opset += 2) {
     char path[256];
     snprintf(path, sizeof path, CASES "/cases/tutorial_op%d.onnx", opset == 15 ? 17 : opset);
-    if (actjit_graph_from_onnx_file(ctx, path, &g)) fail_msg("%s", actjit_context_error(ctx));
+    if (actjit_graph_from_onnx_file(ctx, path, 0, &g)) fail_msg("%s", actjit_context_error(ctx));
     actjit_kernel *k = compile(g, 1);
     kernel_ops(k, got, sizeof got);
     assert_string_equal(got, want);
@@ -216,7 +237,7 @@ static void refused(const char *name, actjit_status st, const char *what) {
   actjit_context *ctx;
   actjit_graph *g = NULL;
   assert_int_equal(actjit_context_create(&ctx), ACTJIT_OK);
-  actjit_status got = actjit_graph_from_onnx_file(ctx, path, &g);
+  actjit_status got = actjit_graph_from_onnx_file(ctx, path, 0, &g);
   const char *msg = actjit_context_error(ctx);
   if (got != st || !strstr(msg, path) || !strstr(msg, what) || strchr(msg, '\n'))
     fail_msg("%s: got %s '%s', expected %s naming the file and '%s'", name, actjit_status_name(got), msg,
@@ -320,7 +341,7 @@ static void run_model(const char *name, float *y, size_t ny) {
   actjit_context *ctx;
   actjit_graph *g;
   assert_int_equal(actjit_context_create(&ctx), ACTJIT_OK);
-  if (actjit_graph_from_onnx_file(ctx, path, &g)) fail_msg("%s", actjit_context_error(ctx));
+  if (actjit_graph_from_onnx_file(ctx, path, 0, &g)) fail_msg("%s", actjit_context_error(ctx));
   actjit_kernel *k = compile(g, 1);
   size_t nin, nout;
   assert_int_equal(actjit_kernel_io_sizes(k, 3, &nin, &nout), ACTJIT_OK);
@@ -372,7 +393,7 @@ static void test_refusals(void **state) {
   assert_int_equal(actjit_context_create(&ctx), ACTJIT_OK);
   for (size_t n = 0; n < len; n += 1 + n / 64) {
     actjit_graph *g = NULL;
-    if (!actjit_graph_from_onnx(ctx, b, n, "cut.onnx", &g)) fail_msg("a prefix of %zu bytes read as a model", n);
+    if (!actjit_graph_from_onnx(ctx, b, n, "cut.onnx", 0, &g)) fail_msg("a prefix of %zu bytes read as a model", n);
     assert_null(g);
     assert_null(strchr(actjit_context_error(ctx), '\n'));
   }
@@ -447,6 +468,7 @@ int main(void) {
     cmocka_unit_test(test_detect),
     cmocka_unit_test(test_torch_cases),
     cmocka_unit_test(test_tutorial_kernels),
+    cmocka_unit_test(test_static_batch),
     cmocka_unit_test_setup_teardown(test_external_data, setup_tmp, teardown_tmp),
     cmocka_unit_test_setup_teardown(test_refusals, setup_tmp, teardown_tmp),
     cmocka_unit_test(test_custom_module_printout),

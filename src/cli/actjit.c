@@ -431,7 +431,11 @@ static int load_model(session *s, const char *path, int in_rank, const int64_t *
     if (shape_given)
       return complain(EXIT_USAGE, "%s: --input-shape is only for PyTorch print-outs; an ONNX model declares its input",
                       path);
-    st = actjit_graph_from_onnx(s->ctx, s->text, s->text_len, path, &s->g);
+    /* A first dim the model gives a size is the batch where the caller has
+     * one (run's X, bench's --shape), unless the graph then does not build. */
+    bool batch = in_rank > 0 && in_dims[0] == ACTJIT_DYN;
+    st = actjit_graph_from_onnx(s->ctx, s->text, s->text_len, path, batch ? ACTJIT_ONNX_BATCH : 0, &s->g);
+    if (st && batch) st = actjit_graph_from_onnx(s->ctx, s->text, s->text_len, path, 0, &s->g);
   } else if (*is_torch) {
     st = torch_seq_parse(s->ctx, s->text, s->text_len, path, in_rank, in_dims, &s->g);
     if (st == ACTJIT_ERR_ARGUMENT && in_rank == 0)

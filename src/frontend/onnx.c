@@ -69,6 +69,7 @@ typedef struct reader {
   actjit_graph *g;
   const char *file;              /* labels messages */
   const char *path;              /* locates external data; NULL: none */
+  unsigned flags;                /* ACTJIT_ONNX_BATCH */
   const Onnx__GraphProto *gp;
   int64_t opset;
   entry *e;
@@ -1077,7 +1078,9 @@ static actjit_status read_input(reader *r, const Onnx__ValueInfoProto *vi) {
   int64_t dims[ACTJIT_MAX_RANK];
   for (size_t i = 0; i < rank; i++) {
     const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
-    if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && d->dim_value >= 0) dims[i] = d->dim_value;
+    if (i == 0 && d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && (r->flags & ACTJIT_ONNX_BATCH))
+      dims[i] = ACTJIT_DYN;
+    else if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && d->dim_value >= 0) dims[i] = d->dim_value;
     else if (i == 0 && d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM) dims[i] = ACTJIT_DYN;
     else return fail(r, ACTJIT_ERR_UNSUPPORTED, "input '%s': dim %zu must be a size%s", q, i, i ? "" : " or the batch (dim_param)");
   }
@@ -1172,10 +1175,10 @@ static actjit_status read_graph(reader *r, const Onnx__ModelProto *m) {
 bool onnx_detect(const void *bytes, size_t len) { return len >= 1 && ((const unsigned char *)bytes)[0] == 0x08; }
 
 actjit_status actjit_graph_from_onnx(actjit_context *ctx, const void *bytes, size_t len, const char *path,
-                                     actjit_graph **out) {
+                                     unsigned flags, actjit_graph **out) {
   if (!ctx || (!bytes && len) || !out) return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "actjit_graph_from_onnx: NULL argument");
   *out = NULL;
-  reader r = {.ctx = ctx, .file = path ? path : "<onnx>", .path = path};
+  reader r = {.ctx = ctx, .file = path ? path : "<onnx>", .path = path, .flags = flags};
   Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, bytes);
   if (!m) return fail(&r, ACTJIT_ERR_PARSE, "not an ONNX model: the protobuf does not decode (truncated or corrupt)");
   actjit_status st = actjit_graph_create(ctx, &r.g);
@@ -1192,7 +1195,7 @@ actjit_status actjit_graph_from_onnx(actjit_context *ctx, const void *bytes, siz
   return ACTJIT_OK;
 }
 
-actjit_status actjit_graph_from_onnx_file(actjit_context *ctx, const char *path, actjit_graph **out) {
+actjit_status actjit_graph_from_onnx_file(actjit_context *ctx, const char *path, unsigned flags, actjit_graph **out) {
   if (!ctx || !path || !out) return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "actjit_graph_from_onnx_file: NULL argument");
   *out = NULL;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -1219,7 +1222,7 @@ actjit_status actjit_graph_from_onnx_file(actjit_context *ctx, const char *path,
     got += (size_t)k;
   }
   close(fd);
-  actjit_status st = got == len ? actjit_graph_from_onnx(ctx, buf, len, path, out)
+  actjit_status st = got == len ? actjit_graph_from_onnx(ctx, buf, len, path, flags, out)
                                 : aj_error(ctx, ACTJIT_ERR_IO, "%s: read error", path);
   free(buf);
   return st;

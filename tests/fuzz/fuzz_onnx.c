@@ -1,7 +1,7 @@
 /* The ONNX reader.  The input is a model file; it is also written beside
  * the model as data.bin, so that a `location` of external data can name a
  * file that exists (and "../", absolute and missing locations are tried by
- * mutation).  Every input either builds a verified graph whose parameters
+ * mutation); an odd size reads the first dim as the batch (ACTJIT_ONNX_BATCH).  Every input either builds a verified graph whose parameters
  * all hold their values and whose print-out is a print -> parse fixed
  * point, or fails with a one-line error naming the model file. */
 #include "fuzz_common.h"
@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   actjit_context *ctx = fuzz_context(&e);
   (void)onnx_detect(data, size);
   actjit_graph *g = NULL;
-  actjit_status st = actjit_graph_from_onnx(ctx, data, size, path, &g);
+  actjit_status st = actjit_graph_from_onnx(ctx, data, size, path, size % 2 ? ACTJIT_ONNX_BATCH : 0, &g);
   if (st) {
     fuzz_check_failure(ctx, &e, st, path);
     FUZZ_CHECK(!g, "a failed read returned a graph");

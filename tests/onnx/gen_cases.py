@@ -3,7 +3,7 @@
 python3-torch) into tests/onnx/cases/, with goldens that tests/test_onnx.c
 checks without Python.  Run: /usr/bin/python3 tests/onnx/gen_cases.py
 
-Each case is NAME.onnx (batch dim dynamic: dynamic_axes), and for each batch
+Each case is NAME.onnx (batch dim dynamic: dynamic_axes, but static_batch's), and for each batch
 B of the case NAME.bB.npy, torch's output on the input every element i of
 which is x(i) below (the test computes the same input in C, so that no
 input is stored).  cases.txt lists one case a line:
@@ -126,6 +126,8 @@ def cases():
     yield "linear_3d", nn.Sequential(nn.Linear(6, 4), nn.Tanh()), (5, 6), (1, 7), "linear,tanh", "-"
     yield "residual", Residual(16), (16,), (1, 7), "linear,relu,add", "-"
     yield "swiglu", SwiGLU(16, 32), (16,), (1, 7), "linear,silu,mul", "-"
+    # exported without dynamic_axes: a batch of 2 in the file, read as the batch by ACTJIT_ONNX_BATCH
+    yield "static_batch", mlp(nn.ReLU()), (16,), (2, 7), "linear,relu", "-"
 
 
 def main():
@@ -137,9 +139,9 @@ def main():
             case = "%s_op%d" % (name, opset)
             path = os.path.join(OUT, case + ".onnx")
             try:
+                dynamic = {} if name == "static_batch" else {"x": {0: "N"}, "y": {0: "N"}}
                 torch.onnx.export(model, x_of((2,) + dims), path, opset_version=opset, input_names=["x"],
-                                  output_names=["y"], dynamic_axes={"x": {0: "N"}, "y": {0: "N"}},
-                                  do_constant_folding=True)
+                                  output_names=["y"], dynamic_axes=dynamic, do_constant_folding=True)
             except Exception as e:  # torch does not write this op at this opset
                 print("%s: not exported: %s" % (case, str(e).splitlines()[0]), file=sys.stderr)
                 continue
