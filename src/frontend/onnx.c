@@ -96,9 +96,10 @@ __attribute__((format(printf, 3, 4))) static actjit_status fail(reader *r, actji
                   *nm ? "'" : "", op, (long long)r->opset, msg);
 }
 
-/* A builder call failed: its message, prefixed with the node. */
-static actjit_status rethrow(reader *r, actjit_status s) {
+/* The status of a builder call; on failure its message, prefixed with the node. */
+static actjit_status built(reader *r, actjit_status s) {
   char why[512];
+  if (!s) return ACTJIT_OK;
   snprintf(why, sizeof why, "%s", actjit_context_error(r->ctx));
   return fail(r, s, "%s", why);
 }
@@ -300,7 +301,7 @@ static actjit_status define(reader *r, const char *name, actjit_value v) {
   actjit_status st = add_entry(r, name, &e);
   if (st) return st;
   e->v = v;
-  return actjit_graph_set_name(r->g, v, name) ? rethrow(r, ACTJIT_ERR_VERIFY) : ACTJIT_OK;
+  return built(r, actjit_graph_set_name(r->g, v, name));
 }
 
 /* The entry of input i of the current node; NULL (and an error) if absent. */
@@ -372,9 +373,8 @@ static actjit_status new_param(reader *r, const char *base, int rank, const int6
   fresh_name(r, base, name, sizeof name);
   int64_t n = 1;
   for (int i = 0; i < rank; i++) n *= dims[i];
-  if (actjit_graph_param(r->g, name, rank, dims, v) || actjit_graph_param_set_data(r->g, name, data, (size_t)n))
-    return rethrow(r, ACTJIT_ERR_VERIFY);
-  return ACTJIT_OK;
+  actjit_status st = actjit_graph_param(r->g, name, rank, dims, v);
+  return built(r, st ? st : actjit_graph_param_set_data(r->g, name, data, (size_t)n));
 }
 
 /* The graph value of entry e: a constant goes into the graph on first use,
@@ -384,7 +384,7 @@ static actjit_status value_of(reader *r, entry *e, actjit_value *v) {
   if (e->v == ACTJIT_NO_VALUE) {
     const tensor *t = float_constant(r, e, "operand", &st);
     if (!t) return st;
-    if (t->count == 1) st = actjit_graph_const(r->g, NULL, t->rank, t->dims, t->f, &e->v) ? rethrow(r, ACTJIT_ERR_VERIFY) : 0;
+    if (t->count == 1) st = built(r, actjit_graph_const(r->g, NULL, t->rank, t->dims, t->f, &e->v));
     else if (t->rank == 0 || !t->count)
       st = fail(r, ACTJIT_ERR_UNSUPPORTED, "an empty constant operand");
     else st = new_param(r, e->name, t->rank, t->dims, t->f, &e->v);
@@ -400,7 +400,7 @@ static actjit_status input_value(reader *r, size_t i, actjit_value *v) {
 }
 
 static actjit_status shape_of(reader *r, actjit_value v, int *rank, int64_t dims[ACTJIT_MAX_RANK]) {
-  return actjit_graph_value_shape(r->g, v, rank, dims) ? rethrow(r, ACTJIT_ERR_VERIFY) : ACTJIT_OK;
+  return built(r, actjit_graph_value_shape(r->g, v, rank, dims));
 }
 
 /* ------------------------------------------------------------- attributes */
@@ -446,7 +446,7 @@ static actjit_status attr_axis(reader *r, const char *name, int64_t def, int ran
 /* Appends op(args) {attrs}; *v its value. */
 static actjit_status op(reader *r, const char *name, const actjit_value *args, int nargs, const actjit_attr *attrs,
                         int nattrs, actjit_value *v) {
-  return actjit_graph_op(r->g, name, args, nargs, attrs, nattrs, v) ? rethrow(r, ACTJIT_ERR_VERIFY) : ACTJIT_OK;
+  return built(r, actjit_graph_op(r->g, name, args, nargs, attrs, nattrs, v));
 }
 
 static actjit_status op1(reader *r, const char *name, actjit_value x, const actjit_attr *attrs, int nattrs,
@@ -461,7 +461,7 @@ static actjit_status op2(reader *r, const char *name, actjit_value a, actjit_val
 
 static actjit_status scalar(reader *r, double c, actjit_value *v) {
   float f = (float)c;
-  return actjit_graph_const(r->g, NULL, 0, NULL, &f, v) ? rethrow(r, ACTJIT_ERR_VERIFY) : ACTJIT_OK;
+  return built(r, actjit_graph_const(r->g, NULL, 0, NULL, &f, v));
 }
 
 /* x * a + b, leaving out what is the identity. */
@@ -1085,9 +1085,9 @@ static actjit_status read_input(reader *r, const Onnx__ValueInfoProto *vi) {
     else return fail(r, ACTJIT_ERR_UNSUPPORTED, "input '%s': dim %zu must be a size%s", q, i, i ? "" : " or the batch (dim_param)");
   }
   actjit_value v;
-  if (actjit_graph_input(r->g, vi->name, (int)rank, dims, &v)) return rethrow(r, ACTJIT_ERR_VERIFY);
   entry *e;
-  actjit_status st = add_entry(r, vi->name, &e);
+  actjit_status st = built(r, actjit_graph_input(r->g, vi->name, (int)rank, dims, &v));
+  if (!st) st = add_entry(r, vi->name, &e);
   if (!st) e->v = v;
   return st;
 }
@@ -1167,9 +1167,9 @@ static actjit_status read_graph(reader *r, const Onnx__ModelProto *m) {
   entry *e = find(r, oname);
   if (!e || e->v == ACTJIT_NO_VALUE)
     return fail(r, ACTJIT_ERR_UNSUPPORTED, "output '%s' is not computed from the input", quote(oname, q, sizeof q));
-  if (actjit_graph_output(r->g, e->v)) return rethrow(r, ACTJIT_ERR_VERIFY);
+  if ((st = built(r, actjit_graph_output(r->g, e->v)))) return st;
   if ((st = check_output(r, gp->output[0], e->v))) return st;
-  return actjit_graph_verify(r->g) ? rethrow(r, ACTJIT_ERR_VERIFY) : ACTJIT_OK;
+  return built(r, actjit_graph_verify(r->g));
 }
 
 bool onnx_detect(const void *bytes, size_t len) { return len >= 1 && ((const unsigned char *)bytes)[0] == 0x08; }
