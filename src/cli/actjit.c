@@ -58,10 +58,11 @@ static const char usage_run[] =
     "  other dims must match the model's.  Every parameter of the model must be in\n"
     "  W.safetensors under its name (a state_dict key such as 0.weight) with its\n"
     "  shape, and W.safetensors may hold nothing else; an ONNX model (told apart by\n"
-    "  content) holds its own weights and takes no --weights.  For a PyTorch print-out the\n"
-    "  model's input is X.npy's shape with dim 0 as N (a 1-D X is one sample),\n"
-    "  unless --input-shape is given.  --threads N runs each kernel's batch slices\n"
-    "  on N threads.  --verbose (-v) says what was done: the model's shapes, the\n"
+    "  content) holds its own weights and takes no --weights.  For a PyTorch\n"
+    "  print-out the model's input is X.npy's shape with dim 0 as N (a 1-D X is one\n"
+    "  sample), unless --input-shape is given; an ONNX model's first dim is the\n"
+    "  batch.  --threads N runs each kernel's batch slices on N threads.  --verbose\n"
+    "  (-v) says what was done: the model's shapes, the\n"
     "  target, the kernels, the threads and the times.  --no-fuse: one kernel per\n"
     "  op; --no-canonicalize: activations written in primitives (x * sigmoid(x),\n"
     "  GELU as torch.onnx.export writes it) are compiled as written instead of as\n"
@@ -88,12 +89,14 @@ static const char usage_bench[] =
     "                    [--training] [--no-canonicalize] [--cpu NAME] [--features STR]\n"
     "  Times MODEL fused, unfused and through the scalar reference beside a memcpy of\n"
     "  the input's bytes, after checking both kernels against the reference.  Weights\n"
-    "  come from W.safetensors or are random (PyTorch's default init).  --shape such\n"
-    "  as 16384x1024 fixes the input (its first dim the batch); otherwise batch sizes\n"
-    "  are swept.  Flags:\n";
+    "  come from W.safetensors or are random (PyTorch's default init); an ONNX model's\n"
+    "  are its own, and ONNX Runtime times the same file (bench/ort_run.js, Node.js and\n"
+    "  onnxruntime-node: README).  --shape such as 16384x1024 fixes the input (its\n"
+    "  first dim the batch); otherwise batch sizes are swept.  Flags:\n";
 
 static const char usage_common[] =
-    "MODEL is textual IR or a PyTorch nn.Sequential print-out (print(model)).\n"
+    "MODEL is textual IR, a PyTorch nn.Sequential print-out (print(model)) or an\n"
+    "ONNX model (torch.onnx.export), told apart by content.\n"
     "A print-out does not give the input shape: dump and check take [N, in_features]\n"
     "from its first Linear unless --input-shape DIMS is given, e.g. N,784 or N,3,32\n"
     "(N: the batch).  Supported modules: ";
