@@ -115,8 +115,10 @@ static selection select_model(const Onnx__ModelProto *m, const char **why) {
 }
 
 /* Runs data set `set` of the model: 0 if it agrees, 2 if the reader
- * refuses it as unsupported, else 1; *why says why. */
-static int run_set(Onnx__ModelProto *m, const char *dir, const char *set, const char *label, char *why, size_t wlen) {
+ * refuses it as unsupported, else 1; *why says why.  *worst: the largest
+ * error seen, as a fraction of the tolerance. */
+static int run_set(Onnx__ModelProto *m, const char *dir, const char *set, const char *label, double *worst, char *why,
+                   size_t wlen) {
   Onnx__GraphProto *g = m->graph;
   char path[2700];
   /* The run-time inputs after the first become initializers. */
@@ -206,6 +208,7 @@ static int run_set(Onnx__ModelProto *m, const char *dir, const char *set, const 
       snprintf(why, wlen, "%s: element %zu is %.9g, ONNX's %.9g", set, i, out[i], yf[i]);
       goto done;
     }
+    if (d == d && isfinite(yf[i])) *worst = fmax(*worst, d / (ATOL + RTOL * fabs((double)yf[i])));
   }
   rc = 0;
 done:
@@ -244,6 +247,7 @@ int main(int argc, char **argv) {
   }
   ex[elen] = '\0';
   int passed = 0, failed = 0, skipped = 0, refused = 0, wrong = 0;
+  double all_worst = 0;
   for (size_t s = 0; s < sizeof suites / sizeof *suites; s++) {
     char sdir[2048];
     snprintf(sdir, sizeof sdir, "%.2000s/%s", argv[1], suites[s]);
@@ -272,15 +276,17 @@ int main(int argc, char **argv) {
         int ns = scandir(dir, &sets, NULL, by_name), nrun = 0;
         char why[1024] = "";
         int bad = 0;
+        double worst = 0;
         for (int j = 0; j < ns; j++) {
           if (!bad && !strncmp(sets[j]->d_name, "test_data_set_", 14)) {
-            bad = run_set(m, dir, sets[j]->d_name, label, why, sizeof why);
+            bad = run_set(m, dir, sets[j]->d_name, label, &worst, why, sizeof why);
             nrun++;
           }
           free(sets[j]);
         }
         if (ns >= 0) free(sets);
         if (!nrun) bad = 1, snprintf(why, sizeof why, "no data set");
+        if (!bad) snprintf(why, sizeof why, "largest error %.2g of the tolerance", worst), all_worst = fmax(all_worst, worst);
         bool expect = listed(ex, label);
         printf("%s  %-55s %s%s\n", bad == 2 ? "refused" : bad ? "FAILED " : "passed ", label, why,
                bad == 2 && !expect ? " (NOT in the expected refusals)" : !bad && expect ? "(listed as refused: update the list)" : "");
@@ -292,8 +298,9 @@ int main(int argc, char **argv) {
     }
     free(list);
   }
-  printf("\n%d selected: %d passed, %d refused (unsupported), %d failed, %d skipped\n",
-         passed + refused + failed + skipped, passed, refused, failed, skipped);
+  printf("\n%d selected: %d passed, %d refused (unsupported), %d failed, %d skipped; the largest error of a pass: "
+         "%.2g of the tolerance (rtol %g, atol %g)\n",
+         passed + refused + failed + skipped, passed, refused, failed, skipped, all_worst, RTOL, ATOL);
   free(ex);
   return wrong ? 1 : 0;
 }
