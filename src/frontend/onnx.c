@@ -359,10 +359,11 @@ static actjit_status scalar_of(reader *r, entry *e, const char *what, double *x)
   return ACTJIT_OK;
 }
 
-/* `base`, or base#2, base#3, ... if the graph has that name already. */
+/* `base`, or base#2, base#3, ... if the graph has that name already (base
+ * cut short to fit buf, the suffix never). */
 static const char *fresh_name(reader *r, const char *base, char *buf, size_t len) {
   snprintf(buf, len, "%s", base);
-  for (int k = 2; ir_find(r->g, buf, strlen(buf)); k++) snprintf(buf, len, "%s#%d", base, k);
+  for (int k = 2; ir_find(r->g, buf, strlen(buf)); k++) snprintf(buf, len, "%.*s#%d", (int)len - 16, base, k);
   return buf;
 }
 
