@@ -375,6 +375,42 @@ static void test_external_data(void **state) {
   assert_memory_equal(want, got, sizeof want);
 }
 
+/* Both Gemm weights renamed to 600-byte names that differ only at the end. */
+static char long_names[2][601];
+static char *saved_names[2][2];
+
+static void long_weight_names(Onnx__ModelProto *m, int undo) {
+  Onnx__GraphProto *g = m->graph;
+  for (int k = 0, n = 0; n < 2 && k < (int)g->n_node; k++) {
+    Onnx__NodeProto *nd = g->node[k];
+    if (strcmp(nd->op_type, "Gemm")) continue;
+    Onnx__TensorProto *w = NULL;
+    for (size_t i = 0; i < g->n_initializer; i++)
+      if (!strcmp(g->initializer[i]->name, undo ? long_names[n] : nd->input[1])) w = g->initializer[i];
+    assert_non_null(w);
+    if (undo) {
+      w->name = saved_names[n][0], nd->input[1] = saved_names[n][1];
+    } else {
+      memset(long_names[n], 'w', 600);
+      long_names[n][599] = (char)('0' + n);
+      saved_names[n][0] = w->name, saved_names[n][1] = nd->input[1];
+      w->name = nd->input[1] = long_names[n];
+    }
+    n++;
+  }
+}
+
+/* Names too long for a parameter's are cut short, and stay apart. */
+static void test_long_names(void **state) {
+  (void)state;
+  float want[24], got[24];
+  write_model("inline.onnx", NULL);
+  run_model("inline.onnx", want, 24);
+  write_model("long_names.onnx", long_weight_names);
+  run_model("long_names.onnx", got, 24);
+  assert_memory_equal(want, got, sizeof want);
+}
+
 static void test_refusals(void **state) {
   (void)state;
   write_model("unknown_op.onnx", unknown_op);
@@ -471,6 +507,7 @@ int main(void) {
     cmocka_unit_test(test_static_batch),
     cmocka_unit_test_setup_teardown(test_external_data, setup_tmp, teardown_tmp),
     cmocka_unit_test_setup_teardown(test_refusals, setup_tmp, teardown_tmp),
+    cmocka_unit_test_setup_teardown(test_long_names, setup_tmp, teardown_tmp),
     cmocka_unit_test(test_custom_module_printout),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
