@@ -149,6 +149,29 @@ actjit_status actjit_graph_param_info(const actjit_graph *g, int i,
                                       const char **name, int *rank,
                                       int64_t dims[ACTJIT_MAX_RANK]);
 
+/* Gives parameter `name` its values (a copy: `count` floats, row-major, its
+ * declared shape's count).  A kernel compiled from the graph starts with
+ * every parameter that holds values bound to them (actjit_kernel_bind may
+ * still replace them); the ONNX reader sets them from the initializers. */
+actjit_status actjit_graph_param_set_data(actjit_graph *g, const char *name, const float *data, size_t count);
+/* The values parameter i holds, NULL if none (borrowed from the graph). */
+const float *actjit_graph_param_data(const actjit_graph *g, int i);
+
+/* Reads an ONNX model: `bytes` is the content of a .onnx file (protobuf
+ * ModelProto), `path` its file, which labels messages and locates external
+ * data (`location` relative to the model's folder; NULL: external data is
+ * refused).  The graph's input is the model's first graph input (a
+ * symbolic first dim, `dim_param`, is the batch; with ACTJIT_ONNX_BATCH in
+ * flags a first dim the model gives a size is the batch too), its output
+ * the model's single output; initializers become parameters holding their values (one
+ * element: constants), bound at compile.  Ops and opsets: README, "From
+ * ONNX"; anything else fails with one line naming the node (index, name,
+ * op_type) and the opset. */
+#define ACTJIT_ONNX_BATCH 1u
+actjit_status actjit_graph_from_onnx(actjit_context *ctx, const void *bytes, size_t len, const char *path,
+                                     unsigned flags, actjit_graph **out);
+actjit_status actjit_graph_from_onnx_file(actjit_context *ctx, const char *path, unsigned flags, actjit_graph **out);
+
 /* The textual IR of the graph; free with actjit_free. */
 actjit_status actjit_graph_print(const actjit_graph *g, char **text);
 

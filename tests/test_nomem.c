@@ -2,7 +2,8 @@
  * allocations reach __wrap_malloc and friends (the test links with
  * -Wl,--wrap=..., see CMakeLists.txt), which fail the n-th call once armed.
  * For every n up to the number of allocations a whole workflow makes
- * (parse, build, print, compile fused and unfused, bind, run, dump), the
+ * (parse, build, print, compile fused and unfused, bind, run, dump; an
+ * ONNX model read and printed), the
  * workflow must end in ACTJIT_OK with the outputs of an undisturbed run or
  * in ACTJIT_ERR_NOMEM with a message, and every allocation of ours must be
  * freed once its handles are destroyed.  LLVM's and cJSON's allocations
@@ -246,6 +247,28 @@ static actjit_status io_workflow(const workflow *w, float *y, char *msg, size_t 
   return s;
 }
 
+/* ONNX models read (constants, Gemm weights, a Split read as GLU, a PRelu)
+ * and printed. */
+static actjit_status onnx_workflow(const workflow *w, float *y, char *msg, size_t msglen) {
+  (void)w, (void)y;
+  static const char *const models[] = {ACTJIT_SOURCE_DIR "/tests/onnx/cases/mlp_gelu_op13.onnx",
+                                       ACTJIT_SOURCE_DIR "/tests/onnx/cases/glu_op13.onnx",
+                                       ACTJIT_SOURCE_DIR "/tests/onnx/cases/mlp_prelu24_op11.onnx"};
+  actjit_context *ctx = NULL;
+  actjit_status s = actjit_context_create(&ctx);
+  for (size_t i = 0; !s && i < sizeof models / sizeof *models; i++) {
+    actjit_graph *g = NULL;
+    char *text = NULL;
+    s = actjit_graph_from_onnx_file(ctx, models[i], 0, &g);
+    if (!s) s = actjit_graph_print(g, &text);
+    actjit_free(text);
+    actjit_graph_destroy(g);
+  }
+  if (s) snprintf(msg, msglen, "%s", ctx ? actjit_context_error(ctx) : "actjit_context_create");
+  actjit_context_destroy(ctx);
+  return s;
+}
+
 /* Runs w once counting its allocations, then once for each of them with
  * that one failing: it must succeed with the same outputs, or fail with
  * w->nomem and a (non-empty) message containing w->says, and leave nothing
@@ -310,8 +333,14 @@ static void test_io_allocations_fail_cleanly(void **state) {
   unlink(tmp);
 }
 
+static void test_onnx_allocations_fail_cleanly(void **state) {
+  (void)state;
+  check_every_allocation(&(workflow){.run = onnx_workflow, .nomem = ACTJIT_ERR_NOMEM, .says = ""});
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_api_allocations_fail_cleanly),
-                                     cmocka_unit_test(test_io_allocations_fail_cleanly)};
+                                     cmocka_unit_test(test_io_allocations_fail_cleanly),
+                                     cmocka_unit_test(test_onnx_allocations_fail_cleanly)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,6 +26,7 @@
 #include "cli/bench.h"
 #include "cli/exit_codes.h"
 #include "cli/pool.h"
+#include "frontend/onnx.h"
 #include "frontend/torch_seq.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
@@ -56,10 +57,12 @@ static const char usage_run[] =
     "  The input's leading dim is the batch when the model's input is N-led; the\n"
     "  other dims must match the model's.  Every parameter of the model must be in\n"
     "  W.safetensors under its name (a state_dict key such as 0.weight) with its\n"
-    "  shape, and W.safetensors may hold nothing else.  For a PyTorch print-out the\n"
-    "  model's input is X.npy's shape with dim 0 as N (a 1-D X is one sample),\n"
-    "  unless --input-shape is given.  --threads N runs each kernel's batch slices\n"
-    "  on N threads.  --verbose (-v) says what was done: the model's shapes, the\n"
+    "  shape, and W.safetensors may hold nothing else; an ONNX model (told apart by\n"
+    "  content) holds its own weights and takes no --weights.  For a PyTorch\n"
+    "  print-out the model's input is X.npy's shape with dim 0 as N (a 1-D X is one\n"
+    "  sample), unless --input-shape is given; an ONNX model's first dim is the\n"
+    "  batch.  --threads N runs each kernel's batch slices on N threads.  --verbose\n"
+    "  (-v) says what was done: the model's shapes, the\n"
     "  target, the kernels, the threads and the times.  --no-fuse: one kernel per\n"
     "  op; --no-canonicalize: activations written in primitives (x * sigmoid(x),\n"
     "  GELU as torch.onnx.export writes it) are compiled as written instead of as\n"
@@ -91,12 +94,14 @@ static const char usage_bench[] =
     "                    [--features STR] [--tuning STR]\n"
     "  Times MODEL fused, unfused and through the scalar reference beside a memcpy of\n"
     "  the input's bytes, after checking both kernels against the reference.  Weights\n"
-    "  come from W.safetensors or are random (PyTorch's default init).  --shape such\n"
-    "  as 16384x1024 fixes the input (its first dim the batch); otherwise batch sizes\n"
-    "  are swept.  Flags:\n";
+    "  come from W.safetensors or are random (PyTorch's default init); an ONNX model's\n"
+    "  are its own, and ONNX Runtime times the same file (bench/ort_run.js, Node.js and\n"
+    "  onnxruntime-node: README).  --shape such as 16384x1024 fixes the input (its\n"
+    "  first dim the batch); otherwise batch sizes are swept.  Flags:\n";
 
 static const char usage_common[] =
-    "MODEL is textual IR or a PyTorch nn.Sequential print-out (print(model)).\n"
+    "MODEL is textual IR, a PyTorch nn.Sequential print-out (print(model)) or an\n"
+    "ONNX model (torch.onnx.export), told apart by content.\n"
     "A print-out does not give the input shape: dump and check take [N, in_features]\n"
     "from its first Linear unless --input-shape DIMS is given, e.g. N,784 or N,3,32\n"
     "(N: the batch).  Supported modules: ";
@@ -309,6 +314,7 @@ typedef struct session {
   float *y;
   char *text; /* the model file */
   size_t text_len;
+  bool is_onnx;
   char *dump;
   pool *threads; /* run --threads N > 1 */
 } session;
@@ -430,8 +436,18 @@ static int load_model(session *s, const char *path, int in_rank, const int64_t *
   int rc = read_file(path, &s->text, &s->text_len);
   if (rc) return rc;
   *is_torch = torch_seq_detect(s->text, s->text_len);
+  s->is_onnx = onnx_detect(s->text, s->text_len);
   actjit_status st;
-  if (*is_torch) {
+  if (s->is_onnx) {
+    if (shape_given)
+      return complain(EXIT_USAGE, "%s: --input-shape is only for PyTorch print-outs; an ONNX model declares its input",
+                      path);
+    /* A first dim the model gives a size is the batch where the caller has
+     * one (run's X, bench's --shape), unless the graph then does not build. */
+    bool batch = in_rank > 0 && in_dims[0] == ACTJIT_DYN;
+    st = actjit_graph_from_onnx(s->ctx, s->text, s->text_len, path, batch ? ACTJIT_ONNX_BATCH : 0, &s->g);
+    if (st && batch) st = actjit_graph_from_onnx(s->ctx, s->text, s->text_len, path, 0, &s->g);
+  } else if (*is_torch) {
     st = torch_seq_parse(s->ctx, s->text, s->text_len, path, in_rank, in_dims, &s->g);
     if (st == ACTJIT_ERR_ARGUMENT && in_rank == 0)
       return complain(EXIT_INVALID, "%s; pass --input-shape", actjit_context_error(s->ctx));
@@ -449,6 +465,9 @@ static int load_model(session *s, const char *path, int in_rank, const int64_t *
  * shaped and extra tensors are errors. */
 static int load_weights(session *s, const char *path) {
   int np = actjit_graph_param_count(s->g);
+  if (s->is_onnx && path)
+    return complain(EXIT_USAGE, "%s: an ONNX model holds its weights (its initializers); --weights is not taken", path);
+  if (s->is_onnx) return 0;
   if (!path) {
     if (!np) return 0;
     const char *first;
@@ -542,7 +561,7 @@ static int report_run(const session *s, const options *o, bool is_torch, int64_t
   const actjit_graph *g = s->g;
   int np = actjit_graph_param_count(g), nk = actjit_kernel_step_count(s->k), threads = o->threads > 1 ? o->threads : 1;
   printf("model: %s, %s: input %s, output %s, %d parameter%s%s%s\n", o->model,
-         is_torch ? "a PyTorch print-out" : "textual IR", value_shape_str(a, sizeof a, g, actjit_graph_get_input(g)),
+         s->is_onnx ? "an ONNX model" : is_torch ? "a PyTorch print-out" : "textual IR", value_shape_str(a, sizeof a, g, actjit_graph_get_input(g)),
          value_shape_str(b, sizeof b, g, actjit_graph_get_output(g)), np, np == 1 ? "" : "s",
          o->weights ? " from " : "", o->weights ? o->weights : "");
   printf("target: %s, %d floats a vector; %s plan of %d kernel%s, compiled in %.1f ms\n", actjit_kernel_cpu(s->k),
@@ -698,15 +717,17 @@ static int cmd_bench(session *s, int argc, char **argv) {
   int np = actjit_graph_param_count(s->g);
   const float **w = calloc((size_t)np + 1, sizeof *w);
   if (!w) return complain(EXIT_NOMEM, "out of memory");
-  for (int i = 0; weights && i < np; i++) {
+  for (int i = 0; i < np; i++) {
     const char *name;
     int rank;
     int64_t dims[ST_MAX_RANK];
     actjit_graph_param_info(s->g, i, &name, NULL, NULL);
-    st_get(s->weights, name, &rank, dims, &w[i], NULL, 0);
+    if (weights) st_get(s->weights, name, &rank, dims, &w[i], NULL, 0);
+    else w[i] = actjit_graph_param_data(s->g, i); /* an ONNX model's own */
   }
   bool header = false;
-  rc = bench_graph(&bo, model, s->g, weights ? w : NULL, &header);
+  if (s->is_onnx) bo.ort_model = model;
+  rc = bench_graph(&bo, model, s->g, weights || s->is_onnx ? w : NULL, &header);
   free(w);
   return rc;
 }

@@ -8,12 +8,15 @@
 
 #include <actjit.h>
 #include <math.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/exit_codes.h"
 #include "runtime/memory.h"
@@ -340,6 +343,50 @@ static void print_breakdown(const bench_options *o, actjit_kernel *k, const char
   free(med);
 }
 
+/* ONNX Runtime's times of o->ort_model on an input of shape dims, from
+ * bench/ort_run.js (Node.js and onnxruntime-node): the model's and a
+ * one-node Identity model's per-call microseconds, or NaN with *note
+ * saying why there are none. */
+extern char **environ;
+static void ort_time(const bench_options *o, int rank, const int64_t *dims, double *us, double *overhead_us,
+                     char *note, size_t len) {
+  char threads[16], reps[16], shape[128];
+  size_t k = 0;
+  for (int d = 0; d < rank; d++) k += (size_t)snprintf(shape + k, sizeof shape - k, "%s%lld", d ? "," : "", (long long)dims[d]);
+  snprintf(threads, sizeof threads, "%d", o->threads);
+  snprintf(reps, sizeof reps, "%d", o->reps);
+  char *argv[] = {"node", ACTJIT_BENCH_DIR "/ort_run.js", (char *)o->ort_model, threads, reps, shape, NULL};
+  *us = *overhead_us = NAN;
+  int fds[2];
+  posix_spawn_file_actions_t fa;
+  pid_t pid;
+  if (pipe(fds)) {
+    snprintf(note, len, "no pipe");
+    return;
+  }
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  posix_spawn_file_actions_addclose(&fa, fds[0]);
+  int err = posix_spawnp(&pid, "node", &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(fds[1]);
+  char line[1024] = "";
+  FILE *f = fdopen(fds[0], "r");
+  if (f) {
+    if (!err && !fgets(line, sizeof line, f)) line[0] = '\0';
+    fclose(f);
+  } else {
+    close(fds[0]);
+  }
+  if (!err) waitpid(pid, NULL, 0);
+  const char *e = strstr(line, "\"error\":");
+  for (e = e ? e + 8 : NULL; e && (*e == ' ' || *e == '"'); e++) {}
+  if (err) snprintf(note, len, "Node.js not found (node: %s)", strerror(err));
+  else if (sscanf(line, "{\"ort_us\":%lf,\"ort_overhead_us\":%lf", us, overhead_us) == 2) snprintf(note, len, "ok");
+  else if (e) snprintf(note, len, "%.*s", (int)strcspn(e, "\""), e);
+  else snprintf(note, len, "bench/ort_run.js gave no result");
+}
+
 static int bench_one(const bench_options *o, model *m, int64_t batch, bool *header_done) {
   size_t nin, nout;
   actjit_kernel_io_sizes(m->fused, batch, &nin, &nout);
@@ -381,14 +428,18 @@ static int bench_one(const bench_options *o, model *m, int64_t batch, bool *head
   size_t peak_f = actjit_kernel_scratch_bytes(m->fused, batch);
   size_t peak_u = actjit_kernel_scratch_bytes(m->unfused, batch);
   int rank;
-  int64_t dims[ACTJIT_MAX_RANK];
+  int64_t dims[ACTJIT_MAX_RANK], shape[ACTJIT_MAX_RANK];
   actjit_graph_value_shape(m->g, 0, &rank, dims);
+  for (int d = 0; d < rank; d++) shape[d] = dims[d] < 0 ? -dims[d] * batch : dims[d];
+  double ort_us = NAN, ort_ovh = NAN;
+  char ort_note[256] = "";
+  if (o->ort_model) ort_time(o, rank, shape, &ort_us, &ort_ovh, ort_note, sizeof ort_note);
   /* The keys and their units are listed in the README (Benchmark). */
   if (o->json) {
     printf("{\"model\": ");
     print_json_string(m->path);
     printf(", \"shape\": [");
-    for (int d = 0; d < rank; d++) printf("%s%lld", d ? ", " : "", (long long)(dims[d] < 0 ? -dims[d] * batch : dims[d]));
+    for (int d = 0; d < rank; d++) printf("%s%lld", d ? ", " : "", (long long)shape[d]);
     printf("], \"threads\": %d, \"fused_us\": %.3f, \"unfused_us\": %.3f, \"reference_us\": %.3f, "
            "\"memcpy_us\": %.3f, \"speedup\": %.3f, \"fused_gbs\": %.3f, ",
            o->threads, med[FUSED] * 1e6, med[UNFUSED] * 1e6, med[REF] * 1e6, med[MEMCPY] * 1e6,
@@ -398,6 +449,12 @@ static int bench_one(const bench_options *o, model *m, int64_t batch, bool *head
     printf("\"fused_peak_bytes\": %zu, \"unfused_peak_bytes\": %zu, \"max_rel_error\": %.3g, "
            "\"compile_ms\": {\"fused\": %.2f, \"unfused\": %.2f}",
            peak_f, peak_u, fmax(err_f, err_u), m->compile_s[0] * 1e3, m->compile_s[1] * 1e3);
+    if (o->ort_model && isnan(ort_us)) {
+      printf(", \"ort_us\": null, \"ort_overhead_us\": null, \"ort_note\": ");
+      print_json_string(ort_note);
+    } else if (o->ort_model) {
+      printf(", \"ort_us\": %.3f, \"ort_overhead_us\": %.3f", ort_us, ort_ovh);
+    }
     print_breakdown(o, m->fused, "fused", in, out_f, batch);
     print_breakdown(o, m->unfused, "unfused", in, out_u, batch);
     printf("}\n");
@@ -406,6 +463,7 @@ static int bench_one(const bench_options *o, model *m, int64_t batch, bool *head
       printf("%-28s %7s %11s %11s %11s %11s %8s %10s %13s %11s %12s %11s\n", "model", "batch", "fused us",
              "unfused us", "ref us", "memcpy us", "speedup", "fused GB/s", "fused GFLOP/s", "fused peak", "unfused peak",
              "max rel err");
+      if (o->ort_model) printf("%-28s %7s %11s %11s\n", "", "", "ort us", "ort ovh us");
       *header_done = true;
     }
     char gf[16] = "-", pf[24], pu[24];
@@ -414,6 +472,9 @@ static int bench_one(const bench_options *o, model *m, int64_t batch, bool *head
            (long long)batch, med[FUSED] * 1e6, med[UNFUSED] * 1e6, med[REF] * 1e6, med[MEMCPY] * 1e6,
            med[UNFUSED] / med[FUSED], bytes / med[FUSED] * 1e-9, gf, bytes_str(pf, peak_f), bytes_str(pu, peak_u),
            fmax(err_f, err_u), agree ? "" : "  MISMATCH");
+    /* ONNX Runtime on its own line under the row: the table stays as it was. */
+    if (o->ort_model && isnan(ort_us)) printf("%-28s %7s %11s %11s  (ONNX Runtime: %s)\n", "", "", "-", "-", ort_note);
+    else if (o->ort_model) printf("%-28s %7s %11.2f %11.2f\n", "", "", ort_us, ort_ovh);
     if (o->breakdown) {
       print_breakdown(o, m->fused, "fused", in, out_f, batch);
       print_breakdown(o, m->unfused, "unfused", in, out_u, batch);

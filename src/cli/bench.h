@@ -19,6 +19,7 @@ typedef struct bench_options {
   bool json, breakdown, training, no_canonicalize, no_depth_first;
   const char *cpu, *features, *tuning;
   const char *prog; /* what messages start with: "actjit-bench" (the default), "actjit: bench" */
+  const char *ort_model; /* an ONNX file: also timed in ONNX Runtime (bench/ort_run.js), or NULL */
 } bench_options;
 
 void bench_options_init(bench_options *o);

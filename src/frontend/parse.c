@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frontend/torch_seq.h"
 #include "ir/ir.h"
 #include "ir/suggest.h"
 
@@ -468,6 +469,13 @@ actjit_status actjit_graph_parse(actjit_context *ctx, const char *text,
                                  actjit_graph **out) {
   if (!ctx || !out || (!text && len)) return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "actjit_graph_parse: NULL argument");
   *out = NULL;
+  /* A custom module's print-out shows its children, not what forward() does with them. */
+  char cls[64];
+  if (torch_seq_custom_module(text, len, cls, sizeof cls))
+    return aj_error(ctx, ACTJIT_ERR_PARSE,
+                    "%s:1: the print-out of custom module '%s' does not show forward(), so what it computes is unknown: "
+                    "export the model with torch.onnx.export and give actjit the .onnx file",
+                    filename ? filename : "<input>", cls);
   actjit_graph *g;
   actjit_status st = actjit_graph_create(ctx, &g);
   if (st) return st;

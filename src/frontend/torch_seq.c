@@ -639,6 +639,23 @@ bool torch_seq_detect(const char *text, size_t len) {
   return len - i >= 11 && !memcmp(text + i, "Sequential(", 11);
 }
 
+bool torch_seq_custom_module(const char *text, size_t len, char *name, size_t cap) {
+  if (!text) return false;
+  size_t i = bom(text, len);
+  while (i < len && isspace((unsigned char)text[i])) i++;
+  size_t start = i;
+  while (i < len && (isalnum((unsigned char)text[i]) || text[i] == '_')) i++;
+  size_t n = i - start;
+  if (!n || isdigit((unsigned char)text[start]) || i == len || text[i] != '(') return false;
+  /* `Name(` then a line break, and the first child's `(key): ` line. */
+  for (i++; i < len && (text[i] == ' ' || text[i] == '\r'); i++) {}
+  if (i == len || text[i] != '\n') return false;
+  while (i < len && isspace((unsigned char)text[i])) i++;
+  if (i == len || text[i] != '(' || (n == 10 && !memcmp(text + start, "Sequential", 10))) return false;
+  snprintf(name, cap, "%.*s", (int)(n < cap ? n : cap - 1), text + start);
+  return true;
+}
+
 actjit_status torch_seq_parse(actjit_context *ctx, const char *text, size_t len, const char *filename,
                               int in_rank, const int64_t *in_dims, actjit_graph **out) {
   if (!ctx || !out || (!text && len) || in_rank < 0 || in_rank > ACTJIT_MAX_RANK || (in_rank && !in_dims))

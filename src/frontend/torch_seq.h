@@ -37,6 +37,10 @@
  * BOM), then `Sequential(`. */
 bool torch_seq_detect(const char *text, size_t len);
 
+/* True if `text` looks like the print-out of a custom module, `Name(` and
+ * a child's `(key): ` line, Name not Sequential: its class name in name. */
+bool torch_seq_custom_module(const char *text, size_t len, char *name, size_t cap);
+
 /* Parses the print-out and builds a verified graph.  `filename` only labels
  * messages.  in_rank is 0 (derive, see above) or 1..ACTJIT_MAX_RANK. */
 actjit_status torch_seq_parse(actjit_context *ctx, const char *text,

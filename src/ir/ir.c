@@ -396,3 +396,27 @@ actjit_status actjit_graph_param_info(const actjit_graph *g, int k,
                       actjit_graph_param_count(g))
            : ACTJIT_ERR_ARGUMENT;
 }
+
+actjit_status actjit_graph_param_set_data(actjit_graph *g, const char *name, const float *data, size_t count) {
+  if (!g || !name || (!data && count))
+    return aj_error(g ? g->ctx : NULL, ACTJIT_ERR_ARGUMENT, "actjit_graph_param_set_data: NULL argument");
+  node *p = ir_find(g, name, strlen(name));
+  if (!p || p->op != OP_PARAM) return aj_error(g->ctx, ACTJIT_ERR_WEIGHTS, "the graph has no parameter @%s", name);
+  size_t want = (size_t)shape_static_numel(&p->shape);
+  char buf[96];
+  if (count != want)
+    return aj_error(g->ctx, ACTJIT_ERR_WEIGHTS, "parameter @%s has shape %s (%zu floats), got %zu floats", name,
+                    shape_str(&p->shape, buf, sizeof buf), want, count);
+  float *copy = malloc(count ? count * sizeof *copy : 1);
+  if (!copy) return aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  if (count) memcpy(copy, data, count * sizeof *copy);
+  free(p->data);
+  p->data = copy;
+  return ACTJIT_OK;
+}
+
+const float *actjit_graph_param_data(const actjit_graph *g, int k) {
+  for (int i = 0; g && i < g->n; i++)
+    if (g->nodes[i].op == OP_PARAM && !k--) return g->nodes[i].data;
+  return NULL;
+}

@@ -42,7 +42,8 @@ typedef struct node {
    * only the group's last value is stored (`fuse { ... }` in the text). */
   int group;
   bool inplace;               /* PyTorch inplace=True: may overwrite its operand */
-  float *data;                /* OP_CONST: its values, row-major; owned */
+  float *data;                /* OP_CONST: its values; OP_PARAM: the values it holds, or NULL
+                                 (actjit_graph_param_set_data); row-major, owned */
   /* Every non-NaN element of the value lies in [lo, hi] (value_range.c);
    * [-Inf, Inf] until that pass has run. */
   interval range;

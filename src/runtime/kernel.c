@@ -132,6 +132,14 @@ static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) 
     st = aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
   if (!st) plan_slicing(k->g, &k->plan, k->slicing);
   for (int i = 0; !st && i < k->plan.n; i++) k->panels[i] = cg_linear_panels(k->g, &k->plan.steps[i].grp, &k->target);
+  /* Parameters that hold their values (an ONNX model's initializers) start
+   * bound; the kernel's copy of the graph then lets its own copy go. */
+  for (int i = 0; !st && i < k->nparams; i++) {
+    node *p = &k->g->nodes[k->param_node[i]];
+    if (p->data) st = actjit_kernel_bind(k, p->name, p->data, (size_t)shape_static_numel(&p->shape));
+    free(p->data);
+    p->data = NULL;
+  }
   return st;
 }
 

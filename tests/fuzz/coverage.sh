@@ -1,6 +1,6 @@
 #!/bin/sh
 # Line and region coverage of the source each fuzz target drives, from
-# replaying a corpus (all five targets by default):
+# replaying a corpus (all six targets by default):
 #
 #   tests/fuzz/coverage.sh [TARGET...]
 #
@@ -12,7 +12,7 @@
 # prints llvm-cov's report for that target's sources.
 set -eu
 cd "$(dirname "$0")/../.."
-targets=${*:-fuzz_ir_parse fuzz_torch_seq fuzz_npy fuzz_safetensors fuzz_diff}
+targets=${*:-fuzz_ir_parse fuzz_torch_seq fuzz_npy fuzz_safetensors fuzz_onnx fuzz_diff}
 build=${BUILD:-build-fuzz-cov}
 corpus=${CORPUS:-build-fuzz/fuzz/corpus}
 
@@ -27,6 +27,7 @@ for t in $targets; do
   fuzz_torch_seq) sources="src/frontend/torch_seq.c" ;;
   fuzz_npy) sources="src/io/npy.c" ;;
   fuzz_safetensors) sources="src/io/safetensors.c" ;;
+  fuzz_onnx) sources="src/frontend/onnx.c" ;;
   fuzz_diff) sources="src/passes src/codegen src/kernel.c" ;;
   *) echo "unknown target $t" >&2; exit 2 ;;
   esac

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Fuzzes each target for MINUTES minutes, one after the other (all five by
+# Fuzzes each target for MINUTES minutes, one after the other (all six by
 # default):
 #
 #   tests/fuzz/run.sh MINUTES [TARGET...]
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 [ $# -ge 1 ] || { echo "usage: $0 MINUTES [TARGET...]" >&2; exit 2; }
 minutes=$1
 shift
-targets=${*:-fuzz_ir_parse fuzz_torch_seq fuzz_npy fuzz_safetensors fuzz_diff}
+targets=${*:-fuzz_ir_parse fuzz_torch_seq fuzz_npy fuzz_safetensors fuzz_onnx fuzz_diff}
 build=${BUILD:-build-fuzz}
 
 [ -f "$build/CMakeCache.txt" ] || CC=clang-19 cmake -S . -B "$build" -DACTJIT_FUZZ=ON -DACTJIT_TESTS=OFF >/dev/null
