@@ -11,7 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+static double seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static pthread_once_t native_once = PTHREAD_ONCE_INIT;
 static int native_failed;
@@ -119,6 +125,7 @@ static actjit_status prepare(actjit_context *ctx, jit_session *s, const target_d
 
 actjit_status jit_session_compile(actjit_context *ctx, jit_session *s, const target_desc *t,
                                   LLVMModuleRef mod, const char *entry, void **addr) {
+  double t0 = seconds();
   char *err = NULL;
   LLVMTargetMachineRef tm = make_tm(t, s->opt_level, &err);
   if (!tm) {
@@ -128,6 +135,8 @@ actjit_status jit_session_compile(actjit_context *ctx, jit_session *s, const tar
     return st;
   }
   actjit_status st = prepare(ctx, s, t, tm, mod);
+  double t1 = seconds();
+  s->optimize_s = t1 - t0;
   if (st) {
     LLVMDisposeTargetMachine(tm);
     LLVMDisposeModule(mod);
@@ -155,7 +164,10 @@ actjit_status jit_session_compile(actjit_context *ctx, jit_session *s, const tar
   LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, s->tsc);
   e = LLVMOrcLLJITAddLLVMIRModule(s->lljit, LLVMOrcLLJITGetMainJITDylib(s->lljit), tsm);
   if (e) return llvm_error(ctx, e, "adding the module to the JIT");
-  return jit_session_lookup(ctx, s, entry, addr);
+  /* The lookup materializes the module: instruction selection and linking. */
+  st = jit_session_lookup(ctx, s, entry, addr);
+  s->codegen_s = seconds() - t1;
+  return st;
 }
 
 actjit_status jit_session_lookup(actjit_context *ctx, jit_session *s, const char *name, void **addr) {

@@ -16,6 +16,9 @@ typedef struct jit_session {
   LLVMOrcLLJITRef lljit;
   LLVMModuleRef optimized; /* a clone kept for the assembly dump */
   char *llvm_ir, *llvm_opt;
+  /* The compile's seconds in LLVM's optimizer (verifier included) and in
+   * code generation and linking (creating the JIT to looking up the entry). */
+  double optimize_s, codegen_s;
 } jit_session;
 
 /* Address of another function of the compiled module. */

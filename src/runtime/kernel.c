@@ -34,7 +34,14 @@ struct actjit_kernel {
   void *pfor_user;
   int tasks;
   slicing *slicing;
+  actjit_compile_phases phases;
 };
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 void actjit_compile_options_init(actjit_compile_options *o) {
   if (o) *o = (actjit_compile_options){.opt_level = 3, .fuse = 1, .canonicalize = 1};
@@ -96,6 +103,7 @@ static actjit_status lookup_steps(actjit_kernel *k) {
 }
 
 static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) {
+  double t0 = now();
   actjit_status st = actjit_graph_verify(k->g);
   /* The target first: what the passes and codegen decide may depend on it. */
   if (!st) st = target_resolve(k->ctx, o->cpu, o->features, o->tuning, &k->target);
@@ -114,12 +122,17 @@ static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) 
     if (dump.failed) st = aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
   }
   k->passes_dump = dump.buf;
+  double t1 = now();
+  k->phases.passes = t1 - t0;
   if (!st) st = jit_session_init(k->ctx, &k->jit, o->opt_level);
   if (st) return st;
   LLVMModuleRef mod;
   if ((st = cg_build(k->g, &k->plan, jit_session_context(&k->jit), &k->target, o->training, &mod))) return st;
+  k->phases.emit = now() - t1;
   void *addr = NULL;
   st = jit_session_compile(k->ctx, &k->jit, &k->target, mod, CG_ENTRY, &addr);
+  k->phases.optimize = k->jit.optimize_s;
+  k->phases.codegen = k->jit.codegen_s;
   k->entry = (cg_entry_fn)addr;
   if (!st) st = lookup_steps(k);
   if (!st && !(k->slicing = calloc((size_t)k->plan.n + 1, sizeof *k->slicing)))
@@ -131,6 +144,7 @@ static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) 
 actjit_status actjit_compile(actjit_graph *g, const actjit_compile_options *o, actjit_kernel **out) {
   if (!g || !out) return aj_error(g ? g->ctx : NULL, ACTJIT_ERR_ARGUMENT, "actjit_compile: NULL argument");
   *out = NULL;
+  double t0 = now();
   actjit_compile_options defaults;
   actjit_compile_options_init(&defaults);
   actjit_kernel *k = calloc(1, sizeof *k);
@@ -142,7 +156,15 @@ actjit_status actjit_compile(actjit_graph *g, const actjit_compile_options *o, a
     actjit_kernel_destroy(k);
     return st;
   }
+  k->phases.total = now() - t0;
   *out = k;
+  return ACTJIT_OK;
+}
+
+actjit_status actjit_kernel_compile_phases(const actjit_kernel *k, actjit_compile_phases *out) {
+  if (!k) return ACTJIT_ERR_ARGUMENT;
+  if (!out) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_compile_phases: out is NULL");
+  *out = k->phases;
   return ACTJIT_OK;
 }
 
