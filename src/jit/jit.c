@@ -42,36 +42,32 @@ static actjit_status llvm_error(actjit_context *ctx, LLVMErrorRef err, const cha
   return st;
 }
 
-static LLVMTargetMachineRef make_tm(const target_desc *t, int opt_level, char **err) {
-  LLVMTargetRef target;
-  if (LLVMGetTargetFromTriple(t->triple, &target, err)) return NULL;
+/* Small code model and PIC: what ORC's JITLink runs, so that the assembly
+ * dump made with the same settings is the code that executes. */
+static actjit_status make_tm(actjit_context *ctx, const target_desc *t, int opt_level, LLVMTargetMachineRef *tm) {
   static const LLVMCodeGenOptLevel levels[] = {LLVMCodeGenLevelNone, LLVMCodeGenLevelLess,
                                                LLVMCodeGenLevelDefault, LLVMCodeGenLevelAggressive};
-  /* Small code model and PIC: what ORC's JITLink runs, so that the assembly
-   * dump made with the same settings is the code that executes. */
-  return LLVMCreateTargetMachine(target, t->triple, t->cpu, t->features, levels[opt_level],
-                                 LLVMRelocPIC, LLVMCodeModelSmall);
+  LLVMTargetRef target;
+  char *err = NULL;
+  *tm = NULL;
+  if (!LLVMGetTargetFromTriple(t->triple, &target, &err))
+    *tm = LLVMCreateTargetMachine(target, t->triple, t->cpu, t->features, levels[opt_level], LLVMRelocPIC,
+                                  LLVMCodeModelSmall);
+  if (*tm) return ACTJIT_OK;
+  actjit_status st = aj_error(ctx, ACTJIT_ERR_TARGET, "no target for %s: %s", t->triple, err ? err : "");
+  LLVMDisposeMessage(err);
+  return st;
 }
 
-static actjit_status emit_asm(actjit_context *ctx, const target_desc *t, int opt_level, LLVMModuleRef mod,
-                              char **text) {
-  char *err = NULL;
-  LLVMTargetMachineRef tm = make_tm(t, opt_level, &err);
-  if (!tm) {
-    actjit_status st = aj_error(ctx, ACTJIT_ERR_TARGET, "no target for %s: %s", t->triple, err ? err : "");
-    LLVMDisposeMessage(err);
-    return st;
-  }
+static actjit_status emit_asm(actjit_context *ctx, LLVMTargetMachineRef tm, LLVMModuleRef mod, char **text) {
   LLVMMemoryBufferRef buf = NULL;
-  LLVMBool failed = LLVMTargetMachineEmitToMemoryBuffer(tm, mod, LLVMAssemblyFile, &err, &buf);
-  LLVMDisposeTargetMachine(tm);
-  if (failed) {
+  char *err = NULL;
+  if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, LLVMAssemblyFile, &err, &buf)) {
     actjit_status st = aj_error(ctx, ACTJIT_ERR_LLVM, "assembly emission failed: %s", err ? err : "");
     LLVMDisposeMessage(err);
     return st;
   }
-  size_t n = LLVMGetBufferSize(buf);
-  *text = aj_strndup(LLVMGetBufferStart(buf), n);
+  *text = aj_strndup(LLVMGetBufferStart(buf), LLVMGetBufferSize(buf));
   LLVMDisposeMemoryBuffer(buf);
   return *text ? ACTJIT_OK : aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory");
 }
@@ -88,8 +84,6 @@ actjit_status jit_session_init(actjit_context *ctx, jit_session *s, int opt_leve
 
 LLVMContextRef jit_session_context(jit_session *s) { return LLVMOrcThreadSafeContextGetContext(s->tsc); }
 
-static char *print_module(LLVMModuleRef m) { return take_llvm_message(LLVMPrintModuleToString(m)); }
-
 static actjit_status optimize(actjit_context *ctx, int opt_level, LLVMTargetMachineRef tm, LLVMModuleRef mod) {
   char passes[32];
   snprintf(passes, sizeof passes, "default<O%d>", opt_level);
@@ -99,8 +93,8 @@ static actjit_status optimize(actjit_context *ctx, int opt_level, LLVMTargetMach
   return err ? llvm_error(ctx, err, "optimization") : ACTJIT_OK;
 }
 
-static actjit_status prepare(actjit_context *ctx, jit_session *s, const target_desc *t,
-                             LLVMTargetMachineRef tm, LLVMModuleRef mod) {
+/* Gives mod the target's triple and data layout and verifies it. */
+static actjit_status prepare(actjit_context *ctx, const target_desc *t, LLVMTargetMachineRef tm, LLVMModuleRef mod) {
   LLVMSetTarget(mod, t->triple);
   LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
   char *dls = LLVMCopyStringRepOfTargetData(dl);
@@ -114,31 +108,20 @@ static actjit_status prepare(actjit_context *ctx, jit_session *s, const target_d
     return st;
   }
   LLVMDisposeMessage(msg);
-  s->llvm_ir = print_module(mod);
-  actjit_status st = optimize(ctx, s->opt_level, tm, mod);
-  if (st) return st;
-  s->llvm_opt = print_module(mod);
-  s->optimized = LLVMCloneModule(mod);
-  if (!s->llvm_ir || !s->llvm_opt || !s->optimized) return aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory");
   return ACTJIT_OK;
 }
 
 actjit_status jit_session_compile(actjit_context *ctx, jit_session *s, const target_desc *t,
                                   LLVMModuleRef mod, const char *entry, void **addr) {
   double t0 = seconds();
-  char *err = NULL;
-  LLVMTargetMachineRef tm = make_tm(t, s->opt_level, &err);
-  if (!tm) {
-    LLVMDisposeModule(mod);
-    actjit_status st = aj_error(ctx, ACTJIT_ERR_TARGET, "no target for %s: %s", t->triple, err ? err : "");
-    LLVMDisposeMessage(err);
-    return st;
-  }
-  actjit_status st = prepare(ctx, s, t, tm, mod);
+  LLVMTargetMachineRef tm;
+  actjit_status st = make_tm(ctx, t, s->opt_level, &tm);
+  if (!st) st = prepare(ctx, t, tm, mod);
+  if (!st) st = optimize(ctx, s->opt_level, tm, mod);
   double t1 = seconds();
   s->optimize_s = t1 - t0;
   if (st) {
-    LLVMDisposeTargetMachine(tm);
+    if (tm) LLVMDisposeTargetMachine(tm);
     LLVMDisposeModule(mod);
     return st;
   }
@@ -178,23 +161,27 @@ actjit_status jit_session_lookup(actjit_context *ctx, jit_session *s, const char
   return ACTJIT_OK;
 }
 
-actjit_status jit_session_asm(actjit_context *ctx, jit_session *s, const target_desc *t, char **text) {
-  if (!s->optimized) return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "nothing was compiled");
-  LLVMModuleRef clone = LLVMCloneModule(s->optimized);
-  if (!clone) return aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory");
-  actjit_status st = emit_asm(ctx, t, s->opt_level, clone, text);
-  LLVMDisposeModule(clone);
+actjit_status jit_session_dump(actjit_context *ctx, jit_session *s, const target_desc *t, LLVMModuleRef mod,
+                               jit_stage stage, char **text) {
+  LLVMTargetMachineRef tm;
+  actjit_status st = make_tm(ctx, t, s->opt_level, &tm);
+  if (!st) st = prepare(ctx, t, tm, mod);
+  if (!st && stage != JIT_LLVM) st = optimize(ctx, s->opt_level, tm, mod);
+  if (!st && stage == JIT_ASM) st = emit_asm(ctx, tm, mod, text);
+  if (!st && stage != JIT_ASM) {
+    *text = take_llvm_message(LLVMPrintModuleToString(mod));
+    if (!*text) st = aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  }
+  if (tm) LLVMDisposeTargetMachine(tm);
+  LLVMDisposeModule(mod);
   return st;
 }
 
 void jit_session_free(jit_session *s) {
-  if (s->optimized) LLVMDisposeModule(s->optimized);
   if (s->lljit) {
     LLVMErrorRef e = LLVMOrcDisposeLLJIT(s->lljit);
     if (e) LLVMConsumeError(e);
   }
   if (s->tsc) LLVMOrcDisposeThreadSafeContext(s->tsc);
-  free(s->llvm_ir);
-  free(s->llvm_opt);
   *s = (jit_session){0};
 }

@@ -14,8 +14,6 @@ typedef struct jit_session {
   int opt_level;
   LLVMOrcThreadSafeContextRef tsc;
   LLVMOrcLLJITRef lljit;
-  LLVMModuleRef optimized; /* a clone kept for the assembly dump */
-  char *llvm_ir, *llvm_opt;
   /* The compile's seconds in LLVM's optimizer (verifier included) and in
    * code generation and linking (creating the JIT to looking up the entry). */
   double optimize_s, codegen_s;
@@ -32,9 +30,14 @@ actjit_status jit_session_compile(actjit_context *ctx, jit_session *s,
                                   const target_desc *t, LLVMModuleRef mod,
                                   const char *entry, void **addr);
 LLVMContextRef jit_session_context(jit_session *s);
-/* Host assembly of the optimized module, from a clone of it. */
-actjit_status jit_session_asm(actjit_context *ctx, jit_session *s,
-                              const target_desc *t, char **text);
+/* The text of mod (built in the session's context; consumed whatever
+ * happens) as jit_session_compile would see it: before optimization, after
+ * it, or as assembly from the JIT's target machine settings.  Nothing is
+ * kept for a dump at compile time: a dump rebuilds the module, and codegen
+ * and LLVM give the same code for the same plan and target. */
+typedef enum jit_stage { JIT_LLVM, JIT_LLVM_OPT, JIT_ASM } jit_stage;
+actjit_status jit_session_dump(actjit_context *ctx, jit_session *s, const target_desc *t, LLVMModuleRef mod,
+                               jit_stage stage, char **text);
 void jit_session_free(jit_session *s);
 
 #endif

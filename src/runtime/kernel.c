@@ -18,6 +18,8 @@ struct actjit_kernel {
   plan plan;
   target_desc target;
   jit_session jit;
+  bool training;  /* codegen's inputs beside g, plan and target, for the dumps */
+  int opt_level;
   cg_entry_fn entry;
   cg_kernel_fn *steps; /* each kernel of the plan, for profiling */
   char **step_names;
@@ -124,10 +126,12 @@ static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) 
   k->passes_dump = dump.buf;
   double t1 = now();
   k->phases.passes = t1 - t0;
-  if (!st) st = jit_session_init(k->ctx, &k->jit, o->opt_level);
+  k->training = o->training;
+  k->opt_level = o->opt_level;
+  if (!st) st = jit_session_init(k->ctx, &k->jit, k->opt_level);
   if (st) return st;
   LLVMModuleRef mod;
-  if ((st = cg_build(k->g, &k->plan, jit_session_context(&k->jit), &k->target, o->training, &mod))) return st;
+  if ((st = cg_build(k->g, &k->plan, jit_session_context(&k->jit), &k->target, k->training, &mod))) return st;
   k->phases.emit = now() - t1;
   void *addr = NULL;
   st = jit_session_compile(k->ctx, &k->jit, &k->target, mod, CG_ENTRY, &addr);
@@ -378,29 +382,32 @@ static actjit_status annotate(actjit_kernel *k, char *text, bool assembly, char 
   return ACTJIT_OK;
 }
 
+/* An LLVM dump: the module rebuilt, as the compile built it, in a session
+ * of its own. */
+static actjit_status dump_llvm(actjit_kernel *k, jit_stage stage, char **text) {
+  jit_session s;
+  LLVMModuleRef mod;
+  char *raw;
+  actjit_status st = jit_session_init(k->ctx, &s, k->opt_level);
+  if (!st) st = cg_build(k->g, &k->plan, jit_session_context(&s), &k->target, k->training, &mod);
+  if (!st) st = jit_session_dump(k->ctx, &s, &k->target, mod, stage, &raw);
+  jit_session_free(&s);
+  return st ? st : annotate(k, raw, stage == JIT_ASM, text);
+}
+
 actjit_status actjit_kernel_dump(actjit_kernel *k, actjit_dump_kind kind, char **text) {
   if (!k) return ACTJIT_ERR_ARGUMENT;
   if (!text) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_dump: text is NULL");
-  const char *src = NULL;
-  char *asm_text;
-  actjit_status st;
   switch (kind) {
   case ACTJIT_DUMP_IR: return actjit_graph_print(k->g, text);
-  case ACTJIT_DUMP_PASSES: src = k->passes_dump; break;
-  case ACTJIT_DUMP_LLVM: src = k->jit.llvm_ir; break;
-  case ACTJIT_DUMP_LLVM_OPT: src = k->jit.llvm_opt; break;
-  case ACTJIT_DUMP_ASM:
-    st = jit_session_asm(k->ctx, &k->jit, &k->target, &asm_text);
-    return st ? st : annotate(k, asm_text, true, text);
-  default: return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "unknown dump kind %d", (int)kind);
+  case ACTJIT_DUMP_PASSES:
+    *text = aj_strndup(k->passes_dump, strlen(k->passes_dump));
+    return *text ? ACTJIT_OK : aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  case ACTJIT_DUMP_LLVM: return dump_llvm(k, JIT_LLVM, text);
+  case ACTJIT_DUMP_LLVM_OPT: return dump_llvm(k, JIT_LLVM_OPT, text);
+  case ACTJIT_DUMP_ASM: return dump_llvm(k, JIT_ASM, text);
   }
-  char *copy = aj_strndup(src, strlen(src));
-  if (!copy) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
-  if (kind == ACTJIT_DUMP_PASSES) {
-    *text = copy;
-    return ACTJIT_OK;
-  }
-  return annotate(k, copy, false, text);
+  return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "unknown dump kind %d", (int)kind);
 }
 
 actjit_status actjit_kernel_set_seed(actjit_kernel *k, uint64_t seed) {
