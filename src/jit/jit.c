@@ -59,17 +59,15 @@ static actjit_status make_tm(actjit_context *ctx, const target_desc *t, int opt_
   return st;
 }
 
-static actjit_status emit_asm(actjit_context *ctx, LLVMTargetMachineRef tm, LLVMModuleRef mod, char **text) {
-  LLVMMemoryBufferRef buf = NULL;
+/* Machine code of mod, as an object file or assembly text. */
+static actjit_status emit(actjit_context *ctx, LLVMTargetMachineRef tm, LLVMModuleRef mod, LLVMCodeGenFileType kind,
+                          LLVMMemoryBufferRef *buf) {
   char *err = NULL;
-  if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, LLVMAssemblyFile, &err, &buf)) {
-    actjit_status st = aj_error(ctx, ACTJIT_ERR_LLVM, "assembly emission failed: %s", err ? err : "");
-    LLVMDisposeMessage(err);
-    return st;
-  }
-  *text = aj_strndup(LLVMGetBufferStart(buf), LLVMGetBufferSize(buf));
-  LLVMDisposeMemoryBuffer(buf);
-  return *text ? ACTJIT_OK : aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  if (!LLVMTargetMachineEmitToMemoryBuffer(tm, mod, kind, &err, buf)) return ACTJIT_OK;
+  actjit_status st = aj_error(ctx, ACTJIT_ERR_LLVM, "%s emission failed: %s", kind == LLVMAssemblyFile ? "assembly" : "object",
+                              err ? err : "");
+  LLVMDisposeMessage(err);
+  return st;
 }
 
 actjit_status jit_session_init(actjit_context *ctx, jit_session *s, int opt_level) {
@@ -78,17 +76,30 @@ actjit_status jit_session_init(actjit_context *ctx, jit_session *s, int opt_leve
   if (native_failed) return aj_error(ctx, ACTJIT_ERR_TARGET, "LLVM has no native target for this host");
   if (opt_level < 0 || opt_level > 3)
     return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "optimization level %d is not in 0..3", opt_level);
-  s->tsc = LLVMOrcCreateNewThreadSafeContext();
-  return s->tsc ? ACTJIT_OK : aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  s->llvm = LLVMContextCreate();
+  return s->llvm ? ACTJIT_OK : aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory");
 }
 
-LLVMContextRef jit_session_context(jit_session *s) { return LLVMOrcThreadSafeContextGetContext(s->tsc); }
+LLVMContextRef jit_session_context(jit_session *s) { return s->llvm; }
+
+/* The passes actjit's IR needs; its kernels run as fast as after
+ * default<O3> (every ir/ pipeline benchmarked against it) for a tenth of
+ * the optimization time.  SROA makes codegen's variables (cg_var)
+ * registers, early CSE and instcombine fold the loop nests' address
+ * arithmetic and constants, simplifycfg merges the blocks codegen leaves,
+ * and early CSE over memory SSA reuses values loaded from the same place in
+ * other blocks (a strided softmax's prologue: 1.5x slower without it).  The
+ * rest of O3 (vectorizers, unrolling, LICM, GVN, inlining) finds nothing to
+ * gain in code that is vectorized and unrolled already.  instcombine's
+ * fixpoint check is off: with it LLVM aborts when one iteration is not
+ * enough. */
+static const char pipeline[] =
+    "function(sroa,early-cse,instcombine<no-verify-fixpoint>,simplifycfg,early-cse<memssa>)";
 
 static actjit_status optimize(actjit_context *ctx, int opt_level, LLVMTargetMachineRef tm, LLVMModuleRef mod) {
-  char passes[32];
-  snprintf(passes, sizeof passes, "default<O%d>", opt_level);
+  if (!opt_level) return ACTJIT_OK;
   LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
-  LLVMErrorRef err = LLVMRunPasses(mod, passes, tm, opts);
+  LLVMErrorRef err = LLVMRunPasses(mod, pipeline, tm, opts);
   LLVMDisposePassBuilderOptions(opts);
   return err ? llvm_error(ctx, err, "optimization") : ACTJIT_OK;
 }
@@ -120,9 +131,12 @@ actjit_status jit_session_compile(actjit_context *ctx, jit_session *s, const tar
   if (!st) st = optimize(ctx, s->opt_level, tm, mod);
   double t1 = seconds();
   s->optimize_s = t1 - t0;
+  /* The object from this target machine: LLJIT only links it. */
+  LLVMMemoryBufferRef obj = NULL;
+  if (!st) st = emit(ctx, tm, mod, LLVMObjectFile, &obj);
+  LLVMDisposeModule(mod);
   if (st) {
     if (tm) LLVMDisposeTargetMachine(tm);
-    LLVMDisposeModule(mod);
     return st;
   }
   /* The builder takes the target machine; LLJIT takes the builder. */
@@ -130,7 +144,7 @@ actjit_status jit_session_compile(actjit_context *ctx, jit_session *s, const tar
   LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
   LLVMErrorRef e = LLVMOrcCreateLLJIT(&s->lljit, builder);
   if (e) {
-    LLVMDisposeModule(mod);
+    LLVMDisposeMemoryBuffer(obj);
     return llvm_error(ctx, e, "creating the JIT");
   }
   /* Calls the code may make (powf for pow's general exponents) resolve to
@@ -138,16 +152,14 @@ actjit_status jit_session_compile(actjit_context *ctx, jit_session *s, const tar
   LLVMOrcDefinitionGeneratorRef gen = NULL;
   e = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(&gen, LLVMOrcLLJITGetGlobalPrefix(s->lljit), NULL, NULL);
   if (e) {
-    LLVMDisposeModule(mod);
+    LLVMDisposeMemoryBuffer(obj);
     return llvm_error(ctx, e, "searching the process for symbols");
   }
   LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(s->lljit), gen);
-  /* The thread-safe module owns mod, and the JIT owns it once added, even
-   * when adding fails. */
-  LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, s->tsc);
-  e = LLVMOrcLLJITAddLLVMIRModule(s->lljit, LLVMOrcLLJITGetMainJITDylib(s->lljit), tsm);
-  if (e) return llvm_error(ctx, e, "adding the module to the JIT");
-  /* The lookup materializes the module: instruction selection and linking. */
+  /* The JIT owns the object once added, even when adding fails. */
+  e = LLVMOrcLLJITAddObjectFile(s->lljit, LLVMOrcLLJITGetMainJITDylib(s->lljit), obj);
+  if (e) return llvm_error(ctx, e, "adding the object to the JIT");
+  /* The first lookup links it. */
   st = jit_session_lookup(ctx, s, entry, addr);
   s->codegen_s = seconds() - t1;
   return st;
@@ -164,14 +176,17 @@ actjit_status jit_session_lookup(actjit_context *ctx, jit_session *s, const char
 actjit_status jit_session_dump(actjit_context *ctx, jit_session *s, const target_desc *t, LLVMModuleRef mod,
                                jit_stage stage, char **text) {
   LLVMTargetMachineRef tm;
+  LLVMMemoryBufferRef buf = NULL;
   actjit_status st = make_tm(ctx, t, s->opt_level, &tm);
   if (!st) st = prepare(ctx, t, tm, mod);
   if (!st && stage != JIT_LLVM) st = optimize(ctx, s->opt_level, tm, mod);
-  if (!st && stage == JIT_ASM) st = emit_asm(ctx, tm, mod, text);
-  if (!st && stage != JIT_ASM) {
-    *text = take_llvm_message(LLVMPrintModuleToString(mod));
+  if (!st && stage == JIT_ASM) st = emit(ctx, tm, mod, LLVMAssemblyFile, &buf);
+  if (!st) {
+    *text = buf ? aj_strndup(LLVMGetBufferStart(buf), LLVMGetBufferSize(buf))
+                : take_llvm_message(LLVMPrintModuleToString(mod));
     if (!*text) st = aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory");
   }
+  if (buf) LLVMDisposeMemoryBuffer(buf);
   if (tm) LLVMDisposeTargetMachine(tm);
   LLVMDisposeModule(mod);
   return st;
@@ -182,6 +197,6 @@ void jit_session_free(jit_session *s) {
     LLVMErrorRef e = LLVMOrcDisposeLLJIT(s->lljit);
     if (e) LLVMConsumeError(e);
   }
-  if (s->tsc) LLVMOrcDisposeThreadSafeContext(s->tsc);
+  if (s->llvm) LLVMContextDispose(s->llvm);
   *s = (jit_session){0};
 }

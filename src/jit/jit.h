@@ -12,7 +12,7 @@
 
 typedef struct jit_session {
   int opt_level;
-  LLVMOrcThreadSafeContextRef tsc;
+  LLVMContextRef llvm;
   LLVMOrcLLJITRef lljit;
   /* The compile's seconds in LLVM's optimizer (verifier included) and in
    * code generation and linking (creating the JIT to looking up the entry). */
