@@ -21,8 +21,10 @@ typedef struct jit_session {
 
 /* Address of another function of the compiled module. */
 actjit_status jit_session_lookup(actjit_context *ctx, jit_session *s, const char *name, void **addr);
-/* A session optimizing at opt_level (0..3), and the LLVM context its
- * modules must be built in (jit_session_context). */
+/* A session optimizing at opt_level, and the LLVM context its modules must
+ * be built in (jit_session_context).  Level 0 runs no IR passes and LLVM's
+ * quickest code generation; 1..3 run actjit's pipeline (jit.c) and LLVM's
+ * code generator at its levels Less, Default, Aggressive. */
 actjit_status jit_session_init(actjit_context *ctx, jit_session *s, int opt_level);
 /* Verifies, optimizes and JIT-compiles mod (built in the session's context;
  * consumed whatever happens), then looks up `entry`. */
