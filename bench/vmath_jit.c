@@ -41,7 +41,7 @@ static LLVMModuleRef build_loop(LLVMContextRef ctx, vm_emit_fn emit, unsigned wi
 }
 
 int vm_jit_build(vm_jit *j, vm_emit_fn emit, unsigned width, const char *cpu, const char *features) {
-  *j = (vm_jit){0};
+  *j = (vm_jit){.emit = emit, .width = width};
   if (actjit_context_create(&j->ctx)) return -1;
   void *addr = NULL;
   if (target_resolve(j->ctx, cpu, features, NULL, &j->target) || jit_session_init(j->ctx, &j->session, 3)) return -1;
@@ -55,7 +55,8 @@ const char *vm_jit_error(const vm_jit *j) { return j->ctx ? actjit_context_error
 
 int vm_jit_calls_out(vm_jit *j) {
   char *text = NULL;
-  if (jit_session_asm(j->ctx, &j->session, &j->target, &text)) return -1;
+  LLVMModuleRef m = build_loop(jit_session_context(&j->session), j->emit, j->width, j->target.width);
+  if (jit_session_dump(j->ctx, &j->session, &j->target, m, JIT_ASM, &text)) return -1;
   int found = strstr(text, "call") != NULL || strstr(text, "@PLT") != NULL;
   free(text);
   return found;

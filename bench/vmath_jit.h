@@ -17,6 +17,8 @@ typedef struct vm_jit {
   actjit_context *ctx;
   target_desc target;
   jit_session session;
+  vm_emit_fn emit; /* what was compiled, rebuilt for the assembly */
+  unsigned width;
   vm_kernel_fn fn; /* n must be a multiple of the width */
 } vm_jit;
 

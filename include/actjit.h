@@ -212,6 +212,19 @@ actjit_status actjit_compile(actjit_graph *g, const actjit_compile_options *o,
                              actjit_kernel **out);
 void actjit_kernel_destroy(actjit_kernel *k);
 
+/* Where actjit_compile spent its time, in seconds.  The phases do not
+ * overlap and sum to at most total (the rest: copying the graph, looking up
+ * the kernels, planning the threads' slices). */
+typedef struct actjit_compile_phases {
+  double passes;   /* verifying, resolving the target, the passes, the memory plan */
+  double emit;     /* emitting LLVM IR from the plan (codegen) */
+  double optimize; /* LLVM: verifying the module and its optimization pipeline */
+  double codegen;  /* LLVM: the JIT's instruction selection, object emission and linking */
+  double total;    /* the whole actjit_compile call */
+} actjit_compile_phases;
+actjit_status actjit_kernel_compile_phases(const actjit_kernel *k,
+                                           actjit_compile_phases *out);
+
 /* Copies `count` floats (row-major, the parameter's declared shape) into the
  * kernel.  Every parameter must be bound before actjit_kernel_run. */
 actjit_status actjit_kernel_bind(actjit_kernel *k, const char *param,

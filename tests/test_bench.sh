@@ -13,7 +13,8 @@ case_dir="$src/tests/torch_seq/seed"
 "$actjit" bench "$case_dir/model.txt" --weights "$case_dir/weights.safetensors" --shape 5x784 --reps 1 --json > "$tmp/torch.json"
 [ "$(wc -l < "$tmp/ir.json")" -eq 2 ] || { echo "expected 2 lines for 2 batch sizes"; cat "$tmp/ir.json"; exit 1; }
 keys="model shape threads fused_us unfused_us reference_us memcpy_us speedup fused_gbs fused_gflops fused_peak_bytes
-      unfused_peak_bytes max_rel_error compile_ms fused unfused fused_kernels unfused_kernels kernel us"
+      unfused_peak_bytes max_rel_error compile_ms compile_phases_ms passes emit optimize codegen fused unfused fused_kernels
+      unfused_kernels kernel us"
 for key in $keys; do
   for f in "$tmp/ir.json" "$tmp/torch.json"; do
     grep -q "\"$key\": " "$f" || { echo "$f lacks \"$key\""; cat "$f"; exit 1; }
@@ -26,6 +27,9 @@ for key in $(grep -o '"[a-z_]*": ' "$tmp/ir.json" "$tmp/torch.json" | sed 's/.*"
   grep -q "^| [^|]*\`$key\`" "$tmp/readme_keys" || { echo "README's JSON table lacks \`$key\`"; exit 1; }
 done
 grep -q '"compile_ms": {"fused": [0-9.]*, "unfused": [0-9.]*}' "$tmp/ir.json" || { echo "compile_ms is not an object"; cat "$tmp/ir.json"; exit 1; }
+phases='\{"passes": [0-9.]+, "emit": [0-9.]+, "optimize": [0-9.]+, "codegen": [0-9.]+\}'
+grep -Eq "\"compile_phases_ms\": \{\"fused\": $phases, \"unfused\": $phases\}" "$tmp/ir.json" ||
+  { echo "compile_phases_ms is not an object of phases"; cat "$tmp/ir.json"; exit 1; }
 grep -q '"shape": \[5, 784\]' "$tmp/torch.json" || { echo "--shape not honoured"; cat "$tmp/torch.json"; exit 1; }
 # The table: units in the header, peak memory in KiB or MiB.
 "$actjit" bench "$src/ir/mlp.air" --batch 2 --reps 1 > "$tmp/table.txt"

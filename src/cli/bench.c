@@ -214,6 +214,7 @@ typedef struct model {
   int nparams;
   double flops_per_row; /* 2·in·out summed over the weight matrices, per batch row */
   double compile_s[2];  /* compile time, fused and unfused */
+  actjit_compile_phases phases[2];
   pool *threads;        /* --threads N > 1, else NULL */
 } model;
 
@@ -236,6 +237,8 @@ static int load_model(actjit_context *ctx, const bench_options *o, const char *l
   co.fuse = 0;
   if ((st = actjit_compile(m->g, &co, &m->unfused))) goto fail;
   m->compile_s[0] = t1 - t0, m->compile_s[1] = now() - t1;
+  actjit_kernel_compile_phases(m->fused, &m->phases[0]);
+  actjit_kernel_compile_phases(m->unfused, &m->phases[1]);
   if (o->threads > 1) {
     if (!(m->threads = pool_create(o->threads))) {
       fprintf(stderr, "%s: cannot start %d threads\n", o->prog, o->threads);
@@ -449,6 +452,13 @@ static int bench_one(const bench_options *o, model *m, int64_t batch, bool *head
     printf("\"fused_peak_bytes\": %zu, \"unfused_peak_bytes\": %zu, \"max_rel_error\": %.3g, "
            "\"compile_ms\": {\"fused\": %.2f, \"unfused\": %.2f}",
            peak_f, peak_u, fmax(err_f, err_u), m->compile_s[0] * 1e3, m->compile_s[1] * 1e3);
+    printf(", \"compile_phases_ms\": {");
+    for (int p = 0; p < 2; p++) {
+      const actjit_compile_phases *ph = &m->phases[p];
+      printf("%s\"%s\": {\"passes\": %.3f, \"emit\": %.3f, \"optimize\": %.3f, \"codegen\": %.3f}", p ? ", " : "",
+             p ? "unfused" : "fused", ph->passes * 1e3, ph->emit * 1e3, ph->optimize * 1e3, ph->codegen * 1e3);
+    }
+    printf("}");
     if (o->ort_model && isnan(ort_us)) {
       printf(", \"ort_us\": null, \"ort_overhead_us\": null, \"ort_note\": ");
       print_json_string(ort_note);

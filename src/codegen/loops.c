@@ -49,9 +49,24 @@ void cg_for_rolled(cg *c, LLVMValueRef lo, LLVMValueRef hi, int64_t step, cg_bod
   cg_for(c, lo, hi, step, body, env);
 }
 
+/* v as a constant, if it is one. */
+static bool const_i64(LLVMValueRef v, int64_t *out) {
+  if (!LLVMIsAConstantInt(v)) return false;
+  *out = LLVMConstIntGetSExtValue(v);
+  return true;
+}
+
 void cg_for(cg *c, LLVMValueRef lo, LLVMValueRef hi, int64_t step, cg_body body, void *env) {
   bool rolled = c->rolled;
   c->rolled = false;
+  /* Constant bounds of one iteration or none (a tile of one row, a row
+   * shorter than a step of unrolled vectors): the body once or not at all,
+   * not a loop for LLVM to fold away. */
+  int64_t l, h;
+  if (const_i64(lo, &l) && const_i64(hi, &h) && h - l <= step) {
+    if (h > l) body(c, lo, env);
+    return;
+  }
   LLVMBasicBlockRef pre = LLVMGetInsertBlock(c->b);
   LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "loop");
   LLVMBasicBlockRef loop = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "body");
@@ -112,6 +127,11 @@ void cg_end_if(cg *c, LLVMBasicBlockRef done) {
 }
 
 void cg_vector_tail(cg *c, LLVMValueRef full, LLVMValueRef rem, cg_vbody body, void *env) {
+  int64_t r;
+  if (const_i64(rem, &r)) { /* a static length: the tail or not, without the test */
+    if (r) body(c, full, cg_first_lanes(c, rem), env);
+    return;
+  }
   LLVMBasicBlockRef done = cg_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rem, cg_i64(c, 0), "has_tail"), "tail");
   body(c, full, cg_first_lanes(c, rem), env);
   cg_end_if(c, done);

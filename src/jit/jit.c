@@ -11,7 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+static double seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static pthread_once_t native_once = PTHREAD_ONCE_INIT;
 static int native_failed;
@@ -36,38 +42,32 @@ static actjit_status llvm_error(actjit_context *ctx, LLVMErrorRef err, const cha
   return st;
 }
 
-static LLVMTargetMachineRef make_tm(const target_desc *t, int opt_level, char **err) {
-  LLVMTargetRef target;
-  if (LLVMGetTargetFromTriple(t->triple, &target, err)) return NULL;
+/* Small code model and PIC: what ORC's JITLink runs, so that the assembly
+ * dump made with the same settings is the code that executes. */
+static actjit_status make_tm(actjit_context *ctx, const target_desc *t, int opt_level, LLVMTargetMachineRef *tm) {
   static const LLVMCodeGenOptLevel levels[] = {LLVMCodeGenLevelNone, LLVMCodeGenLevelLess,
                                                LLVMCodeGenLevelDefault, LLVMCodeGenLevelAggressive};
-  /* Small code model and PIC: what ORC's JITLink runs, so that the assembly
-   * dump made with the same settings is the code that executes. */
-  return LLVMCreateTargetMachine(target, t->triple, t->cpu, t->features, levels[opt_level],
-                                 LLVMRelocPIC, LLVMCodeModelSmall);
+  LLVMTargetRef target;
+  char *err = NULL;
+  *tm = NULL;
+  if (!LLVMGetTargetFromTriple(t->triple, &target, &err))
+    *tm = LLVMCreateTargetMachine(target, t->triple, t->cpu, t->features, levels[opt_level], LLVMRelocPIC,
+                                  LLVMCodeModelSmall);
+  if (*tm) return ACTJIT_OK;
+  actjit_status st = aj_error(ctx, ACTJIT_ERR_TARGET, "no target for %s: %s", t->triple, err ? err : "");
+  LLVMDisposeMessage(err);
+  return st;
 }
 
-static actjit_status emit_asm(actjit_context *ctx, const target_desc *t, int opt_level, LLVMModuleRef mod,
-                              char **text) {
+/* Machine code of mod, as an object file or assembly text. */
+static actjit_status emit(actjit_context *ctx, LLVMTargetMachineRef tm, LLVMModuleRef mod, LLVMCodeGenFileType kind,
+                          LLVMMemoryBufferRef *buf) {
   char *err = NULL;
-  LLVMTargetMachineRef tm = make_tm(t, opt_level, &err);
-  if (!tm) {
-    actjit_status st = aj_error(ctx, ACTJIT_ERR_TARGET, "no target for %s: %s", t->triple, err ? err : "");
-    LLVMDisposeMessage(err);
-    return st;
-  }
-  LLVMMemoryBufferRef buf = NULL;
-  LLVMBool failed = LLVMTargetMachineEmitToMemoryBuffer(tm, mod, LLVMAssemblyFile, &err, &buf);
-  LLVMDisposeTargetMachine(tm);
-  if (failed) {
-    actjit_status st = aj_error(ctx, ACTJIT_ERR_LLVM, "assembly emission failed: %s", err ? err : "");
-    LLVMDisposeMessage(err);
-    return st;
-  }
-  size_t n = LLVMGetBufferSize(buf);
-  *text = aj_strndup(LLVMGetBufferStart(buf), n);
-  LLVMDisposeMemoryBuffer(buf);
-  return *text ? ACTJIT_OK : aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  if (!LLVMTargetMachineEmitToMemoryBuffer(tm, mod, kind, &err, buf)) return ACTJIT_OK;
+  actjit_status st = aj_error(ctx, ACTJIT_ERR_LLVM, "%s emission failed: %s", kind == LLVMAssemblyFile ? "assembly" : "object",
+                              err ? err : "");
+  LLVMDisposeMessage(err);
+  return st;
 }
 
 actjit_status jit_session_init(actjit_context *ctx, jit_session *s, int opt_level) {
@@ -76,25 +76,36 @@ actjit_status jit_session_init(actjit_context *ctx, jit_session *s, int opt_leve
   if (native_failed) return aj_error(ctx, ACTJIT_ERR_TARGET, "LLVM has no native target for this host");
   if (opt_level < 0 || opt_level > 3)
     return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "optimization level %d is not in 0..3", opt_level);
-  s->tsc = LLVMOrcCreateNewThreadSafeContext();
-  return s->tsc ? ACTJIT_OK : aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  s->llvm = LLVMContextCreate();
+  return s->llvm ? ACTJIT_OK : aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory");
 }
 
-LLVMContextRef jit_session_context(jit_session *s) { return LLVMOrcThreadSafeContextGetContext(s->tsc); }
+LLVMContextRef jit_session_context(jit_session *s) { return s->llvm; }
 
-static char *print_module(LLVMModuleRef m) { return take_llvm_message(LLVMPrintModuleToString(m)); }
+/* The passes actjit's IR needs; its kernels run as fast as after
+ * default<O3> (every ir/ pipeline benchmarked against it) for a tenth of
+ * the optimization time.  SROA makes codegen's variables (cg_var)
+ * registers, early CSE and instcombine fold the loop nests' address
+ * arithmetic and constants, simplifycfg merges the blocks codegen leaves,
+ * and early CSE over memory SSA reuses values loaded from the same place in
+ * other blocks (a strided softmax's prologue: 1.5x slower without it).  The
+ * rest of O3 (vectorizers, unrolling, LICM, GVN, inlining) finds nothing to
+ * gain in code that is vectorized and unrolled already.  instcombine's
+ * fixpoint check is off: with it LLVM aborts when one iteration is not
+ * enough. */
+static const char pipeline[] =
+    "function(sroa,early-cse,instcombine<no-verify-fixpoint>,simplifycfg,early-cse<memssa>)";
 
 static actjit_status optimize(actjit_context *ctx, int opt_level, LLVMTargetMachineRef tm, LLVMModuleRef mod) {
-  char passes[32];
-  snprintf(passes, sizeof passes, "default<O%d>", opt_level);
+  if (!opt_level) return ACTJIT_OK;
   LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
-  LLVMErrorRef err = LLVMRunPasses(mod, passes, tm, opts);
+  LLVMErrorRef err = LLVMRunPasses(mod, pipeline, tm, opts);
   LLVMDisposePassBuilderOptions(opts);
   return err ? llvm_error(ctx, err, "optimization") : ACTJIT_OK;
 }
 
-static actjit_status prepare(actjit_context *ctx, jit_session *s, const target_desc *t,
-                             LLVMTargetMachineRef tm, LLVMModuleRef mod) {
+/* Gives mod the target's triple and data layout and verifies it. */
+static actjit_status prepare(actjit_context *ctx, const target_desc *t, LLVMTargetMachineRef tm, LLVMModuleRef mod) {
   LLVMSetTarget(mod, t->triple);
   LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
   char *dls = LLVMCopyStringRepOfTargetData(dl);
@@ -108,29 +119,24 @@ static actjit_status prepare(actjit_context *ctx, jit_session *s, const target_d
     return st;
   }
   LLVMDisposeMessage(msg);
-  s->llvm_ir = print_module(mod);
-  actjit_status st = optimize(ctx, s->opt_level, tm, mod);
-  if (st) return st;
-  s->llvm_opt = print_module(mod);
-  s->optimized = LLVMCloneModule(mod);
-  if (!s->llvm_ir || !s->llvm_opt || !s->optimized) return aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory");
   return ACTJIT_OK;
 }
 
 actjit_status jit_session_compile(actjit_context *ctx, jit_session *s, const target_desc *t,
                                   LLVMModuleRef mod, const char *entry, void **addr) {
-  char *err = NULL;
-  LLVMTargetMachineRef tm = make_tm(t, s->opt_level, &err);
-  if (!tm) {
-    LLVMDisposeModule(mod);
-    actjit_status st = aj_error(ctx, ACTJIT_ERR_TARGET, "no target for %s: %s", t->triple, err ? err : "");
-    LLVMDisposeMessage(err);
-    return st;
-  }
-  actjit_status st = prepare(ctx, s, t, tm, mod);
+  double t0 = seconds();
+  LLVMTargetMachineRef tm;
+  actjit_status st = make_tm(ctx, t, s->opt_level, &tm);
+  if (!st) st = prepare(ctx, t, tm, mod);
+  if (!st) st = optimize(ctx, s->opt_level, tm, mod);
+  double t1 = seconds();
+  s->optimize_s = t1 - t0;
+  /* The object from this target machine: LLJIT only links it. */
+  LLVMMemoryBufferRef obj = NULL;
+  if (!st) st = emit(ctx, tm, mod, LLVMObjectFile, &obj);
+  LLVMDisposeModule(mod);
   if (st) {
-    LLVMDisposeTargetMachine(tm);
-    LLVMDisposeModule(mod);
+    if (tm) LLVMDisposeTargetMachine(tm);
     return st;
   }
   /* The builder takes the target machine; LLJIT takes the builder. */
@@ -138,7 +144,7 @@ actjit_status jit_session_compile(actjit_context *ctx, jit_session *s, const tar
   LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
   LLVMErrorRef e = LLVMOrcCreateLLJIT(&s->lljit, builder);
   if (e) {
-    LLVMDisposeModule(mod);
+    LLVMDisposeMemoryBuffer(obj);
     return llvm_error(ctx, e, "creating the JIT");
   }
   /* Calls the code may make (powf for pow's general exponents) resolve to
@@ -146,16 +152,17 @@ actjit_status jit_session_compile(actjit_context *ctx, jit_session *s, const tar
   LLVMOrcDefinitionGeneratorRef gen = NULL;
   e = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(&gen, LLVMOrcLLJITGetGlobalPrefix(s->lljit), NULL, NULL);
   if (e) {
-    LLVMDisposeModule(mod);
+    LLVMDisposeMemoryBuffer(obj);
     return llvm_error(ctx, e, "searching the process for symbols");
   }
   LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(s->lljit), gen);
-  /* The thread-safe module owns mod, and the JIT owns it once added, even
-   * when adding fails. */
-  LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, s->tsc);
-  e = LLVMOrcLLJITAddLLVMIRModule(s->lljit, LLVMOrcLLJITGetMainJITDylib(s->lljit), tsm);
-  if (e) return llvm_error(ctx, e, "adding the module to the JIT");
-  return jit_session_lookup(ctx, s, entry, addr);
+  /* The JIT owns the object once added, even when adding fails. */
+  e = LLVMOrcLLJITAddObjectFile(s->lljit, LLVMOrcLLJITGetMainJITDylib(s->lljit), obj);
+  if (e) return llvm_error(ctx, e, "adding the object to the JIT");
+  /* The first lookup links it. */
+  st = jit_session_lookup(ctx, s, entry, addr);
+  s->codegen_s = seconds() - t1;
+  return st;
 }
 
 actjit_status jit_session_lookup(actjit_context *ctx, jit_session *s, const char *name, void **addr) {
@@ -166,23 +173,30 @@ actjit_status jit_session_lookup(actjit_context *ctx, jit_session *s, const char
   return ACTJIT_OK;
 }
 
-actjit_status jit_session_asm(actjit_context *ctx, jit_session *s, const target_desc *t, char **text) {
-  if (!s->optimized) return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "nothing was compiled");
-  LLVMModuleRef clone = LLVMCloneModule(s->optimized);
-  if (!clone) return aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory");
-  actjit_status st = emit_asm(ctx, t, s->opt_level, clone, text);
-  LLVMDisposeModule(clone);
+actjit_status jit_session_dump(actjit_context *ctx, jit_session *s, const target_desc *t, LLVMModuleRef mod,
+                               jit_stage stage, char **text) {
+  LLVMTargetMachineRef tm;
+  LLVMMemoryBufferRef buf = NULL;
+  actjit_status st = make_tm(ctx, t, s->opt_level, &tm);
+  if (!st) st = prepare(ctx, t, tm, mod);
+  if (!st && stage != JIT_LLVM) st = optimize(ctx, s->opt_level, tm, mod);
+  if (!st && stage == JIT_ASM) st = emit(ctx, tm, mod, LLVMAssemblyFile, &buf);
+  if (!st) {
+    *text = buf ? aj_strndup(LLVMGetBufferStart(buf), LLVMGetBufferSize(buf))
+                : take_llvm_message(LLVMPrintModuleToString(mod));
+    if (!*text) st = aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  }
+  if (buf) LLVMDisposeMemoryBuffer(buf);
+  if (tm) LLVMDisposeTargetMachine(tm);
+  LLVMDisposeModule(mod);
   return st;
 }
 
 void jit_session_free(jit_session *s) {
-  if (s->optimized) LLVMDisposeModule(s->optimized);
   if (s->lljit) {
     LLVMErrorRef e = LLVMOrcDisposeLLJIT(s->lljit);
     if (e) LLVMConsumeError(e);
   }
-  if (s->tsc) LLVMOrcDisposeThreadSafeContext(s->tsc);
-  free(s->llvm_ir);
-  free(s->llvm_opt);
+  if (s->llvm) LLVMContextDispose(s->llvm);
   *s = (jit_session){0};
 }

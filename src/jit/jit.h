@@ -12,16 +12,19 @@
 
 typedef struct jit_session {
   int opt_level;
-  LLVMOrcThreadSafeContextRef tsc;
+  LLVMContextRef llvm;
   LLVMOrcLLJITRef lljit;
-  LLVMModuleRef optimized; /* a clone kept for the assembly dump */
-  char *llvm_ir, *llvm_opt;
+  /* The compile's seconds in LLVM's optimizer (verifier included) and in
+   * code generation and linking (creating the JIT to looking up the entry). */
+  double optimize_s, codegen_s;
 } jit_session;
 
 /* Address of another function of the compiled module. */
 actjit_status jit_session_lookup(actjit_context *ctx, jit_session *s, const char *name, void **addr);
-/* A session optimizing at opt_level (0..3), and the LLVM context its
- * modules must be built in (jit_session_context). */
+/* A session optimizing at opt_level, and the LLVM context its modules must
+ * be built in (jit_session_context).  Level 0 runs no IR passes and LLVM's
+ * quickest code generation; 1..3 run actjit's pipeline (jit.c) and LLVM's
+ * code generator at its levels Less, Default, Aggressive. */
 actjit_status jit_session_init(actjit_context *ctx, jit_session *s, int opt_level);
 /* Verifies, optimizes and JIT-compiles mod (built in the session's context;
  * consumed whatever happens), then looks up `entry`. */
@@ -29,9 +32,14 @@ actjit_status jit_session_compile(actjit_context *ctx, jit_session *s,
                                   const target_desc *t, LLVMModuleRef mod,
                                   const char *entry, void **addr);
 LLVMContextRef jit_session_context(jit_session *s);
-/* Host assembly of the optimized module, from a clone of it. */
-actjit_status jit_session_asm(actjit_context *ctx, jit_session *s,
-                              const target_desc *t, char **text);
+/* The text of mod (built in the session's context; consumed whatever
+ * happens) as jit_session_compile would see it: before optimization, after
+ * it, or as assembly from the JIT's target machine settings.  Nothing is
+ * kept for a dump at compile time: a dump rebuilds the module, and codegen
+ * and LLVM give the same code for the same plan and target. */
+typedef enum jit_stage { JIT_LLVM, JIT_LLVM_OPT, JIT_ASM } jit_stage;
+actjit_status jit_session_dump(actjit_context *ctx, jit_session *s, const target_desc *t, LLVMModuleRef mod,
+                               jit_stage stage, char **text);
 void jit_session_free(jit_session *s);
 
 #endif

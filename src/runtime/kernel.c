@@ -18,6 +18,8 @@ struct actjit_kernel {
   plan plan;
   target_desc target;
   jit_session jit;
+  bool training;  /* codegen's inputs beside g, plan and target, for the dumps */
+  int opt_level;
   cg_entry_fn entry;
   cg_kernel_fn *steps; /* each kernel of the plan, for profiling */
   char **step_names;
@@ -35,7 +37,14 @@ struct actjit_kernel {
   int tasks;
   slicing *slicing;
   int64_t *panels; /* each kernel's weight panels (cg_linear_panels) */
+  actjit_compile_phases phases;
 };
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 void actjit_compile_options_init(actjit_compile_options *o) {
   if (o) *o = (actjit_compile_options){.opt_level = 3, .fuse = 1, .canonicalize = 1, .depth_first = 1};
@@ -98,6 +107,7 @@ static actjit_status lookup_steps(actjit_kernel *k) {
 }
 
 static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) {
+  double t0 = now();
   actjit_status st = actjit_graph_verify(k->g);
   /* The target first: what the passes and codegen decide may depend on it. */
   if (!st) st = target_resolve(k->ctx, o->cpu, o->features, o->tuning, &k->target);
@@ -119,12 +129,19 @@ static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) 
     if (dump.failed) st = aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
   }
   k->passes_dump = dump.buf;
-  if (!st) st = jit_session_init(k->ctx, &k->jit, o->opt_level);
+  double t1 = now();
+  k->phases.passes = t1 - t0;
+  k->training = o->training;
+  k->opt_level = o->opt_level;
+  if (!st) st = jit_session_init(k->ctx, &k->jit, k->opt_level);
   if (st) return st;
   LLVMModuleRef mod;
-  if ((st = cg_build(k->g, &k->plan, jit_session_context(&k->jit), &k->target, o->training, &mod))) return st;
+  if ((st = cg_build(k->g, &k->plan, jit_session_context(&k->jit), &k->target, k->training, &mod))) return st;
+  k->phases.emit = now() - t1;
   void *addr = NULL;
   st = jit_session_compile(k->ctx, &k->jit, &k->target, mod, CG_ENTRY, &addr);
+  k->phases.optimize = k->jit.optimize_s;
+  k->phases.codegen = k->jit.codegen_s;
   k->entry = (cg_entry_fn)addr;
   if (!st) st = lookup_steps(k);
   if (!st && (!(k->slicing = calloc((size_t)k->plan.n + 1, sizeof *k->slicing)) ||
@@ -146,6 +163,7 @@ static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) 
 actjit_status actjit_compile(actjit_graph *g, const actjit_compile_options *o, actjit_kernel **out) {
   if (!g || !out) return aj_error(g ? g->ctx : NULL, ACTJIT_ERR_ARGUMENT, "actjit_compile: NULL argument");
   *out = NULL;
+  double t0 = now();
   actjit_compile_options defaults;
   actjit_compile_options_init(&defaults);
   actjit_kernel *k = calloc(1, sizeof *k);
@@ -157,7 +175,15 @@ actjit_status actjit_compile(actjit_graph *g, const actjit_compile_options *o, a
     actjit_kernel_destroy(k);
     return st;
   }
+  k->phases.total = now() - t0;
   *out = k;
+  return ACTJIT_OK;
+}
+
+actjit_status actjit_kernel_compile_phases(const actjit_kernel *k, actjit_compile_phases *out) {
+  if (!k) return ACTJIT_ERR_ARGUMENT;
+  if (!out) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_compile_phases: out is NULL");
+  *out = k->phases;
   return ACTJIT_OK;
 }
 
@@ -355,12 +381,6 @@ actjit_status actjit_kernel_set_parallel_for(actjit_kernel *k, actjit_parallel_f
   return ACTJIT_OK;
 }
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* A depth-first run over the batch: task t of n takes its share of the
  * rows, a block of plan.block_rows at a time through every kernel of the
  * run, with its own block buffers.  seconds: each kernel's time, summed
@@ -478,29 +498,32 @@ static actjit_status annotate(actjit_kernel *k, char *text, bool assembly, char 
   return ACTJIT_OK;
 }
 
+/* An LLVM dump: the module rebuilt, as the compile built it, in a session
+ * of its own. */
+static actjit_status dump_llvm(actjit_kernel *k, jit_stage stage, char **text) {
+  jit_session s;
+  LLVMModuleRef mod;
+  char *raw;
+  actjit_status st = jit_session_init(k->ctx, &s, k->opt_level);
+  if (!st) st = cg_build(k->g, &k->plan, jit_session_context(&s), &k->target, k->training, &mod);
+  if (!st) st = jit_session_dump(k->ctx, &s, &k->target, mod, stage, &raw);
+  jit_session_free(&s);
+  return st ? st : annotate(k, raw, stage == JIT_ASM, text);
+}
+
 actjit_status actjit_kernel_dump(actjit_kernel *k, actjit_dump_kind kind, char **text) {
   if (!k) return ACTJIT_ERR_ARGUMENT;
   if (!text) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_dump: text is NULL");
-  const char *src = NULL;
-  char *asm_text;
-  actjit_status st;
   switch (kind) {
   case ACTJIT_DUMP_IR: return actjit_graph_print(k->g, text);
-  case ACTJIT_DUMP_PASSES: src = k->passes_dump; break;
-  case ACTJIT_DUMP_LLVM: src = k->jit.llvm_ir; break;
-  case ACTJIT_DUMP_LLVM_OPT: src = k->jit.llvm_opt; break;
-  case ACTJIT_DUMP_ASM:
-    st = jit_session_asm(k->ctx, &k->jit, &k->target, &asm_text);
-    return st ? st : annotate(k, asm_text, true, text);
-  default: return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "unknown dump kind %d", (int)kind);
+  case ACTJIT_DUMP_PASSES:
+    *text = aj_strndup(k->passes_dump, strlen(k->passes_dump));
+    return *text ? ACTJIT_OK : aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  case ACTJIT_DUMP_LLVM: return dump_llvm(k, JIT_LLVM, text);
+  case ACTJIT_DUMP_LLVM_OPT: return dump_llvm(k, JIT_LLVM_OPT, text);
+  case ACTJIT_DUMP_ASM: return dump_llvm(k, JIT_ASM, text);
   }
-  char *copy = aj_strndup(src, strlen(src));
-  if (!copy) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
-  if (kind == ACTJIT_DUMP_PASSES) {
-    *text = copy;
-    return ACTJIT_OK;
-  }
-  return annotate(k, copy, false, text);
+  return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "unknown dump kind %d", (int)kind);
 }
 
 actjit_status actjit_kernel_set_seed(actjit_kernel *k, uint64_t seed) {

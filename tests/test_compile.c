@@ -1,0 +1,128 @@
+/* The compile.  actjit_kernel_compile_phases: every pipeline in ir/, fused
+ * and unfused, reports each phase of its compile as time spent (more than
+ * nothing: each phase does work on every pipeline), the phases sum to at
+ * most the total, and the total is at most the wall time the caller measured
+ * around actjit_compile.  The LLVM dumps, which the compile no longer keeps
+ * but rebuilds when asked: a kernel gives the same text every time, the
+ * same as another kernel compiled from the same graph, also once the graph
+ * is destroyed, on every test target. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <time.h>
+
+#include "testutil.h"
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void test_phases_sum_to_total(void **state) {
+  (void)state;
+  static char paths[64][TU_PATH_MAX];
+  int n = tu_ir_files(paths, 64);
+  assert_true(n > 0);
+  actjit_context *ctx;
+  assert_int_equal(actjit_context_create(&ctx), ACTJIT_OK);
+  for (int i = 0; i < n; i++)
+    for (int fuse = 0; fuse <= 1; fuse++) {
+      actjit_graph *g;
+      if (actjit_graph_parse_file(ctx, paths[i], &g)) fail_msg("%s", actjit_context_error(ctx));
+      actjit_compile_options o;
+      actjit_compile_options_init(&o);
+      o.fuse = fuse;
+      actjit_kernel *k;
+      double t0 = now();
+      if (actjit_compile(g, &o, &k)) fail_msg("%s: %s", paths[i], actjit_context_error(ctx));
+      double wall = now() - t0;
+      actjit_compile_phases p;
+      assert_int_equal(actjit_kernel_compile_phases(k, &p), ACTJIT_OK);
+      double phase[] = {p.passes, p.emit, p.optimize, p.codegen}, sum = 0;
+      for (int j = 0; j < 4; j++) {
+        if (!(phase[j] > 0)) fail_msg("%s fuse=%d: phase %d took %g s", paths[i], fuse, j, phase[j]);
+        sum += phase[j];
+      }
+      if (!(sum <= p.total && p.total <= wall))
+        fail_msg("%s fuse=%d: phases sum to %g s, total %g s, measured %g s", paths[i], fuse, sum, p.total, wall);
+      actjit_kernel_destroy(k);
+      actjit_graph_destroy(g);
+    }
+  actjit_context_destroy(ctx);
+}
+
+static void test_phases_null(void **state) {
+  (void)state;
+  actjit_compile_phases p;
+  assert_int_equal(actjit_kernel_compile_phases(NULL, &p), ACTJIT_ERR_ARGUMENT);
+  actjit_context *ctx;
+  actjit_graph *g;
+  actjit_kernel *k;
+  assert_int_equal(actjit_context_create(&ctx), ACTJIT_OK);
+  assert_int_equal(actjit_graph_parse_file(ctx, ACTJIT_SOURCE_DIR "/ir/mlp.air", &g), ACTJIT_OK);
+  assert_int_equal(actjit_compile(g, NULL, &k), ACTJIT_OK);
+  assert_int_equal(actjit_kernel_compile_phases(k, NULL), ACTJIT_ERR_ARGUMENT);
+  assert_non_null(strstr(actjit_context_error(ctx), "actjit_kernel_compile_phases"));
+  actjit_kernel_destroy(k);
+  actjit_graph_destroy(g);
+  actjit_context_destroy(ctx);
+}
+
+static char *dump(actjit_kernel *k, actjit_dump_kind kind) {
+  char *text = NULL;
+  assert_int_equal(actjit_kernel_dump(k, kind, &text), ACTJIT_OK);
+  return text;
+}
+
+static void test_dumps_rebuilt(void **state) {
+  (void)state;
+  static const char *models[] = {"mlp.air", "activations.air"};
+  actjit_context *ctx;
+  assert_int_equal(actjit_context_create(&ctx), ACTJIT_OK);
+  for (size_t m = 0; m < sizeof models / sizeof *models; m++)
+    for (size_t t = 0; t < N_TEST_TARGETS; t++) {
+      char path[TU_PATH_MAX];
+      snprintf(path, sizeof path, "%s/ir/%s", ACTJIT_SOURCE_DIR, models[m]);
+      actjit_graph *g;
+      if (actjit_graph_parse_file(ctx, path, &g)) fail_msg("%s", actjit_context_error(ctx));
+      actjit_compile_options o;
+      actjit_compile_options_init(&o);
+      o.cpu = test_targets[t].cpu;
+      o.features = test_targets[t].features;
+      actjit_kernel *a, *b;
+      assert_int_equal(actjit_compile(g, &o, &a), ACTJIT_OK);
+      assert_int_equal(actjit_compile(g, &o, &b), ACTJIT_OK);
+      actjit_graph_destroy(g);
+      char *first[3];
+      for (int kind = ACTJIT_DUMP_LLVM; kind <= ACTJIT_DUMP_ASM; kind++) {
+        char *again, *other;
+        first[kind - ACTJIT_DUMP_LLVM] = dump(a, kind);
+        again = dump(a, kind), other = dump(b, kind);
+        if (strcmp(first[kind - ACTJIT_DUMP_LLVM], again) || strcmp(first[kind - ACTJIT_DUMP_LLVM], other))
+          fail_msg("%s on %s: dump %d differs between calls or kernels", models[m],
+                   test_targets[t].cpu ? test_targets[t].cpu : "the host", kind);
+        actjit_free(again), actjit_free(other);
+      }
+      /* Each stage is what it says: the entry in both IRs, optimized IR
+       * differing from the IR codegen wrote, the entry's label in assembly. */
+      assert_non_null(strstr(first[0], "define void @actjit_entry("));
+      assert_non_null(strstr(first[1], "define void @actjit_entry("));
+      assert_true(strcmp(first[0], first[1]) != 0);
+      assert_non_null(strstr(first[2], "actjit_entry:"));
+      for (int i = 0; i < 3; i++) actjit_free(first[i]);
+      actjit_kernel_destroy(a);
+      actjit_kernel_destroy(b);
+    }
+  actjit_context_destroy(ctx);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_phases_sum_to_total),
+      cmocka_unit_test(test_phases_null),
+      cmocka_unit_test(test_dumps_rebuilt),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
