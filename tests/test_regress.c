@@ -415,6 +415,36 @@ static void test_defect12_softmax_in_place_same_bits(void **state) {
   actjit_context_destroy(ctx);
 }
 
+/* ------------------------------------------ found by fuzzing after the fixes */
+
+static void keep_message(void *user, actjit_status s, const char *msg) {
+  snprintf(user, 1024, "%s", msg);
+}
+
+/* A name holding a control byte went raw into the verifier's message, which
+ * then spanned two lines: the child key `a\rb` (PyTorch allows any key
+ * without '.') of a PReLU whose weights do not match the channels, found by
+ * fuzz_torch_seq_smoke; or a quoted IR name, `@"a\0Ab"`.  Every message
+ * escapes its control bytes, whatever it quotes. */
+static void test_fuzz_control_byte_in_name(void **state) {
+  actjit_context *ctx;
+  assert_int_equal(actjit_context_create(&ctx), ACTJIT_OK);
+  char seen[1024] = "";
+  actjit_context_set_error_callback(ctx, keep_message, seen);
+  static const char seq[] = "Sequential(\n  (a\rb): PReLU(num_parameters=2)\n)\n";
+  actjit_graph *g = NULL;
+  assert_int_equal(torch_seq_parse(ctx, seq, strlen(seq), "seq.txt", 3, (int64_t[]){ACTJIT_DYN, 4, 5}, &g),
+                   ACTJIT_ERR_VERIFY);
+  expect_one_line(actjit_context_error(ctx));
+  assert_string_equal(seen, actjit_context_error(ctx));
+  assert_non_null(strstr(seen, "@a\\x0Db.weight"));
+  static const char air[] = "input %x : f32[N, 4]\nparam @\"a\\0Ab\" : f32[2]\n%y = prelu %x, @\"a\\0Ab\"\noutput %y\n";
+  assert_int_equal(actjit_graph_parse(ctx, air, strlen(air), "regress.air", &g), ACTJIT_ERR_VERIFY);
+  expect_one_line(actjit_context_error(ctx));
+  assert_non_null(strstr(seen, "@a\\x0Ab"));
+  actjit_context_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defect01_long_fuse_block),
@@ -430,6 +460,7 @@ int main(void) {
       cmocka_unit_test(test_defect10_slope_rounding_to_zero),
       cmocka_unit_test(test_defect11_any_child_key),
       cmocka_unit_test(test_defect12_softmax_in_place_same_bits),
+      cmocka_unit_test(test_fuzz_control_byte_in_name),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
