@@ -415,6 +415,72 @@ static void test_defect12_softmax_in_place_same_bits(void **state) {
   actjit_context_destroy(ctx);
 }
 
+/* ------------------------------------------ found by fuzzing after the fixes */
+
+static void keep_message(void *user, actjit_status s, const char *msg) {
+  snprintf(user, 1024, "%s", msg);
+}
+
+/* A name holding a control byte went raw into the verifier's message, which
+ * then spanned two lines: the child key `a\rb` (PyTorch allows any key
+ * without '.') of a PReLU whose weights do not match the channels, found by
+ * fuzz_torch_seq_smoke; or a quoted IR name, `@"a\0Ab"`.  Every message
+ * escapes its control bytes, whatever it quotes. */
+static void test_fuzz_control_byte_in_name(void **state) {
+  actjit_context *ctx;
+  assert_int_equal(actjit_context_create(&ctx), ACTJIT_OK);
+  char seen[1024] = "";
+  actjit_context_set_error_callback(ctx, keep_message, seen);
+  static const char seq[] = "Sequential(\n  (a\rb): PReLU(num_parameters=2)\n)\n";
+  actjit_graph *g = NULL;
+  assert_int_equal(torch_seq_parse(ctx, seq, strlen(seq), "seq.txt", 3, (int64_t[]){ACTJIT_DYN, 4, 5}, &g),
+                   ACTJIT_ERR_VERIFY);
+  expect_one_line(actjit_context_error(ctx));
+  assert_string_equal(seen, actjit_context_error(ctx));
+  assert_non_null(strstr(seen, "@a\\x0Db.weight"));
+  static const char air[] = "input %x : f32[N, 4]\nparam @\"a\\0Ab\" : f32[2]\n%y = prelu %x, @\"a\\0Ab\"\noutput %y\n";
+  assert_int_equal(actjit_graph_parse(ctx, air, strlen(air), "regress.air", &g), ACTJIT_ERR_VERIFY);
+  expect_one_line(actjit_context_error(ctx));
+  assert_non_null(strstr(seen, "@a\\x0Ab"));
+  actjit_context_destroy(ctx);
+}
+
+/* Linear(3, 0) then Softmax(dim=1), a valid PyTorch model: the fused plan
+ * normalized the linear's rows in registers, and its codegen sized the tile
+ * by a row of 0 vectors, then divided by it (SIGFPE in actjit_compile; found
+ * by fuzz_dag).  A row of no features is not fused with its linear; a text
+ * that fuses them is refused in one line. */
+static void test_fuzz_linear_softmax_no_features(void **state) {
+  actjit_context *ctx;
+  assert_int_equal(actjit_context_create(&ctx), ACTJIT_OK);
+  actjit_graph *g = torch_ok(ctx,
+                             "Sequential(\n  (0): Linear(in_features=3, out_features=0, bias=True)\n"
+                             "  (1): Softmax(dim=1)\n)\n",
+                             0, NULL);
+  const float w[1] = {0}, b[1] = {0}, x[2 * 3] = {1, 2, 3, 4, 5, 6};
+  for (size_t t = 0; t < N_TEST_TARGETS; t++)
+    for (int fuse = 0; fuse <= 1; fuse++) {
+      actjit_kernel *k = compile_for(g, &test_targets[t], fuse);
+      assert_int_equal(actjit_kernel_bind(k, "0.weight", w, 0), ACTJIT_OK);
+      assert_int_equal(actjit_kernel_bind(k, "0.bias", b, 0), ACTJIT_OK);
+      size_t nin, nout;
+      assert_int_equal(actjit_kernel_io_sizes(k, 2, &nin, &nout), ACTJIT_OK);
+      assert_int_equal(nout, 0);
+      float y[1] = {-1};
+      assert_int_equal(actjit_kernel_run(k, x, 2, y), ACTJIT_OK);
+      assert_true(y[0] == -1); /* nothing written */
+      actjit_kernel_destroy(k);
+    }
+  actjit_graph_destroy(g);
+  static const char fused[] = "input %x : f32[N, 3]\nparam @w : f32[0, 3]\nfuse {\n  %y = linear %x, @w\n"
+                              "  %s = softmax %y {dim = 1}\n}\noutput %s\n";
+  g = NULL;
+  assert_int_equal(actjit_graph_parse(ctx, fused, strlen(fused), "regress.air", &g), ACTJIT_ERR_VERIFY);
+  expect_one_line(actjit_context_error(ctx));
+  assert_non_null(strstr(actjit_context_error(ctx), "regress.air:4:"));
+  actjit_context_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defect01_long_fuse_block),
@@ -430,6 +496,8 @@ int main(void) {
       cmocka_unit_test(test_defect10_slope_rounding_to_zero),
       cmocka_unit_test(test_defect11_any_child_key),
       cmocka_unit_test(test_defect12_softmax_in_place_same_bits),
+      cmocka_unit_test(test_fuzz_control_byte_in_name),
+      cmocka_unit_test(test_fuzz_linear_softmax_no_features),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

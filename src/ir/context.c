@@ -34,10 +34,22 @@ void actjit_context_set_error_callback(actjit_context *ctx, actjit_error_fn fn,
 actjit_status aj_error(actjit_context *ctx, actjit_status s, const char *fmt,
                        ...) {
   if (!ctx) return s;
+  char msg[sizeof ctx->error];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(ctx->error, sizeof ctx->error, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  /* One line whatever the message quotes (a name may hold any byte): control
+   * bytes escaped as aj_printable does; other bytes (UTF-8) kept. */
+  size_t k = 0;
+  for (const char *p = msg; *p; p++) {
+    unsigned char c = (unsigned char)*p;
+    bool control = c < 0x20 || c == 0x7f;
+    if (k + (control ? 4 : 1) >= sizeof ctx->error) break;
+    if (control) k += (size_t)snprintf(ctx->error + k, 5, "\\x%02X", c);
+    else ctx->error[k++] = (char)c;
+  }
+  ctx->error[k] = 0;
   if (ctx->fn) ctx->fn(ctx->user, s, ctx->error);
   return s;
 }

@@ -55,11 +55,12 @@ static bool used_inside(const actjit_graph *g, const int *m, int n, int v) {
 
 /* A linear can end in a softmax over its output features when a whole row
  * of outputs fits in registers: the row is normalized there and stored once.
- * (softmin and log_softmax take the softmax kernel after the linear) */
+ * A row of no features has no tile.  (softmin and log_softmax take the
+ * softmax kernel after the linear) */
 static bool row_softmax_ok(const node *linear, const node *softmax) {
   int last = softmax->shape.rank - 1;
   return softmax->op == OP_SOFTMAX && dim_index(softmax->attr[0], softmax->shape.rank) == last &&
-         linear->shape.d[last] <= ROW_SOFTMAX_MAX;
+         linear->shape.d[last] >= 1 && linear->shape.d[last] <= ROW_SOFTMAX_MAX;
 }
 
 /* The operands the elementwise members read from outside, by kind of
@@ -156,7 +157,7 @@ actjit_status group_verify(actjit_graph *g) {
       return aj_error(g->ctx, ACTJIT_ERR_VERIFY,
                       "%s: cannot fuse this group: its values but the last must be used only inside it, and it must "
                       "be elementwise ops of one shape, after one linear or two of the same input, or before a "
-                      "softmax (a linear's only over at most %d output features)",
+                      "softmax (a linear's only over 1 to %d output features)",
                       node_where(g, nd, where, sizeof where), ROW_SOFTMAX_MAX);
   }
   return ACTJIT_OK;

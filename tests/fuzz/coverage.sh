@@ -12,7 +12,7 @@
 # prints llvm-cov's report for that target's sources.
 set -eu
 cd "$(dirname "$0")/../.."
-targets=${*:-fuzz_ir_parse fuzz_torch_seq fuzz_npy fuzz_safetensors fuzz_onnx fuzz_diff}
+targets=${*:-fuzz_ir_parse fuzz_torch_seq fuzz_npy fuzz_safetensors fuzz_onnx fuzz_diff fuzz_dag}
 build=${BUILD:-build-fuzz-cov}
 corpus=${CORPUS:-build-fuzz/fuzz/corpus}
 
@@ -23,12 +23,12 @@ cmake --build "$build" -j2 --target $targets
 
 for t in $targets; do
   case $t in
-  fuzz_ir_parse) sources="src/parse.c src/print.c" ;;
+  fuzz_ir_parse) sources="src/frontend/parse.c src/ir/print.c" ;;
   fuzz_torch_seq) sources="src/frontend/torch_seq.c" ;;
   fuzz_npy) sources="src/io/npy.c" ;;
   fuzz_safetensors) sources="src/io/safetensors.c" ;;
   fuzz_onnx) sources="src/frontend/onnx.c" ;;
-  fuzz_diff) sources="src/passes src/codegen src/kernel.c" ;;
+  fuzz_diff | fuzz_dag) sources="src/passes src/plan src/codegen src/runtime/kernel.c" ;;
   *) echo "unknown target $t" >&2; exit 2 ;;
   esac
   inputs=$corpus/$t

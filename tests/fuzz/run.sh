@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 [ $# -ge 1 ] || { echo "usage: $0 MINUTES [TARGET...]" >&2; exit 2; }
 minutes=$1
 shift
-targets=${*:-fuzz_ir_parse fuzz_torch_seq fuzz_npy fuzz_safetensors fuzz_onnx fuzz_diff}
+targets=${*:-fuzz_ir_parse fuzz_torch_seq fuzz_npy fuzz_safetensors fuzz_onnx fuzz_diff fuzz_dag}
 build=${BUILD:-build-fuzz}
 
 [ -f "$build/CMakeCache.txt" ] || CC=clang-19 cmake -S . -B "$build" -DACTJIT_FUZZ=ON -DACTJIT_TESTS=OFF >/dev/null
@@ -26,7 +26,9 @@ for t in $targets; do
   mkdir -p "$build/fuzz/corpus/$t"
   log=$build/fuzz/$t.log
   echo "$t: $minutes min, log $log"
-  if ! "$build/tests/fuzz/$t" -dict=tests/fuzz/$t.dict -max_total_time=$((minutes * 60)) -timeout=60 -print_final_stats=1 \
+  dict=""
+  [ -f "tests/fuzz/$t.dict" ] && dict=-dict=tests/fuzz/$t.dict
+  if ! "$build/tests/fuzz/$t" $dict -max_total_time=$((minutes * 60)) -timeout=60 -print_final_stats=1 \
       -artifact_prefix="$build/fuzz/$t-" "$build/fuzz/corpus/$t" "tests/fuzz/corpus/$t" >"$log" 2>&1; then
     status=1
     echo "$t: FAILED, see $log and $build/fuzz/$t-*"
