@@ -359,7 +359,7 @@ enum { SPLIT_ROWS_MIN = 16 };
  * may be split: along the batch, or for few rows along a linear's panels. */
 static void run_step(actjit_kernel *k, int i, const float *input, float *output, int64_t batch) {
   const step *s = &k->plan.steps[i];
-  bool by_panels = k->pfor && k->panels[i] > 1 && batch < (int64_t)SPLIT_ROWS_MIN * k->tasks;
+  bool by_panels = k->pfor && k->panels[i] > 1 && batch >= 1 && batch < (int64_t)SPLIT_ROWS_MIN * k->tasks;
   /* At least one task, even for an empty batch: run_slice divides by the count. */
   int64_t tasks = by_panels                                  ? (k->tasks < k->panels[i] ? k->tasks : k->panels[i])
                   : k->slicing[i].by_rows && k->pfor && batch > 1 ? (k->tasks < batch ? k->tasks : batch)

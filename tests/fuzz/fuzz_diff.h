@@ -130,10 +130,11 @@ typedef struct pfor_ctl {
 } pfor_ctl;
 
 /* One thread, tasks last to first: a slice that depended on an earlier one
- * would find it not done. */
+ * would find it not done.  A split needs rows to compute: at most a task a
+ * row, or (a linear's weight panels) a task for a row or more. */
 static void reverse_for(void *user, int64_t n, actjit_task_fn task, void *arg) {
   const pfor_ctl *c = user;
-  FUZZ_CHECK(n >= 2 && n <= c->tasks && n <= c->batch, "parallel-for asked for %lld tasks (tasks %d, batch %lld)",
+  FUZZ_CHECK(n >= 2 && n <= c->tasks && c->batch >= 1, "parallel-for asked for %lld tasks (tasks %d, batch %lld)",
              (long long)n, c->tasks, (long long)c->batch);
   for (int64_t i = n - 1; i >= 0; i--) task(arg, i);
 }
