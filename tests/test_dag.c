@@ -62,10 +62,7 @@
 static const struct {
   const char *file, *reason;
 } known_failing[] = {
-    {"002.air", "one elementwise region of 27 ops in 9 kernels, a missed fusion (the results are right); the "
-                "suspect: fuse_elementwise grows a group an op at a time, and a group in between may read more "
-                "tensors than a kernel may"},
-    {NULL, NULL},
+    {NULL, NULL}, /* none today */
 };
 
 /* CI: the first CI_GRAPHS seeds from 1 whose graphs have at most
