@@ -481,6 +481,27 @@ static void test_fuzz_linear_softmax_no_features(void **state) {
   actjit_context_destroy(ctx);
 }
 
+/* Nine values of x folded into one by a chain of binary ops: one region
+ * of 17 elementwise ops reading x alone, yet two kernels.  Fusion walks
+ * backwards; when it came to the first fold, the group after it read eight
+ * values not yet in it, and the fold would have made it nine, over the most
+ * a kernel reads, so it stayed out, and so did the ops before it (test_dag's
+ * long run, seeds 1000151 and 1000727: 9 and 3 kernels). */
+static void test_fuzz_fusion_blocked_by_transient_inputs(void **state) {
+  actjit_context *ctx;
+  assert_int_equal(actjit_context_create(&ctx), ACTJIT_OK);
+  actjit_graph *g = parse_ok(ctx, "input %x : f32[N, 4]\n%a1 = relu %x\n%a2 = sigmoid %x\n%a3 = tanh %x\n"
+                                  "%a4 = abs %x\n%a5 = neg %x\n%a6 = exp %x\n%a7 = erf %x\n%a8 = silu %x\n"
+                                  "%a9 = softsign %x\n%s1 = add %a1, %a2\n%s2 = mul %s1, %a3\n%s3 = sub %s2, %a4\n"
+                                  "%s4 = maximum %s3, %a5\n%s5 = minimum %s4, %a6\n%s6 = add %s5, %a7\n"
+                                  "%s7 = mul %s6, %a8\n%s8 = sub %s7, %a9\noutput %s8\n");
+  float x[5 * 4];
+  for (int i = 0; i < 5 * 4; i++) x[i] = 0.7f * (float)i - 6.0f;
+  assert_int_equal(check_against_reference(g, NULL, x, 5, 1e-5), 1);
+  actjit_graph_destroy(g);
+  actjit_context_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defect01_long_fuse_block),
@@ -498,6 +519,7 @@ int main(void) {
       cmocka_unit_test(test_defect12_softmax_in_place_same_bits),
       cmocka_unit_test(test_fuzz_control_byte_in_name),
       cmocka_unit_test(test_fuzz_linear_softmax_no_features),
+      cmocka_unit_test(test_fuzz_fusion_blocked_by_transient_inputs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
