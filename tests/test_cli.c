@@ -811,10 +811,17 @@ static void test_bad_run_inputs(void **state) {
 
 /* An input larger than the memory the process may allocate: out of memory,
  * said as such.  The .npy is sparse: 256 MiB of zeros that take no disk. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) /* gcc */
+#define SHADOW_MEMORY 1
+#elif defined(__has_feature) /* clang */
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SHADOW_MEMORY 1
+#endif
+#endif
 static void test_out_of_memory(void **state) {
   (void)state;
-#if defined(__SANITIZE_ADDRESS__)
-  skip(); /* ASan's shadow memory alone exceeds the limit */
+#if defined(SHADOW_MEMORY)
+  skip(); /* ASan's or TSan's shadow memory alone exceeds the limit */
 #endif
   const int64_t rows = (256 << 20) / 32;
   char dict[128];

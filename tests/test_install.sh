@@ -15,6 +15,12 @@ cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 awk '/^<!-- embed-example -->/{f=1; next} f && /^```c/{g=1; next} g && /^```/{exit} g' "$src/README.md" > "$tmp/readme.c"
 cmp "$tmp/readme.c" "$src/tests/embed/example.c" || { echo "README example differs from tests/embed/example.c"; exit 1; }
 export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig:$tmp/prefix/lib/x86_64-linux-gnu/pkgconfig"
+# `cc` below is the compiler of the build, $CC when CTest gives it: a
+# sanitized library links only with its own compiler's runtime.
+if [ -n "${CC:-}" ]; then
+  mkdir "$tmp/bin" && printf '#!/bin/sh\nexec "%s" "$@"\n' "$CC" > "$tmp/bin/cc" && chmod +x "$tmp/bin/cc"
+  PATH=$tmp/bin:$PATH
+fi
 # The README's line for another prefix, run as written: it records the
 # library's folder in the program.
 link='cc app.c $(pkg-config --cflags --libs actjit) -Wl,-rpath,$(pkg-config --variable=libdir actjit) -o app && ./app'
