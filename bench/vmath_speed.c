@@ -24,9 +24,10 @@
 #include "codegen/vmath.h"
 #include "vmath_jit.h"
 
-/* glibc libmvec, AVX-512 variants (x86_64 vector function ABI, 'e'). */
-__m512 _ZGVeN16v_expf(__m512);
-__m512 _ZGVeN16v_tanhf(__m512);
+/* glibc libmvec, AVX-512 variants (x86_64 vector function ABI, 'e'); the
+ * target attribute lets a compiler without -mavx512f pass __m512 in zmm. */
+__attribute__((target("avx512f"))) __m512 _ZGVeN16v_expf(__m512);
+__attribute__((target("avx512f"))) __m512 _ZGVeN16v_tanhf(__m512);
 
 typedef vm_emit_fn emit_fn;
 typedef vm_kernel_fn kernel_fn;
