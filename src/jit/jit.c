@@ -122,21 +122,33 @@ static actjit_status prepare(actjit_context *ctx, const target_desc *t, LLVMTarg
   return ACTJIT_OK;
 }
 
-actjit_status jit_session_compile(actjit_context *ctx, jit_session *s, const target_desc *t,
-                                  LLVMModuleRef mod, const char *entry, void **addr) {
+actjit_status jit_session_emit(actjit_context *ctx, jit_session *s, const target_desc *t, LLVMModuleRef mod,
+                               LLVMMemoryBufferRef *obj) {
   double t0 = seconds();
   LLVMTargetMachineRef tm;
+  *obj = NULL;
   actjit_status st = make_tm(ctx, t, s->opt_level, &tm);
   if (!st) st = prepare(ctx, t, tm, mod);
   if (!st) st = optimize(ctx, s->opt_level, tm, mod);
   double t1 = seconds();
   s->optimize_s = t1 - t0;
-  /* The object from this target machine: LLJIT only links it. */
-  LLVMMemoryBufferRef obj = NULL;
-  if (!st) st = emit(ctx, tm, mod, LLVMObjectFile, &obj);
+  if (!st) st = emit(ctx, tm, mod, LLVMObjectFile, obj);
   LLVMDisposeModule(mod);
+  s->codegen_s = seconds() - t1;
+  /* kept for the JIT that loads the object */
+  if (st && tm) LLVMDisposeTargetMachine(tm);
+  else s->tm = tm;
+  return st;
+}
+
+actjit_status jit_session_load(actjit_context *ctx, jit_session *s, const target_desc *t, LLVMMemoryBufferRef obj,
+                               const char *entry, void **addr) {
+  double t0 = seconds();
+  LLVMTargetMachineRef tm = s->tm;
+  s->tm = NULL;
+  actjit_status st = tm ? ACTJIT_OK : make_tm(ctx, t, s->opt_level, &tm);
   if (st) {
-    if (tm) LLVMDisposeTargetMachine(tm);
+    LLVMDisposeMemoryBuffer(obj);
     return st;
   }
   /* The builder takes the target machine; LLJIT takes the builder. */
@@ -161,8 +173,15 @@ actjit_status jit_session_compile(actjit_context *ctx, jit_session *s, const tar
   if (e) return llvm_error(ctx, e, "adding the object to the JIT");
   /* The first lookup links it. */
   st = jit_session_lookup(ctx, s, entry, addr);
-  s->codegen_s = seconds() - t1;
+  s->codegen_s += seconds() - t0;
   return st;
+}
+
+actjit_status jit_session_compile(actjit_context *ctx, jit_session *s, const target_desc *t,
+                                  LLVMModuleRef mod, const char *entry, void **addr) {
+  LLVMMemoryBufferRef obj;
+  actjit_status st = jit_session_emit(ctx, s, t, mod, &obj);
+  return st ? st : jit_session_load(ctx, s, t, obj, entry, addr);
 }
 
 actjit_status jit_session_lookup(actjit_context *ctx, jit_session *s, const char *name, void **addr) {
@@ -193,6 +212,7 @@ actjit_status jit_session_dump(actjit_context *ctx, jit_session *s, const target
 }
 
 void jit_session_free(jit_session *s) {
+  if (s->tm) LLVMDisposeTargetMachine(s->tm);
   if (s->lljit) {
     LLVMErrorRef e = LLVMOrcDisposeLLJIT(s->lljit);
     if (e) LLVMConsumeError(e);

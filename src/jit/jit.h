@@ -14,6 +14,7 @@ typedef struct jit_session {
   int opt_level;
   LLVMContextRef llvm;
   LLVMOrcLLJITRef lljit;
+  LLVMTargetMachineRef tm; /* jit_session_emit's, until jit_session_load takes it */
   /* The compile's seconds in LLVM's optimizer (verifier included) and in
    * code generation and linking (creating the JIT to looking up the entry). */
   double optimize_s, codegen_s;
@@ -31,6 +32,14 @@ actjit_status jit_session_init(actjit_context *ctx, jit_session *s, int opt_leve
 actjit_status jit_session_compile(actjit_context *ctx, jit_session *s,
                                   const target_desc *t, LLVMModuleRef mod,
                                   const char *entry, void **addr);
+/* jit_session_compile's two halves: the object file of mod (consumed
+ * whatever happens), as the JIT or an ahead-of-time build links it; and
+ * that object (owned by the JIT from here, even on error) loaded into the
+ * session, and `entry` looked up. */
+actjit_status jit_session_emit(actjit_context *ctx, jit_session *s, const target_desc *t, LLVMModuleRef mod,
+                               LLVMMemoryBufferRef *obj);
+actjit_status jit_session_load(actjit_context *ctx, jit_session *s, const target_desc *t, LLVMMemoryBufferRef obj,
+                               const char *entry, void **addr);
 LLVMContextRef jit_session_context(jit_session *s);
 /* The text of mod (built in the session's context; consumed whatever
  * happens) as jit_session_compile would see it: before optimization, after
