@@ -83,10 +83,11 @@ static const char usage_check[] =
 static const char usage_bench[] =
     "usage: actjit bench MODEL [--weights W.safetensors] [--input-shape DIMS] [--shape DIMS]\n"
     "                    [--batch B,...] [--threads N] [--json] [--breakdown] [--reps R]\n"
-    "                    [--training] [--no-canonicalize] [--cpu NAME] [--features STR]\n"
+    "                    [--training] [--no-canonicalize] [--cpu NAME] [--features STR] [--plot FILE.svg]\n"
     "  Times MODEL fused, unfused and through the scalar reference beside a memcpy of\n"
-    "  the input's bytes, after checking both kernels against the reference.  Weights\n"
-    "  come from W.safetensors or are random (PyTorch's default init).  --shape such\n"
+    "  the input's bytes, oneDNN, ONNX Runtime and the machine's ceilings (README,\n"
+    "  Benchmark), after checking the kernels and the peers against the reference.\n"
+    "  Weights come from W.safetensors or are random (PyTorch's default init).  --shape such\n"
     "  as 16384x1024 fixes the input (its first dim the batch); otherwise batch sizes\n"
     "  are swept.  Flags:\n";
 
@@ -695,10 +696,10 @@ static int cmd_bench(session *s, int argc, char **argv) {
     actjit_graph_param_info(s->g, i, &name, NULL, NULL);
     st_get(s->weights, name, &rank, dims, &w[i], NULL, 0);
   }
-  bool header = false;
-  rc = bench_graph(&bo, model, s->g, weights ? w : NULL, &header);
+  bench_run run = {0};
+  rc = bench_graph(&bo, model, s->g, weights ? w : NULL, &run);
   free(w);
-  return rc;
+  return bench_finish(&bo, &run, rc);
 }
 
 /* One line: the versions and the host CPU; --verbose adds its features. */
