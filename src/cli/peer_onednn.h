@@ -4,7 +4,7 @@
  * reordered once into the layout the primitive prefers; a softmax or
  * log_softmax over the last dim is oneDNN's softmax; elementwise ops not
  * after a linear are eltwise primitives.  Built without oneDNN (Debian's
- * libdnnl-dev), every pipeline is refused with "no oneDNN". */
+ * libdnnl-dev), every pipeline is refused with "no oneDNN in this build". */
 #ifndef ACTJIT_CLI_PEER_ONEDNN_H
 #define ACTJIT_CLI_PEER_ONEDNN_H
 
@@ -21,7 +21,7 @@ const char *onednn_version(void);
 /* Primitives computing g (params[i]: parameter i's data, declaration order)
  * from in to out at this batch size on `threads` OpenMP threads (dropout in
  * eval mode, or refused with `training`).  Returns NULL with the reason in
- * why[len] ("oneDNN has no prelu (%p)", "no oneDNN") when it cannot. */
+ * why[len] ("oneDNN has no prelu (%p)", "no oneDNN in this build") when it cannot. */
 onednn_run *onednn_create(const actjit_graph *g, const float *const *params, int64_t batch, int threads, bool training,
                           const float *in, float *out, char *why, size_t len);
 /* Runs the primitives once. */
