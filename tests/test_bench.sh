@@ -46,6 +46,14 @@ fi
 PATH=/nonexistent "$actjit" bench "$src/ir/fc1.air" --batch 2 --reps 1 --json > "$tmp/fc1.json"
 want='"ort": "no node (apt-get install nodejs npm)", "ort_us": null, "ort_overhead_us": null, "ort_run_us": null'
 grep -qF "$want" "$tmp/fc1.json" || { echo "lacks $want"; cat "$tmp/fc1.json"; exit 1; }
+# A node that exits after its first line: ONNX Runtime's column says it failed,
+# the benchmark goes on (writing to the dead node raises no SIGPIPE).
+mkdir "$tmp/bin"
+printf '#!/bin/sh\necho "ok ONNX Runtime (a stand-in that exits)"\n' > "$tmp/bin/node"
+chmod +x "$tmp/bin/node"
+PATH="$tmp/bin:$PATH" "$actjit" bench "$src/ir/fc1.air" --batch 2,3 --reps 1 --json > "$tmp/dead.json"
+[ "$(grep -c '"ort": "ONNX Runtime failed: node [^"]*", "ort_us": null' "$tmp/dead.json")" -eq 2 ] ||
+  { echo "a node that died not reported"; cat "$tmp/dead.json"; exit 1; }
 "$actjit" bench "$src/ir/residual.air" --batch 2 --reps 1 --json > "$tmp/residual.json"
 want='"onednn": "the oneDNN runner takes a chain of ops: %x has 2 uses", "onednn_us": null'
 [ "$onednn" = 1 ] || want='"onednn": "no oneDNN in this build", "onednn_us": null'

@@ -208,8 +208,10 @@ void peers_report(peers *p, const double *med, double fused_s, double unfused_s,
   double dnn = seconds(p, med, S_ONEDNN), ort = seconds(p, med, S_ORT), ort_id = seconds(p, med, S_ORT_IDENTITY);
   double ort_run = NAN;
   if (p->ort && isfinite(ort)) ort_run = ort_profile(p->ort, p->o->reps);
-  if (p->ort && ort_failed(p->ort)) {
+  if (p->ort && ort_failed(p->ort)) { /* node died or answered an error while timed */
     snprintf(p->ort_why, sizeof p->ort_why, "ONNX Runtime failed: %s", ort_failed(p->ort));
+    ort_close(p->ort);
+    p->ort = NULL;
     ort = ort_id = ort_run = NAN;
   }
   double fma_s = seconds(p, med, S_FMA), clock_s = seconds(p, med, S_CLOCK), read_s = seconds(p, med, S_READ);
