@@ -91,13 +91,14 @@ static const char usage_bench[] =
     "usage: actjit bench MODEL [--weights W.safetensors] [--input-shape DIMS] [--shape DIMS]\n"
     "                    [--batch B,...] [--threads N] [--json] [--breakdown] [--reps R]\n"
     "                    [--training] [--no-canonicalize] [--no-depth-first] [--cpu NAME]\n"
-    "                    [--features STR] [--tuning STR]\n"
+    "                    [--features STR] [--tuning STR] [--plot FILE.svg]\n"
     "  Times MODEL fused, unfused and through the scalar reference beside a memcpy of\n"
-    "  the input's bytes, after checking both kernels against the reference.  Weights\n"
-    "  come from W.safetensors or are random (PyTorch's default init); an ONNX model's\n"
-    "  are its own, and ONNX Runtime times the same file (bench/ort_run.js, Node.js and\n"
-    "  onnxruntime-node: README).  --shape such as 16384x1024 fixes the input (its\n"
-    "  first dim the batch); otherwise batch sizes are swept.  Flags:\n";
+    "  the input's bytes, oneDNN, ONNX Runtime and the machine's ceilings (README,\n"
+    "  Benchmark), after checking the kernels and the peers against the reference.\n"
+    "  Weights come from W.safetensors or are random (PyTorch's default init); an ONNX\n"
+    "  model's are its own, and ONNX Runtime runs that same file.  --shape such as\n"
+    "  16384x1024 fixes the input (its first dim the batch); otherwise batch sizes\n"
+    "  are swept.  Flags:\n";
 
 static const char usage_common[] =
     "MODEL is textual IR, a PyTorch nn.Sequential print-out (print(model)) or an\n"
@@ -725,11 +726,11 @@ static int cmd_bench(session *s, int argc, char **argv) {
     if (weights) st_get(s->weights, name, &rank, dims, &w[i], NULL, 0);
     else w[i] = actjit_graph_param_data(s->g, i); /* an ONNX model's own */
   }
-  bool header = false;
+  bench_run run = {0};
   if (s->is_onnx) bo.ort_model = model;
-  rc = bench_graph(&bo, model, s->g, weights || s->is_onnx ? w : NULL, &header);
+  rc = bench_graph(&bo, model, s->g, weights || s->is_onnx ? w : NULL, &run);
   free(w);
-  return rc;
+  return bench_finish(&bo, &run, rc);
 }
 
 /* One line: the versions and the host CPU; --verbose adds its features. */

@@ -1,20 +1,20 @@
 /* Benchmark: for each model and batch size, median time of the fused and
- * unfused kernels, the scalar reference, and a memcpy of the input's bytes
- * (the bandwidth ceiling), all measured interleaved in one run so machine
- * noise hits them alike.  Every result is first checked against the scalar
- * reference. */
+ * unfused kernels, the scalar reference, a memcpy of the input's bytes (the
+ * bandwidth ceiling) and the peers and ceilings of cli/peers.h, all measured
+ * interleaved in one run so machine noise hits them alike.  Every result is
+ * first checked against the scalar reference. */
 #include "cli/bench.h"
+#include "cli/peers.h"
+#include "cli/plot.h"
 #include "cli/pool.h"
 
 #include <actjit.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,14 +52,6 @@ static float *alloc_floats(size_t n) {
   }
   return p;
 }
-
-/* What one timed call does. */
-typedef struct timed {
-  void (*fn)(void *);
-  void *arg;
-  int iters; /* calls per sample, so a sample is long enough to time */
-  double *samples;
-} timed;
 
 typedef struct run_arg {
   actjit_kernel *k;
@@ -112,6 +104,7 @@ static void run_ref(void *p) {
 }
 
 static double sample(timed *t) {
+  if (t->measure) return t->measure(t->arg, t->iters);
   double t0 = now();
   for (int i = 0; i < t->iters; i++) t->fn(t->arg);
   return (now() - t0) / t->iters;
@@ -119,8 +112,9 @@ static double sample(timed *t) {
 
 /* Enough calls per sample for ~2 ms, so timer resolution does not matter. */
 static void calibrate(timed *t) {
-  t->fn(t->arg); /* warm up: page in buffers, fill caches */
-  double one = sample(&(timed){.fn = t->fn, .arg = t->arg, .iters = 1});
+  timed once = {.fn = t->fn, .measure = t->measure, .arg = t->arg, .iters = 1};
+  sample(&once); /* warm up: page in buffers, fill caches */
+  double one = sample(&once);
   t->iters = one >= 2e-3 ? 1 : (int)(2e-3 / (one > 1e-8 ? one : 1e-8)) + 1;
 }
 
@@ -137,7 +131,9 @@ void bench_usage_flags(FILE *f) {
           "  --no-depth-first  the fused plan layer by layer, not blocks of rows through its layers\n"
           "  --cpu NAME, --features STR   the target (default: the host)\n"
           "  --tuning STR      overrides of what the target is known to have: fma-ports=1,l2=262144\n"
-          "  --threads N       the kernels' batch slices and the memcpy on N threads (default 1)\n");
+          "  --threads N       the kernels' batch slices and the memcpy on N threads (default 1); oneDNN's\n"
+          "                    OpenMP threads and ONNX Runtime's intra-op threads as many\n"
+          "  --plot FILE.svg   a chart of the times per batch size, every engine and plan, log-log (gnuplot)\n");
 }
 
 void bench_options_init(bench_options *o) {
@@ -145,7 +141,8 @@ void bench_options_init(bench_options *o) {
 }
 
 static const char *const switches[] = {"--json", "--breakdown", "--training", "--no-canonicalize", "--no-depth-first"};
-static const char *const valued[] = {"--reps", "--cpu", "--features", "--batch", "--shape", "--threads", "--tuning"};
+static const char *const valued[] = {"--reps", "--cpu", "--features", "--batch", "--shape", "--threads", "--tuning",
+                                     "--plot"};
 
 void bench_offer_flags(suggest *s) {
   for (size_t i = 0; i < sizeof switches / sizeof *switches; i++) suggest_offer(s, switches[i]);
@@ -198,6 +195,7 @@ int bench_parse_flag(int argc, char **argv, int *i, bench_options *o) {
     o->threads = (int)t;
     break;
   }
+  case 7: o->plot = val; break;
   }
   if (!ok) {
     fprintf(stderr, "%s: %s %s: not a valid value (see --help)\n", o->prog, a, val);
@@ -216,6 +214,7 @@ typedef struct model {
   double compile_s[2];  /* compile time, fused and unfused */
   actjit_compile_phases phases[2];
   pool *threads;        /* --threads N > 1, else NULL */
+  peers *peers;
 } model;
 
 static int load_model(actjit_context *ctx, const bench_options *o, const char *label, actjit_graph *g,
@@ -272,6 +271,7 @@ fail:
 }
 
 static void free_model(model *m) {
+  peers_close(m->peers);
   for (int i = 0; m->params && i < m->nparams; i++) free(m->params[i]);
   free(m->params);
   actjit_kernel_destroy(m->fused);
@@ -279,8 +279,7 @@ static void free_model(model *m) {
   pool_destroy(m->threads);
 }
 
-/* Largest |a - b| relative to max(1, |b|), NaN-aware. */
-static double max_error(const float *a, const float *b, size_t n) {
+double bench_max_error(const float *a, const float *b, size_t n) {
   double e = 0;
   for (size_t i = 0; i < n; i++) {
     if (isnan(a[i]) || isnan(b[i])) {
@@ -346,51 +345,7 @@ static void print_breakdown(const bench_options *o, actjit_kernel *k, const char
   free(med);
 }
 
-/* ONNX Runtime's times of o->ort_model on an input of shape dims, from
- * bench/ort_run.js (Node.js and onnxruntime-node): the model's and a
- * one-node Identity model's per-call microseconds, or NaN with *note
- * saying why there are none. */
-extern char **environ;
-static void ort_time(const bench_options *o, int rank, const int64_t *dims, double *us, double *overhead_us,
-                     char *note, size_t len) {
-  char threads[16], reps[16], shape[128];
-  size_t k = 0;
-  for (int d = 0; d < rank; d++) k += (size_t)snprintf(shape + k, sizeof shape - k, "%s%lld", d ? "," : "", (long long)dims[d]);
-  snprintf(threads, sizeof threads, "%d", o->threads);
-  snprintf(reps, sizeof reps, "%d", o->reps);
-  char *argv[] = {"node", ACTJIT_BENCH_DIR "/ort_run.js", (char *)o->ort_model, threads, reps, shape, NULL};
-  *us = *overhead_us = NAN;
-  int fds[2];
-  posix_spawn_file_actions_t fa;
-  pid_t pid;
-  if (pipe(fds)) {
-    snprintf(note, len, "no pipe");
-    return;
-  }
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-  posix_spawn_file_actions_addclose(&fa, fds[0]);
-  int err = posix_spawnp(&pid, "node", &fa, NULL, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(fds[1]);
-  char line[1024] = "";
-  FILE *f = fdopen(fds[0], "r");
-  if (f) {
-    if (!err && !fgets(line, sizeof line, f)) line[0] = '\0';
-    fclose(f);
-  } else {
-    close(fds[0]);
-  }
-  if (!err) waitpid(pid, NULL, 0);
-  const char *e = strstr(line, "\"error\":");
-  for (e = e ? e + 8 : NULL; e && (*e == ' ' || *e == '"'); e++) {}
-  if (err) snprintf(note, len, "Node.js not found (node: %s)", strerror(err));
-  else if (sscanf(line, "{\"ort_us\":%lf,\"ort_overhead_us\":%lf", us, overhead_us) == 2) snprintf(note, len, "ok");
-  else if (e) snprintf(note, len, "%.*s", (int)strcspn(e, "\""), e);
-  else snprintf(note, len, "bench/ort_run.js gave no result");
-}
-
-static int bench_one(const bench_options *o, model *m, int64_t batch, bool *header_done) {
+static int bench_one(const bench_options *o, model *m, int64_t batch, bench_run *run) {
   size_t nin, nout;
   actjit_kernel_io_sizes(m->fused, batch, &nin, &nout);
   float *in = alloc_floats(nin), *out_f = alloc_floats(nout), *out_u = alloc_floats(nout);
@@ -402,13 +357,14 @@ static int bench_one(const bench_options *o, model *m, int64_t batch, bool *head
   ref_arg ra = {&ro, m->g, (const float *const *)m->params, in, out_r, batch};
   copy_arg ca = {copy, in, nin * sizeof(float), m->threads, o->threads};
   run_kernel(&fa), run_kernel(&ua), run_ref(&ra);
-  double err_f = max_error(out_f, out_r, nout), err_u = max_error(out_u, out_r, nout);
-  bool agree = err_f <= 1e-4 && err_u <= 1e-4;
+  double err_f = bench_max_error(out_f, out_r, nout), err_u = bench_max_error(out_u, out_r, nout);
+  bool agree = err_f <= BENCH_MAX_REL_ERROR && err_u <= BENCH_MAX_REL_ERROR;
 
   enum { FUSED, UNFUSED, MEMCPY, REF, NT };
-  timed t[NT] = {{.fn = run_kernel, .arg = &fa}, {.fn = run_kernel, .arg = &ua}, {.fn = run_copy, .arg = &ca}, {.fn = run_ref, .arg = &ra}};
-  double med[NT];
-  for (int k = 0; k < NT; k++) {
+  timed t[NT + PEERS_MAX_TIMED] = {{.fn = run_kernel, .arg = &fa}, {.fn = run_kernel, .arg = &ua}, {.fn = run_copy, .arg = &ca}, {.fn = run_ref, .arg = &ra}};
+  int nt = NT + peers_prepare(m->peers, batch, in, nin, out_r, nout, t + NT);
+  double med[NT + PEERS_MAX_TIMED];
+  for (int k = 0; k < nt; k++) {
     calibrate(&t[k]);
     t[k].samples = calloc((size_t)o->reps, sizeof(double));
   }
@@ -417,11 +373,11 @@ static int bench_one(const bench_options *o, model *m, int64_t batch, bool *head
   /* Interleaved, each repetition starting one measurement later, so that
    * none always follows the same neighbour (the reference evicts caches). */
   for (int r = 0; r < o->reps; r++)
-    for (int j = 0; j < NT; j++) {
-      int k = (j + r) % NT;
+    for (int j = 0; j < nt; j++) {
+      int k = (j + r) % nt;
       if (k != REF || r < ref_reps) t[k].samples[r] = sample(&t[k]);
     }
-  for (int k = 0; k < NT; k++) {
+  for (int k = 0; k < nt; k++) {
     med[k] = median(t[k].samples, k == REF ? ref_reps : o->reps);
     free(t[k].samples);
   }
@@ -434,9 +390,6 @@ static int bench_one(const bench_options *o, model *m, int64_t batch, bool *head
   int64_t dims[ACTJIT_MAX_RANK], shape[ACTJIT_MAX_RANK];
   actjit_graph_value_shape(m->g, 0, &rank, dims);
   for (int d = 0; d < rank; d++) shape[d] = dims[d] < 0 ? -dims[d] * batch : dims[d];
-  double ort_us = NAN, ort_ovh = NAN;
-  char ort_note[256] = "";
-  if (o->ort_model) ort_time(o, rank, shape, &ort_us, &ort_ovh, ort_note, sizeof ort_note);
   /* The keys and their units are listed in the README (Benchmark). */
   if (o->json) {
     printf("{\"model\": ");
@@ -459,22 +412,16 @@ static int bench_one(const bench_options *o, model *m, int64_t batch, bool *head
              p ? "unfused" : "fused", ph->passes * 1e3, ph->emit * 1e3, ph->optimize * 1e3, ph->codegen * 1e3);
     }
     printf("}");
-    if (o->ort_model && isnan(ort_us)) {
-      printf(", \"ort_us\": null, \"ort_overhead_us\": null, \"ort_note\": ");
-      print_json_string(ort_note);
-    } else if (o->ort_model) {
-      printf(", \"ort_us\": %.3f, \"ort_overhead_us\": %.3f", ort_us, ort_ovh);
-    }
     print_breakdown(o, m->fused, "fused", in, out_f, batch);
     print_breakdown(o, m->unfused, "unfused", in, out_u, batch);
+    peers_report(m->peers, med + NT, med[FUSED], med[UNFUSED], flops, run->plot);
     printf("}\n");
   } else {
-    if (!*header_done) {
+    if (!run->header) {
       printf("%-28s %7s %11s %11s %11s %11s %8s %10s %13s %11s %12s %11s\n", "model", "batch", "fused us",
              "unfused us", "ref us", "memcpy us", "speedup", "fused GB/s", "fused GFLOP/s", "fused peak", "unfused peak",
              "max rel err");
-      if (o->ort_model) printf("%-28s %7s %11s %11s\n", "", "", "ort us", "ort ovh us");
-      *header_done = true;
+      run->header = true;
     }
     char gf[16] = "-", pf[24], pu[24];
     if (flops > 0) snprintf(gf, sizeof gf, "%.2f", flops / med[FUSED] * 1e-9);
@@ -482,9 +429,7 @@ static int bench_one(const bench_options *o, model *m, int64_t batch, bool *head
            (long long)batch, med[FUSED] * 1e6, med[UNFUSED] * 1e6, med[REF] * 1e6, med[MEMCPY] * 1e6,
            med[UNFUSED] / med[FUSED], bytes / med[FUSED] * 1e-9, gf, bytes_str(pf, peak_f), bytes_str(pu, peak_u),
            fmax(err_f, err_u), agree ? "" : "  MISMATCH");
-    /* ONNX Runtime on its own line under the row: the table stays as it was. */
-    if (o->ort_model && isnan(ort_us)) printf("%-28s %7s %11s %11s  (ONNX Runtime: %s)\n", "", "", "-", "-", ort_note);
-    else if (o->ort_model) printf("%-28s %7s %11.2f %11.2f\n", "", "", ort_us, ort_ovh);
+    peers_report(m->peers, med + NT, med[FUSED], med[UNFUSED], flops, run->plot);
     if (o->breakdown) {
       print_breakdown(o, m->fused, "fused", in, out_f, batch);
       print_breakdown(o, m->unfused, "unfused", in, out_u, batch);
@@ -493,15 +438,21 @@ static int bench_one(const bench_options *o, model *m, int64_t batch, bool *head
   free(in), free(out_f), free(out_u), free(out_r), free(copy);
   if (agree) return EXIT_OK;
   fflush(stdout);
-  fprintf(stderr, "%s: %s: at batch %lld the %s kernels disagree with the scalar reference (max relative error %.3g > 1e-4)\n",
-          o->prog, m->path, (long long)batch, err_f > 1e-4 ? "fused" : "unfused", fmax(err_f, err_u));
+  fprintf(stderr, "%s: %s: at batch %lld the %s kernels disagree with the scalar reference (max relative error %.3g > %g)\n",
+          o->prog, m->path, (long long)batch, err_f > BENCH_MAX_REL_ERROR ? "fused" : "unfused", fmax(err_f, err_u),
+          BENCH_MAX_REL_ERROR);
   return EXIT_MISMATCH;
 }
 
 int bench_graph(const bench_options *o, const char *label, actjit_graph *g, const float *const *weights,
-                bool *header) {
+                bench_run *run) {
   model m;
   int st = load_model(actjit_graph_context(g), o, label, g, weights, &m);
+  if (!st && (!(m.peers = peers_open(o, label, g, (const float *const *)m.params, m.threads)) ||
+              (o->plot && !run->plot && !(run->plot = plot_create())))) {
+    fprintf(stderr, "%s: out of memory\n", o->prog);
+    st = EXIT_NOMEM;
+  }
   int rank;
   int64_t dims[ACTJIT_MAX_RANK];
   actjit_graph_value_shape(g, actjit_graph_get_input(g), &rank, dims);
@@ -514,18 +465,36 @@ int bench_graph(const bench_options *o, const char *label, actjit_graph *g, cons
       fprintf(stderr, "%s: %s: --shape does not match the model's input\n", o->prog, label);
       st = EXIT_USAGE;
     } else {
-      st = bench_one(o, &m, o->shape[0] / -dims[0], header);
+      st = bench_one(o, &m, o->shape[0] / -dims[0], run);
     }
   }
   static const int64_t def[] = {1, 16, 256, 1024, 4096};
   const int64_t *batches = o->nbatches ? o->batches : def;
   int nb = o->nbatches ? o->nbatches : 5;
-  for (int b = 0; !st && !o->shape_rank && b < nb; b++) st = bench_one(o, &m, batches[b], header);
+  for (int b = 0; !st && !o->shape_rank && b < nb; b++) st = bench_one(o, &m, batches[b], run);
   if (!st && !o->json)
     printf("    compile: fused %.2f ms, unfused %.2f ms (the first compile in a process includes LLVM's start-up)\n",
            m.compile_s[0] * 1e3, m.compile_s[1] * 1e3);
   free_model(&m);
   return st;
+}
+
+int bench_finish(const bench_options *o, bench_run *run, int status) {
+  char *cpu = NULL, *features = NULL, title[256], err[256];
+  if (!status && run->plot) {
+    actjit_host_cpu(&cpu, &features);
+    snprintf(title, sizeof title, "time per call, %d thread%s, %s", o->threads, o->threads > 1 ? "s" : "",
+             o->cpu ? o->cpu : cpu ? cpu : "the host CPU");
+    actjit_free(cpu);
+    actjit_free(features);
+    if (plot_write(run->plot, o->plot, title, err, sizeof err)) {
+      fprintf(stderr, "%s: --plot %s: %s\n", o->prog, o->plot, err);
+      status = EXIT_IO;
+    }
+  }
+  plot_free(run->plot);
+  *run = (bench_run){0};
+  return status;
 }
 
 int bench_main(int argc, char **argv) {
@@ -540,7 +509,8 @@ int bench_main(int argc, char **argv) {
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
       printf("usage: %s [MODEL.air ...] [flags]\n"
              "Times each model fused, unfused and through the scalar reference, beside a memcpy of\n"
-             "the input's bytes, and checks both kernels against the reference first.  Weights are\n"
+             "the input's bytes, oneDNN, ONNX Runtime and the machine's ceilings (README, Benchmark),\n"
+             "and checks the kernels and the peers against the reference first.  Weights are\n"
              "random (PyTorch's default init); `actjit bench` also takes PyTorch print-outs and\n"
              "--weights.  Default MODEL: ir/mlp.air.  Exit status as actjit's (actjit --help);\n"
              "7 when a kernel disagrees with the reference.\n", argv[0]);
@@ -560,7 +530,7 @@ int bench_main(int argc, char **argv) {
   if (!nmodels) models[nmodels++] = "ir/mlp.air";
   actjit_context *ctx;
   if (actjit_context_create(&ctx)) return EXIT_NOMEM;
-  bool header = false;
+  bench_run run = {0};
   int st = 0;
   for (int i = 0; i < nmodels && !st; i++) {
     actjit_graph *g;
@@ -570,9 +540,9 @@ int bench_main(int argc, char **argv) {
       st = exit_for_status(ps);
       break;
     }
-    st = bench_graph(&o, models[i], g, NULL, &header);
+    st = bench_graph(&o, models[i], g, NULL, &run);
     actjit_graph_destroy(g);
   }
   actjit_context_destroy(ctx);
-  return st;
+  return bench_finish(&o, &run, st);
 }
