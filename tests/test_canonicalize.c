@@ -406,7 +406,7 @@ static void test_same_code(void **state) {
     assert_int_equal(actjit_kernel_step_count(kp), 1);
     assert_int_equal(ops_run(kp, NULL, NULL), computed(prim.g));
     assert_int_equal(actjit_kernel_dump(kp, ACTJIT_DUMP_PASSES, &passes), ACTJIT_OK);
-    const char *plan = strstr(passes, "# memory plan: 1 kernels");
+    const char *plan = strstr(passes, "# memory plan: 1 kernel");
     if (!plan || !strstr(plan, "#   kernel 0: ") || !strstr(plan, "  reads input, writes output\n"))
       fail_msg("%s: %s", pairs[i][0], plan ? plan : passes);
     actjit_free(passes);

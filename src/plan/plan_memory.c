@@ -242,7 +242,8 @@ bool step_in_place(const step *s) {
 
 void plan_print(strbuf *sb, const actjit_graph *g, const plan *p) {
   /* (the block buffers counted for one task) */
-  sb_printf(sb, "# memory plan: %d kernels, scratch %lld*N+%lld floats (peak intermediate bytes %lld*N+%lld)\n", p->n,
+  sb_printf(sb, "# memory plan: %d kernel%s, scratch %lld*N+%lld floats (peak intermediate bytes %lld*N+%lld)\n", p->n,
+            p->n == 1 ? "" : "s",
             (long long)p->scratch_dyn, (long long)p->scratch_static, (long long)p->scratch_dyn * 4,
             (long long)(p->scratch_static + p->block_floats) * 4);
   for (int i = 0; i < p->nruns; i++)
