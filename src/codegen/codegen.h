@@ -5,6 +5,7 @@
  *   linear.c   linear layers
  *   softmax.c  softmax, softmin, log_softmax along any dim
  *   glu.c      glu (halves a dim)
+ *   params.c   parameters as the kernels read them (packed weights)
  *   module.c   one function per kernel plus the entry that sequences them
  */
 #ifndef ACTJIT_CODEGEN_H
@@ -190,6 +191,12 @@ int64_t cg_linear_panels(const actjit_graph *g, const group *gr, const target_de
 int64_t cg_panel_floats(const target_desc *t, int64_t out, int linears);
 int64_t cg_packed_floats(const target_desc *t, int64_t out, int64_t in, int linears);
 void cg_pack_weight(const target_desc *t, const float *w, int64_t out, int64_t in, int linears, float *dst);
+/* ---- params.c: parameter v of g as plan p's kernels read it for target t:
+ * a linear's weight packed (cg_pack_weight), any other as given;
+ * cg_param_floats floats, which cg_param_pack writes at dst from data
+ * (v's declared shape, row-major). */
+int64_t cg_param_floats(const actjit_graph *g, const plan *p, const target_desc *t, int v);
+void cg_param_pack(const actjit_graph *g, const plan *p, const target_desc *t, int v, const float *data, float *dst);
 /* ---- softmax.c: the group's softmax with its elementwise members as the
  * prologue; in_place when the plan has it write over its input */
 void cg_softmax_kernel(cg *c, const group *gr, bool in_place);

@@ -7,6 +7,7 @@
 
 #include "codegen/codegen.h"
 #include "jit/jit.h"
+#include "runtime/lower.h"
 #include "runtime/memory.h"
 #include "passes/passes.h"
 #include "plan/plan.h"
@@ -106,29 +107,34 @@ static actjit_status lookup_steps(actjit_kernel *k) {
   return ACTJIT_OK;
 }
 
-static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) {
-  double t0 = now();
-  actjit_status st = actjit_graph_verify(k->g);
+actjit_status kernel_lower(actjit_graph *g, const actjit_compile_options *o, target_desc *t, plan *p, strbuf *dump) {
+  actjit_status st = actjit_graph_verify(g);
   /* The target first: what the passes and codegen decide may depend on it. */
-  if (!st) st = target_resolve(k->ctx, o->cpu, o->features, o->tuning, &k->target);
+  if (!st) st = target_resolve(g->ctx, o->cpu, o->features, o->tuning, t);
   if (st) return st;
-  /* Passes, then the memory plan; the dump shows the IR after each.  The
-   * parameters are looked up after the passes, which renumber nodes. */
-  strbuf dump = {0};
+  /* Passes, then the memory plan; the dump shows the IR after each. */
   pass_options po = {.training = o->training, .canonicalize = o->canonicalize};
   /* depth-first blocks: their intermediates in a quarter of L2, beside the
    * layers' weights in half of it */
   plan_options pl = {.reuse = o->fuse, .donate_input = o->donate_input,
-                     .block_bytes = o->fuse && o->depth_first ? k->target.l2 / 4 : 0};
-  st = run_passes(k->g, &po, o->fuse, &dump);
-  if (!st) st = collect_params(k);
-  if (!st) st = plan_memory(k->g, &pl, &k->plan);
+                     .block_bytes = o->fuse && o->depth_first ? t->l2 / 4 : 0};
+  st = run_passes(g, &po, o->fuse, dump);
+  if (!st) st = plan_memory(g, &pl, p);
   if (!st) {
-    sb_printf(&dump, "\n");
-    plan_print(&dump, k->g, &k->plan);
-    if (dump.failed) st = aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+    sb_printf(dump, "\n");
+    plan_print(dump, g, p);
+    if (dump->failed) st = aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
   }
+  return st;
+}
+
+static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) {
+  double t0 = now();
+  strbuf dump = {0};
+  actjit_status st = kernel_lower(k->g, o, &k->target, &k->plan, &dump);
   k->passes_dump = dump.buf;
+  /* (after the passes, which renumber nodes) */
+  if (!st) st = collect_params(k);
   double t1 = now();
   k->phases.passes = t1 - t0;
   k->training = o->training;
@@ -187,40 +193,6 @@ actjit_status actjit_kernel_compile_phases(const actjit_kernel *k, actjit_compil
   return ACTJIT_OK;
 }
 
-static bool is_linear_weight(const actjit_graph *g, int v) {
-  for (int i = 0; i < g->n; i++)
-    if (g->nodes[i].op == OP_LINEAR && g->nodes[i].args[1] == v) return true;
-  return false;
-}
-
-static float *copy_floats(const float *data, size_t n) {
-  float *p = aj_alloc_floats(n);
-  if (p && n) memcpy(p, data, n * sizeof(float));
-  return p;
-}
-
-/* Linears in the kernel that reads weight v: 2 in a KF_DUAL_LINEAR pair
- * (whose weights have no other use, group.c), else 1. */
-static int weight_linears(const actjit_kernel *k, int v) {
-  for (int i = 0; i < k->plan.n; i++) {
-    const group *gr = &k->plan.steps[i].grp;
-    for (int j = 0; gr->form == KF_DUAL_LINEAR && j < gr->n; j++)
-      if (k->g->nodes[gr->m[j]].op == OP_LINEAR && k->g->nodes[gr->m[j]].args[1] == v) return 2;
-  }
-  return 1;
-}
-
-/* A linear's weight W[out][in] as codegen reads it: in panels for the
- * target and its kernel (codegen/linear.c). */
-static float *pack_weight(const actjit_kernel *k, int v, const float *data) {
-  const node *w = &k->g->nodes[v];
-  int64_t out = w->shape.d[0], in = w->shape.d[1];
-  int linears = weight_linears(k, v);
-  float *p = aj_alloc_floats((size_t)cg_packed_floats(&k->target, out, in, linears));
-  if (p) cg_pack_weight(&k->target, data, out, in, linears, p);
-  return p;
-}
-
 actjit_status actjit_kernel_bind(actjit_kernel *k, const char *param, const float *data, size_t count) {
   if (!k || !param || (!data && count)) return aj_error(k ? k->ctx : NULL, ACTJIT_ERR_ARGUMENT, "actjit_kernel_bind: NULL argument");
   for (int i = 0; i < k->nparams; i++) {
@@ -231,9 +203,9 @@ actjit_status actjit_kernel_bind(actjit_kernel *k, const char *param, const floa
     if (count != want)
       return aj_error(k->ctx, ACTJIT_ERR_WEIGHTS, "parameter @%s has shape %s (%zu floats), got %zu floats",
                       param, shape_str(&nd->shape, buf, sizeof buf), want, count);
-    float *copy = is_linear_weight(k->g, k->param_node[i]) ? pack_weight(k, k->param_node[i], data)
-                                                             : copy_floats(data, want);
+    float *copy = aj_alloc_floats((size_t)cg_param_floats(k->g, &k->plan, &k->target, k->param_node[i]));
     if (!copy) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+    cg_param_pack(k->g, &k->plan, &k->target, k->param_node[i], data, copy);
     free(k->params[i]);
     k->params[i] = copy;
     return ACTJIT_OK;
