@@ -74,6 +74,24 @@ enum { ELTWISE_UNROLL = 4 };
  * code for. */
 actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx, const target_desc *t, bool training,
                        LLVMModuleRef *out);
+/* An ahead-of-time object's module: cg_build's in eval mode, its functions
+ * and data internal, the parameters constant data (each as bound:
+ * cg_param_pack), and these exported (runtime/aot.c writes their header):
+ *   size_t PREFIX_scratch_bytes(int64_t batch);
+ *   size_t PREFIX_parallel_scratch_bytes(int64_t batch, int tasks);
+ *   int PREFIX_run(const float *x, int64_t batch, float *y, void *scratch);
+ *   int PREFIX_run_parallel(const float *x, int64_t batch, float *y, void *scratch,
+ *                           actjit_parallel_for_fn pfor, void *user, int tasks);
+ * The runs return 0, or -1 (having done nothing) for a negative or too
+ * large batch or a NULL buffer. */
+typedef struct cg_aot {
+  const char *prefix;         /* a C identifier */
+  int nparams;                /* the graph's parameters in declaration order: */
+  const float *const *params; /* each one's data as bound */
+  const int64_t *param_floats;
+} cg_aot;
+actjit_status cg_build_aot(const actjit_graph *g, const plan *p, LLVMContextRef ctx, const target_desc *t,
+                           const cg_aot *a, LLVMModuleRef *out);
 
 /* ---- loops.c */
 LLVMValueRef cg_i64(cg *c, int64_t v);
@@ -184,6 +202,9 @@ void cg_linear_kernel(cg *c, const group *gr);
  * [panel0, panel1) side by side; 1 for any other kernel, whose outputs do
  * not split so (a linear normalizing its rows in registers included). */
 int64_t cg_linear_panels(const actjit_graph *g, const group *gr, const target_desc *t);
+/* Rows a task needs to take its share of the batch rather than of the
+ * weight panels: fewer, and each task would read every weight for them. */
+enum { CG_SPLIT_ROWS_MIN = 16 };
 /* A linear's weight [out, in] is bound packed for the target and the kernel
  * that reads it (`linears`: 2 for one of a KF_DUAL_LINEAR pair, else 1):
  * panels of cg_panel_floats outputs, each [in][panel floats], zero padded

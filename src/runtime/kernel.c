@@ -80,6 +80,13 @@ static actjit_status collect_params(actjit_kernel *k) {
   return ACTJIT_OK;
 }
 
+void kernel_print_step(strbuf *sb, const actjit_graph *g, const step *s) {
+  for (int j = 0; j < s->grp.n; j++) {
+    sb_printf(sb, "%s%s ", j ? " | " : "", op_table[g->nodes[s->grp.m[j]].op].name);
+    print_name(sb, '%', g->nodes[s->grp.m[j]].name);
+  }
+}
+
 /* The kernels one by one, and their names ("linear %fc1 | relu %act"). */
 static actjit_status lookup_steps(actjit_kernel *k) {
   k->steps = calloc((size_t)k->plan.n + 1, sizeof *k->steps);
@@ -93,11 +100,7 @@ static actjit_status lookup_steps(actjit_kernel *k) {
     if (st) return st;
     k->steps[i] = (cg_kernel_fn)addr;
     strbuf sb = {0};
-    const group *gr = &k->plan.steps[i].grp;
-    for (int j = 0; j < gr->n; j++) {
-      sb_printf(&sb, "%s%s ", j ? " | " : "", op_table[k->g->nodes[gr->m[j]].op].name);
-      print_name(&sb, '%', k->g->nodes[gr->m[j]].name);
-    }
+    kernel_print_step(&sb, k->g, &k->plan.steps[i]);
     if (sb.failed) {
       free(sb.buf);
       return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
@@ -323,15 +326,11 @@ static void run_slice(void *arg, int64_t t) {
   if (hi > lo) j->k->steps[j->i](in, j->y + lo * sl->row_out, params, hi - lo, j->k->seed, lo, 0, panels);
 }
 
-/* Rows a task needs to take its share of the batch rather than of the
- * weight panels: fewer, and each task would read every weight for them. */
-enum { SPLIT_ROWS_MIN = 16 };
-
 /* Kernel i on the whole batch, in slices through the parallel-for when it
  * may be split: along the batch, or for few rows along a linear's panels. */
 static void run_step(actjit_kernel *k, int i, const float *input, float *output, int64_t batch) {
   const step *s = &k->plan.steps[i];
-  bool by_panels = k->pfor && k->panels[i] > 1 && batch >= 1 && batch < (int64_t)SPLIT_ROWS_MIN * k->tasks;
+  bool by_panels = k->pfor && k->panels[i] > 1 && batch >= 1 && batch < (int64_t)CG_SPLIT_ROWS_MIN * k->tasks;
   /* At least one task, even for an empty batch: run_slice divides by the count. */
   int64_t tasks = by_panels                                  ? (k->tasks < k->panels[i] ? k->tasks : k->panels[i])
                   : k->slicing[i].by_rows && k->pfor && batch > 1 ? (k->tasks < batch ? k->tasks : batch)
