@@ -64,6 +64,21 @@ static void comment_text(strbuf *sb, const char *text) {
     sb_printf(sb, "%s%c", *c == '/' && c > text && c[-1] == '*' ? " " : "", *c >= ' ' && *c <= '~' ? *c : '?');
 }
 
+/* The features a feature string turns on ("+avx2,-xop,+fma": "+avx2,+fma"),
+ * or the CPU's own. */
+static void enabled_features(strbuf *sb, const char *features) {
+  bool any = false;
+  for (const char *f = features; *f;) {
+    size_t n = strcspn(f, ",");
+    if (*f == '+') {
+      sb_printf(sb, "%s%.*s", any ? "," : "", (int)n, f);
+      any = true;
+    }
+    f += n + (f[n] == ',');
+  }
+  if (!any) sb_printf(sb, "its own features");
+}
+
 /* The header declaring the object's exports (cg_build_aot). */
 static void print_header(strbuf *sb, const actjit_graph *g, const plan *p, const target_desc *t,
                          const actjit_compile_options *o, const char *prefix, const char *model) {
@@ -78,8 +93,10 @@ static void print_header(strbuf *sb, const actjit_graph *g, const plan *p, const
   }
   sb_printf(sb, ".\n *\n"
                 " * Link %s's object into the program (cc app.c %s.o): it needs only libc.\n"
-                " * The code is for %s (%s): it runs only on CPUs that have those features.\n *\n",
-            prefix, prefix, t->cpu, *t->features ? t->features : "its own features");
+                " * The code is for %s, with ",
+            prefix, prefix, t->cpu);
+  enabled_features(sb, t->features);
+  sb_printf(sb, ": it runs only on CPUs that have them.\n *\n");
   sb_printf(sb, " * input  x: %s floats, row-major%s\n", shape_str(&x->shape, in, sizeof in),
             x->shape.dyn ? " (N: the batch)" : "");
   sb_printf(sb, " * output y: %s floats\n * kernels:\n", shape_str(&y->shape, out, sizeof out));
