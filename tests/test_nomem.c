@@ -3,7 +3,7 @@
  * -Wl,--wrap=..., see CMakeLists.txt), which fail the n-th call once armed.
  * For every n up to the number of allocations a whole workflow makes
  * (parse, build, print, compile fused and unfused, bind, run, dump; an
- * ONNX model read and printed), the
+ * ahead-of-time object written; an ONNX model read and printed), the
  * workflow must end in ACTJIT_OK with the outputs of an undisturbed run or
  * in ACTJIT_ERR_NOMEM with a message, and every allocation of ours must be
  * freed once its handles are destroyed.  LLVM's and cJSON's allocations
@@ -214,6 +214,30 @@ static actjit_status api_workflow(const workflow *w, float *y, char *msg, size_t
   return s;
 }
 
+/* Parse, then an ahead-of-time object of the graph with its parameters
+ * holding values (the files removed after). */
+static actjit_status aot_workflow(const workflow *w, float *y, char *msg, size_t msglen) {
+  (void)y;
+  const params *p = w->p;
+  char obj[64], header[64];
+  snprintf(obj, sizeof obj, "/tmp/actjit_nomem_%d.o", (int)getpid());
+  snprintf(header, sizeof header, "/tmp/actjit_nomem_%d.h", (int)getpid());
+  actjit_context *ctx = NULL;
+  actjit_graph *g = NULL;
+  actjit_status s = actjit_context_create(&ctx);
+  if (!s) s = actjit_graph_parse(ctx, MODEL, sizeof MODEL - 1, "nomem.air", &g);
+  if (!s) s = actjit_graph_param_set_data(g, "w1", p->w1, 16 * IN);
+  if (!s) s = actjit_graph_param_set_data(g, "b1", p->b1, 16);
+  if (!s) s = actjit_graph_param_set_data(g, "w2", p->w2, OUT * 16);
+  if (!s) s = actjit_graph_param_set_data(g, "b2", p->b2, OUT);
+  if (!s) s = actjit_aot_write(g, NULL, "nomem", obj, header);
+  if (s) snprintf(msg, msglen, "%s", ctx ? actjit_context_error(ctx) : "actjit_context_create");
+  unlink(obj), unlink(header);
+  actjit_graph_destroy(g);
+  actjit_context_destroy(ctx);
+  return s;
+}
+
 /* The command's inputs: a PyTorch print-out, its safetensors weights, an
  * .npy input read and written back.  The io functions report through their
  * err buffer and -1, given here as ACTJIT_ERR_IO. */
@@ -317,6 +341,13 @@ static void test_api_allocations_fail_cleanly(void **state) {
   check_every_allocation(&(workflow){.run = api_workflow, .ny = 2 * BATCH * OUT, .nomem = ACTJIT_ERR_NOMEM, .says = "", .p = &p});
 }
 
+static void test_aot_allocations_fail_cleanly(void **state) {
+  (void)state;
+  static params p;
+  fill(&p);
+  check_every_allocation(&(workflow){.run = aot_workflow, .nomem = ACTJIT_ERR_NOMEM, .says = "", .p = &p});
+}
+
 static void test_io_allocations_fail_cleanly(void **state) {
   (void)state;
   static char text[4096];
@@ -340,6 +371,7 @@ static void test_onnx_allocations_fail_cleanly(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_api_allocations_fail_cleanly),
+                                     cmocka_unit_test(test_aot_allocations_fail_cleanly),
                                      cmocka_unit_test(test_io_allocations_fail_cleanly),
                                      cmocka_unit_test(test_onnx_allocations_fail_cleanly)};
   return cmocka_run_group_tests(tests, NULL, NULL);
