@@ -326,6 +326,84 @@ static void test_two_objects_api(void **state) {
   actjit_context_destroy(ctx);
 }
 
+/* ------------------------------------------------- every pipeline */
+
+/* A pipeline without a batch whose pow calls libm's powf. */
+static const char pow_model[] = "input %x : f32[3, 5]\n"
+                                "%a = abs %x\n"
+                                "%p = pow %a, 1.5\n"
+                                "%y = softmax %p {dim = 0}\n"
+                                "output %y\n";
+
+/* The object of g (every parameter random) in a program (tests/aot/one.c)
+ * against the JIT, bitwise, at batches 1 and 37 (1 alone without a batch). */
+static void check_pipeline(actjit_context *ctx, actjit_graph *g, const char *name, bool libm) {
+  for (int i = 0; i < actjit_graph_param_count(g); i++) {
+    const char *param;
+    int rank;
+    int64_t dims[ACTJIT_MAX_RANK], n = 1;
+    actjit_graph_param_info(g, i, &param, &rank, dims);
+    for (int d = 0; d < rank; d++) n *= dims[d];
+    float *data = random_floats((size_t)n, 300 + (uint64_t)i);
+    assert_int_equal(actjit_graph_param_set_data(g, param, data, (size_t)n), ACTJIT_OK);
+    free(data);
+  }
+  if (actjit_aot_write(g, NULL, "m", tmp("m.o"), tmp("m.h"))) fail_msg("%s: %s", name, actjit_context_error(ctx));
+  char *header = slurp(tmp("m.h"), NULL);
+  if (!strstr(header, libm ? "(cc app.c m.o -lm)" : "(cc app.c m.o)")) fail_msg("%s: m.h: %s", name, header);
+  free(header);
+  /* only libc, unless the code calls powf */
+  const char *cc[] = {ACTJIT_CC, "-I.", ACTJIT_SOURCE_DIR "/tests/aot/one.c", "m.o", "-o", "one", libm ? "-lm" : NULL, NULL};
+  if (run(cc, NULL, NULL)) fail_msg("%s: cc one.c m.o: %s", name, slurp(tmp("err.txt"), NULL));
+  actjit_kernel *k;
+  if (actjit_compile(g, NULL, &k)) fail_msg("%s: %s", name, actjit_context_error(ctx));
+  int rank;
+  int64_t dims[ACTJIT_MAX_RANK];
+  assert_int_equal(actjit_graph_value_shape(g, actjit_graph_get_input(g), &rank, dims), ACTJIT_OK);
+  for (int64_t batch = 1; batch <= (dims[0] < 0 ? 37 : 1); batch += 36) {
+    size_t in, out, len;
+    assert_int_equal(actjit_kernel_io_sizes(k, batch, &in, &out), ACTJIT_OK);
+    float *x = random_floats(in, 900 + (uint64_t)batch), *want = malloc(out * sizeof *want + 4);
+    assert_int_equal(actjit_kernel_run(k, x, batch, want), ACTJIT_OK);
+    write_bytes(tmp("x.bin"), x, in * sizeof *x);
+    char arg[32];
+    snprintf(arg, sizeof arg, "%lld", (long long)batch);
+    const char *one[] = {tmp("one"), arg, NULL};
+    int rc = run(one, tmp("x.bin"), tmp("y.bin"));
+    if (rc) fail_msg("%s, batch %lld: exit status %d", name, (long long)batch, rc);
+    float *got = (float *)slurp(tmp("y.bin"), &len);
+    assert_int_equal(len, 2 * out * sizeof(float));
+    for (size_t j = 0; j < 2 * out; j++)
+      if (memcmp(&got[j], &want[j % out], sizeof(float)))
+        fail_msg("%s, batch %lld, %s: output %zu is %a ahead of time, %a from the JIT", name, (long long)batch,
+                 j < out ? "a run" : "3 tasks", j % out, got[j], want[j % out]);
+    free(x), free(want), free(got);
+  }
+  actjit_kernel_destroy(k);
+}
+
+static void test_every_pipeline(void **state) {
+  (void)state;
+  actjit_context *ctx;
+  assert_int_equal(actjit_context_create(&ctx), ACTJIT_OK);
+  char paths[64][TU_PATH_MAX];
+  int n = tu_ir_files(paths, 64);
+  assert_true(n > 10);
+  for (int i = 0; i < n; i++) {
+    /* (SwiGLU's 34 MB of weights: the pair is act's, above) */
+    if (strstr(paths[i], "/swiglu.air")) continue;
+    actjit_graph *g;
+    assert_int_equal(actjit_graph_parse_file(ctx, paths[i], &g), ACTJIT_OK);
+    check_pipeline(ctx, g, paths[i], false);
+    actjit_graph_destroy(g);
+  }
+  actjit_graph *g;
+  assert_int_equal(actjit_graph_parse(ctx, pow_model, sizeof pow_model - 1, "pow.air", &g), ACTJIT_OK);
+  check_pipeline(ctx, g, "pow.air", true);
+  actjit_graph_destroy(g);
+  actjit_context_destroy(ctx);
+}
+
 /* --------------------------------------------------------------- errors */
 
 /* The files of the test directory but err.txt, sorted, one a line. */
@@ -447,6 +525,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_seed_model_cli, setup, teardown),
       cmocka_unit_test_setup_teardown(test_two_objects_api, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_every_pipeline, setup, teardown),
       cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

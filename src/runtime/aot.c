@@ -91,10 +91,12 @@ static void print_header(strbuf *sb, const actjit_graph *g, const plan *p, const
     sb_printf(sb, " from ");
     comment_text(sb, model);
   }
-  sb_printf(sb, ".\n *\n"
-                " * Link %s's object into the program (cc app.c %s.o): it needs only libc.\n"
+  /* pow's exponents other than -2, -1, 2 and 3 call libm's powf (codegen/eltwise.c) */
+  bool pow = false;
+  for (int i = 0; i < g->n; i++) pow |= g->nodes[i].op == OP_POW;
+  sb_printf(sb, ".\n *\n * Link %s's object into the program (cc app.c %s.o%s): it needs only libc%s.\n"
                 " * The code is for %s, with ",
-            prefix, prefix, t->cpu);
+            prefix, prefix, pow ? " -lm" : "", pow ? " and, for pow, libm" : "", t->cpu);
   enabled_features(sb, t->features);
   sb_printf(sb, ": it runs only on CPUs that have them.\n *\n");
   sb_printf(sb, " * input  x: %s floats, row-major%s\n", shape_str(&x->shape, in, sizeof in),
