@@ -457,6 +457,8 @@ static void test_errors(void **state) {
   EXPECT_API_ERROR(actjit_aot_write(g, NULL, "my-model", tmp("old.o"), tmp("old.h")), ACTJIT_ERR_ARGUMENT,
                    "prefix 'my-model' is not a C identifier");
   EXPECT_API_ERROR(actjit_aot_write(g, NULL, NULL, tmp("old.o"), tmp("old.h")), ACTJIT_ERR_ARGUMENT, "NULL argument");
+  EXPECT_API_ERROR(actjit_aot_write(g, NULL, "mlp", tmp("old.o"), tmp("old.o")), ACTJIT_ERR_ARGUMENT,
+                   "the object and the header are both");
   actjit_compile_options o;
   actjit_compile_options_init(&o);
   o.training = 1;
@@ -487,6 +489,9 @@ static void test_errors(void **state) {
   const char *no_o[] = {ACTJIT_CLI, "aot", MLP, "--weights", MLP_WEIGHTS, NULL};
   assert_int_equal(run(no_o, NULL, NULL), 2);
   expect_stderr("aot: missing -o NAME.o", NULL);
+  const char *same[] = {ACTJIT_CLI, "aot", MLP, "--weights", MLP_WEIGHTS, "-o", "mlp.o", "--header", "mlp.o", NULL};
+  assert_int_equal(run(same, NULL, NULL), 2);
+  expect_stderr("aot: -o and --header are both mlp.o", NULL);
   const char *typo[] = {ACTJIT_CLI, "aot", MLP, "--weights", MLP_WEIGHTS, "-o", "mlp.o", "--prefx", "m", NULL};
   assert_int_equal(run(typo, NULL, NULL), 2);
   expect_stderr("unknown option '--prefx' (did you mean '--prefix'?)", NULL);

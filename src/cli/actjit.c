@@ -701,6 +701,7 @@ static int cmd_check(session *s, const options *o) {
 
 /* The object and header of the model, its weights in the object. */
 static int cmd_aot(session *s, const options *o) {
+  if (o->header && !strcmp(o->header, o->output)) return complain(EXIT_USAGE, "aot: -o and --header are both %s", o->output);
   bool is_torch;
   int rc = load_model(s, o->model, o->in_rank, o->in_dims, o->in_rank > 0, NULL, &is_torch);
   if (rc || (rc = load_weights(s, o->weights))) return rc;

@@ -183,6 +183,8 @@ actjit_status actjit_aot_write(actjit_graph *g, const actjit_compile_options *o,
   if (!c_identifier(prefix))
     return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "prefix '%s' is not a C identifier of at most %d characters",
                     aj_printable(prefix, strlen(prefix), buf, sizeof buf), PREFIX_MAX);
+  if (!strcmp(object_path, header_path))
+    return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "the object and the header are both %s", object_path);
   actjit_compile_options defaults;
   actjit_compile_options_init(&defaults);
   if (!o) o = &defaults;
