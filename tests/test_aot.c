@@ -151,6 +151,11 @@ static void copy_file(const char *from, const char *to) {
 
 static void test_seed_model_cli(void **state) {
   (void)state;
+  /* the README's commands, run below from the test directory */
+  char *readme = slurp(ACTJIT_SOURCE_DIR "/README.md", NULL);
+  assert_non_null(strstr(readme, "build/actjit aot ir/mlp.air --weights tests/golden/mlp.safetensors -o seed.o "));
+  assert_non_null(strstr(readme, "cc example.c seed.o -o example\n"));
+  free(readme);
   expect_readme_block("<!-- aot-example -->", "example.c");
   const char *aot[] = {ACTJIT_CLI, "aot", MLP, "--weights", MLP_WEIGHTS, "-o", "seed.o", NULL};
   assert_int_equal(run(aot, NULL, NULL), 0);
