@@ -294,6 +294,28 @@ actjit_status actjit_kernel_dump(actjit_kernel *k, actjit_dump_kind kind,
 const char *actjit_kernel_cpu(const actjit_kernel *k);
 int actjit_kernel_vector_width(const actjit_kernel *k);
 
+/* ---------------------------------------------------------- ahead of time */
+
+/* Compiles `g` as actjit_compile would (options o, NULL for the defaults;
+ * inference only: o->training must be 0) into an ELF object file at
+ * object_path and a C header at header_path that declares what it exports,
+ * every name starting with `prefix` (a C identifier):
+ *   size_t PREFIX_scratch_bytes(int64_t batch);
+ *   int PREFIX_run(const float *x, int64_t batch, float *y, void *scratch);
+ *   size_t PREFIX_parallel_scratch_bytes(int64_t batch, int tasks);
+ *   int PREFIX_run_parallel(const float *x, int64_t batch, float *y, void *scratch,
+ *                           PREFIX_parallel_for_fn pfor, void *user, int tasks);
+ * A run computes what actjit_kernel_run computes, bitwise, keeping its state
+ * in the caller's scratch (reentrant).  Every parameter must hold its values
+ * (actjit_graph_param_set_data): they are packed into the object's read-only
+ * data.  The object needs only libc at link and run time, and its other
+ * symbols are local, so objects of several prefixes link into one program;
+ * it runs on the CPUs of the target o names (default the host's).  Both
+ * files are written in full or not at all (temporary files renamed); `g` is
+ * not changed. */
+actjit_status actjit_aot_write(actjit_graph *g, const actjit_compile_options *o, const char *prefix,
+                               const char *object_path, const char *header_path);
+
 /* Host CPU name and feature string as LLVM sees them; free with actjit_free. */
 actjit_status actjit_host_cpu(char **name, char **features);
 /* "actjit 0.1.0 (LLVM 19.1.7)". */

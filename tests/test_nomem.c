@@ -3,7 +3,7 @@
  * -Wl,--wrap=..., see CMakeLists.txt), which fail the n-th call once armed.
  * For every n up to the number of allocations a whole workflow makes
  * (parse, build, print, compile fused and unfused, bind, run, dump; an
- * ONNX model read and printed), the
+ * ahead-of-time object written; an ONNX model read and printed), the
  * workflow must end in ACTJIT_OK with the outputs of an undisturbed run or
  * in ACTJIT_ERR_NOMEM with a message, and every allocation of ours must be
  * freed once its handles are destroyed.  LLVM's and cJSON's allocations
@@ -182,6 +182,7 @@ typedef struct workflow {
   const params *p;
   const char *text, *tmp; /* the io workflow's print-out and output path */
   size_t len;
+  actjit_graph *g; /* the aot workflow's */
 } workflow;
 
 /* Parse, print, build, compile fused and unfused, run and dump. */
@@ -211,6 +212,18 @@ static actjit_status api_workflow(const workflow *w, float *y, char *msg, size_t
   actjit_graph_destroy(built);
   actjit_graph_destroy(g);
   actjit_context_destroy(ctx);
+  return s;
+}
+
+/* An ahead-of-time object of w->g (the files removed after). */
+static actjit_status aot_workflow(const workflow *w, float *y, char *msg, size_t msglen) {
+  (void)y;
+  char obj[64], header[64];
+  snprintf(obj, sizeof obj, "/tmp/actjit_nomem_%d.o", (int)getpid());
+  snprintf(header, sizeof header, "/tmp/actjit_nomem_%d.h", (int)getpid());
+  actjit_status s = actjit_aot_write(w->g, NULL, "nomem", obj, header);
+  if (s) snprintf(msg, msglen, "%s", actjit_context_error(actjit_graph_context(w->g)));
+  unlink(obj), unlink(header);
   return s;
 }
 
@@ -317,6 +330,23 @@ static void test_api_allocations_fail_cleanly(void **state) {
   check_every_allocation(&(workflow){.run = api_workflow, .ny = 2 * BATCH * OUT, .nomem = ACTJIT_ERR_NOMEM, .says = "", .p = &p});
 }
 
+static void test_aot_allocations_fail_cleanly(void **state) {
+  (void)state;
+  static params p;
+  fill(&p);
+  actjit_context *ctx;
+  actjit_graph *g;
+  assert_int_equal(actjit_context_create(&ctx), ACTJIT_OK);
+  assert_int_equal(actjit_graph_parse(ctx, MODEL, sizeof MODEL - 1, "nomem.air", &g), ACTJIT_OK);
+  assert_int_equal(actjit_graph_param_set_data(g, "w1", p.w1, 16 * IN), ACTJIT_OK);
+  assert_int_equal(actjit_graph_param_set_data(g, "b1", p.b1, 16), ACTJIT_OK);
+  assert_int_equal(actjit_graph_param_set_data(g, "w2", p.w2, OUT * 16), ACTJIT_OK);
+  assert_int_equal(actjit_graph_param_set_data(g, "b2", p.b2, OUT), ACTJIT_OK);
+  check_every_allocation(&(workflow){.run = aot_workflow, .nomem = ACTJIT_ERR_NOMEM, .says = "", .g = g});
+  actjit_graph_destroy(g);
+  actjit_context_destroy(ctx);
+}
+
 static void test_io_allocations_fail_cleanly(void **state) {
   (void)state;
   static char text[4096];
@@ -340,6 +370,7 @@ static void test_onnx_allocations_fail_cleanly(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_api_allocations_fail_cleanly),
+                                     cmocka_unit_test(test_aot_allocations_fail_cleanly),
                                      cmocka_unit_test(test_io_allocations_fail_cleanly),
                                      cmocka_unit_test(test_onnx_allocations_fail_cleanly)};
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,7 @@
  *   actjit dump MODEL --emit ir|passes|llvm|llvm-opt|asm [-o FILE]
  *   actjit check MODEL
  *   actjit bench MODEL
+ *   actjit aot MODEL [--weights W.safetensors] -o NAME.o [--header NAME.h] [--prefix NAME]
  *   actjit --version [--verbose] | --help
  *
  * MODEL is textual IR or the print-out of a PyTorch nn.Sequential (told apart
@@ -100,17 +101,30 @@ static const char usage_bench[] =
     "  16384x1024 fixes the input (its first dim the batch); otherwise batch sizes\n"
     "  are swept.  Flags:\n";
 
+static const char usage_aot[] =
+    "usage: actjit aot MODEL -o NAME.o [--header NAME.h] [--prefix NAME] [--weights W.safetensors]\n"
+    "                  [--input-shape DIMS] [--no-fuse] [--no-canonicalize] [--no-depth-first]\n"
+    "                  [--cpu NAME] [--features STR] [--tuning STR]\n"
+    "  Compiles MODEL ahead of time into an ELF object NAME.o and a C header NAME.h\n"
+    "  (default: -o's path, .h for .o) declaring NAME_scratch_bytes, NAME_run,\n"
+    "  NAME_parallel_scratch_bytes and NAME_run_parallel (NAME: --prefix, default\n"
+    "  -o's file name up to its first dot).  The weights, from W.safetensors as for\n"
+    "  run or an ONNX model's own, are packed into the object, which needs only libc:\n"
+    "  cc app.c NAME.o.  The code is for the host CPU unless --cpu/--features say\n"
+    "  otherwise.  Both files are written atomically.  Other flags as for run.\n";
+
 static const char usage_common[] =
     "MODEL is textual IR, a PyTorch nn.Sequential print-out (print(model)) or an\n"
     "ONNX model (torch.onnx.export), told apart by content.\n"
-    "A print-out does not give the input shape: dump and check take [N, in_features]\n"
-    "from its first Linear unless --input-shape DIMS is given, e.g. N,784 or N,3,32\n"
-    "(N: the batch).  Supported modules: ";
+    "A print-out does not give the input shape: dump, check and aot take\n"
+    "[N, in_features] from its first Linear unless --input-shape DIMS is given, e.g.\n"
+    "N,784 or N,3,32 (N: the batch).  Supported modules: ";
 
 static void print_usage(FILE *f, const char *cmd) {
   if (!cmd || !strcmp(cmd, "run")) fputs(usage_run, f);
   if (!cmd || !strcmp(cmd, "dump")) fputs(usage_dump, f);
   if (!cmd || !strcmp(cmd, "check")) fputs(usage_check, f);
+  if (!cmd || !strcmp(cmd, "aot")) fputs(usage_aot, f);
   if (!cmd || !strcmp(cmd, "bench")) {
     fputs(usage_bench, f);
     bench_usage_flags(f);
@@ -144,12 +158,13 @@ __attribute__((format(printf, 2, 3))) static int complain(int code, const char *
 
 /* ---------------------------------------------------------------- options */
 
-typedef enum cmd_id { CMD_RUN, CMD_DUMP, CMD_CHECK } cmd_id;
+typedef enum cmd_id { CMD_RUN, CMD_DUMP, CMD_CHECK, CMD_AOT } cmd_id;
 
 typedef struct options {
   cmd_id cmd;
   const char *cmd_name;
   const char *model, *weights, *input, *output, *cpu, *features, *tuning;
+  const char *header, *prefix; /* aot */
   actjit_dump_kind emit;
   bool no_fuse, no_canonicalize, no_depth_first, help, verbose;
   int threads;
@@ -203,6 +218,7 @@ enum {
   O_WEIGHTS = 1 << 0, O_INPUT = 1 << 1, O_OUTPUT = 1 << 2, O_FUSE = 1 << 3, O_CPU = 1 << 4,
   O_FEATURES = 1 << 5, O_THREADS = 1 << 6, O_SHAPE = 1 << 7, O_EMIT = 1 << 8, O_OFILE = 1 << 9,
   O_VERBOSE = 1 << 10, O_CANONICALIZE = 1 << 11, O_DEPTH_FIRST = 1 << 12, O_TUNING = 1 << 13,
+  O_HEADER = 1 << 14, O_PREFIX = 1 << 15,
 };
 
 static const struct {
@@ -215,7 +231,7 @@ static const struct {
     {"--threads", O_THREADS, true}, {"--input-shape", O_SHAPE, true}, {"--emit", O_EMIT, true},
     {"-o", O_OFILE, true},          {"--verbose", O_VERBOSE, false}, {"-v", O_VERBOSE, false},
     {"--no-canonicalize", O_CANONICALIZE, false}, {"--no-depth-first", O_DEPTH_FIRST, false},
-    {"--tuning", O_TUNING, true},
+    {"--tuning", O_TUNING, true}, {"--header", O_HEADER, true}, {"--prefix", O_PREFIX, true},
 };
 
 /* Parses argv[2..] for command o->cmd.  Returns 0 or EXIT_USAGE (reported). */
@@ -264,6 +280,8 @@ static int parse_options(int argc, char **argv, int allowed, options *o) {
     case O_CPU: o->cpu = v; break;
     case O_FEATURES: o->features = v; break;
     case O_TUNING: o->tuning = v; break;
+    case O_HEADER: o->header = v; break;
+    case O_PREFIX: o->prefix = v; break;
     case O_THREADS: {
       char *e;
       errno = 0;
@@ -300,6 +318,7 @@ static int parse_options(int argc, char **argv, int allowed, options *o) {
   if (!o->model) return complain(EXIT_USAGE, "%s: missing MODEL (see actjit %s --help)", c, c);
   if (o->cmd == CMD_RUN && !o->input) return complain(EXIT_USAGE, "run: missing --input X.npy");
   if (o->cmd == CMD_RUN && !o->output) return complain(EXIT_USAGE, "run: missing --output Y.npy");
+  if (o->cmd == CMD_AOT && !o->output) return complain(EXIT_USAGE, "aot: missing -o NAME.o");
   return 0;
 }
 
@@ -516,32 +535,43 @@ static int load_weights(session *s, const char *path) {
   return 0;
 }
 
+/* Parameter i's checked weights. */
+static int weight_of(session *s, int i, const char **name, const float **data, size_t *count) {
+  int rank;
+  int64_t dims[ST_MAX_RANK];
+  actjit_graph_param_info(s->g, i, name, NULL, NULL);
+  if (st_get(s->weights, *name, &rank, dims, data, NULL, 0) || npy_shape_count(rank, dims, count))
+    return complain(EXIT_INTERNAL, "internal error: tensor '%s' vanished", *name);
+  return 0;
+}
+
 /* Binds the checked weights into the kernel. */
 static int bind_weights(session *s) {
   for (int i = 0; s->weights && i < actjit_graph_param_count(s->g); i++) {
     const char *name;
-    int rank;
-    int64_t dims[ST_MAX_RANK];
     const float *data;
     size_t count;
-    actjit_graph_param_info(s->g, i, &name, NULL, NULL);
-    if (st_get(s->weights, name, &rank, dims, &data, NULL, 0) || npy_shape_count(rank, dims, &count))
-      return complain(EXIT_INTERNAL, "internal error: tensor '%s' vanished", name);
+    int rc = weight_of(s, i, &name, &data, &count);
+    if (rc) return rc;
     actjit_status st = actjit_kernel_bind(s->k, name, data, count);
     if (st) return lib_error(s, st);
   }
   return 0;
 }
 
+static void compile_options(const options *o, actjit_compile_options *co) {
+  actjit_compile_options_init(co);
+  co->cpu = o->cpu;
+  co->features = o->features;
+  co->tuning = o->tuning;
+  co->fuse = !o->no_fuse;
+  co->canonicalize = !o->no_canonicalize;
+  co->depth_first = !o->no_depth_first;
+}
+
 static int compile(session *s, const options *o) {
   actjit_compile_options co;
-  actjit_compile_options_init(&co);
-  co.cpu = o->cpu;
-  co.features = o->features;
-  co.tuning = o->tuning;
-  co.fuse = !o->no_fuse;
-  co.canonicalize = !o->no_canonicalize;
-  co.depth_first = !o->no_depth_first;
+  compile_options(o, &co);
   actjit_status st = actjit_compile(s->g, &co, &s->k);
   return st ? lib_error(s, st) : 0;
 }
@@ -670,6 +700,41 @@ static int cmd_check(session *s, const options *o) {
   return write_stdout(s->dump);
 }
 
+/* The object and header of the model, its weights in the object. */
+static int cmd_aot(session *s, const options *o) {
+  if (o->header && !strcmp(o->header, o->output)) return complain(EXIT_USAGE, "aot: -o and --header are both %s", o->output);
+  bool is_torch;
+  int rc = load_model(s, o->model, o->in_rank, o->in_dims, o->in_rank > 0, NULL, &is_torch);
+  if (rc || (rc = load_weights(s, o->weights))) return rc;
+  for (int i = 0; s->weights && i < actjit_graph_param_count(s->g); i++) {
+    const char *name;
+    const float *data;
+    size_t count;
+    actjit_status st;
+    if ((rc = weight_of(s, i, &name, &data, &count))) return rc;
+    if ((st = actjit_graph_param_set_data(s->g, name, data, count))) return lib_error(s, st);
+  }
+  /* NAME.o: prefix NAME, header NAME.h beside it */
+  const char *base = strrchr(o->output, '/') ? strrchr(o->output, '/') + 1 : o->output;
+  size_t len = strlen(o->output), stem = strcspn(base, ".");
+  bool dot_o = len > 2 && !strcmp(o->output + len - 2, ".o");
+  char *prefix = o->prefix ? NULL : strndup(base, stem), *header = o->header ? NULL : malloc(len + 3);
+  if ((!o->prefix && !prefix) || (!o->header && !header)) {
+    free(prefix), free(header);
+    return complain(EXIT_NOMEM, "out of memory");
+  }
+  if (header) snprintf(header, len + 3, "%.*s.h", (int)(dot_o ? len - 2 : len), o->output);
+  actjit_compile_options co;
+  compile_options(o, &co);
+  actjit_status st = actjit_aot_write(s->g, &co, o->prefix ? o->prefix : prefix, o->output, o->header ? o->header : header);
+  free(prefix), free(header);
+  /* (the only argument it can refuse here is the prefix) */
+  if (st == ACTJIT_ERR_ARGUMENT)
+    return complain(EXIT_USAGE, "aot: %s%s", actjit_context_error(s->ctx),
+                    o->prefix ? "" : " (from -o's file name; pass --prefix NAME)");
+  return st ? lib_error(s, st) : 0;
+}
+
 /* actjit bench: its own MODEL, --weights and --input-shape; every other flag
  * is the benchmark's. */
 static int cmd_bench(session *s, int argc, char **argv) {
@@ -757,7 +822,7 @@ static int version(int argc, char **argv) {
   return fflush(stdout) ? complain(EXIT_IO, "cannot write to standard output: %s", strerror(errno)) : 0;
 }
 
-static const char *const commands[] = {"run", "dump", "check", "bench"};
+static const char *const commands[] = {"run", "dump", "check", "bench", "aot"};
 #define NCOMMANDS (sizeof commands / sizeof *commands)
 
 static bool is_command(const char *c) {
@@ -776,7 +841,7 @@ static int unknown_command(const char *prefix, const char *c) {
     suggest_offer(&sg, "--help");
     suggest_offer(&sg, "--version");
   }
-  return complain(EXIT_USAGE, "%sunknown command '%s'%s; commands: run, dump, check, bench (see actjit --help)", prefix,
+  return complain(EXIT_USAGE, "%sunknown command '%s'%s; commands: run, dump, check, bench, aot (see actjit --help)", prefix,
                   c, suggest_hint(&sg, hint));
 }
 
@@ -786,7 +851,7 @@ static int help(FILE *f, const char *cmd) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2) return complain(EXIT_USAGE, "missing command: run, dump, check or bench (see actjit --help)");
+  if (argc < 2) return complain(EXIT_USAGE, "missing command: run, dump, check, bench or aot (see actjit --help)");
   const char *c = argv[1];
   if (!strcmp(c, "--help") || !strcmp(c, "-h") || !strcmp(c, "help")) {
     if (argc > 2 && !is_command(argv[2])) return unknown_command("help: ", argv[2]);
@@ -815,6 +880,10 @@ int main(int argc, char **argv) {
   } else if (!strcmp(c, "check")) {
     o.cmd = CMD_CHECK;
     allowed = O_WEIGHTS | O_SHAPE;
+  } else if (!strcmp(c, "aot")) {
+    o.cmd = CMD_AOT;
+    allowed = O_WEIGHTS | O_OFILE | O_HEADER | O_PREFIX | O_FUSE | O_CANONICALIZE | O_DEPTH_FIRST | O_CPU | O_FEATURES |
+              O_TUNING | O_SHAPE;
   } else {
     return unknown_command("", c);
   }
@@ -828,6 +897,7 @@ int main(int argc, char **argv) {
   case CMD_RUN: rc = cmd_run(&s, &o); break;
   case CMD_DUMP: rc = cmd_dump(&s, &o); break;
   case CMD_CHECK: rc = cmd_check(&s, &o); break;
+  case CMD_AOT: rc = cmd_aot(&s, &o); break;
   }
   session_free(&s);
   return rc;

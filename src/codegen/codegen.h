@@ -5,6 +5,7 @@
  *   linear.c   linear layers
  *   softmax.c  softmax, softmin, log_softmax along any dim
  *   glu.c      glu (halves a dim)
+ *   params.c   parameters as the kernels read them (packed weights)
  *   module.c   one function per kernel plus the entry that sequences them
  */
 #ifndef ACTJIT_CODEGEN_H
@@ -73,6 +74,24 @@ enum { ELTWISE_UNROLL = 4 };
  * code for. */
 actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx, const target_desc *t, bool training,
                        LLVMModuleRef *out);
+/* An ahead-of-time object's module: cg_build's in eval mode, its functions
+ * and data internal, the parameters constant data (each as bound:
+ * cg_param_pack), and these exported (runtime/aot.c writes their header):
+ *   size_t PREFIX_scratch_bytes(int64_t batch);
+ *   size_t PREFIX_parallel_scratch_bytes(int64_t batch, int tasks);
+ *   int PREFIX_run(const float *x, int64_t batch, float *y, void *scratch);
+ *   int PREFIX_run_parallel(const float *x, int64_t batch, float *y, void *scratch,
+ *                           actjit_parallel_for_fn pfor, void *user, int tasks);
+ * The runs return 0, or -1 (having done nothing) for a negative or too
+ * large batch or a NULL buffer. */
+typedef struct cg_aot {
+  const char *prefix;         /* a C identifier */
+  int nparams;                /* the graph's parameters in declaration order: */
+  const float *const *params; /* each one's data as bound */
+  const int64_t *param_floats;
+} cg_aot;
+actjit_status cg_build_aot(const actjit_graph *g, const plan *p, LLVMContextRef ctx, const target_desc *t,
+                           const cg_aot *a, LLVMModuleRef *out);
 
 /* ---- loops.c */
 LLVMValueRef cg_i64(cg *c, int64_t v);
@@ -183,6 +202,9 @@ void cg_linear_kernel(cg *c, const group *gr);
  * [panel0, panel1) side by side; 1 for any other kernel, whose outputs do
  * not split so (a linear normalizing its rows in registers included). */
 int64_t cg_linear_panels(const actjit_graph *g, const group *gr, const target_desc *t);
+/* Rows a task needs to take its share of the batch rather than of the
+ * weight panels: fewer, and each task would read every weight for them. */
+enum { CG_SPLIT_ROWS_MIN = 16 };
 /* A linear's weight [out, in] is bound packed for the target and the kernel
  * that reads it (`linears`: 2 for one of a KF_DUAL_LINEAR pair, else 1):
  * panels of cg_panel_floats outputs, each [in][panel floats], zero padded
@@ -190,6 +212,12 @@ int64_t cg_linear_panels(const actjit_graph *g, const group *gr, const target_de
 int64_t cg_panel_floats(const target_desc *t, int64_t out, int linears);
 int64_t cg_packed_floats(const target_desc *t, int64_t out, int64_t in, int linears);
 void cg_pack_weight(const target_desc *t, const float *w, int64_t out, int64_t in, int linears, float *dst);
+/* ---- params.c: parameter v of g as plan p's kernels read it for target t:
+ * a linear's weight packed (cg_pack_weight), any other as given;
+ * cg_param_floats floats, which cg_param_pack writes at dst from data
+ * (v's declared shape, row-major). */
+int64_t cg_param_floats(const actjit_graph *g, const plan *p, const target_desc *t, int v);
+void cg_param_pack(const actjit_graph *g, const plan *p, const target_desc *t, int v, const float *data, float *dst);
 /* ---- softmax.c: the group's softmax with its elementwise members as the
  * prologue; in_place when the plan has it write over its input */
 void cg_softmax_kernel(cg *c, const group *gr, bool in_place);

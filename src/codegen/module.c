@@ -119,14 +119,15 @@ typedef struct entry_env {
   const plan *p;
   const slicing *sl;
   LLVMValueRef *kernels, ins, in, out, params, scratch, area; /* area: the block buffers */
+  LLVMValueRef hi;                                            /* the run's rows end here */
   const block_run *run;
 } entry_env;
 
-/* Kernel i on `rows` rows from row r (NULL: the whole batch from row 0). */
-static void call_step(entry_env *e, int i, LLVMValueRef rows, LLVMValueRef r) {
+/* Where kernel i reads its inputs and writes its output (buf[nins]), from
+ * row r (NULL: row 0). */
+static void step_buffers(entry_env *e, int i, LLVMValueRef r, LLVMValueRef buf[GROUP_MAX_INS + 1]) {
   cg *c = e->c;
   const step *s = &e->p->steps[i];
-  LLVMValueRef buf[GROUP_MAX_INS + 1];
   for (int j = 0; j <= s->grp.nins; j++) {
     const buffer *b = j < s->grp.nins ? &s->in[j] : &s->out;
     int64_t row = j < s->grp.nins ? e->sl[i].row_in[j] : e->sl[i].row_out;
@@ -134,23 +135,51 @@ static void call_step(entry_env *e, int i, LLVMValueRef rows, LLVMValueRef r) {
     else buf[j] = buffer_ptr(c, b, e->in, e->out, e->scratch);
     if (r && b->kind != BUF_BLOCK) buf[j] = cg_gep(c, buf[j], LLVMBuildNSWMul(c->b, r, cg_i64(c, row), ""));
   }
-  for (int j = 0; j < s->grp.nins; j++)
-    LLVMBuildStore(c->b, buf[j], LLVMBuildInBoundsGEP2(c->b, c->ptr, e->ins, (LLVMValueRef[]){cg_i64(c, j)}, 1, ""));
-  LLVMValueRef args[] = {e->ins, buf[s->grp.nins], e->params, rows ? rows : c->batch, c->seed,
-                         r ? r : cg_i64(c, 0), cg_i64(c, 0), cg_i64(c, cg_linear_panels(c->g, &s->grp, c->target))};
-  LLVMBuildCall2(c->b, LLVMGlobalGetValueType(e->kernels[i]), e->kernels[i], args, 8, "");
+}
+
+/* ptrs[j] = buf[j] for j < n: a kernel's input array. */
+static void store_ptrs(cg *c, LLVMValueRef ptrs, const LLVMValueRef *buf, int n) {
+  for (int j = 0; j < n; j++)
+    LLVMBuildStore(c->b, buf[j], LLVMBuildInBoundsGEP2(c->b, c->ptr, ptrs, (LLVMValueRef[]){cg_i64(c, j)}, 1, ""));
+}
+
+/* kernel(ins, y, params, rows, seed, row0, panel0, panel1): CG_KERNEL_FMT's signature. */
+static void call_kernel(cg *c, LLVMValueRef kernel, LLVMValueRef ins, LLVMValueRef y, LLVMValueRef params,
+                        LLVMValueRef rows, LLVMValueRef row0, LLVMValueRef panel0, LLVMValueRef panel1) {
+  LLVMValueRef args[] = {ins, y, params, rows, c->seed, row0, panel0, panel1};
+  LLVMBuildCall2(c->b, LLVMGlobalGetValueType(kernel), kernel, args, 8, "");
+}
+
+/* Kernel i on `rows` rows from row r (NULL: the whole batch from row 0). */
+static void call_step(entry_env *e, int i, LLVMValueRef rows, LLVMValueRef r) {
+  cg *c = e->c;
+  const step *s = &e->p->steps[i];
+  LLVMValueRef buf[GROUP_MAX_INS + 1];
+  step_buffers(e, i, r, buf);
+  store_ptrs(c, e->ins, buf, s->grp.nins);
+  call_kernel(c, e->kernels[i], e->ins, buf[s->grp.nins], e->params, rows ? rows : c->batch, r ? r : cg_i64(c, 0),
+              cg_i64(c, 0), cg_i64(c, cg_linear_panels(c->g, &s->grp, c->target)));
 }
 
 /* A block of the depth-first run from row r through its kernels. */
 static void run_block(cg *c, LLVMValueRef r, void *envp) {
   entry_env *e = envp;
-  LLVMValueRef left = LLVMBuildNSWSub(c->b, c->batch, r, ""), block = cg_i64(c, e->p->block_rows);
+  LLVMValueRef left = LLVMBuildNSWSub(c->b, e->hi, r, ""), block = cg_i64(c, e->p->block_rows);
   LLVMValueRef rows = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, left, block, ""), left, block, "rows");
   for (int i = e->run->first; i <= e->run->last; i++) call_step(e, i, rows, r);
 }
 
-actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx, const target_desc *t, bool training,
-                       LLVMModuleRef *out) {
+/* Where the block areas start: after the plan's dyn * batch + static
+ * floats of scratch. */
+static LLVMValueRef block_areas(cg *c, const plan *p, LLVMValueRef batch) {
+  return LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, batch, cg_i64(c, p->scratch_dyn), ""),
+                         cg_i64(c, p->scratch_static), "blocks");
+}
+
+static bool emit_exports(entry_env *e, LLVMValueRef entry, const cg_aot *a);
+
+static actjit_status build(const actjit_graph *g, const plan *p, LLVMContextRef ctx, const target_desc *t,
+                           bool training, const cg_aot *aot, LLVMModuleRef *out) {
   cg c = {.g = g, .target = t, .training = training};
   init_types(&c, ctx, t->width);
   c.mod = LLVMModuleCreateWithNameInContext("actjit", ctx);
@@ -179,13 +208,12 @@ actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx,
   LLVMPositionBuilderAtEnd(c.b, LLVMAppendBasicBlockInContext(ctx, entry, "entry"));
   plan_slicing(g, p, sl);
   entry_env e = {.c = &c, .p = p, .sl = sl, .kernels = kernels, .in = LLVMGetParam(entry, 0),
-                 .out = LLVMGetParam(entry, 1), .params = LLVMGetParam(entry, 2), .scratch = LLVMGetParam(entry, 3)};
+                 .out = LLVMGetParam(entry, 1), .params = LLVMGetParam(entry, 2), .scratch = LLVMGetParam(entry, 3),
+                 .hi = c.batch};
   /* each kernel's input pointers, in an array on the stack */
   e.ins = LLVMBuildAlloca(c.b, LLVMArrayType2(c.ptr, GROUP_MAX_INS), "ins");
   /* the block buffers after the scratch (one task's: the entry runs alone) */
-  e.area = cg_gep(&c, e.scratch,
-                  LLVMBuildNSWAdd(c.b, LLVMBuildNSWMul(c.b, c.batch, cg_i64(&c, p->scratch_dyn), ""),
-                                  cg_i64(&c, p->scratch_static), "blocks"));
+  e.area = cg_gep(&c, e.scratch, block_areas(&c, p, c.batch));
   for (int i = 0, q = 0; i < p->n; i++) {
     if (q < p->nruns && p->runs[q].first == i) {
       e.run = &p->runs[q++];
@@ -196,8 +224,384 @@ actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx,
     }
   }
   LLVMBuildRetVoid(c.b);
+  bool ok = !aot || emit_exports(&e, entry, aot);
   free(kernels), free(sl);
   LLVMDisposeBuilder(c.b);
+  if (!ok) {
+    LLVMDisposeModule(c.mod);
+    return aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  }
   *out = c.mod;
   return ACTJIT_OK;
+}
+
+actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx, const target_desc *t, bool training,
+                       LLVMModuleRef *out) {
+  return build(g, p, ctx, t, training, NULL, out);
+}
+
+actjit_status cg_build_aot(const actjit_graph *g, const plan *p, LLVMContextRef ctx, const target_desc *t,
+                           const cg_aot *a, LLVMModuleRef *out) {
+  return build(g, p, ctx, t, false, a, out);
+}
+
+/* ---------------------------------------------- ahead-of-time exports
+ * The module's own functions and data become internal, so that objects of
+ * several models link together; the parameters become constant data, and
+ * functions named after the prefix run the plan as the JIT's runtime does:
+ * the entry on one thread, or each kernel in slices through the caller's
+ * parallel-for, split as kernel.c splits them. */
+
+/* The fields of a task's argument (a struct on the caller's stack): a
+ * kernel's input pointers and output, or a depth-first run's input, output
+ * and scratch; the batch, the task count, and whether the kernel splits by
+ * weight panels. */
+enum { J_INS, J_X, J_Y, J_SCRATCH, J_BATCH, J_N, J_BY_PANELS, J_FIELDS };
+
+typedef struct aot_env {
+  entry_env *e;
+  const cg_aot *a;
+  LLVMValueRef entry, params;
+  LLVMTypeRef job_t, task_t, pfor_t;
+  bool dyn;          /* the input is batch-led (else a batch of 1) */
+  int64_t max_batch; /* larger batches overflow the sizes */
+} aot_env;
+
+static LLVMValueRef job_field(aot_env *m, LLVMValueRef job, int f) {
+  return LLVMBuildStructGEP2(m->e->c->b, m->job_t, job, (unsigned)f, "");
+}
+
+static LLVMValueRef job_load(aot_env *m, LLVMValueRef job, int f) {
+  cg *c = m->e->c;
+  return LLVMBuildLoad2(c->b, f == J_INS ? c->ptr : LLVMStructGetTypeAtIndex(m->job_t, (unsigned)f),
+                        job_field(m, job, f), "");
+}
+
+static LLVMValueRef smin(cg *c, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, a, b, ""), a, b, "");
+}
+
+/* A function of the module, the builder at its start: exported under
+ * prefix + suffix, or internal. */
+static LLVMValueRef begin_function(aot_env *m, const char *suffix, LLVMTypeRef type, bool exported) {
+  cg *c = m->e->c;
+  char name[256];
+  snprintf(name, sizeof name, "%s%s", exported ? m->a->prefix : "", suffix);
+  LLVMValueRef fn = LLVMAddFunction(c->mod, name, type);
+  add_attr(c, fn, LLVMAttributeFunctionIndex, "nounwind");
+  if (!exported) LLVMSetLinkage(fn, LLVMInternalLinkage);
+  c->fn = fn;
+  LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
+  return fn;
+}
+
+/* Scratch floats at batch for `tasks` tasks' block areas (kernel.c's
+ * scratch_floats); wraps past max_batch, which the callers refuse. */
+static LLVMValueRef scratch_floats(aot_env *m, LLVMValueRef batch, LLVMValueRef tasks) {
+  cg *c = m->e->c;
+  const plan *p = m->e->p;
+  LLVMValueRef dyn = LLVMBuildMul(c->b, batch, cg_i64(c, p->scratch_dyn), "");
+  LLVMValueRef blocks = LLVMBuildMul(c->b, tasks, cg_i64(c, p->block_floats), "");
+  return LLVMBuildAdd(c->b, LLVMBuildAdd(c->b, dyn, cg_i64(c, p->scratch_static), ""), blocks, "floats");
+}
+
+/* The batch the plan runs (1 when the input has none). */
+static LLVMValueRef run_batch(aot_env *m, LLVMValueRef batch) { return m->dyn ? batch : cg_i64(m->e->c, 1); }
+
+/* The task count as i64, at least 1. */
+static LLVMValueRef task_count(cg *c, LLVMValueRef tasks) {
+  LLVMValueRef t = LLVMBuildSExt(c->b, tasks, c->i64, "");
+  return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, t, cg_i64(c, 1), ""), cg_i64(c, 1), t, "tasks");
+}
+
+/* size_t PREFIX_scratch_bytes(int64_t batch), or with `int tasks` after it
+ * PREFIX_parallel_scratch_bytes: 0 for a negative batch, SIZE_MAX past
+ * the largest. */
+static void emit_scratch_bytes(aot_env *m, bool parallel) {
+  cg *c = m->e->c;
+  LLVMTypeRef params[] = {c->i64, c->i32};
+  LLVMValueRef fn = begin_function(m, parallel ? "_parallel_scratch_bytes" : "_scratch_bytes",
+                                   LLVMFunctionType(c->i64, params, parallel ? 2 : 1, 0), true);
+  LLVMValueRef batch = run_batch(m, LLVMGetParam(fn, 0));
+  LLVMValueRef tasks = parallel ? task_count(c, LLVMGetParam(fn, 1)) : cg_i64(c, 1);
+  LLVMValueRef bytes = LLVMBuildMul(c->b, scratch_floats(m, batch, tasks), cg_i64(c, sizeof(float)), "bytes");
+  bytes = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, batch, cg_i64(c, m->max_batch), ""), cg_i64(c, -1),
+                          bytes, "");
+  LLVMBuildRet(c->b, LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, batch, cg_i64(c, 0), ""), cg_i64(c, 0),
+                                     bytes, ""));
+}
+
+/* Returns -1 from the function being emitted unless the run's arguments
+ * hold: a batch in [0, max_batch], the buffers given (scratch unless none
+ * is needed). */
+static void check_run(aot_env *m, LLVMValueRef x, LLVMValueRef batch, LLVMValueRef y, LLVMValueRef scratch,
+                      LLVMValueRef tasks) {
+  cg *c = m->e->c;
+  LLVMBuilderRef b = c->b;
+  LLVMValueRef bad = LLVMBuildOr(b, LLVMBuildICmp(b, LLVMIntSLT, batch, cg_i64(c, 0), ""),
+                                 LLVMBuildICmp(b, LLVMIntSGT, batch, cg_i64(c, m->max_batch), ""), "");
+  bad = LLVMBuildOr(b, bad, LLVMBuildIsNull(b, x, ""), "");
+  bad = LLVMBuildOr(b, bad, LLVMBuildIsNull(b, y, ""), "");
+  LLVMValueRef needs = LLVMBuildICmp(b, LLVMIntNE, scratch_floats(m, batch, tasks), cg_i64(c, 0), "");
+  bad = LLVMBuildOr(b, bad, LLVMBuildAnd(b, LLVMBuildIsNull(b, scratch, ""), needs, ""), "bad");
+  LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "bad_args");
+  LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "run");
+  LLVMBuildCondBr(b, bad, fail, ok);
+  LLVMPositionBuilderAtEnd(b, fail);
+  LLVMBuildRet(b, LLVMConstInt(c->i32, (unsigned long long)-1, 1));
+  LLVMPositionBuilderAtEnd(b, ok);
+}
+
+/* entry(x, y, params, scratch, batch, 0): the whole plan on this thread. */
+static void call_entry(aot_env *m, LLVMValueRef x, LLVMValueRef batch, LLVMValueRef y, LLVMValueRef scratch) {
+  cg *c = m->e->c;
+  LLVMValueRef args[] = {x, y, m->params, scratch, batch, cg_i64(c, 0)};
+  LLVMBuildCall2(c->b, LLVMGlobalGetValueType(m->entry), m->entry, args, 6, "");
+}
+
+/* int PREFIX_run(const float *x, int64_t batch, float *y, void *scratch) */
+static void emit_run(aot_env *m) {
+  cg *c = m->e->c;
+  LLVMTypeRef params[] = {c->ptr, c->i64, c->ptr, c->ptr};
+  LLVMValueRef fn = begin_function(m, "_run", LLVMFunctionType(c->i32, params, 4, 0), true);
+  LLVMValueRef x = LLVMGetParam(fn, 0), batch = run_batch(m, LLVMGetParam(fn, 1)), y = LLVMGetParam(fn, 2),
+               scratch = LLVMGetParam(fn, 3);
+  check_run(m, x, batch, y, scratch, cg_i64(c, 1));
+  call_entry(m, x, batch, y, scratch);
+  LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
+}
+
+/* Task t of n of kernel i (run_slice in kernel.c): its share of the
+ * weight panels with every row, or of the batch rows. */
+static LLVMValueRef emit_slice_task(aot_env *m, int i) {
+  entry_env *e = m->e;
+  cg *c = e->c;
+  LLVMBuilderRef b = c->b;
+  const step *s = &e->p->steps[i];
+  int64_t panels = cg_linear_panels(c->g, &s->grp, c->target);
+  LLVMValueRef fn = begin_function(m, "slice", m->task_t, false);
+  LLVMValueRef job = LLVMGetParam(fn, 0), t = LLVMGetParam(fn, 1);
+  LLVMValueRef n = job_load(m, job, J_N), y = job_load(m, job, J_Y), ins = job_field(m, job, J_INS);
+  c->batch = job_load(m, job, J_BATCH);
+  LLVMValueRef t1 = LLVMBuildNSWAdd(b, t, cg_i64(c, 1), "");
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, fn, "done");
+  if (panels > 1) {
+    LLVMBasicBlockRef by_panels = LLVMAppendBasicBlockInContext(c->ctx, fn, "by_panels");
+    LLVMBasicBlockRef by_rows = LLVMAppendBasicBlockInContext(c->ctx, fn, "by_rows");
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntNE, job_load(m, job, J_BY_PANELS), cg_i64(c, 0), ""), by_panels, by_rows);
+    LLVMPositionBuilderAtEnd(b, by_panels);
+    LLVMValueRef p0 = LLVMBuildSDiv(b, LLVMBuildNSWMul(b, cg_i64(c, panels), t, ""), n, "p0");
+    LLVMValueRef p1 = LLVMBuildSDiv(b, LLVMBuildNSWMul(b, cg_i64(c, panels), t1, ""), n, "p1");
+    LLVMBasicBlockRef some = cg_if(c, LLVMBuildICmp(b, LLVMIntSGT, p1, p0, ""), "panels");
+    call_kernel(c, e->kernels[i], ins, y, m->params, c->batch, cg_i64(c, 0), p0, p1);
+    cg_end_if(c, some);
+    LLVMBuildBr(b, done);
+    LLVMPositionBuilderAtEnd(b, by_rows);
+  }
+  LLVMValueRef lo = LLVMBuildSDiv(b, LLVMBuildNSWMul(b, c->batch, t, ""), n, "lo");
+  LLVMValueRef hi = LLVMBuildSDiv(b, LLVMBuildNSWMul(b, c->batch, t1, ""), n, "hi");
+  LLVMBasicBlockRef some = cg_if(c, LLVMBuildICmp(b, LLVMIntSGT, hi, lo, ""), "rows");
+  LLVMValueRef buf[GROUP_MAX_INS];
+  for (int q = 0; q < s->grp.nins; q++)
+    buf[q] = cg_gep(c, LLVMBuildLoad2(b, c->ptr, LLVMBuildInBoundsGEP2(b, c->ptr, ins, (LLVMValueRef[]){cg_i64(c, q)}, 1, ""), ""),
+                    LLVMBuildNSWMul(b, lo, cg_i64(c, e->sl[i].row_in[q]), ""));
+  LLVMValueRef local = cg_alloca(c, LLVMArrayType2(c->ptr, GROUP_MAX_INS));
+  store_ptrs(c, local, buf, s->grp.nins);
+  call_kernel(c, e->kernels[i], local, cg_gep(c, y, LLVMBuildNSWMul(b, lo, cg_i64(c, e->sl[i].row_out), "")), m->params,
+              LLVMBuildNSWSub(b, hi, lo, ""), lo, cg_i64(c, 0), cg_i64(c, panels));
+  cg_end_if(c, some);
+  LLVMBuildBr(b, done);
+  LLVMPositionBuilderAtEnd(b, done);
+  LLVMBuildRetVoid(b);
+  return fn;
+}
+
+/* Task t of n of depth-first run r (run_blocks in kernel.c): its share of
+ * the rows, a block at a time through the run's kernels, in its own block
+ * area. */
+static LLVMValueRef emit_blocks_task(aot_env *m, const block_run *r) {
+  entry_env *e = m->e;
+  cg *c = e->c;
+  LLVMBuilderRef b = c->b;
+  LLVMValueRef fn = begin_function(m, "blocks", m->task_t, false);
+  LLVMValueRef job = LLVMGetParam(fn, 0), t = LLVMGetParam(fn, 1), n = job_load(m, job, J_N);
+  c->batch = job_load(m, job, J_BATCH);
+  e->in = job_load(m, job, J_X);
+  e->out = job_load(m, job, J_Y);
+  e->scratch = job_load(m, job, J_SCRATCH);
+  e->ins = cg_alloca(c, LLVMArrayType2(c->ptr, GROUP_MAX_INS));
+  e->area = cg_gep(c, e->scratch, LLVMBuildNSWAdd(b, block_areas(c, e->p, c->batch),
+                                                  LLVMBuildNSWMul(b, t, cg_i64(c, e->p->block_floats), ""), ""));
+  LLVMValueRef lo = LLVMBuildSDiv(b, LLVMBuildNSWMul(b, c->batch, t, ""), n, "lo");
+  e->hi = LLVMBuildSDiv(b, LLVMBuildNSWMul(b, c->batch, LLVMBuildNSWAdd(b, t, cg_i64(c, 1), ""), ""), n, "hi");
+  e->run = r;
+  cg_for(c, lo, e->hi, e->p->block_rows, run_block, e);
+  LLVMBuildRetVoid(b);
+  return fn;
+}
+
+/* task(job, 0) alone, or pfor(user, n, task, job) when n > 1. */
+static void dispatch(aot_env *m, LLVMValueRef pfor, LLVMValueRef user, LLVMValueRef task, LLVMValueRef job,
+                     LLVMValueRef n) {
+  cg *c = m->e->c;
+  LLVMBuilderRef b = c->b;
+  LLVMBasicBlockRef many = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tasks");
+  LLVMBasicBlockRef one = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "alone");
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "dispatched");
+  LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSGT, n, cg_i64(c, 1), ""), many, one);
+  LLVMPositionBuilderAtEnd(b, many);
+  LLVMBuildCall2(b, m->pfor_t, pfor, (LLVMValueRef[]){user, n, task, job}, 4, "");
+  LLVMBuildBr(b, done);
+  LLVMPositionBuilderAtEnd(b, one);
+  LLVMBuildCall2(b, m->task_t, task, (LLVMValueRef[]){job, cg_i64(c, 0)}, 2, "");
+  LLVMBuildBr(b, done);
+  LLVMPositionBuilderAtEnd(b, done);
+}
+
+/* Kernel i on the whole batch in slices (run_step in kernel.c): by weight
+ * panels when the rows are too few to share, else by rows if it may be. */
+static void parallel_step(aot_env *m, int i, LLVMValueRef pfor, LLVMValueRef user, LLVMValueRef tasks,
+                          LLVMValueRef job, LLVMValueRef slice) {
+  entry_env *e = m->e;
+  cg *c = e->c;
+  LLVMBuilderRef b = c->b;
+  const step *s = &e->p->steps[i];
+  int64_t panels = cg_linear_panels(c->g, &s->grp, c->target);
+  LLVMValueRef one = cg_i64(c, 1), n = one, by_panels = cg_i64(c, 0);
+  if (e->sl[i].by_rows)
+    n = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, c->batch, one, ""), smin(c, tasks, c->batch), one, "");
+  if (panels > 1) {
+    LLVMValueRef few = LLVMBuildICmp(b, LLVMIntSLT, c->batch, LLVMBuildNSWMul(b, tasks, cg_i64(c, CG_SPLIT_ROWS_MIN), ""), "");
+    few = LLVMBuildAnd(b, few, LLVMBuildICmp(b, LLVMIntSGE, c->batch, one, ""), "few_rows");
+    n = LLVMBuildSelect(b, few, smin(c, tasks, cg_i64(c, panels)), n, "");
+    by_panels = LLVMBuildZExt(b, few, c->i64, "");
+  }
+  LLVMValueRef buf[GROUP_MAX_INS + 1];
+  step_buffers(e, i, NULL, buf);
+  store_ptrs(c, job_field(m, job, J_INS), buf, s->grp.nins);
+  LLVMBuildStore(b, buf[s->grp.nins], job_field(m, job, J_Y));
+  LLVMBuildStore(b, c->batch, job_field(m, job, J_BATCH));
+  LLVMBuildStore(b, n, job_field(m, job, J_N));
+  LLVMBuildStore(b, by_panels, job_field(m, job, J_BY_PANELS));
+  dispatch(m, pfor, user, slice, job, n);
+}
+
+/* int PREFIX_run_parallel(const float *x, int64_t batch, float *y, void *scratch, pfor, void *user, int tasks):
+ * the plan as kernel.c's run_plan runs it with a parallel-for. */
+static bool emit_run_parallel(aot_env *m) {
+  entry_env *e = m->e;
+  cg *c = e->c;
+  const plan *p = e->p;
+  LLVMValueRef *slices = calloc((size_t)p->n + 1, sizeof *slices), *blocks = calloc((size_t)p->nruns + 1, sizeof *blocks);
+  if (!slices || !blocks) {
+    free(slices), free(blocks);
+    return false;
+  }
+  for (int i = 0; i < p->n; i++) slices[i] = emit_slice_task(m, i);
+  for (int q = 0; q < p->nruns; q++) blocks[q] = emit_blocks_task(m, &p->runs[q]);
+
+  LLVMTypeRef params[] = {c->ptr, c->i64, c->ptr, c->ptr, c->ptr, c->ptr, c->i32};
+  LLVMValueRef fn = begin_function(m, "_run_parallel", LLVMFunctionType(c->i32, params, 7, 0), true);
+  LLVMBuilderRef b = c->b;
+  LLVMValueRef x = LLVMGetParam(fn, 0), y = LLVMGetParam(fn, 2), scratch = LLVMGetParam(fn, 3);
+  LLVMValueRef pfor = LLVMGetParam(fn, 4), user = LLVMGetParam(fn, 5), tasks = task_count(c, LLVMGetParam(fn, 6));
+  c->batch = run_batch(m, LLVMGetParam(fn, 1));
+  check_run(m, x, c->batch, y, scratch, tasks);
+  /* no parallel-for or one task: the entry, as kernel.c runs it */
+  LLVMValueRef alone = LLVMBuildOr(b, LLVMBuildIsNull(b, pfor, ""), LLVMBuildICmp(b, LLVMIntSLE, tasks, cg_i64(c, 1), ""), "");
+  LLVMBasicBlockRef serial = LLVMAppendBasicBlockInContext(c->ctx, fn, "serial");
+  LLVMBasicBlockRef parallel = LLVMAppendBasicBlockInContext(c->ctx, fn, "parallel");
+  LLVMBuildCondBr(b, alone, serial, parallel);
+  LLVMPositionBuilderAtEnd(b, serial);
+  call_entry(m, x, c->batch, y, scratch);
+  LLVMBuildRet(b, LLVMConstInt(c->i32, 0, 0));
+  LLVMPositionBuilderAtEnd(b, parallel);
+  e->in = x, e->out = y, e->scratch = scratch;
+  e->area = cg_gep(c, scratch, block_areas(c, p, c->batch)); /* task 0's, for a kernel run alone */
+  LLVMValueRef job = cg_alloca(c, m->job_t);
+  for (int i = 0, q = 0; i < p->n;) {
+    if (q < p->nruns && p->runs[q].first == i) {
+      /* a batch of one block runs layer by layer in task 0's area */
+      const block_run *r = &p->runs[q];
+      LLVMValueRef rows = cg_i64(c, p->block_rows);
+      LLVMBasicBlockRef split = LLVMAppendBasicBlockInContext(c->ctx, fn, "blocks");
+      LLVMBasicBlockRef whole = LLVMAppendBasicBlockInContext(c->ctx, fn, "layers");
+      LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, fn, "run_done");
+      LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSGT, c->batch, rows, ""), split, whole);
+      LLVMPositionBuilderAtEnd(b, split);
+      LLVMValueRef nblocks = LLVMBuildSDiv(b, LLVMBuildNSWAdd(b, c->batch, cg_i64(c, p->block_rows - 1), ""), rows, "");
+      LLVMBuildStore(b, x, job_field(m, job, J_X));
+      LLVMBuildStore(b, y, job_field(m, job, J_Y));
+      LLVMBuildStore(b, scratch, job_field(m, job, J_SCRATCH));
+      LLVMBuildStore(b, c->batch, job_field(m, job, J_BATCH));
+      LLVMValueRef n = smin(c, tasks, nblocks);
+      LLVMBuildStore(b, n, job_field(m, job, J_N));
+      dispatch(m, pfor, user, blocks[q], job, n);
+      LLVMBuildBr(b, done);
+      LLVMPositionBuilderAtEnd(b, whole);
+      for (int s = r->first; s <= r->last; s++) parallel_step(m, s, pfor, user, tasks, job, slices[s]);
+      LLVMBuildBr(b, done);
+      LLVMPositionBuilderAtEnd(b, done);
+      i = r->last + 1;
+      q++;
+      continue;
+    }
+    parallel_step(m, i, pfor, user, tasks, job, slices[i]);
+    i++;
+  }
+  LLVMBuildRet(b, LLVMConstInt(c->i32, 0, 0));
+  free(slices), free(blocks);
+  return true;
+}
+
+/* The parameters as constant data, 64-byte aligned, and the array of
+ * pointers to them the kernels take. */
+static LLVMValueRef param_data(cg *c, const cg_aot *a) {
+  if (!a->nparams) return LLVMConstNull(c->ptr);
+  LLVMValueRef *ptrs = calloc((size_t)a->nparams, sizeof *ptrs);
+  if (!ptrs) return NULL;
+  for (int j = 0; j < a->nparams; j++) {
+    size_t bytes = (size_t)a->param_floats[j] * sizeof(float);
+    LLVMValueRef init = LLVMConstStringInContext2(c->ctx, (const char *)a->params[j], bytes, 1);
+    LLVMValueRef gv = LLVMAddGlobal(c->mod, LLVMTypeOf(init), "param");
+    LLVMSetInitializer(gv, init);
+    LLVMSetGlobalConstant(gv, 1);
+    LLVMSetLinkage(gv, LLVMPrivateLinkage);
+    LLVMSetAlignment(gv, 64);
+    ptrs[j] = gv;
+  }
+  LLVMValueRef init = LLVMConstArray2(c->ptr, ptrs, (uint64_t)a->nparams);
+  LLVMValueRef gv = LLVMAddGlobal(c->mod, LLVMTypeOf(init), "params");
+  LLVMSetInitializer(gv, init);
+  LLVMSetGlobalConstant(gv, 1);
+  LLVMSetLinkage(gv, LLVMPrivateLinkage);
+  free(ptrs);
+  return gv;
+}
+
+/* False when out of memory. */
+static bool emit_exports(entry_env *e, LLVMValueRef entry, const cg_aot *a) {
+  cg *c = e->c;
+  for (LLVMValueRef f = LLVMGetFirstFunction(c->mod); f; f = LLVMGetNextFunction(f))
+    if (!LLVMIsDeclaration(f)) LLVMSetLinkage(f, LLVMInternalLinkage);
+  for (LLVMValueRef v = LLVMGetFirstGlobal(c->mod); v; v = LLVMGetNextGlobal(v))
+    if (!LLVMIsDeclaration(v) && LLVMGetLinkage(v) == LLVMExternalLinkage) LLVMSetLinkage(v, LLVMInternalLinkage);
+  const node *in = &c->g->nodes[c->g->input], *out = &c->g->nodes[c->g->output];
+  /* the batch at which a size in floats would pass INT64_MAX / 4, as kernel.c's scaled() */
+  int64_t per_row = e->p->scratch_dyn, fixed = e->p->scratch_static + e->p->block_floats;
+  if (shape_numel(&in->shape).mul > per_row) per_row = shape_numel(&in->shape).mul;
+  if (shape_numel(&out->shape).mul > per_row) per_row = shape_numel(&out->shape).mul;
+  aot_env m = {.e = e, .a = a, .entry = entry, .dyn = in->shape.dyn,
+               .max_batch = (INT64_MAX / 4 - fixed) / (per_row > 1 ? per_row : 1)};
+  LLVMTypeRef fields[J_FIELDS] = {LLVMArrayType2(c->ptr, GROUP_MAX_INS), c->ptr, c->ptr, c->ptr, c->i64, c->i64, c->i64};
+  m.job_t = LLVMStructTypeInContext(c->ctx, fields, J_FIELDS, 0);
+  m.task_t = LLVMFunctionType(c->voidt, (LLVMTypeRef[]){c->ptr, c->i64}, 2, 0);
+  m.pfor_t = LLVMFunctionType(c->voidt, (LLVMTypeRef[]){c->ptr, c->i64, c->ptr, c->ptr}, 4, 0);
+  c->seed = cg_i64(c, 0); /* (eval mode: no dropout to key) */
+  if (!(m.params = param_data(c, a))) return false;
+  e->params = m.params;
+  emit_scratch_bytes(&m, false);
+  emit_scratch_bytes(&m, true);
+  emit_run(&m);
+  return emit_run_parallel(&m);
 }

@@ -7,6 +7,7 @@
 
 #include "codegen/codegen.h"
 #include "jit/jit.h"
+#include "runtime/lower.h"
 #include "runtime/memory.h"
 #include "passes/passes.h"
 #include "plan/plan.h"
@@ -79,6 +80,13 @@ static actjit_status collect_params(actjit_kernel *k) {
   return ACTJIT_OK;
 }
 
+void kernel_print_step(strbuf *sb, const actjit_graph *g, const step *s) {
+  for (int j = 0; j < s->grp.n; j++) {
+    sb_printf(sb, "%s%s ", j ? " | " : "", op_table[g->nodes[s->grp.m[j]].op].name);
+    print_name(sb, '%', g->nodes[s->grp.m[j]].name);
+  }
+}
+
 /* The kernels one by one, and their names ("linear %fc1 | relu %act"). */
 static actjit_status lookup_steps(actjit_kernel *k) {
   k->steps = calloc((size_t)k->plan.n + 1, sizeof *k->steps);
@@ -92,11 +100,7 @@ static actjit_status lookup_steps(actjit_kernel *k) {
     if (st) return st;
     k->steps[i] = (cg_kernel_fn)addr;
     strbuf sb = {0};
-    const group *gr = &k->plan.steps[i].grp;
-    for (int j = 0; j < gr->n; j++) {
-      sb_printf(&sb, "%s%s ", j ? " | " : "", op_table[k->g->nodes[gr->m[j]].op].name);
-      print_name(&sb, '%', k->g->nodes[gr->m[j]].name);
-    }
+    kernel_print_step(&sb, k->g, &k->plan.steps[i]);
     if (sb.failed) {
       free(sb.buf);
       return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
@@ -106,29 +110,34 @@ static actjit_status lookup_steps(actjit_kernel *k) {
   return ACTJIT_OK;
 }
 
-static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) {
-  double t0 = now();
-  actjit_status st = actjit_graph_verify(k->g);
+actjit_status kernel_lower(actjit_graph *g, const actjit_compile_options *o, target_desc *t, plan *p, strbuf *dump) {
+  actjit_status st = actjit_graph_verify(g);
   /* The target first: what the passes and codegen decide may depend on it. */
-  if (!st) st = target_resolve(k->ctx, o->cpu, o->features, o->tuning, &k->target);
+  if (!st) st = target_resolve(g->ctx, o->cpu, o->features, o->tuning, t);
   if (st) return st;
-  /* Passes, then the memory plan; the dump shows the IR after each.  The
-   * parameters are looked up after the passes, which renumber nodes. */
-  strbuf dump = {0};
+  /* Passes, then the memory plan; the dump shows the IR after each. */
   pass_options po = {.training = o->training, .canonicalize = o->canonicalize};
   /* depth-first blocks: their intermediates in a quarter of L2, beside the
    * layers' weights in half of it */
   plan_options pl = {.reuse = o->fuse, .donate_input = o->donate_input,
-                     .block_bytes = o->fuse && o->depth_first ? k->target.l2 / 4 : 0};
-  st = run_passes(k->g, &po, o->fuse, &dump);
-  if (!st) st = collect_params(k);
-  if (!st) st = plan_memory(k->g, &pl, &k->plan);
+                     .block_bytes = o->fuse && o->depth_first ? t->l2 / 4 : 0};
+  st = run_passes(g, &po, o->fuse, dump);
+  if (!st) st = plan_memory(g, &pl, p);
   if (!st) {
-    sb_printf(&dump, "\n");
-    plan_print(&dump, k->g, &k->plan);
-    if (dump.failed) st = aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+    sb_printf(dump, "\n");
+    plan_print(dump, g, p);
+    if (dump->failed) st = aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
   }
+  return st;
+}
+
+static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) {
+  double t0 = now();
+  strbuf dump = {0};
+  actjit_status st = kernel_lower(k->g, o, &k->target, &k->plan, &dump);
   k->passes_dump = dump.buf;
+  /* (after the passes, which renumber nodes) */
+  if (!st) st = collect_params(k);
   double t1 = now();
   k->phases.passes = t1 - t0;
   k->training = o->training;
@@ -187,40 +196,6 @@ actjit_status actjit_kernel_compile_phases(const actjit_kernel *k, actjit_compil
   return ACTJIT_OK;
 }
 
-static bool is_linear_weight(const actjit_graph *g, int v) {
-  for (int i = 0; i < g->n; i++)
-    if (g->nodes[i].op == OP_LINEAR && g->nodes[i].args[1] == v) return true;
-  return false;
-}
-
-static float *copy_floats(const float *data, size_t n) {
-  float *p = aj_alloc_floats(n);
-  if (p && n) memcpy(p, data, n * sizeof(float));
-  return p;
-}
-
-/* Linears in the kernel that reads weight v: 2 in a KF_DUAL_LINEAR pair
- * (whose weights have no other use, group.c), else 1. */
-static int weight_linears(const actjit_kernel *k, int v) {
-  for (int i = 0; i < k->plan.n; i++) {
-    const group *gr = &k->plan.steps[i].grp;
-    for (int j = 0; gr->form == KF_DUAL_LINEAR && j < gr->n; j++)
-      if (k->g->nodes[gr->m[j]].op == OP_LINEAR && k->g->nodes[gr->m[j]].args[1] == v) return 2;
-  }
-  return 1;
-}
-
-/* A linear's weight W[out][in] as codegen reads it: in panels for the
- * target and its kernel (codegen/linear.c). */
-static float *pack_weight(const actjit_kernel *k, int v, const float *data) {
-  const node *w = &k->g->nodes[v];
-  int64_t out = w->shape.d[0], in = w->shape.d[1];
-  int linears = weight_linears(k, v);
-  float *p = aj_alloc_floats((size_t)cg_packed_floats(&k->target, out, in, linears));
-  if (p) cg_pack_weight(&k->target, data, out, in, linears, p);
-  return p;
-}
-
 actjit_status actjit_kernel_bind(actjit_kernel *k, const char *param, const float *data, size_t count) {
   if (!k || !param || (!data && count)) return aj_error(k ? k->ctx : NULL, ACTJIT_ERR_ARGUMENT, "actjit_kernel_bind: NULL argument");
   for (int i = 0; i < k->nparams; i++) {
@@ -231,9 +206,9 @@ actjit_status actjit_kernel_bind(actjit_kernel *k, const char *param, const floa
     if (count != want)
       return aj_error(k->ctx, ACTJIT_ERR_WEIGHTS, "parameter @%s has shape %s (%zu floats), got %zu floats",
                       param, shape_str(&nd->shape, buf, sizeof buf), want, count);
-    float *copy = is_linear_weight(k->g, k->param_node[i]) ? pack_weight(k, k->param_node[i], data)
-                                                             : copy_floats(data, want);
+    float *copy = aj_alloc_floats((size_t)cg_param_floats(k->g, &k->plan, &k->target, k->param_node[i]));
     if (!copy) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+    cg_param_pack(k->g, &k->plan, &k->target, k->param_node[i], data, copy);
     free(k->params[i]);
     k->params[i] = copy;
     return ACTJIT_OK;
@@ -351,15 +326,11 @@ static void run_slice(void *arg, int64_t t) {
   if (hi > lo) j->k->steps[j->i](in, j->y + lo * sl->row_out, params, hi - lo, j->k->seed, lo, 0, panels);
 }
 
-/* Rows a task needs to take its share of the batch rather than of the
- * weight panels: fewer, and each task would read every weight for them. */
-enum { SPLIT_ROWS_MIN = 16 };
-
 /* Kernel i on the whole batch, in slices through the parallel-for when it
  * may be split: along the batch, or for few rows along a linear's panels. */
 static void run_step(actjit_kernel *k, int i, const float *input, float *output, int64_t batch) {
   const step *s = &k->plan.steps[i];
-  bool by_panels = k->pfor && k->panels[i] > 1 && batch >= 1 && batch < (int64_t)SPLIT_ROWS_MIN * k->tasks;
+  bool by_panels = k->pfor && k->panels[i] > 1 && batch >= 1 && batch < (int64_t)CG_SPLIT_ROWS_MIN * k->tasks;
   /* At least one task, even for an empty batch: run_slice divides by the count. */
   int64_t tasks = by_panels                                  ? (k->tasks < k->panels[i] ? k->tasks : k->panels[i])
                   : k->slicing[i].by_rows && k->pfor && batch > 1 ? (k->tasks < batch ? k->tasks : batch)
