@@ -140,7 +140,7 @@ static void expect_readme_block(const char *marker, const char *name) {
 }
 
 static void copy_file(const char *from, const char *to) {
-  size_t n;
+  size_t n = 0;
   char *text = slurp(from, &n);
   assert_non_null(text);
   write_bytes(to, text, n);
