@@ -6,11 +6,12 @@
  * report is each side's median and the median of the per-round ratios,
  * with their spread.
  *
- *   actjit-ab A[:OPTS] B[:OPTS] --batch B [--rounds R] [--threads-cpu]
+ *   actjit-ab A[:OPTS] B[:OPTS] --batch B [--rounds R] [--threads N] [--threads-cpu]
  *
  * OPTS, comma-separated: no-fuse, no-depth-first, no-canonicalize,
  * cpu=NAME, tuning=K=V/K=V (slashes for the tuning's commas).  Weights are
- * uniform in ±1/sqrt(in_features), inputs in [-1, 1).  --threads-cpu times
+ * uniform in ±1/sqrt(in_features), inputs in [-1, 1).  --threads N runs both
+ * through one pool of N threads (src/cli/pool.c).  --threads-cpu times
  * with the thread's CPU clock instead of the wall clock: on a host shared
  * with other jobs this leaves out the time the thread waits for a core, not
  * what the other jobs take of the memory bandwidth. */
@@ -20,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "cli/pool.h"
 
 typedef struct side {
   char label[512], spec[512], tuning[256]; /* label: as given; spec: cut up */
@@ -113,22 +116,23 @@ static double time_run(side *s, int64_t batch) {
 
 int main(int argc, char **argv) {
   side sd[2] = {0};
-  int nsides = 0, rounds = 21;
+  int nsides = 0, rounds = 21, threads = 1;
   int64_t batch = -1;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoll(argv[++i]);
     else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) rounds = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--threads-cpu")) clock_id = CLOCK_THREAD_CPUTIME_ID;
     else if (argv[i][0] != '-' && nsides < 2) {
       const char *err = parse_side(argv[i], &sd[nsides++]);
       if (err) return fprintf(stderr, "actjit-ab: %s: %s\n", argv[i], err), 2;
     } else {
-      fprintf(stderr, "usage: actjit-ab A[:OPTS] B[:OPTS] --batch B [--rounds R] [--threads-cpu]\n");
+      fprintf(stderr, "usage: actjit-ab A[:OPTS] B[:OPTS] --batch B [--rounds R] [--threads N] [--threads-cpu]\n");
       return 2;
     }
   }
-  if (nsides != 2 || batch < 0 || rounds < 1) {
-    fprintf(stderr, "usage: actjit-ab A[:OPTS] B[:OPTS] --batch B [--rounds R] [--threads-cpu]\n");
+  if (nsides != 2 || batch < 0 || rounds < 1 || threads < 1) {
+    fprintf(stderr, "usage: actjit-ab A[:OPTS] B[:OPTS] --batch B [--rounds R] [--threads N] [--threads-cpu]\n");
     return 2;
   }
   actjit_context *ctx;
@@ -138,6 +142,9 @@ int main(int argc, char **argv) {
       fprintf(stderr, "actjit-ab: %s: %s\n", sd[s].label, actjit_context_error(ctx));
       return 1;
     }
+  pool *workers = threads > 1 ? pool_create(threads) : NULL;
+  if (threads > 1 && !workers) return fprintf(stderr, "actjit-ab: cannot start %d threads\n", threads), 5;
+  for (int s = 0; s < 2; s++) actjit_kernel_set_parallel_for(sd[s].k, pool_parallel_for, workers, threads);
   double *ratio = calloc((size_t)rounds, sizeof *ratio);
   if (!ratio) return 5;
   for (int s = 0; s < 2; s++) time_run(&sd[s], batch); /* warm: pages, caches */
@@ -150,14 +157,15 @@ int main(int argc, char **argv) {
   double lo = quantile(ratio, rounds, 0.25), hi = quantile(ratio, rounds, 0.75), mid = quantile(ratio, rounds, 0.5);
   for (int s = 0; s < 2; s++)
     printf("%c %-40s %12.1f us (median of %d)\n", 'A' + s, sd[s].label, quantile(sd[s].t, rounds, 0.5) * 1e6, rounds);
-  printf("A/B %.3f (quartiles %.3f-%.3f), batch %lld, %s clock, CPU %s\n", mid, lo, hi, (long long)batch,
-         clock_id == CLOCK_MONOTONIC ? "wall" : "thread CPU", actjit_kernel_cpu(sd[0].k));
+  printf("A/B %.3f (quartiles %.3f-%.3f), batch %lld, %d thread%s, %s clock, CPU %s\n", mid, lo, hi, (long long)batch,
+         threads, threads > 1 ? "s" : "", clock_id == CLOCK_MONOTONIC ? "wall" : "thread CPU", actjit_kernel_cpu(sd[0].k));
   for (int s = 0; s < 2; s++) {
     free(sd[s].x), free(sd[s].y), free(sd[s].t);
     actjit_kernel_destroy(sd[s].k);
     actjit_graph_destroy(sd[s].g);
   }
   free(ratio);
+  pool_destroy(workers);
   actjit_context_destroy(ctx);
   return 0;
 }
