@@ -103,8 +103,17 @@ static void run_ref(void *p) {
   ref_run_opts(a->g, a->params, a->in, a->batch, a->out, a->opts);
 }
 
+/* One sample: a call untimed, then the mean of t->iters timed calls.  The
+ * untimed call refills the caches the neighbour in the interleaved loop
+ * evicted (the reference's sweep, another engine's weights), so that every
+ * engine is timed in the steady state of back-to-back calls, as a loop over
+ * batches would run it. */
 static double sample(timed *t) {
-  if (t->measure) return t->measure(t->arg, t->iters);
+  if (t->measure) {
+    t->measure(t->arg, 1);
+    return t->measure(t->arg, t->iters);
+  }
+  t->fn(t->arg);
   double t0 = now();
   for (int i = 0; i < t->iters; i++) t->fn(t->arg);
   return (now() - t0) / t->iters;
