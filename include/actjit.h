@@ -1,7 +1,7 @@
 /*
  * actjit — a JIT code generator for fused activation pipelines.
  *
- * A pipeline is a small SSA graph of f32 tensors (rank 1–4, the leading
+ * A pipeline is a small SSA graph of f32 tensors (rank 1–6, the leading
  * dimension optionally dynamic: the batch, bound at run time) built op by op
  * through this API or parsed from the textual IR.  actjit verifies it, runs
  * its passes, emits vectorized code for the target CPU through LLVM and
@@ -39,7 +39,7 @@ extern "C" {
 #define ACTJIT_VERSION_STRING "0.1.0"
 
 /* Largest tensor rank. */
-#define ACTJIT_MAX_RANK 4
+#define ACTJIT_MAX_RANK 6
 /* A dims[0] of ACTJIT_DYN marks the leading dimension as the batch, bound at
  * run time (written `N` in the textual IR). */
 #define ACTJIT_DYN (-1)
@@ -105,7 +105,7 @@ actjit_status actjit_graph_input(actjit_graph *g, const char *name, int rank,
 /* A named parameter (a state_dict key such as "0.weight"); static shape. */
 actjit_status actjit_graph_param(actjit_graph *g, const char *name, int rank,
                                  const int64_t *dims, actjit_value *out);
-/* A constant tensor: rank 0 (a scalar; dims may be NULL) to 4, a copy of
+/* A constant tensor: rank 0 (a scalar; dims may be NULL) to ACTJIT_MAX_RANK, a copy of
  * data taken (row-major, the product of dims floats; Inf and NaN allowed).
  * name NULL: anonymous (a scalar then prints as a literal where it is used,
  * `mul %x, 0.5`), else a value name. */

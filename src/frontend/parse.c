@@ -180,6 +180,9 @@ static actjit_status expect_punct(parser *ps, char c) {
   return ACTJIT_OK;
 }
 
+#define RANK_TEXT_(r) #r
+#define RANK_TEXT(r) RANK_TEXT_(r)
+
 /* `f32[N, 784]`, `f32[N*4, 3]`, `f32[10]`, or for a constant `f32[]`. */
 static actjit_status parse_type(parser *ps, shape *s, bool scalar_ok) {
   if (!is_word(&ps->tok, "f32")) return error_at(ps, &ps->tok, "a tensor type such as f32[N, 784]");
@@ -190,7 +193,7 @@ static actjit_status parse_type(parser *ps, shape *s, bool scalar_ok) {
   for (bool first = true;; first = false) {
     token t = ps->tok;
     if (first && scalar_ok && is_punct(&t, ']')) break; /* f32[]: a scalar */
-    if (s->rank == ACTJIT_MAX_RANK) return error_at(ps, &t, "']' (at most 4 dimensions)");
+    if (s->rank == ACTJIT_MAX_RANK) return error_at(ps, &t, "']' (at most " RANK_TEXT(ACTJIT_MAX_RANK) " dimensions)");
     if (s->rank == 0 && is_word(&t, "N")) {
       s->dyn = true;
       s->d[0] = 1;
