@@ -56,8 +56,11 @@ static bool scalar(const actjit_graph *g, int v, double *c) {
 }
 
 /* c is `want` up to float rounding (a product of two rounded constants is
- * within 2^-23 of it); a zero only matches exactly. */
-static bool near(double c, double want) { return fabs(c - want) <= 0x1p-21 * fabs(want); }
+ * within 2^-23 of it); a zero only matches exactly, its sign included:
+ * maximum(x, -0) is -0 for every negative x, where relu(x) is +0. */
+static bool near(double c, double want) {
+  return want ? fabs(c - want) <= 0x1p-21 * fabs(want) : c == 0 && !signbit(c);
+}
 
 /* v is part of the primitive form.  Only a node nothing uses after the
  * rewrite is removed, so a note left by an alternative that failed to
