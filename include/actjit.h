@@ -83,7 +83,9 @@ typedef struct actjit_graph actjit_graph;
 typedef int32_t actjit_value;
 #define ACTJIT_NO_VALUE ((actjit_value)-1)
 
-/* A named numeric attribute of an op, as in the textual IR `{p = 0.2}`. */
+/* A named numeric attribute of an op, as in the textual IR `{p = 0.2}`.  A
+ * list attribute (transpose's `perm = [0, 2, 1]`) is given once per value,
+ * in order: {"perm", 0}, {"perm", 2}, {"perm", 1}. */
 typedef struct actjit_attr {
   const char *name;
   double value;
@@ -114,9 +116,10 @@ actjit_status actjit_graph_const(actjit_graph *g, const char *name, int rank, co
 /* Appends op `op` (its textual-IR name: "linear", "relu", "add", ...)
  * applied to `args`, with attributes; omitted attributes take PyTorch's
  * defaults.  For linear, args are {x, weight} or {x, weight, bias}; for
- * prelu {x, weight}; the binary ops (add, sub, mul, div, maximum, minimum,
- * pow) take any two values, parameters or constants, at least one a value,
- * broadcast as in NumPy.  A value may have any number of uses.  The
+ * prelu {x, weight}; for matmul {x, weight} (a batch of matrices); the
+ * binary ops (add, sub, mul, div, maximum, minimum, pow) take any two
+ * values, parameters or constants, at least one a value, broadcast as in
+ * NumPy.  A value may have any number of uses.  The
  * result's shape is inferred and checked. */
 actjit_status actjit_graph_op(actjit_graph *g, const char *op,
                               const actjit_value *args, int nargs,
