@@ -125,9 +125,10 @@ static const char *type_name(int type) {
 static size_t type_size(int type) { return type == T_FLOAT || type == T_INT32 ? 4 : type == T_INT64 ? 8 : 1; }
 
 /* Reads `len` bytes at `offset` of the external data file `location`,
- * which must lie inside the model's folder. */
+ * which must lie inside the model's folder, into *dst (malloc'd once the
+ * file is known to hold them). */
 static actjit_status read_external(reader *r, const char *tname, const char *location, int64_t offset, int64_t length,
-                                   void *dst, size_t len) {
+                                   size_t len, void **dst) {
   char q[256], ql[256];
   quote(tname, q, sizeof q);
   quote(location, ql, sizeof ql);
@@ -168,11 +169,15 @@ static actjit_status read_external(reader *r, const char *tname, const char *loc
   else if (!st && ((uint64_t)offset > (uint64_t)sb.st_size || (uint64_t)sb.st_size - (uint64_t)offset < len))
     st = fail(r, ACTJIT_ERR_VERIFY, "tensor '%s': external data file %s has %lld bytes, too few for %zu at offset %lld",
               q, full, (long long)sb.st_size, len, (long long)offset);
+  char *buf = st ? NULL : malloc(len ? len : 1);
+  if (!st && !buf) st = fail(r, ACTJIT_ERR_NOMEM, "out of memory for tensor '%s' (%zu bytes)", q, len);
   for (size_t got = 0; !st && got < len;) {
-    ssize_t k = pread(fd, (char *)dst + got, len - got, (off_t)(offset + (int64_t)got));
+    ssize_t k = pread(fd, buf + got, len - got, (off_t)(offset + (int64_t)got));
     if (k <= 0) st = fail(r, ACTJIT_ERR_IO, "tensor '%s': cannot read external data file %s", q, full);
     else got += (size_t)k;
   }
+  if (st) free(buf);
+  else *dst = buf;
   if (fd >= 0) close(fd);
   free(rdir);
   free(rfull);
@@ -181,8 +186,9 @@ static actjit_status read_external(reader *r, const char *tname, const char *loc
   return st;
 }
 
-/* The data of an external tensor: its external_data entries read. */
-static actjit_status load_external(reader *r, const Onnx__TensorProto *tp, void *dst, size_t len) {
+/* The data of an external tensor, `len` bytes into *dst (malloc'd): its
+ * external_data entries read. */
+static actjit_status load_external(reader *r, const Onnx__TensorProto *tp, size_t len, void **dst) {
   const char *location = NULL;
   int64_t offset = 0, length = -1;
   char q[256];
@@ -202,7 +208,7 @@ static actjit_status load_external(reader *r, const Onnx__TensorProto *tp, void 
     }
   }
   if (!location) return fail(r, ACTJIT_ERR_VERIFY, "tensor '%s': external data without a location", quote(tp->name, q, sizeof q));
-  return read_external(r, tp->name, location, offset, length, dst, len);
+  return read_external(r, tp->name, location, offset, length, len, dst);
 }
 
 /* Reads a TensorProto: its shape, type and data, checked against each other. */
@@ -227,28 +233,24 @@ static actjit_status load_tensor(reader *r, const Onnx__TensorProto *tp, tensor 
   }
   t->count = (size_t)count;
   size_t esize = type_size(t->type), bytes = t->count * esize;
-  void *raw = malloc(bytes ? bytes : 1);
-  if (!raw) return fail(r, ACTJIT_ERR_NOMEM, "out of memory for tensor '%s' (%zu bytes)", q, bytes);
+  /* The data's size is checked before its bytes are allocated: a shape
+   * may claim gigabytes that the file does not hold. */
+  void *raw = NULL;
   actjit_status st = ACTJIT_OK;
   size_t n_typed = t->type == T_FLOAT ? tp->n_float_data : t->type == T_INT64 ? tp->n_int64_data : tp->n_int32_data;
-  if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
-    st = load_external(r, tp, raw, bytes);
-  } else if (tp->has_raw_data) {
-    if (tp->raw_data.len != bytes)
-      st = fail(r, ACTJIT_ERR_VERIFY, "tensor '%s' holds %zu bytes of raw_data, but its shape and type need %zu", q,
-                tp->raw_data.len, bytes);
-    else if (bytes) memcpy(raw, tp->raw_data.data, bytes); /* little-endian, as the host */
-  } else if (n_typed != t->count) {
+  if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+    st = load_external(r, tp, bytes, &raw);
+  else if (tp->has_raw_data && tp->raw_data.len != bytes)
+    st = fail(r, ACTJIT_ERR_VERIFY, "tensor '%s' holds %zu bytes of raw_data, but its shape and type need %zu", q,
+              tp->raw_data.len, bytes);
+  else if (!tp->has_raw_data && n_typed != t->count)
     st = fail(r, ACTJIT_ERR_VERIFY, "tensor '%s' holds %zu values, but its shape needs %zu", q, n_typed, t->count);
-  } else if (t->type == T_FLOAT) {
-    if (bytes) memcpy(raw, tp->float_data, bytes);
-  } else if (t->type == T_INT64) {
-    if (bytes) memcpy(raw, tp->int64_data, bytes);
-  }
-  if (st) {
-    free(raw);
-    return st;
-  }
+  else if (!(raw = malloc(bytes ? bytes : 1)))
+    st = fail(r, ACTJIT_ERR_NOMEM, "out of memory for tensor '%s' (%zu bytes)", q, bytes);
+  else if (bytes && tp->has_raw_data) memcpy(raw, tp->raw_data.data, bytes); /* little-endian, as the host */
+  else if (bytes && t->type == T_FLOAT) memcpy(raw, tp->float_data, bytes);
+  else if (bytes && t->type == T_INT64) memcpy(raw, tp->int64_data, bytes);
+  if (st) return st;
   /* Integers are widened to int64 (int32_data holds int32 and bool alike). */
   if (t->type == T_FLOAT) {
     t->f = raw;
