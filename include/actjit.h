@@ -1,7 +1,7 @@
 /*
  * actjit — a JIT code generator for fused activation pipelines.
  *
- * A pipeline is a small SSA graph of f32 tensors (rank 1–4, the leading
+ * A pipeline is a small SSA graph of f32 tensors (rank 1–6, the leading
  * dimension optionally dynamic: the batch, bound at run time) built op by op
  * through this API or parsed from the textual IR.  actjit verifies it, runs
  * its passes, emits vectorized code for the target CPU through LLVM and
@@ -39,7 +39,7 @@ extern "C" {
 #define ACTJIT_VERSION_STRING "0.1.0"
 
 /* Largest tensor rank. */
-#define ACTJIT_MAX_RANK 4
+#define ACTJIT_MAX_RANK 6
 /* A dims[0] of ACTJIT_DYN marks the leading dimension as the batch, bound at
  * run time (written `N` in the textual IR). */
 #define ACTJIT_DYN (-1)
@@ -83,7 +83,9 @@ typedef struct actjit_graph actjit_graph;
 typedef int32_t actjit_value;
 #define ACTJIT_NO_VALUE ((actjit_value)-1)
 
-/* A named numeric attribute of an op, as in the textual IR `{p = 0.2}`. */
+/* A named numeric attribute of an op, as in the textual IR `{p = 0.2}`.  A
+ * list attribute (transpose's `perm = [0, 2, 1]`) is given once per value,
+ * in order: {"perm", 0}, {"perm", 2}, {"perm", 1}. */
 typedef struct actjit_attr {
   const char *name;
   double value;
@@ -105,7 +107,7 @@ actjit_status actjit_graph_input(actjit_graph *g, const char *name, int rank,
 /* A named parameter (a state_dict key such as "0.weight"); static shape. */
 actjit_status actjit_graph_param(actjit_graph *g, const char *name, int rank,
                                  const int64_t *dims, actjit_value *out);
-/* A constant tensor: rank 0 (a scalar; dims may be NULL) to 4, a copy of
+/* A constant tensor: rank 0 (a scalar; dims may be NULL) to ACTJIT_MAX_RANK, a copy of
  * data taken (row-major, the product of dims floats; Inf and NaN allowed).
  * name NULL: anonymous (a scalar then prints as a literal where it is used,
  * `mul %x, 0.5`), else a value name. */
@@ -114,9 +116,10 @@ actjit_status actjit_graph_const(actjit_graph *g, const char *name, int rank, co
 /* Appends op `op` (its textual-IR name: "linear", "relu", "add", ...)
  * applied to `args`, with attributes; omitted attributes take PyTorch's
  * defaults.  For linear, args are {x, weight} or {x, weight, bias}; for
- * prelu {x, weight}; the binary ops (add, sub, mul, div, maximum, minimum,
- * pow) take any two values, parameters or constants, at least one a value,
- * broadcast as in NumPy.  A value may have any number of uses.  The
+ * prelu {x, weight}; for matmul {x, weight} (a batch of matrices); the
+ * binary ops (add, sub, mul, div, maximum, minimum, pow) take any two
+ * values, parameters or constants, at least one a value, broadcast as in
+ * NumPy.  A value may have any number of uses.  The
  * result's shape is inferred and checked. */
 actjit_status actjit_graph_op(actjit_graph *g, const char *op,
                               const actjit_value *args, int nargs,

@@ -1,6 +1,7 @@
 /* Random graphs for differential tests: a DAG of elementwise ops (every
  * unary and binary op of the op table, random attributes in sane ranges),
- * linears, flatten views, glu and softmax-like ops over one batched input,
+ * linears, flatten and unsqueeze views, transposes, batched matmuls, glu
+ * and softmax-like ops over one batched input,
  * written as textual IR.  Header-only and deterministic: the same seed (or
  * the same fuzz bytes) gives the same text on every machine.
  *
@@ -8,7 +9,7 @@
  *   size_t n = dag_gen(seed, text, sizeof text);          // 0 if it did not fit
  *   size_t m = dag_gen_bytes(data, size, text, sizeof text);  // a fuzzer's bytes
  *
- * What the graphs hold: values of rank 1..4 led by the batch N; binary ops
+ * What the graphs hold: values of rank 1..6 led by the batch N; binary ops
  * between two values that broadcast (`[N, 1]` against `[N, 5]`), or a value
  * and a parameter, a constant (`f32[C]`, `[1, C]`, `[C, 1]`, `f32[]`, some
  * holding NaN, ±Inf, ±0) or a literal scalar, on either side, some making
@@ -16,8 +17,11 @@
  * one weight or one per channel; linears whose outputs an elementwise chain
  * adds back to a value (the residual `x + relu(linear(x))`); two linears of
  * one input meeting in a binary op (SwiGLU); dropout and identity (removed
- * in inference); flatten views, some folding the batch (N*k); sometimes a
- * softmax, softmin or log_softmax at the end or in the middle.  Every graph
+ * in inference); flatten views, some folding the batch (N*k), and
+ * unsqueezes; transposes of the dims after the batch; matmuls by a
+ * batched weight whose batch dims are 1, equal to the value's, or larger
+ * against its 1s; sometimes a softmax, softmin or log_softmax at the end or
+ * in the middle.  Every graph
  * verifies; a graph that would not is never written. */
 #ifndef ACTJIT_DAG_GEN_H
 #define ACTJIT_DAG_GEN_H
@@ -34,6 +38,7 @@ enum {
   DAG_GEN_MAX_TEXT = 1 << 16, /* room for any graph dag_gen writes */
   DAG_MAX_VALUES = 96,
   DAG_ROW_MAX = 1024, /* largest value, in floats a batch row */
+  DAG_MAX_RANK = 6,   /* ACTJIT_MAX_RANK */
 };
 
 /* Where the choices come from: xorshift from a seed, or a fuzzer's bytes
@@ -96,7 +101,7 @@ static inline void dag_fill(dag_src *s, float *p, size_t n, float scale, int spe
 typedef struct dag_shape {
   int rank;
   bool dyn;      /* d[0] is a multiple of the batch: N*d[0] */
-  int64_t d[4];
+  int64_t d[DAG_MAX_RANK];
 } dag_shape;
 
 typedef struct dag_value {
@@ -478,7 +483,7 @@ static inline int dag_softmax(dag_gen_state *g, int x) {
 
 static inline int dag_glu(dag_gen_state *g, int x) {
   const dag_shape *s = &g->v[x].s;
-  int dims[4], n = 0;
+  int dims[DAG_MAX_RANK], n = 0;
   for (int d = 0; d < s->rank; d++)
     if (s->d[d] % 2 == 0 && s->d[d] > 0) dims[n++] = d;
   if (!n) return -1;
@@ -489,6 +494,72 @@ static inline int dag_glu(dag_gen_state *g, int x) {
   dag_emit(g, "%%%s = glu ", g->v[y].name);
   dag_use(g, x);
   dag_emit(g, " {dim = %d}\n", d);
+  return y;
+}
+
+/* The dims after the batch in another order, counted from the front or
+ * the back. */
+static inline int dag_transpose(dag_gen_state *g, int x) {
+  dag_src *r = g->src;
+  const dag_shape *s = &g->v[x].s;
+  int perm[DAG_MAX_RANK];
+  for (int i = 0; i < s->rank; i++) perm[i] = i;
+  for (int i = s->rank - 1; i > 1; i--) { /* Fisher-Yates over [1, rank) */
+    int j = 1 + dag_below(r, i), t = perm[i];
+    perm[i] = perm[j], perm[j] = t;
+  }
+  dag_shape t = *s;
+  for (int i = 0; i < s->rank; i++) t.d[i] = s->d[perm[i]];
+  int y = dag_new_value(g, &t);
+  dag_emit(g, "%%%s = transpose ", g->v[y].name);
+  dag_use(g, x);
+  for (int i = 0; i < s->rank; i++)
+    dag_emit(g, "%s%d", i ? ", " : " {perm = [", dag_chance(r, 70) ? perm[i] : perm[i] - s->rank);
+  dag_emit(g, "]}\n");
+  return y;
+}
+
+/* A dim of 1 anywhere after the batch. */
+static inline int dag_unsqueeze(dag_gen_state *g, int x) {
+  const dag_shape *s = &g->v[x].s;
+  if (s->rank == DAG_MAX_RANK) return -1;
+  int d = 1 + dag_below(g->src, s->rank);
+  dag_shape t = {.rank = s->rank + 1, .dyn = s->dyn};
+  for (int i = 0, k = 0; i < t.rank; i++) t.d[i] = i == d ? 1 : s->d[k++];
+  int y = dag_new_value(g, &t);
+  dag_emit(g, "%%%s = unsqueeze ", g->v[y].name);
+  dag_use(g, x);
+  dag_emit(g, " {dim = %d}\n", dag_chance(g->src, 50) ? d : d - t.rank);
+  return y;
+}
+
+/* x [N, ..., M, K] times a parameter [..., K, P] of rank 3 up to x's: its
+ * batch dims 1, x's, or larger where x's is 1; never the batch's. */
+static inline int dag_matmul(dag_gen_state *g, int x) {
+  dag_src *r = g->src;
+  const dag_shape *s = &g->v[x].s;
+  if (s->rank < 3) return -1;
+  dag_shape w = {.rank = 3 + dag_below(r, s->rank - 2)}, t = *s;
+  for (int i = 1; i <= w.rank - 2; i++) {
+    int sd = s->rank - 2 - i;
+    int64_t e = s->d[sd];
+    if (sd == 0) e = 1;
+    else if (e == 1 && dag_chance(r, 40)) e = dag_chance(r, 50) ? 2 : 3;
+    else if (dag_chance(r, 40)) e = 1;
+    w.d[w.rank - 2 - i] = e;
+    if (e != 1) t.d[sd] = e;
+  }
+  int64_t p = DAG_PICK(r, dag_features);
+  t.d[t.rank - 1] = p;
+  if (dag_row(&t) > DAG_ROW_MAX) t.d[t.rank - 1] = p = 1;
+  if (dag_row(&t) > DAG_ROW_MAX) return -1;
+  w.d[w.rank - 2] = s->d[s->rank - 1], w.d[w.rank - 1] = p;
+  char ref[16];
+  dag_declare(g, &w, false, false, ref);
+  int y = dag_new_value(g, &t);
+  dag_emit(g, "%%%s = matmul ", g->v[y].name);
+  dag_use(g, x);
+  dag_emit(g, ", %s\n", ref);
   return y;
 }
 
@@ -546,11 +617,14 @@ static inline void dag_gen_pass(dag_gen_state *g0) {
   for (int i = 0; i < nops && g.nv < DAG_MAX_VALUES - 8 && !g.full; i++) {
     int a = dag_pick_value(&g), kind = dag_below(r, 100), z = -1;
     const dag_shape *s = &g.v[a].s;
-    if (kind < 40) z = dag_unary(&g, a);
-    else if (kind < 72) z = dag_binary(&g, a, NULL);
-    else if (kind < 84 && dag_linear_ok(s)) z = dag_linear(&g, a);
-    else if (kind < 89) z = dag_prelu(&g, a);
-    else if (kind < 94) z = dag_flatten(&g, a);
+    if (kind < 37) z = dag_unary(&g, a);
+    else if (kind < 68) z = dag_binary(&g, a, NULL);
+    else if (kind < 80 && dag_linear_ok(s)) z = dag_linear(&g, a);
+    else if (kind < 85) z = dag_prelu(&g, a);
+    else if (kind < 89) z = dag_flatten(&g, a);
+    else if (kind < 92) z = dag_transpose(&g, a);
+    else if (kind < 93) z = dag_unsqueeze(&g, a);
+    else if (kind < 94) z = dag_matmul(&g, a);
     else if (kind < 96) z = dag_glu(&g, a);
     else if (kind < 97) z = dag_softmax(&g, a);
     else if (kind < 98) z = dag_chain(&g, a, 8 + dag_below(r, 33));

@@ -22,7 +22,10 @@
  * where P is NaN or infinite and E is not (or the reverse), y is P.  The
  * sign of a zero is not compared (maximum(-0, 0) is +0, relu(-0) is -0).
  * A rewrite that would change a value the primitive form gets right is
- * restricted in the pass instead: x·hardsigmoid(x) (test_hardswish_bound). */
+ * restricted in the pass instead (x·relu6(x + 3)/6 scaled before the
+ * product), but for x·hardsigmoid(x), torch's export of nn.Hardswish, which
+ * becomes that module with its overflow above FLT_MAX/6
+ * (test_hardswish_of_hardsigmoid). */
 #include <ctype.h>
 #include <float.h>
 #include <stdarg.h>
@@ -67,6 +70,7 @@ static double e_relu6(double x) { return isnan(x) ? x : fmin(fmax(x, 0), 6); }
 static double e_hardsigmoid(double x) { return e_relu6(x + 3) / 6; }
 static double e_hardswish(double x) { return x * e_hardsigmoid(x); }
 static double e_hardswish_bounded(double x) { return e_hardswish(isnan(x) ? x : fmin(fmax(x, -100), 100)); }
+static double e_softsign(double x) { return x / (fabs(x) + 1); }
 /* log(1 + e^z)/b with z = b·x rounded to float, as PyTorch forms it */
 static double softplus(double x, double b) {
   double z = (float)(b * x);
@@ -124,10 +128,13 @@ static const rule_case cases[] = {
     {HDR "%a = add 3, %x\n%b = maximum %a, 0\n%r = minimum %b, 6\n%m = mul %r, %x\n%y = mul 0.16666667, %m\n"
          "output %y\n",
      "hardswish", "", ULP, 3, e_hardswish},
-    /* nn.Hardswish at opsets 11 and 13: Mul(x, HardSigmoid(x)), x known to
-     * be below FLT_MAX/6 */
+    /* nn.Hardswish at opsets 11 and 13: Mul(x, HardSigmoid(x)), here of an
+     * x below FLT_MAX/6 (above: test_hardswish_of_hardsigmoid) */
     {HDR "%h = hardtanh %x {min_val = -100, max_val = 100}\n%s = hardsigmoid %h\n%y = mul %h, %s\noutput %y\n",
      "hardswish", "hardtanh", ULP, 3, e_hardswish_bounded},
+    /* nn.Softsign at opsets 11-17: Abs, Add(·, 1), Div; the same float operations */
+    {HDR "%a = abs %x\n%b = add %a, 1\n%y = div %x, %b\noutput %y\n", "softsign", "", ULP, 0, e_softsign},
+    {HDR "%a = abs %x\n%b = add 1, %a\n%y = div %x, %b\noutput %y\n", "softsign", "", ULP, 0, e_softsign},
     /* nn.Softplus(beta=2): Mul, Softplus, Div; beta 3 as ·(1/3) */
     {HDR "%m = mul %x, 2\n%s = softplus %m\n%y = div %s, 2\noutput %y\n", "softplus", "", ULP, 4, e_softplus2},
     {HDR "%m = mul 3, %x\n%s = softplus %m {threshold = 15}\n%y = mul %s, 0.33333334\noutput %y\n", "softplus", "", ULP,
@@ -324,26 +331,38 @@ static actjit_graph *parse(actjit_context *ctx, const char *text) {
   return g;
 }
 
-/* x·hardsigmoid(x) of an unbounded x stays as it is: hardswish computes
- * x·relu6(x + 3) before dividing by 6, so it would turn the right 1e38 into
- * +Inf. */
-static void test_hardswish_bound(void **state) {
+/* x·hardsigmoid(x) of an unbounded x (the output of a linear, as torch
+ * exports nn.Hardswish at opsets 11 and 13) becomes hardswish, the module
+ * it was exported from.  The one value that changes beyond hardswish's 3
+ * ULP: above FLT_MAX/6 hardswish's x·relu6(x + 3) overflows, +Inf as
+ * nn.Hardswish computes it, where the product gives x.  (x/6)·relu6(x + 3)
+ * stays. */
+static void test_hardswish_of_hardsigmoid(void **state) {
   actjit_context *ctx;
   assert_int_equal(actjit_context_create(&ctx), ACTJIT_OK);
-  actjit_graph *g = parse(ctx, "input %x : f32[N, 1]\n%s = hardsigmoid %x\n%y = mul %x, %s\noutput %y\n");
-  actjit_graph *hs = parse(ctx, "input %x : f32[N, 1]\n%y = hardswish %x\noutput %y\n");
-  char *before, *after;
-  assert_int_equal(actjit_graph_print(g, &before), ACTJIT_OK);
+  static const char prod[] = "input %x : f32[N, 1]\n%s = hardsigmoid %x\n%y = mul %x, %s\noutput %y\n";
+  actjit_graph *p = parse(ctx, prod), *g = parse(ctx, prod);
+  actjit_graph *scaled = parse(ctx, "input %x : f32[N, 1]\n%s = mul %x, 0.16666667\n%a = add %x, 3\n%r = relu6 %a\n"
+                                    "%y = mul %s, %r\noutput %y\n");
+  char *after, *before, *kept;
   pass_options po = {.canonicalize = true};
+  assert_int_equal(actjit_graph_print(scaled, &before), ACTJIT_OK);
   assert_int_equal(pass_canonicalize(g, &po), ACTJIT_OK);
+  assert_int_equal(pass_canonicalize(scaled, &po), ACTJIT_OK);
   assert_int_equal(actjit_graph_print(g, &after), ACTJIT_OK);
-  assert_string_equal(after, before);
-  float x = 1e38f, y, z;
-  assert_int_equal(ref_run(g, NULL, &x, 1, &y), ACTJIT_OK);
-  assert_int_equal(ref_run(hs, NULL, &x, 1, &z), ACTJIT_OK);
-  assert_true(y == x && isinf(z));
-  actjit_free(before), actjit_free(after);
-  actjit_graph_destroy(g), actjit_graph_destroy(hs);
+  assert_int_equal(actjit_graph_print(scaled, &kept), ACTJIT_OK);
+  assert_string_equal(after, "input %x : f32[N, 1]\n%y = hardswish %x : f32[N, 1]\noutput %y\n");
+  assert_string_equal(kept, before);
+  static const float xs[] = {FLT_MAX / 6 * 1.0001f, 1e38f, FLT_MAX, FLT_MAX / 6 * 0.9999f, 1e30f, 3, 2.5f, -1, -3.5f};
+  for (size_t i = 0; i < sizeof xs / sizeof *xs; i++) {
+    float x = xs[i], y, z;
+    assert_int_equal(ref_run(p, NULL, &x, 1, &y), ACTJIT_OK);
+    assert_int_equal(ref_run(g, NULL, &x, 1, &z), ACTJIT_OK);
+    if (x > FLT_MAX / 6) assert_true(y == x && isinf(z) && z > 0);
+    else if (tu_ulp(y, z) > 3) fail_msg("x %.9g: hardswish %.9g, x·hardsigmoid(x) %.9g", x, z, y);
+  }
+  actjit_free(after), actjit_free(before), actjit_free(kept);
+  actjit_graph_destroy(p), actjit_graph_destroy(g), actjit_graph_destroy(scaled);
   actjit_context_destroy(ctx);
 }
 
@@ -445,7 +464,7 @@ int main(void) {
     snprintf(names[i], sizeof names[i], "rule %d: %s", i, cases[i].op);
     tests[i] = (struct CMUnitTest){names[i], test_rule, NULL, NULL, (void *)&cases[i]};
   }
-  tests[N] = (struct CMUnitTest)cmocka_unit_test(test_hardswish_bound);
+  tests[N] = (struct CMUnitTest)cmocka_unit_test(test_hardswish_of_hardsigmoid);
   tests[N + 1] = (struct CMUnitTest)cmocka_unit_test(test_same_code);
   tests[N + 2] = (struct CMUnitTest)cmocka_unit_test(test_params_after_removed_nodes);
   return cmocka_run_group_tests(tests, NULL, NULL);

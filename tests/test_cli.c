@@ -531,7 +531,7 @@ static void test_usage_errors(void **state) {
   expect_error(cli("dump", RELU_MODEL, "--emit", "obj", NULL), USAGE, "--emit 'obj':", NULL);
   expect_error(cli("dump", RELU_MODEL, "--emit", "lvm", NULL), USAGE, "--emit 'lvm' (did you mean 'llvm'?)", NULL);
   expect_error(cli("dump", RELU_MODEL, "--input-shape", "N,x", NULL), USAGE, "--input-shape 'N,x'", NULL);
-  expect_error(cli("dump", RELU_MODEL, "--input-shape", "N,1,2,3,4", NULL), USAGE, "--input-shape", NULL);
+  expect_error(cli("dump", RELU_MODEL, "--input-shape", "N,1,2,3,4,5,6", NULL), USAGE, "--input-shape", NULL);
   expect_error(cli("help", "frob", NULL), USAGE, "unknown command 'frob'", NULL);
   expect_error(cli("help", "chekc", NULL), USAGE, "unknown command 'chekc' (did you mean 'check'?)", NULL);
   expect_error(cli("bench", RELU_MODEL, "--jsn", NULL), USAGE, "bench: unknown option '--jsn' (did you mean '--json'?)",
@@ -629,14 +629,14 @@ static void test_bad_npy(void **state) {
   expect_error(RUN_X(tmp("savez.npy")), INVALID, "savez.npy: not a .npy file but a zip archive (what np.savez writes)",
                NULL);
 
-  /* Rank 0 and rank 5 inputs. */
+  /* Rank 0 and rank 7 inputs. */
   float one = 1;
   write_npy(tmp("r0.npy"), 0, NULL, &one);
   expect_error(RUN_X(tmp("r0.npy")), INVALID, "r0.npy: input has rank 0", NULL);
-  int64_t d5[5] = {1, 1, 1, 1, 8};
+  int64_t d7[7] = {1, 1, 1, 1, 1, 1, 8};
   float z[8] = {0};
-  write_npy(tmp("r5.npy"), 5, d5, z);
-  expect_error(RUN_X(tmp("r5.npy")), INVALID, "r5.npy: input has rank 5", NULL);
+  write_npy(tmp("r7.npy"), 7, d7, z);
+  expect_error(RUN_X(tmp("r7.npy")), INVALID, "r7.npy: input has rank 7", NULL);
 #undef RUN_X
 }
 

@@ -1,5 +1,6 @@
 /* Randomized differential test of graphs: random DAGs (tests/dag_gen.h) of
- * every elementwise op, linears, flatten views, glu and softmax-like ops,
+ * every elementwise op, linears, flatten and unsqueeze views, transposes,
+ * batched matmuls, glu and softmax-like ops,
  * compiled fused and unfused for the host, AVX2 and SSE targets, run at
  * batches 0, 1 and an odd one on inputs holding ±0, ±Inf, NaN, ±1e30 and
  * denormals among ordinary values.  For each graph:
@@ -18,7 +19,7 @@
  *     through the reference (src/reference.c's ref_eltwise at the ends and at
  *     the op's turning points and jumps), widened by the op's error bound in
  *     ULP (those of tests/test_ops.c: exp 1, gelu 4, ...; exact ops 0); a
- *     linear adds its rounding bound (2K + 4)·2^-24·Σ|x·w|, a softmax its
+ *     linear or matmul adds its rounding bound (2K + 4)·2^-24·Σ|x·w|, a softmax its
  *     (|x - max| + n + 12)·2^-23 relative.  So errors compound through the
  *     DAG as the math says they may, and no more: a sub that cancels gets a
  *     wide interval, an exact chain a point (checked bit for bit, zero's sign
@@ -146,7 +147,7 @@ static int op_ulps(const node *nd) {
   case OP_MINIMUM: case OP_NEG: case OP_ABS: case OP_SQRT: case OP_RECIPROCAL: case OP_CLIP:
     return 0;
   case OP_INPUT: case OP_PARAM: case OP_CONST: case OP_LINEAR: case OP_SOFTMAX: case OP_SOFTMIN:
-  case OP_LOG_SOFTMAX: case OP_FLATTEN: case OP_COUNT:
+  case OP_LOG_SOFTMAX: case OP_FLATTEN: case OP_UNSQUEEZE: case OP_TRANSPOSE: case OP_MATMUL: case OP_COUNT:
     break;
   }
   return 0;
@@ -182,7 +183,7 @@ static int breakpoints(const node *nd, bool second, float *b) {
   case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MAXIMUM: case OP_MINIMUM: case OP_NEG: case OP_ABS:
   case OP_SQRT: case OP_RECIPROCAL: case OP_ERF: case OP_LOG: case OP_CLIP: case OP_INPUT: case OP_PARAM:
   case OP_CONST: case OP_LINEAR: case OP_SOFTMAX: case OP_SOFTMIN: case OP_LOG_SOFTMAX: case OP_GLU:
-  case OP_FLATTEN: case OP_COUNT:
+  case OP_FLATTEN: case OP_UNSQUEEZE: case OP_TRANSPOSE: case OP_MATMUL: case OP_COUNT:
     break;
   }
   return n;
@@ -292,8 +293,29 @@ static void run_eltwise(const actjit_graph *g, const node *nd, ival **v, const f
     y[i] = eltwise_unary(nd, x[i], w ? w[channels > 1 ? (i / (inner ? inner : 1)) % channels : 0] : 0.0f);
 }
 
-/* y = x·Wᵀ + b: the exact products' interval, widened by the bound on
- * recursive (fused or not) multiply-add rounding, (2K + 4)·2^-24·Σ|x·w|. */
+/* b + Σ x[i·xs]·w[i·ws] over i < k: the exact products' interval, widened
+ * by the bound on recursive (fused or not) multiply-add rounding,
+ * (2K + 4)·2^-24·Σ|x·w|. */
+static ival dot(const ival *x, int64_t xs, const float *w, int64_t ws, int64_t k, double b) {
+  double lo = b, hi = lo, mag = fabs(lo);
+  bool nan = false, must_nan = false, inf = false;
+  for (int64_t i = 0; i < k; i++) {
+    ival xi = x[i * xs];
+    double wi = w[i * ws];
+    nan |= xi.nan, must_nan |= empty(xi);
+    if (empty(xi)) continue;
+    inf |= isinf(xi.lo) || isinf(xi.hi);
+    double p = wi * xi.lo, q = wi * xi.hi;
+    lo += fmin(p, q), hi += fmax(p, q), mag += fmax(fabs(p), fabs(q));
+  }
+  if (must_nan) return point(NAN);
+  if (inf || mag > FLT_MAX / 4) return ANYTHING; /* Inf·w, or sums that may overflow: Inf or NaN */
+  ival y = {down(lo), up(hi), nan};
+  widen_abs(&y, (double)(2 * k + 4) * 0x1p-24 * mag);
+  return y;
+}
+
+/* y = x·Wᵀ + b */
 static void run_linear(const actjit_graph *g, const node *nd, ival **v, const float *const *pdata, int64_t batch,
                        ival *y) {
   const shape *ws = &g->nodes[nd->args[1]].shape;
@@ -301,26 +323,36 @@ static void run_linear(const actjit_graph *g, const node *nd, ival **v, const fl
   const ival *x = v[nd->args[0]];
   const float *w = pdata[nd->args[1]], *b = nd->nargs == 3 ? pdata[nd->args[2]] : NULL;
   for (int64_t r = 0; r < rows; r++)
-    for (int64_t o = 0; o < out; o++) {
-      double lo = b ? b[o] : 0, hi = lo, mag = fabs(lo);
-      bool nan = false, must_nan = false, inf = false;
-      for (int64_t i = 0; i < k; i++) {
-        ival xi = x[r * k + i];
-        double wi = w[o * k + i];
-        nan |= xi.nan, must_nan |= empty(xi);
-        if (empty(xi)) continue;
-        inf |= isinf(xi.lo) || isinf(xi.hi);
-        double p = wi * xi.lo, q = wi * xi.hi;
-        lo += fmin(p, q), hi += fmax(p, q), mag += fmax(fabs(p), fabs(q));
-      }
-      ival *yo = &y[r * out + o];
-      if (must_nan) *yo = point(NAN);
-      else if (inf || mag > FLT_MAX / 4) *yo = ANYTHING; /* Inf·w, or sums that may overflow: Inf or NaN */
-      else {
-        *yo = (ival){down(lo), up(hi), nan};
-        widen_abs(yo, (double)(2 * k + 4) * 0x1p-24 * mag);
-      }
+    for (int64_t o = 0; o < out; o++) y[r * out + o] = dot(&x[r * k], 1, &w[o * k], 1, k, b ? b[o] : 0);
+}
+
+/* y = a·w for each matrix of y, a's and w's broadcast along the dims before. */
+static void run_matmul(const actjit_graph *g, const node *nd, ival **v, const float *const *pdata, int64_t batch,
+                       ival *y) {
+  shape as = g->nodes[nd->args[0]].shape, ws = g->nodes[nd->args[1]].shape, ys = nd->shape;
+  int64_t m = ys.d[ys.rank - 2], p = ys.d[ys.rank - 1], k = as.d[as.rank - 1];
+  as.rank -= 2, ws.rank -= 2, ys.rank -= 2; /* the batch dims */
+  for (int64_t b = 0, mats = numel_at(&ys, batch); b < mats; b++) {
+    const ival *a = v[nd->args[0]] + source_index(&ys, &as, batch, b) * m * k;
+    const float *w = pdata[nd->args[1]] + source_index(&ys, &ws, batch, b) * k * p;
+    for (int64_t r = 0; r < m; r++)
+      for (int64_t c = 0; c < p; c++) y[(b * m + r) * p + c] = dot(&a[r * k], 1, &w[c], p, k, 0);
+  }
+}
+
+/* y's element i is x's at its index along x's dim perm[d] for each dim d. */
+static void run_transpose(const actjit_graph *g, const node *nd, ival **v, int64_t batch, ival *y) {
+  const shape *xs = &g->nodes[nd->args[0]].shape, *ys = &nd->shape;
+  int64_t st[ACTJIT_MAX_RANK], n = numel_at(ys, batch), s = 1;
+  for (int d = xs->rank - 1; d >= 0; s *= dim_at(xs, d, batch), d--) st[d] = s;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t off = 0, rest = i;
+    for (int d = ys->rank - 1; d >= 0; d--) {
+      off += rest % dim_at(ys, d, batch) * st[dim_index(nd->list.v[d], xs->rank)];
+      rest /= dim_at(ys, d, batch);
     }
+    y[i] = v[nd->args[0]][off];
+  }
 }
 
 /* (alt - m) - log(e^(alt - m) + Σ_{k != j} e^(t[k] - m)), m the largest
@@ -480,6 +512,8 @@ static ival *interval_run(const actjit_graph *g, const float *const *params, con
     case K_LINEAR: run_linear(g, nd, v, pdata, batch, y); break;
     case K_SOFTMAX: run_softmax(nd, v, batch, y); break;
     case K_GLU: run_glu(nd, v, batch, y); break;
+    case K_TRANSPOSE: run_transpose(g, nd, v, batch, y); break;
+    case K_MATMUL: run_matmul(g, nd, v, pdata, batch, y); break;
     case K_VIEW: break;
     }
   }

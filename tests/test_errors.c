@@ -582,23 +582,23 @@ static void test_output_is_input(void **state) {
 static void test_bad_rank(void **state) {
   fixture *f = *state;
   PARSE_ERR(f, "input %x : f32[]\n", ACTJIT_ERR_PARSE, "bad.air:1:16", "dimension", "']'");
-  PARSE_ERR(f, "input %x : f32[N, 1, 2, 3, 4]\n", ACTJIT_ERR_PARSE, "bad.air:1:28", "at most 4", "'4'");
+  PARSE_ERR(f, "input %x : f32[N, 1, 2, 3, 4, 5, 6]\n", ACTJIT_ERR_PARSE, "bad.air:1:34", "at most 6", "'6'");
   PARSE_ERR(f, X784 "param @w : f32[]\n", ACTJIT_ERR_PARSE, "bad.air:2:16", "dimension", "']'");
-  PARSE_ERR(f, X784 "param @w : f32[1, 2, 3, 4, 5]\n", ACTJIT_ERR_PARSE, "bad.air:2:28", "at most 4", "'5'");
+  PARSE_ERR(f, X784 "param @w : f32[1, 2, 3, 4, 5, 6, 7]\n", ACTJIT_ERR_PARSE, "bad.air:2:34", "at most 6", "'7'");
   PARSE_ERR(f, X784 "%y = relu %x : f32[]\noutput %y\n", ACTJIT_ERR_PARSE, "bad.air:2:20", "dimension", "']'");
   /* A parameter has a static shape. */
   PARSE_ERR(f, X784 "param @w : f32[N, 4]\n", ACTJIT_ERR_VERIFY, "bad.air:2:1", "@w", "batch");
-  /* Rank 4 is the most. */
-  PARSE_OK(f, "input %x : f32[N, 2, 3, 4]\n%y = relu %x\noutput %y\n");
+  /* Rank 6 is the most. */
+  PARSE_OK(f, "input %x : f32[N, 2, 3, 4, 5, 6]\n%y = relu %x\noutput %y\n");
   /* Through the builder. */
   actjit_graph *g;
   actjit_value v;
-  int64_t d[5] = {ACTJIT_DYN, 1, 2, 3, 4};
+  int64_t d[7] = {ACTJIT_DYN, 1, 2, 3, 4, 5, 6};
   g = new_graph(f);
-  EXPECT_ERR(f, ACTJIT_ERR_ARGUMENT, actjit_graph_input(g, "x", 0, d, &v), "rank must be 1..4");
-  EXPECT_ERR(f, ACTJIT_ERR_ARGUMENT, actjit_graph_input(g, "x", 5, d, &v), "rank must be 1..4");
-  EXPECT_ERR(f, ACTJIT_ERR_ARGUMENT, actjit_graph_param(g, "w", 5, d + 1, &v), "rank must be 1..4");
-  EXPECT_ERR(f, ACTJIT_ERR_ARGUMENT, actjit_graph_param(g, "w", -1, d + 1, &v), "rank must be 1..4");
+  EXPECT_ERR(f, ACTJIT_ERR_ARGUMENT, actjit_graph_input(g, "x", 0, d, &v), "rank must be 1..6");
+  EXPECT_ERR(f, ACTJIT_ERR_ARGUMENT, actjit_graph_input(g, "x", 7, d, &v), "rank must be 1..6");
+  EXPECT_ERR(f, ACTJIT_ERR_ARGUMENT, actjit_graph_param(g, "w", 7, d + 1, &v), "rank must be 1..6");
+  EXPECT_ERR(f, ACTJIT_ERR_ARGUMENT, actjit_graph_param(g, "w", -1, d + 1, &v), "rank must be 1..6");
   int64_t neg[2] = {4, -5};
   EXPECT_ERR(f, ACTJIT_ERR_ARGUMENT, actjit_graph_param(g, "w", 2, neg, &v), "dimension 1", "-5");
 }

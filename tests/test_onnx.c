@@ -291,6 +291,54 @@ static void two_outputs(Onnx__ModelProto *m, int undo) {
   }
 }
 
+/* Node 1, the Relu on [N, 24], made op_type with one attribute a: the
+ * batch, a dim_param, would leave dim 0. */
+static Onnx__AttributeProto batch_attr;
+static int64_t batch_ints[2];
+
+static void node1_as(Onnx__ModelProto *m, int undo, const char *op_type) {
+  Onnx__NodeProto *nd = m->graph->node[1];
+  static Onnx__AttributeProto *attrs[1] = {&batch_attr};
+  if (undo) {
+    nd->op_type = saved_str, nd->n_attribute = 0, nd->attribute = NULL;
+    return;
+  }
+  saved_str = nd->op_type, nd->op_type = (char *)op_type;
+  nd->n_attribute = 1, nd->attribute = attrs;
+}
+
+static void transpose_batch(Onnx__ModelProto *m, int undo) {
+  onnx__attribute_proto__init(&batch_attr);
+  batch_attr.name = "perm", batch_attr.has_type = 1, batch_attr.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+  batch_ints[0] = 1, batch_ints[1] = 0;
+  batch_attr.n_ints = 2, batch_attr.ints = batch_ints;
+  node1_as(m, undo, "Transpose");
+}
+
+static void flatten_axis0_batch(Onnx__ModelProto *m, int undo) {
+  onnx__attribute_proto__init(&batch_attr);
+  batch_attr.name = "axis", batch_attr.has_type = 1, batch_attr.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+  batch_attr.has_i = 1, batch_attr.i = 0;
+  node1_as(m, undo, "Flatten");
+}
+
+/* The first Gemm with transA 1 (its A [N, 16]: the batch would leave dim 0). */
+static void trans_a_batch(Onnx__ModelProto *m, int undo) {
+  Onnx__NodeProto *nd = m->graph->node[0];
+  static Onnx__AttributeProto *attrs[8];
+  if (undo) {
+    nd->n_attribute--, nd->attribute = saved_ptr;
+    return;
+  }
+  assert_true(nd->n_attribute < 8);
+  memcpy(attrs, nd->attribute, nd->n_attribute * sizeof *attrs);
+  onnx__attribute_proto__init(&batch_attr);
+  batch_attr.name = "transA", batch_attr.has_type = 1, batch_attr.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+  batch_attr.has_i = 1, batch_attr.i = 1;
+  attrs[nd->n_attribute++] = &batch_attr;
+  saved_ptr = nd->attribute, nd->attribute = attrs;
+}
+
 static Onnx__TensorProto *first_weight(Onnx__ModelProto *m) {
   for (size_t i = 0; i < m->graph->n_initializer; i++)
     if (m->graph->initializer[i]->n_dims == 2) return m->graph->initializer[i];
@@ -419,6 +467,16 @@ static void test_refusals(void **state) {
   refused("int64_input.onnx", ACTJIT_ERR_UNSUPPORTED, "input 'x' has element type int64");
   write_model("two_outputs.onnx", two_outputs);
   refused("two_outputs.onnx", ACTJIT_ERR_UNSUPPORTED, "the graph has 2 outputs");
+  /* The batch (dim_param N) moved from dim 0: a shape actjit cannot represent. */
+  write_model("transpose_batch.onnx", transpose_batch);
+  refused("transpose_batch.onnx", ACTJIT_ERR_UNSUPPORTED,
+          "node 1 '/1/Relu' (Transpose, opset 13): perm [1, ...] moves the batch, dim 0, which actjit keeps first");
+  write_model("flatten_axis0_batch.onnx", flatten_axis0_batch);
+  refused("flatten_axis0_batch.onnx", ACTJIT_ERR_UNSUPPORTED,
+          "(Flatten, opset 13): axis 0 puts a dim of 1 before the batch, which actjit keeps first");
+  write_model("trans_a_batch.onnx", trans_a_batch);
+  refused("trans_a_batch.onnx", ACTJIT_ERR_UNSUPPORTED,
+          "node 0 '/0/Gemm' (Gemm, opset 13): transA 1 moves the batch, A's dim 0, which actjit keeps first");
   write_model("lying_size.onnx", lying_size);
   refused("lying_size.onnx", ACTJIT_ERR_VERIFY, "bytes of raw_data, but its shape and type need");
 

@@ -5,6 +5,8 @@
  *   linear.c   linear layers
  *   softmax.c  softmax, softmin, log_softmax along any dim
  *   glu.c      glu (halves a dim)
+ *   transpose.c  transpose (permutes the dims)
+ *   matmul.c   matmul (batched matrix products)
  *   params.c   parameters as the kernels read them (packed weights)
  *   module.c   one function per kernel plus the entry that sequences them
  */
@@ -113,6 +115,11 @@ void cg_vector_loop_from(cg *c, LLVMValueRef lo, LLVMValueRef n, cg_vbody body, 
  * the rem lanes left, if any. */
 LLVMValueRef cg_full_vectors(cg *c, LLVMValueRef lo, LLVMValueRef n, LLVMValueRef *rem);
 void cg_vector_tail(cg *c, LLVMValueRef full, LLVMValueRef rem, cg_vbody body, void *env);
+/* A loop nest over dims [0, n) of sp: body(offs) at each point, where
+ * offs[u] (i64) is operand u's offset, the sum of index·sp->stride[u][d]
+ * over the dims. */
+typedef void (*cg_nest_body)(cg *c, const LLVMValueRef *offs, void *env);
+void cg_nest(cg *c, const loop_space *sp, int n, cg_nest_body body, void *env);
 /* Code emitted between cg_if and cg_end_if runs only when cond (i1) holds. */
 LLVMBasicBlockRef cg_if(cg *c, LLVMValueRef cond, const char *name);
 void cg_end_if(cg *c, LLVMBasicBlockRef done);
@@ -223,5 +230,9 @@ void cg_param_pack(const actjit_graph *g, const plan *p, const target_desc *t, i
 void cg_softmax_kernel(cg *c, const group *gr, bool in_place);
 /* ---- glu.c: glu (its own kernel: it halves a dim) */
 void cg_glu_kernel(cg *c, const node *nd);
+/* ---- transpose.c: transpose, a copy in the result's order */
+void cg_transpose_kernel(cg *c, const node *nd);
+/* ---- matmul.c: matmul, a product of matrices for each matrix of the result */
+void cg_matmul_kernel(cg *c, const node *nd);
 
 #endif

@@ -150,6 +150,7 @@ LLVMValueRef cg_eltwise_op(cg *c, const node *nd, LLVMValueRef *operand, const c
   case OP_CLIP: /* min(max(x, lo), hi): NaN stays, lo > hi gives hi (torch.clamp) */
     return clamp_hi(c, sel(c, cmp(c, LLVMRealOLT, x, k(x, a[0])), k(x, a[0]), x), k(x, a[1]));
   case OP_INPUT: case OP_PARAM: case OP_CONST: case OP_LINEAR: case OP_SOFTMAX: case OP_SOFTMIN: case OP_LOG_SOFTMAX:
+  case OP_UNSQUEEZE: case OP_TRANSPOSE: case OP_MATMUL:
   case OP_GLU: case OP_FLATTEN: case OP_COUNT: break;
   }
   if (!c->unsupported) c->unsupported = nd;
@@ -269,6 +270,7 @@ static bool long_latency(const cg *c, const node *nd) {
   case OP_ABS: case OP_SQRT: case OP_RECIPROCAL: case OP_CLIP:
     return false;
   case OP_INPUT: case OP_PARAM: case OP_CONST: case OP_LINEAR: case OP_SOFTMAX: case OP_SOFTMIN: case OP_LOG_SOFTMAX:
+  case OP_UNSQUEEZE: case OP_TRANSPOSE: case OP_MATMUL:
   case OP_GLU: case OP_FLATTEN: case OP_COUNT: break; /* not elementwise: cg_eltwise_op reports it */
   }
   return false;

@@ -113,6 +113,40 @@ void cg_vector_loop_from(cg *c, LLVMValueRef lo, LLVMValueRef n, cg_vbody body, 
   cg_vector_tail(c, full, rem, body, env);
 }
 
+typedef struct nest_env {
+  const loop_space *sp;
+  int n, depth;
+  LLVMValueRef offs[SPACE_MAX_OPERANDS];
+  cg_nest_body body;
+  void *env;
+} nest_env;
+
+static void nest_from(cg *c, nest_env *e);
+
+static void nest_index(cg *c, LLVMValueRef i, void *envp) {
+  nest_env *e = envp;
+  LLVMValueRef saved[SPACE_MAX_OPERANDS];
+  for (int u = 0; u < e->sp->nops; u++) {
+    saved[u] = e->offs[u];
+    e->offs[u] = LLVMBuildNSWAdd(c->b, e->offs[u], LLVMBuildNSWMul(c->b, i, cg_i64(c, e->sp->stride[u][e->depth]), ""), "");
+  }
+  e->depth++;
+  nest_from(c, e);
+  e->depth--;
+  for (int u = 0; u < e->sp->nops; u++) e->offs[u] = saved[u];
+}
+
+static void nest_from(cg *c, nest_env *e) {
+  if (e->depth == e->n) e->body(c, e->offs, e->env);
+  else cg_for(c, cg_i64(c, 0), cg_extent(c, e->sp->dim[e->depth]), 1, nest_index, e);
+}
+
+void cg_nest(cg *c, const loop_space *sp, int n, cg_nest_body body, void *env) {
+  nest_env e = {.sp = sp, .n = n, .body = body, .env = env};
+  for (int u = 0; u < sp->nops; u++) e.offs[u] = cg_i64(c, 0);
+  nest_from(c, &e);
+}
+
 LLVMBasicBlockRef cg_if(cg *c, LLVMValueRef cond, const char *name) {
   LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(c->ctx, c->fn, name);
   LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "endif");

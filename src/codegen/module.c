@@ -65,6 +65,8 @@ static LLVMValueRef emit_kernel(cg *c, const step *s, int index) {
   switch (gr->form) {
   case KF_LINEAR: case KF_DUAL_LINEAR: case KF_LINEAR_SOFTMAX: cg_linear_kernel(c, gr); break;
   case KF_GLU: cg_glu_kernel(c, &c->g->nodes[gr->m[0]]); break;
+  case KF_TRANSPOSE: cg_transpose_kernel(c, &c->g->nodes[gr->m[0]]); break;
+  case KF_MATMUL: cg_matmul_kernel(c, &c->g->nodes[gr->m[0]]); break;
   case KF_SOFTMAX: cg_softmax_kernel(c, gr, step_in_place(s)); break; /* softmax, softmin, log_softmax */
   case KF_ELTWISE:
     /* Elementwise dags are long dependency chains of vector math: work on

@@ -12,10 +12,11 @@
  * of an elementwise op a parameter holding its values, or with one element
  * a constant (so that canonicalize sees the 0.5 of GELU's primitive form).
  *
- * A few ops are read only as the patterns exporters write: Transpose only
- * around a Softmax over the last axis (torch 1.13 writes softmax over another
- * axis that way at opset 11), Split only as the halves of a GLU (Split →
- * Sigmoid → Mul). */
+ * A few ops are read as the patterns exporters write: a Transpose around a
+ * Softmax over the last axis and back is a softmax over the moved axis
+ * (torch 1.13 writes softmax over another axis that way at opset 11), any
+ * other a transpose; Split only as the halves of a GLU (Split → Sigmoid →
+ * Mul). */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "frontend/onnx.h"
 
@@ -124,9 +125,10 @@ static const char *type_name(int type) {
 static size_t type_size(int type) { return type == T_FLOAT || type == T_INT32 ? 4 : type == T_INT64 ? 8 : 1; }
 
 /* Reads `len` bytes at `offset` of the external data file `location`,
- * which must lie inside the model's folder. */
+ * which must lie inside the model's folder, into *dst (malloc'd once the
+ * file is known to hold them). */
 static actjit_status read_external(reader *r, const char *tname, const char *location, int64_t offset, int64_t length,
-                                   void *dst, size_t len) {
+                                   size_t len, void **dst) {
   char q[256], ql[256];
   quote(tname, q, sizeof q);
   quote(location, ql, sizeof ql);
@@ -167,11 +169,15 @@ static actjit_status read_external(reader *r, const char *tname, const char *loc
   else if (!st && ((uint64_t)offset > (uint64_t)sb.st_size || (uint64_t)sb.st_size - (uint64_t)offset < len))
     st = fail(r, ACTJIT_ERR_VERIFY, "tensor '%s': external data file %s has %lld bytes, too few for %zu at offset %lld",
               q, full, (long long)sb.st_size, len, (long long)offset);
+  char *buf = st ? NULL : malloc(len ? len : 1);
+  if (!st && !buf) st = fail(r, ACTJIT_ERR_NOMEM, "out of memory for tensor '%s' (%zu bytes)", q, len);
   for (size_t got = 0; !st && got < len;) {
-    ssize_t k = pread(fd, (char *)dst + got, len - got, (off_t)(offset + (int64_t)got));
+    ssize_t k = pread(fd, buf + got, len - got, (off_t)(offset + (int64_t)got));
     if (k <= 0) st = fail(r, ACTJIT_ERR_IO, "tensor '%s': cannot read external data file %s", q, full);
     else got += (size_t)k;
   }
+  if (st) free(buf);
+  else *dst = buf;
   if (fd >= 0) close(fd);
   free(rdir);
   free(rfull);
@@ -180,8 +186,9 @@ static actjit_status read_external(reader *r, const char *tname, const char *loc
   return st;
 }
 
-/* The data of an external tensor: its external_data entries read. */
-static actjit_status load_external(reader *r, const Onnx__TensorProto *tp, void *dst, size_t len) {
+/* The data of an external tensor, `len` bytes into *dst (malloc'd): its
+ * external_data entries read. */
+static actjit_status load_external(reader *r, const Onnx__TensorProto *tp, size_t len, void **dst) {
   const char *location = NULL;
   int64_t offset = 0, length = -1;
   char q[256];
@@ -201,7 +208,7 @@ static actjit_status load_external(reader *r, const Onnx__TensorProto *tp, void 
     }
   }
   if (!location) return fail(r, ACTJIT_ERR_VERIFY, "tensor '%s': external data without a location", quote(tp->name, q, sizeof q));
-  return read_external(r, tp->name, location, offset, length, dst, len);
+  return read_external(r, tp->name, location, offset, length, len, dst);
 }
 
 /* Reads a TensorProto: its shape, type and data, checked against each other. */
@@ -226,28 +233,24 @@ static actjit_status load_tensor(reader *r, const Onnx__TensorProto *tp, tensor 
   }
   t->count = (size_t)count;
   size_t esize = type_size(t->type), bytes = t->count * esize;
-  void *raw = malloc(bytes ? bytes : 1);
-  if (!raw) return fail(r, ACTJIT_ERR_NOMEM, "out of memory for tensor '%s' (%zu bytes)", q, bytes);
+  /* The data's size is checked before its bytes are allocated: a shape
+   * may claim gigabytes that the file does not hold. */
+  void *raw = NULL;
   actjit_status st = ACTJIT_OK;
   size_t n_typed = t->type == T_FLOAT ? tp->n_float_data : t->type == T_INT64 ? tp->n_int64_data : tp->n_int32_data;
-  if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
-    st = load_external(r, tp, raw, bytes);
-  } else if (tp->has_raw_data) {
-    if (tp->raw_data.len != bytes)
-      st = fail(r, ACTJIT_ERR_VERIFY, "tensor '%s' holds %zu bytes of raw_data, but its shape and type need %zu", q,
-                tp->raw_data.len, bytes);
-    else if (bytes) memcpy(raw, tp->raw_data.data, bytes); /* little-endian, as the host */
-  } else if (n_typed != t->count) {
+  if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+    st = load_external(r, tp, bytes, &raw);
+  else if (tp->has_raw_data && tp->raw_data.len != bytes)
+    st = fail(r, ACTJIT_ERR_VERIFY, "tensor '%s' holds %zu bytes of raw_data, but its shape and type need %zu", q,
+              tp->raw_data.len, bytes);
+  else if (!tp->has_raw_data && n_typed != t->count)
     st = fail(r, ACTJIT_ERR_VERIFY, "tensor '%s' holds %zu values, but its shape needs %zu", q, n_typed, t->count);
-  } else if (t->type == T_FLOAT) {
-    if (bytes) memcpy(raw, tp->float_data, bytes);
-  } else if (t->type == T_INT64) {
-    if (bytes) memcpy(raw, tp->int64_data, bytes);
-  }
-  if (st) {
-    free(raw);
-    return st;
-  }
+  else if (!(raw = malloc(bytes ? bytes : 1)))
+    st = fail(r, ACTJIT_ERR_NOMEM, "out of memory for tensor '%s' (%zu bytes)", q, bytes);
+  else if (bytes && tp->has_raw_data) memcpy(raw, tp->raw_data.data, bytes); /* little-endian, as the host */
+  else if (bytes && t->type == T_FLOAT) memcpy(raw, tp->float_data, bytes);
+  else if (bytes && t->type == T_INT64) memcpy(raw, tp->int64_data, bytes);
+  if (st) return st;
   /* Integers are widened to int64 (int32_data holds int32 and bool alike). */
   if (t->type == T_FLOAT) {
     t->f = raw;
@@ -686,22 +689,26 @@ static actjit_status weight(reader *r, entry *e, bool transposed, double alpha, 
   return st;
 }
 
-/* MatMul of a value and a constant [in, out]: linear (the Add after it
- * becomes linear's bias in canonicalize). */
+/* MatMul of a value and a constant: a matrix [in, out] is a linear's
+ * weight (the Add after it becomes linear's bias in canonicalize), a batch
+ * of them [..., in, out] matmul's, broadcast as NumPy's matmul. */
 static actjit_status read_matmul(reader *r, actjit_value *out) {
   actjit_value x, w;
   actjit_status st = input_value(r, 0, &x);
   entry *e = st ? NULL : operand(r, 1, &st);
   if (!e) return st;
-  if (!is_constant(e)) return fail(r, ACTJIT_ERR_UNSUPPORTED, "the second operand must be a constant matrix");
-  if ((st = weight(r, e, false, 1, &w))) return st;
+  if (!is_constant(e)) return fail(r, ACTJIT_ERR_UNSUPPORTED, "the second operand must be a constant");
+  const tensor *t = float_constant(r, e, "weight", &st);
+  if (!t) return st;
+  if (t->rank >= 3 && !(st = new_param(r, e->name, t->rank, t->dims, t->f, &w))) return op2(r, "matmul", x, w, out);
+  if (st || (st = weight(r, e, false, 1, &w))) return st;
   actjit_value args[2] = {x, w};
   return op(r, "linear", args, 2, NULL, 0, out);
 }
 
-/* Gemm: alpha·A·B' + beta·C, B' = B or Bᵀ (transB), A a value (transA
- * unsupported), B a constant; C, broadcast, becomes linear's bias when it is
- * one value or one per output, else an add. */
+/* Gemm: alpha·A'·B' + beta·C, A' = A or Aᵀ (transA: a transpose of the
+ * value), B' = B or Bᵀ (transB), B a constant; C, broadcast, becomes
+ * linear's bias when it is one value or one per output, else an add. */
 static actjit_status read_gemm(reader *r, actjit_value *out) {
   double alpha, beta;
   int64_t trans_a, trans_b;
@@ -712,14 +719,16 @@ static actjit_status read_gemm(reader *r, actjit_value *out) {
   if (!st) st = attr_int(r, "transA", 0, &trans_a);
   if (!st) st = attr_int(r, "transB", 0, &trans_b);
   if (st) return st;
-  if (trans_a) return fail(r, ACTJIT_ERR_UNSUPPORTED, "transA 1: the first operand is the running value, not transposable");
+  int rank;
+  int64_t ad[ACTJIT_MAX_RANK], wd[ACTJIT_MAX_RANK];
+  if ((st = shape_of(r, x, &rank, ad))) return st;
+  if (trans_a && ad[0] < 0) return fail(r, ACTJIT_ERR_UNSUPPORTED, "transA 1 moves the batch, A's dim 0, which actjit keeps first");
+  actjit_attr swap[2] = {{"perm", 1}, {"perm", 0}};
+  if (trans_a && (st = op1(r, "transpose", x, swap, 2, &x))) return st;
   entry *e = operand(r, 1, &st);
   if (!e) return st;
   if (!is_constant(e)) return fail(r, ACTJIT_ERR_UNSUPPORTED, "B must be a constant matrix");
-  if ((st = weight(r, e, trans_b != 0, alpha, &w))) return st;
-  int rank;
-  int64_t wd[ACTJIT_MAX_RANK];
-  if ((st = shape_of(r, w, &rank, wd))) return st;
+  if ((st = weight(r, e, trans_b != 0, alpha, &w)) || (st = shape_of(r, w, &rank, wd))) return st;
   actjit_value args[3] = {x, w, ACTJIT_NO_VALUE};
   int nargs = 2;
   entry *c = has_input(r, 2) ? operand(r, 2, &st) : NULL;
@@ -743,7 +752,8 @@ static actjit_status read_gemm(reader *r, actjit_value *out) {
 }
 
 /* Flatten: ONNX's 2-D [d0·...·d(axis-1), d(axis)·...]: actjit's flatten of
- * the trailing dims, then of the leading ones. */
+ * the trailing dims, then of the leading ones; at axis 0 or rank, all of
+ * them and a dim of 1 before or after (unsqueeze). */
 static actjit_status read_flatten(reader *r, actjit_value *out) {
   actjit_value x;
   int rank, axis;
@@ -754,10 +764,15 @@ static actjit_status read_flatten(reader *r, actjit_value *out) {
   if ((st = attr_int(r, "axis", 1, &a))) return st;
   if (a < -rank || a > rank) return fail(r, ACTJIT_ERR_VERIFY, "axis %lld out of range for rank %d", (long long)a, rank);
   axis = (int)(a < 0 ? a + rank : a);
-  if (axis == 0 || axis == rank)
-    return fail(r, ACTJIT_ERR_UNSUPPORTED, "axis %d gives a result with a leading or trailing 1, which actjit cannot add", axis);
-  actjit_attr tail[2] = {{"start_dim", axis}, {"end_dim", -1}}, head[2] = {{"start_dim", 0}, {"end_dim", axis - 1}};
   *out = x;
+  if (axis == 0 && dims[0] < 0)
+    return fail(r, ACTJIT_ERR_UNSUPPORTED, "axis 0 puts a dim of 1 before the batch, which actjit keeps first");
+  if (axis == 0 || axis == rank) {
+    actjit_attr all[2] = {{"start_dim", 0}, {"end_dim", -1}}, unit = {"dim", axis ? 1 : 0};
+    if (rank > 1 && (st = op1(r, "flatten", *out, all, 2, out))) return st;
+    return op1(r, "unsqueeze", *out, &unit, 1, out);
+  }
+  actjit_attr tail[2] = {{"start_dim", axis}, {"end_dim", -1}}, head[2] = {{"start_dim", 0}, {"end_dim", axis - 1}};
   if (axis < rank - 1 && (st = op1(r, "flatten", *out, tail, 2, out))) return st;
   if (axis > 1 && (st = op1(r, "flatten", *out, head, 2, out))) return st;
   return *out == x ? op1(r, "identity", x, NULL, 0, out) : ACTJIT_OK;
@@ -859,7 +874,8 @@ static actjit_status fold_transpose(reader *r, entry *e) {
   tensor c;
   if (!t || (st = perm_of(r, r->np, t->rank, perm)) || (st = tensor_copy(r, t, &c))) return st;
   int64_t stride[ACTJIT_MAX_RANK], idx[ACTJIT_MAX_RANK] = {0};
-  for (int i = t->rank - 1, s = 1; i >= 0; s *= (int)t->dims[i], i--) stride[i] = s;
+  int64_t s = 1;
+  for (int i = t->rank - 1; i >= 0; s *= t->dims[i], i--) stride[i] = s;
   for (int i = 0; i < t->rank; i++) c.dims[i] = t->dims[perm[i]];
   for (size_t k = 0; k < t->count; k++) {
     int64_t from = 0;
@@ -872,8 +888,9 @@ static actjit_status fold_transpose(reader *r, entry *e) {
 }
 
 /* Transpose → (Log)Softmax over the last axis → the inverse Transpose: a
- * softmax over the axis the first one moves last; an identity permutation:
- * identity.  Marks the pattern's nodes done and names the last one's result. */
+ * softmax over the axis the first one moves last (the pattern's nodes
+ * marked done, the last one's result named); an identity permutation:
+ * identity; any other: transpose. */
 static actjit_status read_transpose(reader *r, actjit_value *out) {
   actjit_value x;
   int rank, perm[ACTJIT_MAX_RANK], back[ACTJIT_MAX_RANK];
@@ -896,18 +913,21 @@ static actjit_status read_transpose(reader *r, actjit_value *out) {
   if (sm && (is_op(sm, "Softmax") || is_op(sm, "LogSoftmax")) && sm->n_output == 1 && uses(r, sm->output[0], &t) == 1 &&
       t != SIZE_MAX)
     tr = r->gp->node[t];
-  if (!tr || !is_op(tr, "Transpose") || tr->n_input != 1 || tr->n_output != 1)
-    return fail(r, ACTJIT_ERR_UNSUPPORTED, "a Transpose is read only around a Softmax or LogSoftmax over its last axis");
+  int64_t axis = r->opset < 13 ? 1 : -1;
+  for (size_t i = 0; sm && i < sm->n_attribute; i++)
+    if (sm->attribute[i]->name && !strcmp(sm->attribute[i]->name, "axis")) axis = sm->attribute[i]->i;
+  bool inverse = tr && is_op(tr, "Transpose") && tr->n_input == 1 && tr->n_output == 1 && (axis == -1 || axis == rank - 1);
+  if (inverse && (st = perm_of(r, tr, rank, back))) return st;
+  for (int i = 0; inverse && i < rank; i++) inverse = perm[back[i]] == i;
+  if (!inverse) {
+    actjit_attr a[ACTJIT_MAX_RANK];
+    for (int i = 0; i < rank; i++) a[i] = (actjit_attr){"perm", perm[i]};
+    if (dims[0] < 0 && perm[0])
+      return fail(r, ACTJIT_ERR_UNSUPPORTED, "perm [%d, ...] moves the batch, dim 0, which actjit keeps first", perm[0]);
+    return op1(r, "transpose", x, a, rank, out);
+  }
   const Onnx__NodeProto *self = r->np;
   size_t self_i = r->node;
-  int64_t axis = r->opset < 13 ? 1 : -1;
-  for (size_t i = 0; i < sm->n_attribute; i++)
-    if (sm->attribute[i]->name && !strcmp(sm->attribute[i]->name, "axis")) axis = sm->attribute[i]->i;
-  if ((st = perm_of(r, tr, rank, back))) return st;
-  bool inverse = axis == -1 || axis == rank - 1;
-  for (int i = 0; i < rank; i++) inverse &= perm[back[i]] == i;
-  if (!inverse)
-    return fail(r, ACTJIT_ERR_UNSUPPORTED, "a Transpose is read only around a Softmax over its last axis and back");
   r->np = sm, r->node = s;
   st = softmax_at(r, is_op(sm, "Softmax") ? "softmax" : "log_softmax", x, perm[rank - 1], false, out);
   r->np = self, r->node = self_i;

@@ -180,6 +180,9 @@ static actjit_status expect_punct(parser *ps, char c) {
   return ACTJIT_OK;
 }
 
+#define RANK_TEXT_(r) #r
+#define RANK_TEXT(r) RANK_TEXT_(r)
+
 /* `f32[N, 784]`, `f32[N*4, 3]`, `f32[10]`, or for a constant `f32[]`. */
 static actjit_status parse_type(parser *ps, shape *s, bool scalar_ok) {
   if (!is_word(&ps->tok, "f32")) return error_at(ps, &ps->tok, "a tensor type such as f32[N, 784]");
@@ -190,7 +193,7 @@ static actjit_status parse_type(parser *ps, shape *s, bool scalar_ok) {
   for (bool first = true;; first = false) {
     token t = ps->tok;
     if (first && scalar_ok && is_punct(&t, ']')) break; /* f32[]: a scalar */
-    if (s->rank == ACTJIT_MAX_RANK) return error_at(ps, &t, "']' (at most 4 dimensions)");
+    if (s->rank == ACTJIT_MAX_RANK) return error_at(ps, &t, "']' (at most " RANK_TEXT(ACTJIT_MAX_RANK) " dimensions)");
     if (s->rank == 0 && is_word(&t, "N")) {
       s->dyn = true;
       s->d[0] = 1;
@@ -237,7 +240,7 @@ static actjit_status parse_decl(parser *ps, op_id op) {
   char *nm = token_name(ps, &name);
   if (!nm) return ACTJIT_ERR_NOMEM;
   int v = -1;
-  st = ir_add(ps->g, op, nm, NULL, 0, NULL, &s, kw.line, kw.col, &v);
+  st = ir_add(ps->g, op, nm, NULL, 0, NULL, NULL, &s, kw.line, kw.col, &v);
   free(nm);
   return st;
 }
@@ -326,33 +329,56 @@ static actjit_status lookup_operand(parser *ps, const token *t, int *out) {
   return ACTJIT_OK;
 }
 
-/* `{name = number, ...}`; `inplace = 1` is PyTorch's inplace=True. */
-static actjit_status parse_attrs(parser *ps, op_id op, double attr[OP_MAX_ATTRS], bool *inplace) {
+/* `[number, ...]`: a list attribute's values, at most ACTJIT_MAX_RANK. */
+static actjit_status parse_list(parser *ps, attr_list *list) {
+  actjit_status st = expect_punct(ps, '[');
+  if (st) return st;
+  for (;;) {
+    if (ps->tok.kind != T_NUMBER || !isfinite(ps->tok.num)) return error_at(ps, &ps->tok, "a finite number");
+    if (list->n == ACTJIT_MAX_RANK) return error_at(ps, &ps->tok, "']' (at most " RANK_TEXT(ACTJIT_MAX_RANK) " values)");
+    list->v[list->n++] = ps->tok.num;
+    next(ps);
+    if (is_punct(&ps->tok, ']')) break;
+    if (!is_punct(&ps->tok, ',')) return error_at(ps, &ps->tok, "',' or ']'");
+    next(ps);
+  }
+  next(ps);
+  return ACTJIT_OK;
+}
+
+/* `{name = number, ...}`, a list attribute `name = [number, ...]`;
+ * `inplace = 1` is PyTorch's inplace=True. */
+static actjit_status parse_attrs(parser *ps, op_id op, double attr[OP_MAX_ATTRS], attr_list *list, bool *inplace) {
   next(ps);
   actjit_status st;
-  bool seen[OP_MAX_ATTRS + 1] = {0};
+  bool seen[OP_MAX_ATTRS + 2] = {0};
   for (;;) {
     token nm = ps->tok;
     if (nm.kind != T_WORD) return error_at(ps, &nm, "an attribute name");
     int k = op_attr_index(op, nm.s, nm.len);
     bool is_inplace = op_table[op].kind == K_ELTWISE && is_word(&nm, "inplace");
-    int slot = is_inplace ? OP_MAX_ATTRS : k;
+    bool is_list = op_table[op].list_name && is_word(&nm, op_table[op].list_name);
+    int slot = is_inplace ? OP_MAX_ATTRS : is_list ? OP_MAX_ATTRS + 1 : k;
     if (slot >= 0 && seen[slot])
       return aj_error(ps->g->ctx, ACTJIT_ERR_PARSE, "%s:%d:%d: attribute '%.*s' given twice", ps->g->file, nm.line,
                       nm.col, (int)nm.len, nm.s);
     if (slot >= 0) seen[slot] = true;
     char hint[SUGGEST_HINT_SIZE];
-    if (k < 0 && !is_inplace)
+    if (k < 0 && !is_inplace && !is_list)
       return aj_error(ps->g->ctx, ACTJIT_ERR_PARSE, "%s:%d:%d: %s has no attribute '%.*s'%s", ps->g->file,
                       nm.line, nm.col, op_table[op].name, (int)nm.len, nm.s,
                       suggest_attr(op, op_table[op].kind == K_ELTWISE, nm.s, nm.len, hint));
     next(ps);
     if ((st = expect_punct(ps, '='))) return st;
-    if (ps->tok.kind != T_NUMBER || !isfinite(ps->tok.num)) return error_at(ps, &ps->tok, "a finite number");
-    if (is_inplace && ps->tok.num != 0 && ps->tok.num != 1) return error_at(ps, &ps->tok, "0 or 1");
-    if (is_inplace) *inplace = ps->tok.num == 1;
-    else attr[k] = ps->tok.num;
-    next(ps);
+    if (is_list) {
+      if ((st = parse_list(ps, list))) return st;
+    } else {
+      if (ps->tok.kind != T_NUMBER || !isfinite(ps->tok.num)) return error_at(ps, &ps->tok, "a finite number");
+      if (is_inplace && ps->tok.num != 0 && ps->tok.num != 1) return error_at(ps, &ps->tok, "0 or 1");
+      if (is_inplace) *inplace = ps->tok.num == 1;
+      else attr[k] = ps->tok.num;
+      next(ps);
+    }
     if (is_punct(&ps->tok, '}')) break;
     if (!is_punct(&ps->tok, ',')) return error_at(ps, &ps->tok, "',' or '}'");
     next(ps);
@@ -392,9 +418,10 @@ static actjit_status parse_op(parser *ps) {
   }
   if (nargs < op_table[op].min_args) return error_at(ps, &ps->tok, "an operand");
   double attr[OP_MAX_ATTRS];
+  attr_list list = {0};
   op_init_attrs(opt.s, opt.len, op, attr);
   bool inplace = false;
-  if (is_punct(&ps->tok, '{') && (st = parse_attrs(ps, op, attr, &inplace))) return st;
+  if (is_punct(&ps->tok, '{') && (st = parse_attrs(ps, op, attr, &list, &inplace))) return st;
   shape declared;
   bool has_type = is_punct(&ps->tok, ':');
   if (has_type) {
@@ -405,7 +432,7 @@ static actjit_status parse_op(parser *ps) {
   char *nm = token_name(ps, &res);
   if (!nm) return ACTJIT_ERR_NOMEM;
   int v = -1;
-  st = ir_add(ps->g, op, nm, args, nargs, attr, NULL, opt.line, opt.col, &v);
+  st = ir_add(ps->g, op, nm, args, nargs, attr, &list, NULL, opt.line, opt.col, &v);
   free(nm);
   if (st) return st;
   ps->g->nodes[v].group = ps->group;

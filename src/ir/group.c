@@ -110,6 +110,8 @@ kernel_form group_form(const actjit_graph *g, const int *m, int n) {
       break;
     case K_SOFTMAX:
     case K_GLU:
+    case K_TRANSPOSE:
+    case K_MATMUL:
       if (i != n - 1) return KF_INVALID;
       break;
     case K_SOURCE:
@@ -120,6 +122,8 @@ kernel_form group_form(const actjit_graph *g, const int *m, int n) {
   kernel_form f = KF_INVALID;
   switch (op_table[last->op].kind) {
   case K_GLU: return n == 1 ? KF_GLU : KF_INVALID;
+  case K_TRANSPOSE: return n == 1 ? KF_TRANSPOSE : KF_INVALID;
+  case K_MATMUL: return n == 1 ? KF_MATMUL : KF_INVALID;
   case K_SOFTMAX:
     f = !linears ? KF_SOFTMAX : linears == 1 && row_softmax_ok(lin[0], last) ? KF_LINEAR_SOFTMAX : KF_INVALID;
     break;

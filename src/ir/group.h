@@ -23,6 +23,8 @@ typedef enum kernel_form {
   KF_LINEAR_SOFTMAX, /* a linear, an epilogue, then a softmax of each row in registers */
   KF_SOFTMAX,        /* elementwise ops applied as a softmax loads its input (the prologue), then the softmax */
   KF_GLU,            /* glu alone */
+  KF_TRANSPOSE,      /* transpose alone: a copy */
+  KF_MATMUL,         /* matmul alone */
   KF_INVALID,        /* anything else: no kernel runs it */
 } kernel_form;
 

@@ -51,7 +51,7 @@ static char *fresh_name(const actjit_graph *g) {
 }
 
 actjit_status ir_add(actjit_graph *g, op_id op, const char *name,
-                     const int *args, int nargs, const double *attr,
+                     const int *args, int nargs, const double *attr, const attr_list *list,
                      const shape *declared, int line, int col, int *index) {
   if (name && ir_find(g, name, strlen(name))) {
     char where[160] = "";
@@ -70,6 +70,7 @@ actjit_status ir_add(actjit_graph *g, op_id op, const char *name,
   for (int i = 0; i < nargs; i++) nd.args[i] = args[i];
   for (int i = 0; i < OP_MAX_ATTRS; i++)
     nd.attr[i] = attr ? attr[i] : op_table[op].attr_default[i];
+  if (list) nd.list = *list;
   if (declared) nd.shape = *declared;
   nd.name = name ? aj_strndup(name, strlen(name)) : fresh_name(g);
   if (!nd.name) return aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
@@ -92,7 +93,7 @@ actjit_status ir_add_const(actjit_graph *g, const char *name, const shape *s, co
    * (it prints as a literal); another anonymous constant gets a fresh name.
    * The node first: verifying it bounds the size of the copy. */
   int v = -1;
-  actjit_status st = ir_add(g, OP_CONST, name ? name : s->rank ? NULL : "", NULL, 0, NULL, s, line, col, &v);
+  actjit_status st = ir_add(g, OP_CONST, name ? name : s->rank ? NULL : "", NULL, 0, NULL, NULL, s, line, col, &v);
   if (st) return st;
   size_t n = (size_t)shape_static_numel(s);
   float *copy = malloc(n ? n * sizeof *copy : 1);
@@ -266,7 +267,7 @@ static actjit_status add_source(actjit_graph *g, op_id op, const char *name,
   actjit_status st = api_shape(g, fn, what, rank, dims, op == OP_INPUT, 1, &s);
   if (st) return st;
   int v = -1;
-  if ((st = ir_add(g, op, name, NULL, 0, NULL, &s, 0, 0, &v))) return st;
+  if ((st = ir_add(g, op, name, NULL, 0, NULL, NULL, &s, 0, 0, &v))) return st;
   *out = v;
   return ACTJIT_OK;
 }
@@ -314,20 +315,26 @@ actjit_status actjit_graph_op(actjit_graph *g, const char *opname,
     if (args[i] < 0 || args[i] >= g->n)
       return aj_error(g->ctx, ACTJIT_ERR_ARGUMENT, "%s: operand %d is not a value of this graph", opname, i);
   double attr[OP_MAX_ATTRS];
+  attr_list list = {0};
   op_init_attrs(opname, strlen(opname), op, attr);
   for (int i = 0; i < nattrs; i++) {
     int k = attrs[i].name ? op_attr_index(op, attrs[i].name, strlen(attrs[i].name)) : -1;
-    if (k < 0)
+    bool in_list = attrs[i].name && oi->list_name && !strcmp(attrs[i].name, oi->list_name);
+    if (k < 0 && !in_list)
       return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s has no attribute '%s'%s", opname,
                       attrs[i].name ? attrs[i].name : "(null)",
                       attrs[i].name ? suggest_attr(op, false, attrs[i].name, strlen(attrs[i].name), hint) : "");
     if (!isfinite(attrs[i].value))
       return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s: attribute %s must be a finite number, got %g", opname,
                       attrs[i].name, attrs[i].value);
-    attr[k] = attrs[i].value;
+    if (in_list && list.n == ACTJIT_MAX_RANK)
+      return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s: attribute %s has more than %d values", opname, attrs[i].name,
+                      ACTJIT_MAX_RANK);
+    if (in_list) list.v[list.n++] = attrs[i].value;
+    else attr[k] = attrs[i].value;
   }
   int v = -1;
-  actjit_status st = ir_add(g, op, NULL, args, nargs, attr, NULL, 0, 0, &v);
+  actjit_status st = ir_add(g, op, NULL, args, nargs, attr, &list, NULL, 0, 0, &v);
   if (st) return st;
   *out = v;
   return ACTJIT_OK;

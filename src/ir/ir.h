@@ -30,12 +30,20 @@ typedef struct interval {
   double lo, hi;
 } interval;
 
+/* The values of an op's list attribute (transpose's perm), as written;
+ * n is 0 until it is given. */
+typedef struct attr_list {
+  int n;
+  double v[ACTJIT_MAX_RANK];
+} attr_list;
+
 typedef struct node {
   op_id op;
   char *name;                 /* SSA name without sigil; param key for params */
   int args[OP_MAX_ARGS];
   int nargs;
   double attr[OP_MAX_ATTRS];
+  attr_list list;             /* of op_table[op].list_name */
   shape shape;
   int line, col;              /* source position, 0 when built through the API */
   /* Fusion group: nodes with the same nonzero group run as one kernel, and
@@ -59,9 +67,10 @@ struct actjit_graph {
 
 /* Appends a node, inferring and checking its shape, and sets *index to it;
  * on failure (a bad node or no memory) returns the status with the context
- * error set.  Takes a copy of `name` (may be NULL: a fresh name is made). */
+ * error set.  Takes a copy of `name` (may be NULL: a fresh name is made).
+ * attr NULL: the op's defaults; list NULL: none given. */
 actjit_status ir_add(actjit_graph *g, op_id op, const char *name,
-                     const int *args, int nargs, const double *attr,
+                     const int *args, int nargs, const double *attr, const attr_list *list,
                      const shape *declared, int line, int col, int *index);
 /* A constant with a copy of data (shape_static_numel floats); name NULL
  * makes it anonymous: a literal where used if rank 0, else a fresh name. */

@@ -2,8 +2,8 @@
 
 #include <string.h>
 
-#define X(id, nm, kd, lo, hi, n0, d0, n1, d1) \
-  [OP_##id] = {nm, K_##kd, lo, hi, {n0, n1}, {d0, d1}},
+#define X(id, nm, kd, lo, hi, n0, d0, n1, d1, ln) \
+  [OP_##id] = {nm, K_##kd, lo, hi, {n0, n1}, {d0, d1}, ln},
 const op_info op_table[OP_COUNT] = {OPS(X)};
 #undef X
 

@@ -119,6 +119,12 @@ void print_node(strbuf *sb, const actjit_graph *g, const node *nd) {
       fmt_number(nd->attr[i], num);
       sb_printf(sb, "%s%s = %s", i ? ", " : " {", oi->attr_name[i], num);
     }
+    for (int i = 0; i < nd->list.n; i++) {
+      char num[32];
+      fmt_number(nd->list.v[i], num);
+      if (!i) sb_printf(sb, "%s%s = [", nattr++ ? ", " : " {", oi->list_name);
+      sb_printf(sb, "%s%s%s", i ? ", " : "", num, i == nd->list.n - 1 ? "]" : "");
+    }
     if (nd->inplace) sb_printf(sb, "%sinplace = 1", nattr++ ? ", " : " {");
     if (nattr) sb_printf(sb, "}");
   }

@@ -107,7 +107,7 @@ float scalar_eltwise(op_id op, const double *attr, float x, float w) {
   case OP_CLIP: /* torch.clamp: NaN stays NaN, min > max gives max */
     return isnan(x) ? x : fminf(fmaxf(x, (float)attr[0]), (float)attr[1]);
   case OP_INPUT: case OP_PARAM: case OP_CONST: case OP_LINEAR: case OP_SOFTMAX: case OP_SOFTMIN: case OP_LOG_SOFTMAX:
-  case OP_GLU: case OP_FLATTEN: case OP_COUNT: break;
+  case OP_GLU: case OP_FLATTEN: case OP_UNSQUEEZE: case OP_TRANSPOSE: case OP_MATMUL: case OP_COUNT: break;
   }
   return NAN;
 }

@@ -65,6 +65,7 @@ const char *suggest_attr(op_id op, bool inplace, const char *word, size_t len, c
   suggest s;
   suggest_init(&s, word, len);
   for (int i = 0; i < OP_MAX_ATTRS; i++) suggest_offer(&s, op_table[op].attr_name[i]);
+  suggest_offer(&s, op_table[op].list_name);
   if (inplace) suggest_offer(&s, "inplace");
   return suggest_hint(&s, buf);
 }

@@ -129,7 +129,7 @@ static actjit_status verify_eltwise(actjit_graph *g, const node *nd, const shape
   case OP_ABS: case OP_SQRT: case OP_RECIPROCAL: case OP_ERF: case OP_LOG: case OP_CLIP:
     break; /* any finite attribute values (clip with min > max gives max, as torch.clamp) */
   case OP_INPUT: case OP_PARAM: case OP_CONST: case OP_LINEAR: case OP_SOFTMAX: case OP_SOFTMIN: case OP_LOG_SOFTMAX:
-  case OP_GLU: case OP_FLATTEN: case OP_COUNT:
+  case OP_GLU: case OP_FLATTEN: case OP_UNSQUEEZE: case OP_TRANSPOSE: case OP_MATMUL: case OP_COUNT:
     FAIL("not an elementwise op");
   }
   return ACTJIT_OK;
@@ -177,6 +177,68 @@ static actjit_status verify_flatten(actjit_graph *g, const node *nd, const shape
   return ACTJIT_OK;
 }
 
+/* unsqueeze: a dim of 1 inserted at dim (PyTorch's range, [-rank - 1,
+ * rank]); not before the batch, which leads. */
+static actjit_status verify_unsqueeze(actjit_graph *g, const node *nd, const shape *x, shape *out) {
+  int d = dim_index(nd->attr[0], x->rank + 1);
+  char buf[96];
+  if (d < 0)
+    FAIL("dim %g out of range for rank %d (expected an integer in [%d, %d])", nd->attr[0], x->rank, -x->rank - 1,
+         x->rank);
+  if (x->rank == ACTJIT_MAX_RANK) FAIL("the result would have rank %d; the largest is %d", x->rank + 1, ACTJIT_MAX_RANK);
+  if (d == 0 && x->dyn) FAIL("dim 0 of %s would come before the batch N, which must lead", shape_str(x, buf, sizeof buf));
+  *out = (shape){.rank = x->rank + 1, .dyn = x->dyn};
+  for (int i = 0, k = 0; i < out->rank; i++) out->d[i] = i == d ? 1 : x->d[k++];
+  return ACTJIT_OK;
+}
+
+/* transpose: result dim i is dim perm[i] of x (negative counts from the
+ * end); the batch N stays dim 0. */
+static actjit_status verify_transpose(actjit_graph *g, const node *nd, const shape *x, shape *out) {
+  const attr_list *p = &nd->list;
+  bool seen[ACTJIT_MAX_RANK] = {0};
+  char buf[96];
+  if (p->n != x->rank) FAIL("perm has %d values for an operand of rank %d", p->n, x->rank);
+  *out = *x;
+  for (int i = 0; i < p->n; i++) {
+    int d = dim_index(p->v[i], x->rank);
+    if (d < 0 || seen[d]) FAIL("perm is not a permutation of %d dims: value %d is %g", x->rank, i, p->v[i]);
+    seen[d] = true;
+    out->d[i] = x->d[d];
+  }
+  if (x->dyn && dim_index(p->v[0], x->rank) != 0)
+    FAIL("perm moves the batch dim of %s: perm[0] must be 0, the batch leading", shape_str(x, buf, sizeof buf));
+  return ACTJIT_OK;
+}
+
+/* matmul: a [..., M, K] times @w [..., K, P], the dims before the last two
+ * broadcast (NumPy's matmul); w batched (rank >= 3: a rank-2 weight is a
+ * linear's, transposed), the batch N leading a's and the result's. */
+static actjit_status verify_matmul(actjit_graph *g, const node *nd, const shape *a, shape *out) {
+  const node *w = &g->nodes[nd->args[1]];
+  const shape *ws = &w->shape;
+  char ba[96], bw[96];
+  if (w->op != OP_PARAM) FAIL("weight must be a parameter (@name), got %%%s", w->name);
+  if (ws->rank < 3)
+    FAIL("weight @%s has shape %s, expected a batch of matrices [..., K, P] (rank >= 3; a matrix is a linear's weight)",
+         w->name, shape_str(ws, bw, sizeof bw));
+  if (a->rank < 2) FAIL("operand %s must have rank 2 or more: [..., M, K]", shape_str(a, ba, sizeof ba));
+  if (a->rank == 2 && a->dyn)
+    FAIL("the batch N of %s, its rows, would not lead the result (weight @%s %s)", shape_str(a, ba, sizeof ba), w->name,
+         shape_str(ws, bw, sizeof bw));
+  if (a->d[a->rank - 1] != ws->d[ws->rank - 2])
+    FAIL("operand %s does not match weight @%s %s: K %lld != %lld", shape_str(a, ba, sizeof ba), w->name,
+         shape_str(ws, bw, sizeof bw), (long long)a->d[a->rank - 1], (long long)ws->d[ws->rank - 2]);
+  shape pa = *a, pw = *ws;
+  pa.rank -= 2, pw.rank -= 2;
+  if (!shape_broadcast(&pa, &pw, out))
+    FAIL("the batch dims of %s and of weight @%s %s do not broadcast (trailing dims equal or 1, the batch leading)",
+         shape_str(a, ba, sizeof ba), w->name, shape_str(ws, bw, sizeof bw));
+  out->d[out->rank++] = a->d[a->rank - 2];
+  out->d[out->rank++] = ws->d[ws->rank - 1];
+  return ACTJIT_OK;
+}
+
 actjit_status verify_node(actjit_graph *g, const node *nd, shape *out) {
   const op_info *oi = &op_table[nd->op];
   char buf[96];
@@ -187,6 +249,7 @@ actjit_status verify_node(actjit_graph *g, const node *nd, shape *out) {
     FAIL("takes %d..%d operands, got %d", oi->min_args, oi->max_args, nd->nargs);
   for (int i = 0; i < OP_MAX_ATTRS; i++)
     if (oi->attr_name[i] && isnan(nd->attr[i])) FAIL("missing attribute %s", oi->attr_name[i]);
+  if (oi->list_name && !nd->list.n) FAIL("missing attribute %s", oi->list_name);
   /* The operand a kernel loops over is a tensor value (the input or an op's
    * result), not a parameter or constant: either one of a binary op's. */
   const node *x = &g->nodes[nd->args[0]];
@@ -202,7 +265,11 @@ actjit_status verify_node(actjit_graph *g, const node *nd, shape *out) {
   case K_ELTWISE: st = verify_eltwise(g, nd, &x->shape, out); break;
   case K_SOFTMAX: st = verify_softmax(g, nd, &x->shape, out); break;
   case K_GLU: st = verify_glu(g, nd, &x->shape, out); break;
-  case K_VIEW: st = verify_flatten(g, nd, &x->shape, out); break;
+  case K_VIEW:
+    st = nd->op == OP_UNSQUEEZE ? verify_unsqueeze(g, nd, &x->shape, out) : verify_flatten(g, nd, &x->shape, out);
+    break;
+  case K_TRANSPOSE: st = verify_transpose(g, nd, &x->shape, out); break;
+  case K_MATMUL: st = verify_matmul(g, nd, &x->shape, out); break;
   case K_SOURCE: break;
   }
 

@@ -23,8 +23,13 @@
  * is -Inf below -88.7): tests/test_canonicalize.c checks each rule on special
  * and random inputs against the float64 function.  A rule that would change
  * a value the primitive form gets right (other than the sign of a zero) is
- * restricted: x·hardsigmoid(x) becomes hardswish only where x ≤ FLT_MAX/6,
- * since hardswish's x·relu6(x + 3) overflows above. */
+ * restricted: (x/6)·relu6(x + 3) becomes hardswish only where x ≤
+ * FLT_MAX/6, since hardswish rounds x·relu6(x + 3) and that overflows
+ * above.  The one exception is torch's own export of nn.Hardswish at
+ * opsets 11 and 13, x·hardsigmoid(x) (and so x·(relu6(x + 3)/6), whose
+ * factor is hardsigmoid), which becomes the module it came from: for x
+ * above FLT_MAX/6 that is +Inf, as nn.Hardswish computes it, where the
+ * product gives x. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -56,8 +61,11 @@ static bool scalar(const actjit_graph *g, int v, double *c) {
 }
 
 /* c is `want` up to float rounding (a product of two rounded constants is
- * within 2^-23 of it); a zero only matches exactly. */
-static bool near(double c, double want) { return fabs(c - want) <= 0x1p-21 * fabs(want); }
+ * within 2^-23 of it); a zero only matches exactly, its sign included:
+ * maximum(x, -0) is -0 for every negative x, where relu(x) is +0. */
+static bool near(double c, double want) {
+  return want ? fabs(c - want) <= 0x1p-21 * fabs(want) : c == 0 && !signbit(c);
+}
 
 /* v is part of the primitive form.  Only a node nothing uses after the
  * rewrite is removed, so a note left by an alternative that failed to
@@ -225,12 +233,14 @@ static bool gelu_tanh_arg(match *m, int u, int x) {
  *   gelu {approximate = 1}  x·(1 + tanh(u))·0.5 with u as gelu_tanh_arg:
  *         Mul(0.5, Mul(x, Add(1, Tanh(Mul(0.7978846, Add(x, Mul(0.044715,
  *         Mul(x, Mul(x, x))))))))  [nn.GELU('tanh')]; also Pow(x, 3)
- *   hardswish  x·relu6(x + 3)/6 (relu6 as clip/min/max, rewritten first),
- *         and x·hardsigmoid(x): Mul(x, HardSigmoid(x) {alpha = 1/6,
- *         beta = 0.5}), hardsigmoid in actjit  [nn.Hardswish at opsets 11
- *         and 13; 14 and 17 write HardSwish].  hardswish is x·relu6(x + 3)
- *         rounded, then /6: it overflows where x > FLT_MAX/6, so only that
- *         order, or an x known (value ranges) to lie below, is rewritten. */
+ *   hardswish  x·relu6(x + 3)/6 (relu6 as clip/min/max, rewritten first):
+ *         hardswish is x·relu6(x + 3) rounded, then /6, which overflows
+ *         where x > FLT_MAX/6, so that order, or an x known (value ranges)
+ *         to lie below, is rewritten; and x·hardsigmoid(x) for any x:
+ *         Mul(x, HardSigmoid(x) {alpha = 1/6, beta = 0.5}), hardsigmoid in
+ *         actjit, is nn.Hardswish as torch writes it at opsets 11 and 13
+ *         (14 and 17 write HardSwish), and becomes it with its overflow
+ *         (the exception above). */
 static bool times_x(match *m, const node *r) {
   product p;
   if ((r->op != OP_MUL && r->op != OP_DIV) || !factors(m, m->root, true, &p) || p.n != 2) return false;
@@ -248,8 +258,8 @@ static bool times_x(match *m, const node *r) {
     }
     if (near(p.c, 0.5) && (a = one_plus(m, f, OP_TANH)) && gelu_tanh_arg(m, a->args[0], x))
       return become(m, OP_GELU, x, 1);
+    if (near(p.c, 1) && inner_of(m, f, OP_HARDSIGMOID, x)) return become(m, OP_HARDSWISH, x, NAN);
     bool below = m->g->nodes[x].range.hi <= FLT_MAX / 6;
-    if (near(p.c, 1) && below && inner_of(m, f, OP_HARDSIGMOID, x)) return become(m, OP_HARDSWISH, x, NAN);
     if (near(p.c, 1.0 / 6) && relu6_of_x_plus_3(m, f) == x) {
       /* x·relu6(x + 3) formed first, then scaled by the root */
       int xr = scaled_operand(m->g, r);
@@ -279,6 +289,14 @@ static bool scaled_one(match *m, const node *r) {
   if (!(b > 0 && isfinite(b) && b == q.c && near(p.c, 1 / q.c)) || !become(m, OP_SOFTPLUS, q.f[0], b)) return false;
   m->attr[1] = s->attr[1];
   return true;
+}
+
+/* softsign  x/(|x| + 1): Div(x, Add(Abs(x), 1))  [nn.Softsign at opsets
+ * 11-17: F.softsign is that expression, which softsign computes in the same
+ * float operations] */
+static bool softsign(match *m, const node *r) {
+  const node *a = r->op == OP_DIV ? one_plus(m, r->args[1], OP_ABS) : NULL;
+  return a && a->args[0] == r->args[0] && become(m, OP_SOFTSIGN, r->args[0], NAN);
 }
 
 /* tanhshrink  x - tanh(x): Sub(x, Tanh(x))  [nn.Tanhshrink] */
@@ -347,7 +365,7 @@ static bool linear_bias(match *m, const node *r) {
 }
 
 typedef bool (*rule)(match *m, const node *root);
-static const rule rules[] = {times_x, scaled_one, tanhshrink, softmin, log_of, clamp, linear_bias};
+static const rule rules[] = {times_x, scaled_one, softsign, tanhshrink, softmin, log_of, clamp, linear_bias};
 
 static int by_index_desc(const void *a, const void *b) { return *(const int *)b - *(const int *)a; }
 

@@ -7,7 +7,7 @@
 actjit_status pass_copy_output(actjit_graph *g, const pass_options *o) {
   if (ir_view_root(g, g->output) != g->input) return ACTJIT_OK;
   int v = -1;
-  actjit_status st = ir_add(g, OP_IDENTITY, NULL, &g->output, 1, NULL, NULL, 0, 0, &v);
+  actjit_status st = ir_add(g, OP_IDENTITY, NULL, &g->output, 1, NULL, NULL, NULL, 0, 0, &v);
   if (!st) g->output = v;
   return st;
 }

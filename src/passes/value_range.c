@@ -32,6 +32,7 @@ static interval bounds(const node *nd) {
   case OP_INPUT: case OP_PARAM: case OP_CONST: case OP_LINEAR: case OP_LEAKY_RELU: case OP_PRELU: case OP_DROPOUT:
   case OP_IDENTITY: case OP_ELU: case OP_CELU: case OP_SELU: case OP_GELU: case OP_SILU: case OP_MISH:
   case OP_HARDSWISH: case OP_SOFTPLUS: case OP_TANHSHRINK: case OP_THRESHOLD: case OP_HARDSHRINK:
+  case OP_UNSQUEEZE: case OP_TRANSPOSE: case OP_MATMUL:
   case OP_SOFTSHRINK: case OP_RRELU: case OP_GLU: case OP_FLATTEN: case OP_ADD: case OP_SUB: case OP_MUL:
   case OP_DIV: case OP_MAXIMUM: case OP_MINIMUM: case OP_POW: case OP_NEG: case OP_RECIPROCAL: case OP_LOG:
   case OP_COUNT:
@@ -54,6 +55,7 @@ static bool nondecreasing(const node *nd) {
   case OP_HARDTANH: return a[0] <= a[1];
   case OP_PRELU: case OP_DROPOUT: case OP_GELU: case OP_SILU: case OP_MISH: case OP_HARDSWISH: case OP_SOFTPLUS:
   case OP_THRESHOLD: case OP_INPUT: case OP_PARAM: case OP_CONST: case OP_LINEAR: case OP_SOFTMAX: case OP_SOFTMIN:
+  case OP_UNSQUEEZE: case OP_TRANSPOSE: case OP_MATMUL:
   case OP_LOG_SOFTMAX: case OP_GLU: case OP_FLATTEN: case OP_NEG: case OP_ABS: case OP_RECIPROCAL: case OP_COUNT:
   case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MAXIMUM: case OP_MINIMUM: case OP_POW: /* binary_range */
     break;
@@ -99,6 +101,7 @@ static interval binary_range(const node *nd, interval a, interval b) {
   case OP_SELU: case OP_GELU: case OP_SILU: case OP_MISH: case OP_HARDSIGMOID: case OP_HARDSWISH: case OP_HARDTANH:
   case OP_RELU6: case OP_SOFTPLUS: case OP_SOFTSIGN: case OP_TANHSHRINK: case OP_THRESHOLD: case OP_LOGSIGMOID:
   case OP_HARDSHRINK: case OP_SOFTSHRINK: case OP_RRELU: case OP_SOFTMAX: case OP_SOFTMIN: case OP_LOG_SOFTMAX:
+  case OP_UNSQUEEZE: case OP_TRANSPOSE: case OP_MATMUL:
   case OP_GLU: case OP_FLATTEN: case OP_NEG: case OP_ABS: case OP_SQRT: case OP_RECIPROCAL: case OP_ERF: case OP_LOG:
   case OP_CLIP: case OP_COUNT:
     return everything; /* not binary */
@@ -110,10 +113,10 @@ static interval binary_range(const node *nd, interval a, interval b) {
 static interval range_of(const actjit_graph *g, const node *nd, const pass_options *o) {
   interval in = nd->nargs ? g->nodes[nd->args[0]].range : everything;
   switch (op_table[nd->op].kind) {
-  case K_VIEW: return in;
+  case K_VIEW: case K_TRANSPOSE: return in; /* the same values */
   case K_ELTWISE: break;
   case K_SOURCE: return nd->op == OP_CONST ? const_range(nd) : everything;
-  case K_LINEAR: case K_SOFTMAX: case K_GLU: return bounds(nd);
+  case K_LINEAR: case K_SOFTMAX: case K_GLU: case K_MATMUL: return bounds(nd);
   }
   if (op_is_binary(nd->op)) return binary_range(nd, in, g->nodes[nd->args[1]].range);
   if (nd->op == OP_NEG) return (interval){-in.hi, -in.lo};

@@ -24,8 +24,11 @@ static int find(int *set, int v) {
 static bool in_place_kernel(kernel_form f) {
   switch (f) {
   case KF_ELTWISE: case KF_SOFTMAX: return true;
-  /* (a GEMM reads whole rows; glu's result is half its operand) */
-  case KF_LINEAR: case KF_DUAL_LINEAR: case KF_LINEAR_SOFTMAX: case KF_GLU: case KF_INVALID: return false;
+  /* (a GEMM reads whole rows; glu's result is half its operand; a
+   * transpose or matmul writes where it has not read yet) */
+  case KF_LINEAR: case KF_DUAL_LINEAR: case KF_LINEAR_SOFTMAX: case KF_GLU: case KF_TRANSPOSE: case KF_MATMUL:
+  case KF_INVALID:
+    return false;
   }
   return false;
 }
@@ -79,7 +82,7 @@ static buffer alloc_scratch(plan *p, slot *slots, int *nslots, extent size, int 
 static bool is_layer(kernel_form f) {
   switch (f) {
   case KF_LINEAR: case KF_DUAL_LINEAR: case KF_LINEAR_SOFTMAX: return true;
-  case KF_ELTWISE: case KF_SOFTMAX: case KF_GLU: case KF_INVALID: return false;
+  case KF_ELTWISE: case KF_SOFTMAX: case KF_GLU: case KF_TRANSPOSE: case KF_MATMUL: case KF_INVALID: return false;
   }
   return false;
 }

@@ -12,7 +12,9 @@ static bool mixes_rows(const actjit_graph *g, const node *nd) {
   case K_SOFTMAX:
   case K_GLU: return dim_index(nd->attr[0], x->rank) == 0;
   case K_LINEAR: return x->rank == 1;
-  case K_ELTWISE: case K_VIEW: case K_SOURCE: return false;
+  /* (a transpose keeps the batch dim 0; a matmul's batch leads its operand
+   * and its result, the weight broadcast along it) */
+  case K_ELTWISE: case K_VIEW: case K_TRANSPOSE: case K_MATMUL: case K_SOURCE: return false;
   }
   return false;
 }

@@ -89,6 +89,49 @@ static int64_t broadcast_index(const shape *out, const shape *in, int64_t batch,
   return off;
 }
 
+/* Row-major strides of s at this batch, in elements. */
+static void strides_at(const shape *s, int64_t batch, int64_t *st) {
+  int64_t n = 1;
+  for (int k = s->rank - 1; k >= 0; n *= dim_at(s, k, batch), k--) st[k] = n;
+}
+
+/* transpose: y's element at index (i0, i1, ...) is x's at i_k along x's dim perm[k]. */
+static void ref_transpose(const actjit_graph *g, const node *nd, const float *x, float *y, int64_t batch) {
+  const shape *xs = &g->nodes[nd->args[0]].shape, *ys = &nd->shape;
+  int64_t xst[ACTJIT_MAX_RANK], n = ext_val(shape_numel(ys), batch);
+  strides_at(xs, batch, xst);
+  for (int64_t i = 0; i < n; i++) {
+    int64_t off = 0, rest = i;
+    for (int k = ys->rank - 1; k >= 0; k--) {
+      int64_t d = dim_at(ys, k, batch);
+      off += rest % d * xst[dim_index(nd->list.v[k], xs->rank)];
+      rest /= d;
+    }
+    y[i] = x[off];
+  }
+}
+
+/* matmul: for each matrix of the result, a's and w's matrices at the same
+ * index of the broadcast batch dims; float64 sums. */
+static void ref_matmul(const actjit_graph *g, const node *nd, const float *const *pv, float *y, int64_t batch) {
+  const shape *as = &g->nodes[nd->args[0]].shape, *ws = &g->nodes[nd->args[1]].shape, *ys = &nd->shape;
+  const float *a = pv[nd->args[0]], *w = pv[nd->args[1]];
+  int64_t m = ys->d[ys->rank - 2], p = ys->d[ys->rank - 1], k = as->d[as->rank - 1];
+  /* the batch dims alone: each shape without its last two */
+  shape ab = *as, wb = *ws, yb = *ys;
+  ab.rank -= 2, wb.rank -= 2, yb.rank -= 2;
+  int64_t mats = ext_val(shape_numel(&yb), batch);
+  for (int64_t b = 0; b < mats; b++) {
+    const float *am = a + broadcast_index(&yb, &ab, batch, b) * m * k, *wm = w + broadcast_index(&yb, &wb, batch, b) * k * p;
+    for (int64_t r = 0; r < m; r++)
+      for (int64_t c = 0; c < p; c++) {
+        double acc = 0;
+        for (int64_t j = 0; j < k; j++) acc += (double)am[r * k + j] * wm[j * p + c];
+        y[(b * m + r) * p + c] = (float)acc;
+      }
+  }
+}
+
 static void ref_eltwise_op(const actjit_graph *g, const node *nd, const float *const *pv, float *y, int64_t batch) {
   int64_t n = ext_val(shape_numel(&nd->shape), batch);
   const float *x = pv[nd->args[0]];
@@ -138,6 +181,8 @@ actjit_status ref_run_opts(const actjit_graph *g, const float *const *params,
     case K_LINEAR: ref_linear(g, nd, pv, x, y, batch); break;
     case K_SOFTMAX: ref_softmax(nd, x, y, batch); break;
     case K_GLU: ref_glu(nd, x, y, batch); break;
+    case K_TRANSPOSE: ref_transpose(g, nd, x, y, batch); break;
+    case K_MATMUL: ref_matmul(g, nd, pv, y, batch); break;
     case K_ELTWISE:
       if (nd->op == OP_DROPOUT && training) ref_dropout(nd, x, y, batch, o->seed);
       else ref_eltwise_op(g, nd, pv, y, batch);

@@ -23,9 +23,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "cases")
 OPSETS = (11, 13, 17)
 # What the kernels show where an opset writes an op in primitives that
-# canonicalize leaves (x·hardsigmoid(x) becomes hardswish only where x is
-# known to be at most FLT_MAX/6; HardSwish itself is opset 14).
-OPS_AT = {("mlp_hardswish", 11): "linear,hardsigmoid,mul", ("mlp_hardswish", 13): "linear,hardsigmoid,mul"}
+# canonicalize leaves (none: nn.Hardswish at opsets 11 and 13, x·HardSigmoid(x),
+# and nn.Softsign, x / (|x| + 1), become hardswish and softsign).
+OPS_AT = {}
 
 
 def x_of(shape):
@@ -81,6 +81,28 @@ class Softmax(nn.Module):
         return F.softmax(x, dim=self.dim)
 
 
+class TransposeLinear(nn.Module):
+    """A Linear over the middle dim: x.transpose(1, 2) first (Transpose)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(5, 4)
+
+    def forward(self, x):
+        return torch.tanh(self.fc(x.transpose(1, 2)))
+
+
+class BatchedMatmul(nn.Module):
+    """x @ W with W a batch of matrices (MatMul by a 3-D initializer)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(2, 4, 5))
+
+    def forward(self, x):
+        return torch.relu(torch.matmul(x, self.w))
+
+
 def mlp(act, d=16, h=24, o=8):
     return nn.Sequential(nn.Linear(d, h), act, nn.Linear(h, o))
 
@@ -97,7 +119,7 @@ ACTIVATIONS = [
     ("hardsigmoid", nn.Hardsigmoid(), "hardsigmoid"),
     ("hardswish", nn.Hardswish(), "hardswish"),
     ("softplus", nn.Softplus(), "softplus"),
-    ("softsign", nn.Softsign(), "abs,div"),  # x / (1 + |x|): canonicalize has no softsign rule
+    ("softsign", nn.Softsign(), "softsign"),
     ("hardtanh", nn.Hardtanh(-0.5, 0.5), "clip"),
     ("relu6", nn.ReLU6(), "relu6"),
     ("gelu", nn.GELU(), "gelu"),
@@ -128,6 +150,8 @@ def cases():
     yield "swiglu", SwiGLU(16, 32), (16,), (1, 7), "linear,silu,mul", "-"
     # exported without dynamic_axes: a batch of 2 in the file, read as the batch by ACTJIT_ONNX_BATCH
     yield "static_batch", mlp(nn.ReLU()), (16,), (2, 7), "linear,relu", "-"
+    yield "transpose_linear", TransposeLinear(), (5, 6), (1, 7), "transpose,linear,tanh", 2
+    yield "matmul_batched", BatchedMatmul(), (2, 3, 4), (1, 7), "matmul,relu", 2
 
 
 def main():
