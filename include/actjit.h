@@ -201,9 +201,16 @@ typedef struct actjit_compile_options {
                            through both while the block is in cache, the
                            intermediate taking a block's memory, not the
                            batch's; 0: layer by layer */
+  int cache;            /* 1: a graph that prints the same (actjit_graph_print),
+                           compiled for the same target with the same options
+                           as a kernel still alive in this process, shares
+                           that kernel's code instead of compiling it again
+                           (any context, any thread; README, "Kernel cache");
+                           0: compile anew */
 } actjit_compile_options;
 
-/* Fills in the defaults: host CPU, O3, fused, canonicalized, depth-first. */
+/* Fills in the defaults: host CPU, O3, fused, canonicalized, depth-first,
+ * cached. */
 void actjit_compile_options_init(actjit_compile_options *o);
 
 /* Verifies, lowers and JIT-compiles `g`.  The kernel keeps its own copy of
@@ -224,6 +231,15 @@ typedef struct actjit_compile_phases {
 } actjit_compile_phases;
 actjit_status actjit_kernel_compile_phases(const actjit_kernel *k,
                                            actjit_compile_phases *out);
+
+/* How actjit_compile got the kernel's code.  A kernel that shares code has
+ * its own parameters, scratch, seed and parallel-for. */
+typedef enum actjit_cache_outcome {
+  ACTJIT_CACHE_BYPASSED, /* compiled: the options' cache was 0 */
+  ACTJIT_CACHE_MISS,     /* compiled: nothing to share */
+  ACTJIT_CACHE_MEMORY,   /* shared with a kernel of this process: nothing compiled */
+} actjit_cache_outcome;
+actjit_cache_outcome actjit_kernel_cache_outcome(const actjit_kernel *k);
 
 /* Copies `count` floats (row-major, the parameter's declared shape) into the
  * kernel.  Every parameter must be bound before actjit_kernel_run. */

@@ -51,4 +51,8 @@ actjit_status jit_session_dump(actjit_context *ctx, jit_session *s, const target
                                jit_stage stage, char **text);
 void jit_session_free(jit_session *s);
 
+/* The version of the LLVM library this process runs ("19.1.7"), which an
+ * update may have changed since actjit was built. */
+void jit_llvm_version(char *buf, size_t len);
+
 #endif

@@ -11,7 +11,7 @@
 #include "passes/passes.h"
 #include "plan/plan.h"
 #include "ir/print.h"
-#include "runtime/compiled.h"
+#include "runtime/cache.h"
 
 struct actjit_kernel {
   actjit_context *ctx;
@@ -26,6 +26,7 @@ struct actjit_kernel {
   void *pfor_user;
   int tasks;
   actjit_compile_phases phases;
+  actjit_cache_outcome cache;
 };
 
 static double now(void) {
@@ -35,7 +36,7 @@ static double now(void) {
 }
 
 void actjit_compile_options_init(actjit_compile_options *o) {
-  if (o) *o = (actjit_compile_options){.opt_level = 3, .fuse = 1, .canonicalize = 1, .depth_first = 1};
+  if (o) *o = (actjit_compile_options){.opt_level = 3, .fuse = 1, .canonicalize = 1, .depth_first = 1, .cache = 1};
 }
 
 void compiled_free(compiled *c) {
@@ -63,7 +64,7 @@ void actjit_kernel_destroy(actjit_kernel *k) {
   for (int i = 0; k->params && i < k->c->nparams; i++) free(k->params[i]);
   free(k->params);
   free(k->scratch);
-  compiled_free(k->c);
+  cache_release(k->c);
   free(k);
 }
 
@@ -179,33 +180,56 @@ static actjit_status bind_held(actjit_kernel *k, const actjit_graph *g) {
   return ACTJIT_OK;
 }
 
+/* The compiled code for g, shared through the process's table when
+ * o->cache: found there, or compiled and added; k->c holds a reference. */
+static actjit_status get_compiled(actjit_graph *g, const actjit_compile_options *o, actjit_kernel *k) {
+  actjit_context *ctx = k->ctx;
+  double t0 = now();
+  compiled *c = calloc(1, sizeof *c);
+  if (!c) return nomem(ctx);
+  c->refs = 1;
+  c->opts = (compiled_options){.opt_level = o->opt_level, .fuse = o->fuse, .training = o->training,
+                               .donate_input = o->donate_input, .canonicalize = o->canonicalize,
+                               .depth_first = o->depth_first};
+  cache_id id = {0};
+  actjit_status st = actjit_graph_verify(g);
+  /* The target first: what the passes and codegen decide may depend on it. */
+  if (!st) st = target_resolve(ctx, o->cpu, o->features, o->tuning, &c->target);
+  if (!st && !(c->file = aj_strndup(g->file ? g->file : "", g->file ? strlen(g->file) : 0))) st = nomem(ctx);
+  if (!st && o->cache) st = actjit_graph_print(g, &c->source);
+  if (!st && o->cache) st = cache_id_make(ctx, c->source, &c->target, &c->opts, &id);
+  compiled *hit = !st && o->cache ? cache_find(id.key) : NULL;
+  k->cache = !o->cache ? ACTJIT_CACHE_BYPASSED : hit ? ACTJIT_CACHE_MEMORY : ACTJIT_CACHE_MISS;
+  if (hit) {
+    compiled_free(c);
+    c = hit;
+  } else {
+    if (!st && !(c->g = ir_clone(g))) st = nomem(ctx);
+    k->phases.passes = now() - t0;
+    if (!st) st = compile(ctx, c, &k->phases);
+    memcpy(c->key, id.key, sizeof c->key);
+    if (!st && o->cache) c = cache_add(c);
+  }
+  cache_id_free(&id);
+  if (st) {
+    compiled_free(c);
+    return st;
+  }
+  k->c = c;
+  return ACTJIT_OK;
+}
+
 actjit_status actjit_compile(actjit_graph *g, const actjit_compile_options *o, actjit_kernel **out) {
   if (!g || !out) return aj_error(g ? g->ctx : NULL, ACTJIT_ERR_ARGUMENT, "actjit_compile: NULL argument");
   *out = NULL;
   double t0 = now();
   actjit_compile_options defaults;
   actjit_compile_options_init(&defaults);
-  if (!o) o = &defaults;
-  actjit_context *ctx = g->ctx;
   actjit_kernel *k = calloc(1, sizeof *k);
-  compiled *c = calloc(1, sizeof *c);
-  if (!k || !c) {
-    free(k), free(c);
-    return nomem(ctx);
-  }
-  k->ctx = ctx;
-  k->c = c;
-  c->refs = 1;
-  c->opts = (compiled_options){.opt_level = o->opt_level, .fuse = o->fuse, .training = o->training,
-                               .donate_input = o->donate_input, .canonicalize = o->canonicalize,
-                               .depth_first = o->depth_first};
-  actjit_status st = actjit_graph_verify(g);
-  /* The target first: what the passes and codegen decide may depend on it. */
-  if (!st) st = target_resolve(ctx, o->cpu, o->features, o->tuning, &c->target);
-  if (!st && !(c->g = ir_clone(g))) st = nomem(ctx);
-  k->phases.passes = now() - t0;
-  if (!st) st = compile(ctx, c, &k->phases);
-  if (!st && !(k->params = calloc((size_t)c->nparams + 1, sizeof *k->params))) st = nomem(ctx);
+  if (!k) return nomem(g->ctx);
+  k->ctx = g->ctx;
+  actjit_status st = get_compiled(g, o ? o : &defaults, k);
+  if (!st && !(k->params = calloc((size_t)k->c->nparams + 1, sizeof *k->params))) st = nomem(k->ctx);
   if (!st) st = bind_held(k, g);
   if (st) {
     actjit_kernel_destroy(k);
@@ -214,6 +238,10 @@ actjit_status actjit_compile(actjit_graph *g, const actjit_compile_options *o, a
   k->phases.total = now() - t0;
   *out = k;
   return ACTJIT_OK;
+}
+
+actjit_cache_outcome actjit_kernel_cache_outcome(const actjit_kernel *k) {
+  return k ? k->cache : ACTJIT_CACHE_BYPASSED;
 }
 
 actjit_status actjit_kernel_compile_phases(const actjit_kernel *k, actjit_compile_phases *out) {
