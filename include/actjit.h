@@ -206,7 +206,12 @@ typedef struct actjit_compile_options {
                            as a kernel still alive in this process, shares
                            that kernel's code instead of compiling it again
                            (any context, any thread; README, "Kernel cache");
-                           0: compile anew */
+                           0: compile anew, bypassing cache_dir too */
+  const char *cache_dir; /* NULL: none; else a directory (created if missing)
+                           where compiled kernels are kept across processes:
+                           a compile it holds an entry for loads the code
+                           instead of compiling it, one it does not writes
+                           its entry (README, "Kernel cache") */
 } actjit_compile_options;
 
 /* Fills in the defaults: host CPU, O3, fused, canonicalized, depth-first,
@@ -236,10 +241,19 @@ actjit_status actjit_kernel_compile_phases(const actjit_kernel *k,
  * its own parameters, scratch, seed and parallel-for. */
 typedef enum actjit_cache_outcome {
   ACTJIT_CACHE_BYPASSED, /* compiled: the options' cache was 0 */
-  ACTJIT_CACHE_MISS,     /* compiled: nothing to share */
+  ACTJIT_CACHE_MISS,     /* compiled: nothing to share; its entry written to
+                            cache_dir if one was given */
   ACTJIT_CACHE_MEMORY,   /* shared with a kernel of this process: nothing compiled */
+  ACTJIT_CACHE_DISK,     /* loaded from cache_dir: no passes, no code generation */
+  ACTJIT_CACHE_REBUILT,  /* cache_dir's entry was not valid (truncated, corrupt,
+                            of another version or target): compiled, and the
+                            entry replaced */
 } actjit_cache_outcome;
-actjit_cache_outcome actjit_kernel_cache_outcome(const actjit_kernel *k);
+/* note (if not NULL) gets what the disk cache did worth saying, borrowed
+ * until the kernel is destroyed: why an entry was rebuilt or could not be
+ * written ("entry corrupt: its checksum does not match"), else "".  A disk
+ * cache failure never fails the compile. */
+actjit_cache_outcome actjit_kernel_cache_outcome(const actjit_kernel *k, const char **note);
 
 /* Copies `count` floats (row-major, the parameter's declared shape) into the
  * kernel.  Every parameter must be bound before actjit_kernel_run. */

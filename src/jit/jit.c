@@ -177,6 +177,19 @@ actjit_status jit_session_load(actjit_context *ctx, jit_session *s, const target
   return st;
 }
 
+void *jit_object_copy(LLVMMemoryBufferRef obj, size_t *len) {
+  *len = LLVMGetBufferSize(obj);
+  void *p = malloc(*len ? *len : 1);
+  if (p) memcpy(p, LLVMGetBufferStart(obj), *len);
+  return p;
+}
+
+actjit_status jit_session_load_bytes(actjit_context *ctx, jit_session *s, const target_desc *t, const void *obj,
+                                     size_t len, const char *entry, void **addr) {
+  LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(obj, len, "actjit-cached-kernel");
+  return buf ? jit_session_load(ctx, s, t, buf, entry, addr) : aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory");
+}
+
 actjit_status jit_session_compile(actjit_context *ctx, jit_session *s, const target_desc *t,
                                   LLVMModuleRef mod, const char *entry, void **addr) {
   LLVMMemoryBufferRef obj;

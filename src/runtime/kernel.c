@@ -27,6 +27,7 @@ struct actjit_kernel {
   int tasks;
   actjit_compile_phases phases;
   actjit_cache_outcome cache;
+  char note[CACHE_NOTE_MAX]; /* what the disk cache did, "" if nothing to say */
 };
 
 static double now(void) {
@@ -39,23 +40,30 @@ void actjit_compile_options_init(actjit_compile_options *o) {
   if (o) *o = (actjit_compile_options){.opt_level = 3, .fuse = 1, .canonicalize = 1, .depth_first = 1, .cache = 1};
 }
 
-void compiled_free(compiled *c) {
-  if (!c) return;
+/* What a compile made, or an entry of the disk cache gave: c as before. */
+static void compiled_clear(compiled *c) {
   jit_session_free(&c->jit);
-  target_free(&c->target);
   for (int i = 0; c->step_names && i < c->plan.n; i++) free(c->step_names[i]);
   free(c->step_names);
   plan_free(&c->plan);
   for (int i = 0; c->params && i < c->nparams; i++) free(c->params[i].name);
   free(c->params);
-  free(c->file);
-  free(c->source);
   actjit_graph_destroy(c->g);
   free(c->ir_dump);
   free(c->passes_dump);
   free(c->steps);
   free(c->slicing);
   free(c->panels);
+  c->step_names = NULL, c->params = NULL, c->nparams = 0, c->g = NULL, c->ir_dump = c->passes_dump = NULL;
+  c->entry = NULL, c->steps = NULL, c->slicing = NULL, c->panels = NULL;
+}
+
+void compiled_free(compiled *c) {
+  if (!c) return;
+  compiled_clear(c);
+  target_free(&c->target);
+  free(c->file);
+  free(c->source);
   free(c);
 }
 
@@ -126,8 +134,10 @@ static actjit_status lower(actjit_graph *g, const compiled_options *o, const tar
 }
 
 /* Compiles c->g (the kernel's copy of the verified graph) for c->target:
- * passes, plan, codegen, JIT. */
-static actjit_status compile(actjit_context *ctx, compiled *c, actjit_compile_phases *phases) {
+ * passes, plan, codegen, JIT; *obj_copy (if obj_copy is not NULL) gets a
+ * copy of the object file, or NULL when out of memory for it. */
+static actjit_status compile(actjit_context *ctx, compiled *c, actjit_compile_phases *phases, void **obj_copy,
+                             size_t *obj_len) {
   double t0 = now();
   /* Each kernel binds its own copy of the parameters' values. */
   for (int i = 0; i < c->g->n; i++) {
@@ -148,6 +158,7 @@ static actjit_status compile(actjit_context *ctx, compiled *c, actjit_compile_ph
   phases->emit = now() - t1;
   LLVMMemoryBufferRef obj;
   st = jit_session_emit(ctx, &c->jit, &c->target, mod, &obj);
+  if (!st && obj_copy) *obj_copy = jit_object_copy(obj, obj_len);
   void *addr;
   if (!st) st = jit_session_load(ctx, &c->jit, &c->target, obj, CG_ENTRY, &addr);
   phases->optimize = c->jit.optimize_s;
@@ -164,6 +175,15 @@ static actjit_status compile(actjit_context *ctx, compiled *c, actjit_compile_ph
   /* The shared graph reports to no context; a dump works on a copy. */
   c->g->ctx = NULL;
   return st;
+}
+
+/* c (its manifest read from the disk cache) running the entry's object
+ * file. */
+static actjit_status load_entry(actjit_context *ctx, compiled *c, const void *obj, size_t obj_len) {
+  void *addr;
+  actjit_status st = jit_session_init(ctx, &c->jit, c->opts.opt_level);
+  if (!st) st = jit_session_load_bytes(ctx, &c->jit, &c->target, obj, obj_len, CG_ENTRY, &addr);
+  return st ? st : lookup_steps(ctx, c);
 }
 
 /* Parameters that hold their values in g (an ONNX model's initializers)
@@ -200,14 +220,32 @@ static actjit_status get_compiled(actjit_graph *g, const actjit_compile_options 
   if (!st && o->cache) st = cache_id_make(ctx, c->source, &c->target, &c->opts, &id);
   compiled *hit = !st && o->cache ? cache_find(id.key) : NULL;
   k->cache = !o->cache ? ACTJIT_CACHE_BYPASSED : hit ? ACTJIT_CACHE_MEMORY : ACTJIT_CACHE_MISS;
+  const char *dir = o->cache ? o->cache_dir : NULL;
   if (hit) {
     compiled_free(c);
     c = hit;
   } else {
-    if (!st && !(c->g = ir_clone(g))) st = nomem(ctx);
-    k->phases.passes = now() - t0;
-    if (!st) st = compile(ctx, c, &k->phases);
     memcpy(c->key, id.key, sizeof c->key);
+    void *obj = NULL;
+    size_t obj_len = 0;
+    cache_read got = !st && dir ? cache_disk_read(dir, &id, c, &obj, &obj_len, k->note) : CACHE_NONE;
+    if (got == CACHE_HIT) {
+      k->phases.passes = now() - t0;
+      if (load_entry(ctx, c, obj, obj_len)) got = CACHE_INVALID, snprintf(k->note, sizeof k->note, "entry's object file refused by LLVM");
+      k->phases.codegen = c->jit.codegen_s;
+    }
+    if (got == CACHE_INVALID) compiled_clear(c);
+    free(obj);
+    obj = NULL;
+    if (got != CACHE_HIT) {
+      if (!st && !(c->g = ir_clone(g))) st = nomem(ctx);
+      k->phases.passes = now() - t0;
+      if (!st) st = compile(ctx, c, &k->phases, dir ? &obj : NULL, &obj_len);
+      if (!st && dir && !obj) snprintf(k->note, sizeof k->note, "entry not written: out of memory");
+      if (!st && obj) cache_disk_write(dir, &id, c, obj, obj_len, k->note);
+      free(obj);
+    }
+    if (dir) k->cache = got == CACHE_HIT ? ACTJIT_CACHE_DISK : got == CACHE_INVALID ? ACTJIT_CACHE_REBUILT : ACTJIT_CACHE_MISS;
     if (!st && o->cache) c = cache_add(c);
   }
   cache_id_free(&id);
@@ -240,7 +278,8 @@ actjit_status actjit_compile(actjit_graph *g, const actjit_compile_options *o, a
   return ACTJIT_OK;
 }
 
-actjit_cache_outcome actjit_kernel_cache_outcome(const actjit_kernel *k) {
+actjit_cache_outcome actjit_kernel_cache_outcome(const actjit_kernel *k, const char **note) {
+  if (note) *note = k ? k->note : "";
   return k ? k->cache : ACTJIT_CACHE_BYPASSED;
 }
 
@@ -595,21 +634,41 @@ static actjit_status annotate(actjit_kernel *k, char *text, bool assembly, char 
   return ACTJIT_OK;
 }
 
+/* The graph after the passes and its plan, for a dump, reporting to the
+ * kernel's context: a copy of c's graph (the plan is c's), or, for code
+ * read from the disk cache, c's source taken through the passes again to
+ * its plan (*p): the same graph, passes and plan as the compile, so codegen
+ * and LLVM give the same code. */
+static actjit_status dump_graph(actjit_kernel *k, actjit_graph **g, plan *p) {
+  const compiled *c = k->c;
+  if (c->g) {
+    if (!(*g = ir_clone(c->g))) return nomem(k->ctx);
+    (*g)->ctx = k->ctx;
+    return ACTJIT_OK;
+  }
+  strbuf passes = {0};
+  actjit_status st = actjit_graph_parse(k->ctx, c->source, strlen(c->source), *c->file ? c->file : NULL, g);
+  if (!st) st = actjit_graph_verify(*g);
+  if (!st) st = lower(*g, &c->opts, &c->target, p, &passes);
+  free(passes.buf);
+  return st;
+}
+
 /* An LLVM dump: the module rebuilt, as the compile built it, in a session
- * of its own, from a copy of the graph after the passes that reports to
- * the kernel's context. */
+ * of its own. */
 static actjit_status dump_llvm(actjit_kernel *k, jit_stage stage, char **text) {
   const compiled *c = k->c;
-  jit_session s;
+  jit_session s = {0};
   LLVMModuleRef mod;
   char *raw;
-  actjit_graph *g = ir_clone(c->g);
-  if (!g) return nomem(k->ctx);
-  g->ctx = k->ctx;
-  actjit_status st = jit_session_init(k->ctx, &s, c->opts.opt_level);
-  if (!st) st = cg_build(g, &c->plan, jit_session_context(&s), &c->target, c->opts.training, &mod);
+  actjit_graph *g = NULL;
+  plan p = {0};
+  actjit_status st = dump_graph(k, &g, &p);
+  if (!st) st = jit_session_init(k->ctx, &s, c->opts.opt_level);
+  if (!st) st = cg_build(g, c->g ? &c->plan : &p, jit_session_context(&s), &c->target, c->opts.training, &mod);
   if (!st) st = jit_session_dump(k->ctx, &s, &c->target, mod, stage, &raw);
   jit_session_free(&s);
+  plan_free(&p);
   actjit_graph_destroy(g);
   return st ? st : annotate(k, raw, stage == JIT_ASM, text);
 }
