@@ -18,9 +18,14 @@
  *     keeps a one-line message (actjit_context_error) naming the file,
  *     line:column or op at fault, and the error callback, if set, gets it too.
  *   - The library never prints, never exits, never aborts.
- *   - A context and the objects made from it are not safe to use from two
- *     threads at once; separate contexts are independent.  One run may
- *     itself use the application's threads: actjit_kernel_set_parallel_for.
+ *   - Threads: a context and the objects made from it are used by one
+ *     thread at a time; separate contexts are independent, and may compile
+ *     at once (kernels compiled alike share their code through a
+ *     process-wide cache under a lock: actjit_compile_options.cache).  The
+ *     exception: actjit_kernel_run_scratch may run on one kernel from any
+ *     number of threads at once, each with its own scratch, while nothing
+ *     else uses that kernel.  One run may itself use the application's
+ *     threads: actjit_kernel_set_parallel_for.
  */
 #ifndef ACTJIT_H
 #define ACTJIT_H
@@ -275,9 +280,22 @@ actjit_status actjit_kernel_set_seed(actjit_kernel *k, uint64_t seed);
 
 /* Runs the pipeline on caller buffers (any alignment, must not overlap).
  * `batch` binds the dynamic leading dimension (ignored if there is none).
- * Intermediates live in a scratch area the kernel owns and reuses. */
+ * Intermediates live in a scratch area the kernel owns and reuses, so one
+ * actjit_kernel_run at a time. */
 actjit_status actjit_kernel_run(actjit_kernel *k, const float *input,
                                 int64_t batch, float *output);
+
+/* As actjit_kernel_run, with the intermediates in the caller's scratch:
+ * actjit_kernel_scratch_bytes(k, batch) bytes (after any
+ * actjit_kernel_set_parallel_for; NULL when that is 0), aligned to a float
+ * (64 bytes is fastest).  Reentrant: any number of threads may run one
+ * kernel at once, each with its own scratch (and buffers), as long as no
+ * other call uses the kernel meanwhile (bind, set_seed, set_parallel_for,
+ * run, destroy); with a parallel-for, it is called from each of them.  A
+ * failed call's message goes to the kernel's context, one at a time: read
+ * it once the calls have returned. */
+actjit_status actjit_kernel_run_scratch(const actjit_kernel *k, const float *input, int64_t batch, float *output,
+                                        void *scratch);
 
 /* Threads come from the application: a parallel-for runs task(arg, i) for
  * every i in [0, n), in any order and possibly at once, and returns when

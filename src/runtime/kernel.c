@@ -1,5 +1,7 @@
 /* Compiled kernels: the compile driver (verify, passes, plan, codegen, JIT)
  * and the run-time half of the public API. */
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,16 +367,21 @@ static int64_t scaled(extent e, int64_t batch) {
   return e.mul * batch;
 }
 
-actjit_status actjit_kernel_io_sizes(const actjit_kernel *k, int64_t batch, size_t *in_count,
-                                     size_t *out_count) {
-  if (!k) return ACTJIT_ERR_ARGUMENT;
-  if (batch < 0) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "batch %lld is negative", (long long)batch);
+/* actjit_kernel_io_sizes, its message (if any) to ctx: NULL for none. */
+static actjit_status io_sizes(const actjit_kernel *k, actjit_context *ctx, int64_t batch, size_t *in_count,
+                              size_t *out_count) {
+  if (batch < 0) return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "batch %lld is negative", (long long)batch);
   int64_t in = scaled(shape_numel(&k->c->in_shape), batch);
   int64_t out = scaled(shape_numel(&k->c->out_shape), batch);
-  if (in < 0 || out < 0) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "batch %lld is too large", (long long)batch);
+  if (in < 0 || out < 0) return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "batch %lld is too large", (long long)batch);
   if (in_count) *in_count = (size_t)in;
   if (out_count) *out_count = (size_t)out;
   return ACTJIT_OK;
+}
+
+actjit_status actjit_kernel_io_sizes(const actjit_kernel *k, int64_t batch, size_t *in_count,
+                                     size_t *out_count) {
+  return k ? io_sizes(k, k->ctx, batch, in_count, out_count) : ACTJIT_ERR_ARGUMENT;
 }
 
 /* Tasks a depth-first run splits into, each with its block buffers. */
@@ -408,15 +415,16 @@ static actjit_status ensure_scratch(actjit_kernel *k, int64_t batch) {
   return ACTJIT_OK;
 }
 
-/* Checks run arguments. */
-static actjit_status check_run(const actjit_kernel *k, const float *input, int64_t *batch, float *output) {
-  if (!input || !output) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_run: NULL buffer");
+/* Checks run arguments, the message (if any) to ctx: NULL for none. */
+static actjit_status check_run(const actjit_kernel *k, actjit_context *ctx, const float *input, int64_t *batch,
+                               float *output) {
+  if (!input || !output) return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_run: NULL buffer");
   if (!k->c->in_shape.dyn) *batch = 1;
-  actjit_status st = actjit_kernel_io_sizes(k, *batch, NULL, NULL);
+  actjit_status st = io_sizes(k, ctx, *batch, NULL, NULL);
   if (st) return st;
   for (int i = 0; i < k->c->nparams; i++)
     if (!k->params[i])
-      return aj_error(k->ctx, ACTJIT_ERR_WEIGHTS, "parameter @%s is not bound", k->c->params[i].name);
+      return aj_error(ctx, ACTJIT_ERR_WEIGHTS, "parameter @%s is not bound", k->c->params[i].name);
   return ACTJIT_OK;
 }
 
@@ -584,7 +592,7 @@ actjit_status actjit_kernel_run_profiled(actjit_kernel *k, const float *input, i
                                          double *seconds) {
   if (!k) return ACTJIT_ERR_ARGUMENT;
   if (!seconds) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_run_profiled: seconds is NULL");
-  actjit_status st = check_run(k, input, &batch, output);
+  actjit_status st = check_run(k, k->ctx, input, &batch, output);
   if (!st) st = ensure_scratch(k, batch);
   if (!st) run_with(k, input, batch, output, k->scratch, seconds);
   return st;
@@ -592,10 +600,43 @@ actjit_status actjit_kernel_run_profiled(actjit_kernel *k, const float *input, i
 
 actjit_status actjit_kernel_run(actjit_kernel *k, const float *input, int64_t batch, float *output) {
   if (!k) return ACTJIT_ERR_ARGUMENT;
-  actjit_status st = check_run(k, input, &batch, output);
+  actjit_status st = check_run(k, k->ctx, input, &batch, output);
   if (!st) st = ensure_scratch(k, batch);
   if (!st) run_with(k, input, batch, output, k->scratch, NULL);
   return st;
+}
+
+/* The caller's scratch for a run at this batch, the message (if any) to
+ * ctx: NULL for none. */
+static actjit_status check_scratch(const actjit_kernel *k, actjit_context *ctx, int64_t batch, const void *scratch) {
+  int64_t n = scratch_floats(k, batch);
+  if (n < 0) return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "batch %lld is too large", (long long)batch);
+  if (!scratch && n)
+    return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_run_scratch: scratch is NULL, batch %lld needs %zu bytes",
+                    (long long)batch, (size_t)n * sizeof(float));
+  if ((uintptr_t)scratch % sizeof(float))
+    return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_run_scratch: scratch at %p is not aligned to a float",
+                    scratch);
+  return ACTJIT_OK;
+}
+
+/* The messages of failed actjit_kernel_run_scratch calls, which may run at
+ * once on one kernel, go to its context one at a time. */
+static pthread_mutex_t run_error_lock = PTHREAD_MUTEX_INITIALIZER;
+
+actjit_status actjit_kernel_run_scratch(const actjit_kernel *k, const float *input, int64_t batch, float *output,
+                                        void *scratch) {
+  if (!k) return ACTJIT_ERR_ARGUMENT;
+  actjit_status st = check_run(k, NULL, input, &batch, output);
+  if (!st) st = check_scratch(k, NULL, batch, scratch);
+  if (st) {
+    pthread_mutex_lock(&run_error_lock);
+    if (!check_run(k, k->ctx, input, &batch, output)) check_scratch(k, k->ctx, batch, scratch);
+    pthread_mutex_unlock(&run_error_lock);
+    return st;
+  }
+  run_with(k, input, batch, output, scratch, NULL);
+  return ACTJIT_OK;
 }
 
 /* The kernel whose function starts at this line of a dump, or -1: in LLVM
