@@ -43,9 +43,9 @@ static actjit_kernel *compile(actjit_graph *g, const char *dir, double *ms, actj
   }
   *ms = (now() - t0) * 1e3;
   const char *note;
-  if (actjit_kernel_cache_outcome(k, &note) != want) {
-    fprintf(stderr, "cache_latency: cache outcome %d, not %d %s\n", (int)actjit_kernel_cache_outcome(k, NULL), (int)want,
-            note);
+  actjit_cache_outcome got = actjit_kernel_cache_outcome(k, &note);
+  if (got != want) {
+    fprintf(stderr, "cache_latency: cache outcome %d, not %d %s\n", (int)got, (int)want, note);
     exit(1);
   }
   return k;
@@ -93,8 +93,8 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
-  printf("disk hit, first compile of a fresh process: median %.3f ms of %d (of which verifying, the target, the key and reading "
-         "the entry %.3f ms, loading the object %.3f ms)\n",
+  printf("disk hit, first compile of a fresh process: median %.3f ms of %d (of which verifying, the target, the key "
+         "and reading the entry %.3f ms, loading the object %.3f ms)\n",
          median(t, runs), runs, median(passes, runs), median(link, runs));
   char rm[128];
   snprintf(rm, sizeof rm, "rm -rf '%s'", dir);

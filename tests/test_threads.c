@@ -280,7 +280,8 @@ static void *compile_thread(void *arg) {
 
 static void load_models(models *m) {
   static const char *const small[] = {
-      "input %x : f32[N, 12]\nparam @w : f32[12]\n%a = mul %x, @w\n%b = tanh %a\n%y = softmax %b {dim = 1}\noutput %y\n",
+      "input %x : f32[N, 12]\nparam @w : f32[12]\n%a = mul %x, @w\n%b = tanh %a\n%y = softmax %b {dim = 1}\n"
+      "output %y\n",
       "input %x : f32[N, 16]\nparam @g : f32[24, 16]\nparam @u : f32[24, 16]\n%a = linear %x, @g\n%b = linear %x, @u\n"
       "%s = silu %a\n%y = mul %s, %b\noutput %y\n"};
   for (int i = 0; i < MODELS; i++) {

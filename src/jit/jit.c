@@ -151,7 +151,8 @@ actjit_status jit_session_load(actjit_context *ctx, jit_session *s, const target
   LLVMOrcJITTargetMachineBuilderRef jtmb = NULL;
   LLVMErrorRef e = NULL;
   if (s->tm) jtmb = LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(s->tm);
-  else if (!(e = LLVMOrcJITTargetMachineBuilderDetectHost(&jtmb))) LLVMOrcJITTargetMachineBuilderSetTargetTriple(jtmb, t->triple);
+  else if (!(e = LLVMOrcJITTargetMachineBuilderDetectHost(&jtmb)))
+    LLVMOrcJITTargetMachineBuilderSetTargetTriple(jtmb, t->triple);
   s->tm = NULL;
   if (e) {
     LLVMDisposeMemoryBuffer(obj);

@@ -8,6 +8,7 @@
  * replaces it. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,19 +66,26 @@ static const char *error_text(int e, char buf[128]) {
   return buf;
 }
 
-/* The checks an entry passes before its manifest is read; NULL when it
- * passes, else why not (in note). */
+/* note, formatted: why an entry is not used. */
+__attribute__((format(printf, 2, 3))) static const char *say(char *note, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(note, CACHE_NOTE_MAX, fmt, ap);
+  va_end(ap);
+  return note;
+}
+
+/* The checks an entry passes before its body is read: NULL when it
+ * passes, else why not. */
 static const char *check_entry(const unsigned char *p, size_t len, char *note) {
-  if (len < CACHE_HEADER_BYTES)
-    return snprintf(note, CACHE_NOTE_MAX, "entry truncated: %zu bytes, less than a header", len), note;
+  if (len < CACHE_HEADER_BYTES) return say(note, "entry truncated: %zu bytes, less than a header", len);
   if (memcmp(p, CACHE_MAGIC, 8)) return "not an actjit cache entry";
   uint32_t format = (uint32_t)get_le(p + CACHE_OFF_FORMAT, 4);
-  if (format != CACHE_FORMAT)
-    return snprintf(note, CACHE_NOTE_MAX, "entry of another version: format %u, not %d", format, (int)CACHE_FORMAT), note;
+  if (format != CACHE_FORMAT) return say(note, "entry of another version: format %u, not %d", format, (int)CACHE_FORMAT);
   uint64_t want = get_le(p + CACHE_OFF_LENGTH, 8);
   if (want != len)
-    return snprintf(note, CACHE_NOTE_MAX, "entry %s: %zu bytes, its header says %llu", len < want ? "truncated" : "corrupt",
-                    len, (unsigned long long)want), note;
+    return say(note, "entry %s: %zu bytes, its header says %llu", len < want ? "truncated" : "corrupt", len,
+               (unsigned long long)want);
   unsigned char sum[CACHE_KEY_BYTES];
   if (!cache_sha256(p + CACHE_HEADER_BYTES, len - CACHE_HEADER_BYTES, sum)) return "entry not checked: SHA-256 failed";
   if (memcmp(sum, p + CACHE_OFF_CHECKSUM, CACHE_KEY_BYTES)) return "entry corrupt: its checksum does not match";
@@ -105,10 +113,8 @@ cache_read cache_disk_read(const char *dir, const cache_id *id, compiled *c, voi
   }
   if (why) {
   } else if (r.bad) why = "entry corrupt: no key";
-  else if (strcmp(versions, id->versions))
-    snprintf(note, CACHE_NOTE_MAX, "entry of another version: %s", versions), why = note;
-  else if (strcmp(target, id->target))
-    snprintf(note, CACHE_NOTE_MAX, "entry for another target: %s", target), why = note;
+  else if (strcmp(versions, id->versions)) why = say(note, "entry of another version: %s", versions);
+  else if (strcmp(target, id->target)) why = say(note, "entry for another target: %s", target);
   else if (strcmp(options, id->options) || memcmp(key, id->key, CACHE_KEY_BYTES))
     why = "entry of another pipeline or options";
   else if (!manifest_read(&r, c)) why = "entry corrupt: its manifest does not read";

@@ -202,8 +202,41 @@ static actjit_status bind_held(actjit_kernel *k, const actjit_graph *g) {
   return ACTJIT_OK;
 }
 
-/* The compiled code for g, shared through the process's table when
- * o->cache: found there, or compiled and added; k->c holds a reference. */
+/* c's code from dir's entry for id, if it has a valid one: CACHE_HIT, c
+ * ready to run; CACHE_NONE; or CACHE_INVALID, c as it was, k->note saying
+ * why.  t0: when the compile started, for its phases. */
+static cache_read from_disk(actjit_kernel *k, compiled *c, const char *dir, const cache_id *id, double t0) {
+  void *obj = NULL;
+  size_t obj_len = 0;
+  cache_read got = cache_disk_read(dir, id, c, &obj, &obj_len, k->note);
+  k->phases.passes = now() - t0;
+  if (got == CACHE_HIT && load_entry(k->ctx, c, obj, obj_len)) {
+    got = CACHE_INVALID;
+    snprintf(k->note, sizeof k->note, "entry's object file refused by LLVM");
+  }
+  k->phases.codegen = c->jit.codegen_s;
+  if (got == CACHE_INVALID) compiled_clear(c);
+  free(obj);
+  return got;
+}
+
+/* c compiled from a copy of g, its entry written to dir if not NULL. */
+static actjit_status compile_anew(actjit_kernel *k, compiled *c, const actjit_graph *g, const char *dir,
+                                  const cache_id *id, double t0) {
+  if (!(c->g = ir_clone(g))) return nomem(k->ctx);
+  k->phases.passes = now() - t0;
+  void *obj = NULL;
+  size_t obj_len = 0;
+  actjit_status st = compile(k->ctx, c, &k->phases, dir ? &obj : NULL, &obj_len);
+  if (!st && dir && !obj) snprintf(k->note, sizeof k->note, "entry not written: out of memory");
+  if (!st && obj) cache_disk_write(dir, id, c, obj, obj_len, k->note);
+  free(obj);
+  return st;
+}
+
+/* The compiled code for g: through the cache when o->cache, shared from
+ * the process's table, read from o->cache_dir or compiled (and added to
+ * both); k->c holds a reference. */
 static actjit_status get_compiled(actjit_graph *g, const actjit_compile_options *o, actjit_kernel *k) {
   actjit_context *ctx = k->ctx;
   double t0 = now();
@@ -221,35 +254,22 @@ static actjit_status get_compiled(actjit_graph *g, const actjit_compile_options 
   if (!st && o->cache) st = actjit_graph_print(g, &c->source);
   if (!st && o->cache) st = cache_id_make(ctx, c->source, &c->target, &c->opts, &id);
   compiled *hit = !st && o->cache ? cache_find(id.key) : NULL;
-  k->cache = !o->cache ? ACTJIT_CACHE_BYPASSED : hit ? ACTJIT_CACHE_MEMORY : ACTJIT_CACHE_MISS;
   const char *dir = o->cache ? o->cache_dir : NULL;
+  cache_read got = CACHE_NONE;
   if (hit) {
     compiled_free(c);
     c = hit;
-  } else {
+  } else if (!st) {
     memcpy(c->key, id.key, sizeof c->key);
-    void *obj = NULL;
-    size_t obj_len = 0;
-    cache_read got = !st && dir ? cache_disk_read(dir, &id, c, &obj, &obj_len, k->note) : CACHE_NONE;
-    if (got == CACHE_HIT) {
-      k->phases.passes = now() - t0;
-      if (load_entry(ctx, c, obj, obj_len)) got = CACHE_INVALID, snprintf(k->note, sizeof k->note, "entry's object file refused by LLVM");
-      k->phases.codegen = c->jit.codegen_s;
-    }
-    if (got == CACHE_INVALID) compiled_clear(c);
-    free(obj);
-    obj = NULL;
-    if (got != CACHE_HIT) {
-      if (!st && !(c->g = ir_clone(g))) st = nomem(ctx);
-      k->phases.passes = now() - t0;
-      if (!st) st = compile(ctx, c, &k->phases, dir ? &obj : NULL, &obj_len);
-      if (!st && dir && !obj) snprintf(k->note, sizeof k->note, "entry not written: out of memory");
-      if (!st && obj) cache_disk_write(dir, &id, c, obj, obj_len, k->note);
-      free(obj);
-    }
-    if (dir) k->cache = got == CACHE_HIT ? ACTJIT_CACHE_DISK : got == CACHE_INVALID ? ACTJIT_CACHE_REBUILT : ACTJIT_CACHE_MISS;
+    if (dir) got = from_disk(k, c, dir, &id, t0);
+    if (got != CACHE_HIT) st = compile_anew(k, c, g, dir, &id, t0);
     if (!st && o->cache) c = cache_add(c);
   }
+  k->cache = !o->cache ? ACTJIT_CACHE_BYPASSED
+             : hit ? ACTJIT_CACHE_MEMORY
+             : got == CACHE_HIT ? ACTJIT_CACHE_DISK
+             : got == CACHE_INVALID ? ACTJIT_CACHE_REBUILT
+             : ACTJIT_CACHE_MISS;
   cache_id_free(&id);
   if (st) {
     compiled_free(c);

@@ -151,7 +151,8 @@ bool manifest_read(reader *r, compiled *c) {
   }
   int n = (int)read_int(r, 0, COUNT_LIMIT);
   if (r->bad || !(p->steps = calloc((size_t)n + 1, sizeof *p->steps)) ||
-      !(c->slicing = calloc((size_t)n + 1, sizeof *c->slicing)) || !(c->panels = calloc((size_t)n + 1, sizeof *c->panels)) ||
+      !(c->slicing = calloc((size_t)n + 1, sizeof *c->slicing)) ||
+      !(c->panels = calloc((size_t)n + 1, sizeof *c->panels)) ||
       !(c->step_names = calloc((size_t)n + 1, sizeof *c->step_names)))
     return false;
   for (p->n = 0; !r->bad && p->n < n; p->n++) {
