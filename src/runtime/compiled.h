@@ -35,7 +35,7 @@ typedef struct compiled {
   target_desc target;
   compiled_options opts;
   char *file;          /* the graph's file, labelling messages; "" when built */
-  char *source;        /* the IR given (actjit_graph_print), the key's */
+  char *source;        /* the IR given (actjit_graph_print), the key's; NULL without the cache */
   actjit_graph *g;     /* the graph after the passes (no context), or NULL when read from the disk cache */
   char *ir_dump, *passes_dump;
   /* What running needs. */
