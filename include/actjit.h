@@ -18,9 +18,14 @@
  *     keeps a one-line message (actjit_context_error) naming the file,
  *     line:column or op at fault, and the error callback, if set, gets it too.
  *   - The library never prints, never exits, never aborts.
- *   - A context and the objects made from it are not safe to use from two
- *     threads at once; separate contexts are independent.  One run may
- *     itself use the application's threads: actjit_kernel_set_parallel_for.
+ *   - Threads: a context and the objects made from it are used by one
+ *     thread at a time; separate contexts are independent, and may compile
+ *     at once (kernels compiled alike share their code through a
+ *     process-wide cache under a lock: actjit_compile_options.cache).  The
+ *     exception: actjit_kernel_run_scratch may run on one kernel from any
+ *     number of threads at once, each with its own scratch, while nothing
+ *     else uses that kernel.  One run may itself use the application's
+ *     threads: actjit_kernel_set_parallel_for.
  */
 #ifndef ACTJIT_H
 #define ACTJIT_H
@@ -204,9 +209,21 @@ typedef struct actjit_compile_options {
                            through both while the block is in cache, the
                            intermediate taking a block's memory, not the
                            batch's; 0: layer by layer */
+  int cache;            /* 1: a graph that prints the same (actjit_graph_print),
+                           compiled for the same target with the same options
+                           as a kernel still alive in this process, shares
+                           that kernel's code instead of compiling it again
+                           (any context, any thread; README, "Kernel cache");
+                           0: compile anew, bypassing cache_dir too */
+  const char *cache_dir; /* NULL: none; else a directory (created if missing)
+                           where compiled kernels are kept across processes:
+                           a compile it holds an entry for loads the code
+                           instead of compiling it, one it does not writes
+                           its entry (README, "Kernel cache") */
 } actjit_compile_options;
 
-/* Fills in the defaults: host CPU, O3, fused, canonicalized, depth-first. */
+/* Fills in the defaults: host CPU, O3, fused, canonicalized, depth-first,
+ * cached. */
 void actjit_compile_options_init(actjit_compile_options *o);
 
 /* Verifies, lowers and JIT-compiles `g`.  The kernel keeps its own copy of
@@ -228,6 +245,24 @@ typedef struct actjit_compile_phases {
 actjit_status actjit_kernel_compile_phases(const actjit_kernel *k,
                                            actjit_compile_phases *out);
 
+/* How actjit_compile got the kernel's code.  A kernel that shares code has
+ * its own parameters, scratch, seed and parallel-for. */
+typedef enum actjit_cache_outcome {
+  ACTJIT_CACHE_BYPASSED, /* compiled: the options' cache was 0 */
+  ACTJIT_CACHE_MISS,     /* compiled: nothing to share; its entry written to
+                            cache_dir if one was given */
+  ACTJIT_CACHE_MEMORY,   /* shared with a kernel of this process: nothing compiled */
+  ACTJIT_CACHE_DISK,     /* loaded from cache_dir: no passes, no code generation */
+  ACTJIT_CACHE_REBUILT,  /* cache_dir's entry was not valid (truncated, corrupt,
+                            of another version or target): compiled, and the
+                            entry replaced */
+} actjit_cache_outcome;
+/* note (if not NULL) gets what the disk cache did worth saying, borrowed
+ * until the kernel is destroyed: why an entry was rebuilt or could not be
+ * written ("entry corrupt: its checksum does not match"), else "".  A disk
+ * cache failure never fails the compile. */
+actjit_cache_outcome actjit_kernel_cache_outcome(const actjit_kernel *k, const char **note);
+
 /* Copies `count` floats (row-major, the parameter's declared shape) into the
  * kernel.  Every parameter must be bound before actjit_kernel_run. */
 actjit_status actjit_kernel_bind(actjit_kernel *k, const char *param,
@@ -248,9 +283,22 @@ actjit_status actjit_kernel_set_seed(actjit_kernel *k, uint64_t seed);
 
 /* Runs the pipeline on caller buffers (any alignment, must not overlap).
  * `batch` binds the dynamic leading dimension (ignored if there is none).
- * Intermediates live in a scratch area the kernel owns and reuses. */
+ * Intermediates live in a scratch area the kernel owns and reuses, so one
+ * actjit_kernel_run at a time. */
 actjit_status actjit_kernel_run(actjit_kernel *k, const float *input,
                                 int64_t batch, float *output);
+
+/* As actjit_kernel_run, with the intermediates in the caller's scratch:
+ * actjit_kernel_scratch_bytes(k, batch) bytes (after any
+ * actjit_kernel_set_parallel_for; NULL when that is 0), aligned to a float
+ * (64 bytes is fastest).  Reentrant: any number of threads may run one
+ * kernel at once, each with its own scratch (and buffers), as long as no
+ * other call uses the kernel meanwhile (bind, set_seed, set_parallel_for,
+ * run, destroy); with a parallel-for, it is called from each of them.  A
+ * failed call's message goes to the kernel's context, one at a time: read
+ * it once the calls have returned. */
+actjit_status actjit_kernel_run_scratch(const actjit_kernel *k, const float *input, int64_t batch, float *output,
+                                        void *scratch);
 
 /* Threads come from the application: a parallel-for runs task(arg, i) for
  * every i in [0, n), in any order and possibly at once, and returns when

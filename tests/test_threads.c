@@ -7,8 +7,16 @@
  * Kernels that mix batch rows are never split; kernels that may be split
  * are: along the batch, or, when the rows are few, a linear along its
  * weight panels (then a batch of one splits too).
+ *
+ * And the application's own threads: several compile at once, each in its
+ * context, through one cache (in memory and a disk directory), and get the
+ * results of uncached kernels; several run one kernel at once
+ * (actjit_kernel_run_scratch), each with its own scratch, with and without
+ * a parallel-for, and get the results of runs one at a time; failed runs
+ * among them leave their message in the kernel's context.  Run under
+ * ThreadSanitizer too (README, "Kernel cache").
  */
-#define _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE /* mkdtemp */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +26,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "actjit.h"
 #include "testutil.h"
@@ -53,16 +62,22 @@ static void *thread_main(void *p) {
   return NULL;
 }
 
+/* (no cmocka assertion: it may run on threads of the test's; a task
+ * without a thread runs on the caller's) */
 static void threads_for(void *user, int64_t n, actjit_task_fn task, void *arg) {
   (void)user;
   pthread_t th[MAX_THREADS];
   thread_arg ta[MAX_THREADS];
-  assert_true(n <= MAX_THREADS);
-  for (int64_t i = 0; i < n; i++) {
+  bool started[MAX_THREADS];
+  int64_t m = n < MAX_THREADS ? n : MAX_THREADS;
+  for (int64_t i = 0; i < m; i++) {
     ta[i] = (thread_arg){task, arg, i};
-    assert_int_equal(pthread_create(&th[i], NULL, thread_main, &ta[i]), 0);
+    started[i] = !pthread_create(&th[i], NULL, thread_main, &ta[i]);
+    if (!started[i]) task(arg, i);
   }
-  for (int64_t i = 0; i < n; i++) pthread_join(th[i], NULL);
+  for (int64_t i = m; i < n; i++) task(arg, i);
+  for (int64_t i = 0; i < m; i++)
+    if (started[i]) pthread_join(th[i], NULL);
 }
 
 /* ------------------------------------------------------------- checks */
@@ -183,8 +198,235 @@ static void test_panel_split(void **state) {
   unload_pipeline(&p);
 }
 
+/* ------------------------------------- the application's threads at once */
+
+enum { APP_THREADS = 4, MODELS = 3, BATCH = 9 };
+
+/* The models the threads compile, fused and unfused, their weights and an
+ * input, and the outputs of uncached kernels. */
+typedef struct models {
+  pipeline p[MODELS];
+  char *text[MODELS];
+  float *x[MODELS], *want[MODELS][2];
+  size_t nout[MODELS];
+  const char *dir; /* the shared disk cache */
+} models;
+
+typedef struct compile_job {
+  const models *m;
+  pthread_barrier_t *meet;
+  int memory_hits;
+  char failure[256]; /* "" if none */
+} compile_job;
+
+static actjit_status bind_all(actjit_kernel *k, const pipeline *p, const actjit_graph *g) {
+  actjit_status st = ACTJIT_OK;
+  for (int i = 0; !st && i < p->np; i++) {
+    const char *name;
+    int rank;
+    int64_t dims[ACTJIT_MAX_RANK];
+    actjit_graph_param_info(g, i, &name, &rank, dims);
+    size_t n = 1;
+    for (int d = 0; d < rank; d++) n *= (size_t)dims[d];
+    st = actjit_kernel_bind(k, name, p->params[i], n);
+  }
+  return st;
+}
+
+/* Compiles model i (fused or not) in ctx, runs it and compares; a kernel
+ * that agrees, or NULL with j->failure said. */
+static actjit_kernel *compile_check(compile_job *j, actjit_context *ctx, int i, int fuse) {
+  const models *m = j->m;
+  actjit_graph *g;
+  actjit_kernel *k = NULL;
+  actjit_compile_options o;
+  actjit_compile_options_init(&o);
+  o.fuse = fuse;
+  o.cache_dir = m->dir;
+  float *y = malloc(m->nout[i] * sizeof *y);
+  actjit_status st = actjit_graph_parse(ctx, m->text[i], strlen(m->text[i]), "threads.air", &g);
+  if (!st) st = actjit_compile(g, &o, &k);
+  if (!st) st = bind_all(k, &m->p[i], g);
+  if (!st) st = actjit_kernel_run(k, m->x[i], BATCH, y);
+  if (st) snprintf(j->failure, sizeof j->failure, "model %d fuse %d: %s", i, fuse, actjit_context_error(ctx));
+  else if (memcmp(y, m->want[i][fuse], m->nout[i] * sizeof *y))
+    snprintf(j->failure, sizeof j->failure, "model %d fuse %d: results differ from the uncached kernel's", i, fuse);
+  if (!st && actjit_kernel_cache_outcome(k, NULL) == ACTJIT_CACHE_MEMORY) j->memory_hits++;
+  free(y);
+  actjit_graph_destroy(g);
+  if (*j->failure) actjit_kernel_destroy(k);
+  return *j->failure ? NULL : k;
+}
+
+/* Every model fused and unfused, then, once every thread has its kernels,
+ * again: each one shared now. */
+static void *compile_thread(void *arg) {
+  compile_job *j = arg;
+  actjit_context *ctx;
+  actjit_kernel *k[2 * MODELS] = {0};
+  if (actjit_context_create(&ctx)) return snprintf(j->failure, sizeof j->failure, "no context"), NULL;
+  for (int r = 0; r < 2; r++) {
+    for (int i = 0; i < 2 * MODELS && !*j->failure; i++) {
+      actjit_kernel *again = compile_check(j, ctx, i / 2, i % 2);
+      if (r) actjit_kernel_destroy(again);
+      else k[i] = again;
+    }
+    if (!r) pthread_barrier_wait(j->meet);
+  }
+  for (int i = 0; i < 2 * MODELS; i++) actjit_kernel_destroy(k[i]);
+  actjit_context_destroy(ctx);
+  return NULL;
+}
+
+static void load_models(models *m) {
+  static const char *const small[] = {
+      "input %x : f32[N, 12]\nparam @w : f32[12]\n%a = mul %x, @w\n%b = tanh %a\n%y = softmax %b {dim = 1}\n"
+      "output %y\n",
+      "input %x : f32[N, 16]\nparam @g : f32[24, 16]\nparam @u : f32[24, 16]\n%a = linear %x, @g\n%b = linear %x, @u\n"
+      "%s = silu %a\n%y = mul %s, %b\noutput %y\n"};
+  for (int i = 0; i < MODELS; i++) {
+    if (i == 0) {
+      FILE *f = fopen(ACTJIT_SOURCE_DIR "/ir/mlp.air", "rb");
+      assert_non_null(f);
+      m->text[i] = calloc(1, 1 << 16);
+      assert_true(fread(m->text[i], 1, (1 << 16) - 1, f) > 0);
+      fclose(f);
+    } else {
+      m->text[i] = strdup(small[i - 1]);
+    }
+    uint64_t rng = 11 + (uint64_t)i;
+    load_pipeline(&m->p[i], m->text[i], NULL, &rng);
+    for (int fuse = 0; fuse < 2; fuse++) {
+      actjit_compile_options o;
+      actjit_compile_options_init(&o);
+      o.fuse = fuse;
+      o.cache = 0;
+      actjit_kernel *k = compile_pipeline_with(&m->p[i], &o);
+      size_t nin;
+      assert_int_equal(actjit_kernel_io_sizes(k, BATCH, &nin, &m->nout[i]), ACTJIT_OK);
+      if (!fuse) {
+        m->x[i] = malloc(nin * sizeof(float));
+        for (size_t e = 0; e < nin; e++) m->x[i][e] = tu_uniform(&rng, -2, 2);
+      }
+      m->want[i][fuse] = malloc(m->nout[i] * sizeof(float));
+      assert_int_equal(actjit_kernel_run(k, m->x[i], BATCH, m->want[i][fuse]), ACTJIT_OK);
+      actjit_kernel_destroy(k);
+    }
+  }
+}
+
+static void unload_models(models *m) {
+  for (int i = 0; i < MODELS; i++) {
+    unload_pipeline(&m->p[i]);
+    free(m->text[i]), free(m->x[i]), free(m->want[i][0]), free(m->want[i][1]);
+  }
+}
+
+static void test_compile_at_once(void **state) {
+  (void)state;
+  models m = {0};
+  load_models(&m);
+  char dir[] = "/tmp/actjit-threads-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  m.dir = dir;
+  pthread_barrier_t meet;
+  pthread_barrier_init(&meet, NULL, APP_THREADS);
+  pthread_t th[APP_THREADS];
+  compile_job jobs[APP_THREADS];
+  for (int t = 0; t < APP_THREADS; t++) {
+    jobs[t] = (compile_job){.m = &m, .meet = &meet};
+    assert_int_equal(pthread_create(&th[t], NULL, compile_thread, &jobs[t]), 0);
+  }
+  for (int t = 0; t < APP_THREADS; t++) pthread_join(th[t], NULL);
+  pthread_barrier_destroy(&meet);
+  for (int t = 0; t < APP_THREADS; t++) {
+    if (*jobs[t].failure) fail_msg("thread %d: %s", t, jobs[t].failure);
+    /* the second round shares every kernel */
+    assert_true(jobs[t].memory_hits >= 2 * MODELS);
+  }
+  char rm[64];
+  snprintf(rm, sizeof rm, "rm -rf %s", dir);
+  assert_int_equal(system(rm), 0);
+  unload_models(&m);
+}
+
+typedef struct run_job {
+  const actjit_kernel *k;
+  const float *x;
+  const float *const *want;
+  const size_t *nout;
+  const int64_t *batches;
+  int nbatches;
+  bool fail_on_purpose; /* no scratch: every call fails */
+  int failures;
+} run_job;
+
+static void *run_thread(void *arg) {
+  run_job *j = arg;
+  size_t most = 0;
+  for (int b = 0; b < j->nbatches; b++) {
+    size_t n = actjit_kernel_scratch_bytes(j->k, j->batches[b]);
+    most = n > most ? n : most;
+  }
+  /* a scratch aligned to a float, not to a vector */
+  float *scratch = j->fail_on_purpose ? NULL : tu_alloc_unaligned(most / sizeof(float));
+  float *y = tu_alloc_unaligned(j->nout[j->nbatches - 1]);
+  for (int r = 0; r < 8; r++)
+    for (int b = 0; b < j->nbatches; b++) {
+      actjit_status st = actjit_kernel_run_scratch(j->k, j->x, j->batches[b], y, scratch);
+      if (j->fail_on_purpose) j->failures += st != ACTJIT_ERR_ARGUMENT;
+      else j->failures += st || memcmp(y, j->want[b], j->nout[b] * sizeof *y);
+    }
+  tu_free_unaligned(scratch), tu_free_unaligned(y);
+  return NULL;
+}
+
+/* One kernel (the seed model, fused: depth-first over 512 rows and more)
+ * run by several threads at once, each with its own scratch, on one
+ * thread and on a parallel-for of real threads: the bits of runs one at a
+ * time; one more thread's calls, without scratch, fail with the message in
+ * the kernel's context. */
+static void test_run_at_once(void **state) {
+  (void)state;
+  static const int64_t batches[] = {1, 7, 1100};
+  enum { NB = sizeof batches / sizeof *batches };
+  uint64_t rng = 13;
+  pipeline p;
+  load_pipeline(&p, NULL, ACTJIT_SOURCE_DIR "/ir/mlp.air", &rng);
+  actjit_compile_options o;
+  actjit_compile_options_init(&o);
+  actjit_kernel *k = compile_pipeline_with(&p, &o);
+  for (int tasks = 1; tasks <= 3; tasks += 2) {
+    assert_int_equal(actjit_kernel_set_parallel_for(k, threads_for, NULL, tasks), ACTJIT_OK);
+    size_t nin, nout[NB];
+    assert_int_equal(actjit_kernel_io_sizes(k, batches[NB - 1], &nin, NULL), ACTJIT_OK);
+    float *x = tu_alloc_unaligned(nin), *want[NB];
+    for (size_t e = 0; e < nin; e++) x[e] = tu_uniform(&rng, -3, 3);
+    for (int b = 0; b < NB; b++) {
+      assert_int_equal(actjit_kernel_io_sizes(k, batches[b], NULL, &nout[b]), ACTJIT_OK);
+      want[b] = tu_alloc_unaligned(nout[b]);
+      assert_int_equal(actjit_kernel_run(k, x, batches[b], want[b]), ACTJIT_OK);
+    }
+    pthread_t th[APP_THREADS + 1];
+    run_job jobs[APP_THREADS + 1];
+    for (int t = 0; t <= APP_THREADS; t++) {
+      jobs[t] = (run_job){k, x, (const float *const *)want, nout, batches, NB, t == APP_THREADS, 0};
+      assert_int_equal(pthread_create(&th[t], NULL, run_thread, &jobs[t]), 0);
+    }
+    for (int t = 0; t <= APP_THREADS; t++) pthread_join(th[t], NULL);
+    for (int t = 0; t <= APP_THREADS; t++)
+      if (jobs[t].failures) fail_msg("%d tasks, thread %d: %d runs failed or differ", tasks, t, jobs[t].failures);
+    assert_non_null(strstr(actjit_context_error(p.ctx), "scratch is NULL"));
+    for (int b = 0; b < NB; b++) tu_free_unaligned(want[b]);
+    tu_free_unaligned(x);
+  }
+  actjit_kernel_destroy(k);
+  unload_pipeline(&p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_ir_files), cmocka_unit_test(test_batch_reductions_stay_whole),
-                                     cmocka_unit_test(test_dropout_after_linear), cmocka_unit_test(test_panel_split)};
+                                     cmocka_unit_test(test_dropout_after_linear), cmocka_unit_test(test_panel_split),
+                                     cmocka_unit_test(test_compile_at_once), cmocka_unit_test(test_run_at_once)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -70,7 +70,8 @@ static const char usage_run[] =
     "  the high-level ops; --no-depth-first: layer by layer, not blocks of rows\n"
     "  through consecutive linear layers.  --tuning overrides what the target is\n"
     "  known to have (keys vregs, fma-ports, fma-latency, l1, l2, l3; bytes), e.g.\n"
-    "  fma-ports=1,l2=262144.\n";
+    "  fma-ports=1,l2=262144.  With ACTJIT_CACHE_DIR set, the compiled kernel is\n"
+    "  kept in that directory and the next run loads it instead of compiling.\n";
 
 static const char usage_dump[] =
     "usage: actjit dump MODEL [--emit ir|passes|llvm|llvm-opt|asm] [-o FILE]\n"
@@ -572,6 +573,8 @@ static void compile_options(const options *o, actjit_compile_options *co) {
 static int compile(session *s, const options *o) {
   actjit_compile_options co;
   compile_options(o, &co);
+  /* the disk kernel cache (README, "Kernel cache") */
+  co.cache_dir = getenv("ACTJIT_CACHE_DIR") && *getenv("ACTJIT_CACHE_DIR") ? getenv("ACTJIT_CACHE_DIR") : NULL;
   actjit_status st = actjit_compile(s->g, &co, &s->k);
   return st ? lib_error(s, st) : 0;
 }
@@ -595,8 +598,12 @@ static int report_run(const session *s, const options *o, bool is_torch, int64_t
          s->is_onnx ? "an ONNX model" : is_torch ? "a PyTorch print-out" : "textual IR", value_shape_str(a, sizeof a, g, actjit_graph_get_input(g)),
          value_shape_str(b, sizeof b, g, actjit_graph_get_output(g)), np, np == 1 ? "" : "s",
          o->weights ? " from " : "", o->weights ? o->weights : "");
-  printf("target: %s, %d floats a vector; %s plan of %d kernel%s, compiled in %.1f ms\n", actjit_kernel_cpu(s->k),
-         actjit_kernel_vector_width(s->k), o->no_fuse ? "unfused" : "fused", nk, nk == 1 ? "" : "s", compile_s * 1e3);
+  static const char *const cached[] = {"", "", " (shared)", " (from the disk cache)", " (disk cache entry rebuilt)"};
+  const char *note;
+  unsigned how = actjit_kernel_cache_outcome(s->k, &note);
+  printf("target: %s, %d floats a vector; %s plan of %d kernel%s, compiled in %.1f ms%s%s%s\n", actjit_kernel_cpu(s->k),
+         actjit_kernel_vector_width(s->k), o->no_fuse ? "unfused" : "fused", nk, nk == 1 ? "" : "s", compile_s * 1e3,
+         how < 5 ? cached[how] : "", *note ? ": " : "", note);
   for (int i = 0; i < nk; i++) printf("  kernel %d: %s\n", i, actjit_kernel_step_name(s->k, i));
   printf("run: %s %s as batch %lld on %d thread%s in %.3f ms\n", o->input, dims_str(a, sizeof a, s->x.rank, s->x.dims),
          (long long)batch, threads, threads == 1 ? "" : "s", run_s * 1e3);

@@ -219,12 +219,15 @@ enum { CG_SPLIT_ROWS_MIN = 16 };
 int64_t cg_panel_floats(const target_desc *t, int64_t out, int linears);
 int64_t cg_packed_floats(const target_desc *t, int64_t out, int64_t in, int linears);
 void cg_pack_weight(const target_desc *t, const float *w, int64_t out, int64_t in, int linears, float *dst);
-/* ---- params.c: parameter v of g as plan p's kernels read it for target t:
- * a linear's weight packed (cg_pack_weight), any other as given;
- * cg_param_floats floats, which cg_param_pack writes at dst from data
- * (v's declared shape, row-major). */
-int64_t cg_param_floats(const actjit_graph *g, const plan *p, const target_desc *t, int v);
-void cg_param_pack(const actjit_graph *g, const plan *p, const target_desc *t, int v, const float *data, float *dst);
+/* ---- params.c: parameters as plan p's kernels read them for target t.
+ * cg_param_layout: how parameter v of g is laid out, 0 as given, or 1 or
+ * 2 for a linear's weight packed (cg_pack_weight) for that many linears in
+ * its kernel; the runtime keeps the layout beside the shape (a kernel read
+ * from the disk cache has no graph).  cg_param_floats floats, which
+ * cg_param_pack writes at dst from data (shape s, row-major). */
+int cg_param_layout(const actjit_graph *g, const plan *p, int v);
+int64_t cg_param_floats(const target_desc *t, const shape *s, int layout);
+void cg_param_pack(const target_desc *t, const shape *s, int layout, const float *data, float *dst);
 /* ---- softmax.c: the group's softmax with its elementwise members as the
  * prologue; in_place when the plan has it write over its input */
 void cg_softmax_kernel(cg *c, const group *gr, bool in_place);

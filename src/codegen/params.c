@@ -22,18 +22,16 @@ static int weight_linears(const actjit_graph *g, const plan *p, int v) {
   return 1;
 }
 
-int64_t cg_param_floats(const actjit_graph *g, const plan *p, const target_desc *t, int v) {
-  const node *w = &g->nodes[v];
-  if (!is_linear_weight(g, v)) return shape_static_numel(&w->shape);
-  return cg_packed_floats(t, w->shape.d[0], w->shape.d[1], weight_linears(g, p, v));
+int cg_param_layout(const actjit_graph *g, const plan *p, int v) {
+  return is_linear_weight(g, v) ? weight_linears(g, p, v) : 0;
 }
 
-void cg_param_pack(const actjit_graph *g, const plan *p, const target_desc *t, int v, const float *data, float *dst) {
-  const node *w = &g->nodes[v];
-  int64_t n = shape_static_numel(&w->shape);
-  if (!is_linear_weight(g, v)) {
-    if (n) memcpy(dst, data, (size_t)n * sizeof(float));
-    return;
-  }
-  cg_pack_weight(t, data, w->shape.d[0], w->shape.d[1], weight_linears(g, p, v), dst);
+int64_t cg_param_floats(const target_desc *t, const shape *s, int layout) {
+  return layout ? cg_packed_floats(t, s->d[0], s->d[1], layout) : shape_static_numel(s);
+}
+
+void cg_param_pack(const target_desc *t, const shape *s, int layout, const float *data, float *dst) {
+  int64_t n = shape_static_numel(s);
+  if (layout) cg_pack_weight(t, data, s->d[0], s->d[1], layout, dst);
+  else if (n) memcpy(dst, data, (size_t)n * sizeof(float));
 }

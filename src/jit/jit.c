@@ -144,17 +144,23 @@ actjit_status jit_session_emit(actjit_context *ctx, jit_session *s, const target
 actjit_status jit_session_load(actjit_context *ctx, jit_session *s, const target_desc *t, LLVMMemoryBufferRef obj,
                                const char *entry, void **addr) {
   double t0 = seconds();
-  LLVMTargetMachineRef tm = s->tm;
+  /* The builder takes the target machine; LLJIT takes the builder.  An
+   * object emitted elsewhere (a kernel cache's) is only linked: the host's
+   * builder for the object's triple, without a target machine of ours
+   * (LLJIT makes one from the builder all the same). */
+  LLVMOrcJITTargetMachineBuilderRef jtmb = NULL;
+  LLVMErrorRef e = NULL;
+  if (s->tm) jtmb = LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(s->tm);
+  else if (!(e = LLVMOrcJITTargetMachineBuilderDetectHost(&jtmb)))
+    LLVMOrcJITTargetMachineBuilderSetTargetTriple(jtmb, t->triple);
   s->tm = NULL;
-  actjit_status st = tm ? ACTJIT_OK : make_tm(ctx, t, s->opt_level, &tm);
-  if (st) {
+  if (e) {
     LLVMDisposeMemoryBuffer(obj);
-    return st;
+    return llvm_error(ctx, e, "detecting the host");
   }
-  /* The builder takes the target machine; LLJIT takes the builder. */
   LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
-  LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
-  LLVMErrorRef e = LLVMOrcCreateLLJIT(&s->lljit, builder);
+  LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, jtmb);
+  e = LLVMOrcCreateLLJIT(&s->lljit, builder);
   if (e) {
     LLVMDisposeMemoryBuffer(obj);
     return llvm_error(ctx, e, "creating the JIT");
@@ -172,9 +178,22 @@ actjit_status jit_session_load(actjit_context *ctx, jit_session *s, const target
   e = LLVMOrcLLJITAddObjectFile(s->lljit, LLVMOrcLLJITGetMainJITDylib(s->lljit), obj);
   if (e) return llvm_error(ctx, e, "adding the object to the JIT");
   /* The first lookup links it. */
-  st = jit_session_lookup(ctx, s, entry, addr);
+  actjit_status st = jit_session_lookup(ctx, s, entry, addr);
   s->codegen_s += seconds() - t0;
   return st;
+}
+
+void *jit_object_copy(LLVMMemoryBufferRef obj, size_t *len) {
+  *len = LLVMGetBufferSize(obj);
+  void *p = malloc(*len ? *len : 1);
+  if (p) memcpy(p, LLVMGetBufferStart(obj), *len);
+  return p;
+}
+
+actjit_status jit_session_load_bytes(actjit_context *ctx, jit_session *s, const target_desc *t, const void *obj,
+                                     size_t len, const char *entry, void **addr) {
+  LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(obj, len, "actjit-cached-kernel");
+  return buf ? jit_session_load(ctx, s, t, buf, entry, addr) : aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory");
 }
 
 actjit_status jit_session_compile(actjit_context *ctx, jit_session *s, const target_desc *t,

@@ -40,6 +40,13 @@ actjit_status jit_session_emit(actjit_context *ctx, jit_session *s, const target
                                LLVMMemoryBufferRef *obj);
 actjit_status jit_session_load(actjit_context *ctx, jit_session *s, const target_desc *t, LLVMMemoryBufferRef obj,
                                const char *entry, void **addr);
+/* The bytes of an object file (jit_session_emit's), a malloc'ed copy;
+ * NULL when out of memory. */
+void *jit_object_copy(LLVMMemoryBufferRef obj, size_t *len);
+/* jit_session_load of an object file's bytes (copied: the caller keeps
+ * them), as a kernel cache kept them. */
+actjit_status jit_session_load_bytes(actjit_context *ctx, jit_session *s, const target_desc *t, const void *obj,
+                                     size_t len, const char *entry, void **addr);
 LLVMContextRef jit_session_context(jit_session *s);
 /* The text of mod (built in the session's context; consumed whatever
  * happens) as jit_session_compile would see it: before optimization, after
@@ -50,5 +57,9 @@ typedef enum jit_stage { JIT_LLVM, JIT_LLVM_OPT, JIT_ASM } jit_stage;
 actjit_status jit_session_dump(actjit_context *ctx, jit_session *s, const target_desc *t, LLVMModuleRef mod,
                                jit_stage stage, char **text);
 void jit_session_free(jit_session *s);
+
+/* The version of the LLVM library this process runs ("19.1.7"), which an
+ * update may have changed since actjit was built. */
+void jit_llvm_version(char *buf, size_t len);
 
 #endif

@@ -1,9 +1,11 @@
 #include <llvm-c/Core.h>
 #include <llvm-c/TargetMachine.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ir/ir.h"
+#include "jit/jit.h"
 
 const char *actjit_version(void) {
   return "actjit " ACTJIT_VERSION_STRING " (LLVM " LLVM_VERSION_STRING_ ")";
@@ -20,4 +22,10 @@ actjit_status actjit_host_cpu(char **name, char **features) {
   free(*name), free(*features);
   *name = *features = NULL;
   return ACTJIT_ERR_NOMEM;
+}
+
+void jit_llvm_version(char *buf, size_t len) {
+  unsigned major, minor, patch;
+  LLVMGetVersion(&major, &minor, &patch);
+  snprintf(buf, len, "%u.%u.%u", major, minor, patch);
 }

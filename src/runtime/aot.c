@@ -42,10 +42,11 @@ static actjit_status pack_params(const actjit_graph *g, const plan *p, const tar
                       "parameter @%s has no values: an ahead-of-time object holds its weights (give every parameter "
                       "its values: actjit_graph_param_set_data, or --weights)",
                       nd->name);
-    floats[j] = cg_param_floats(g, p, t, v);
+    int layout = cg_param_layout(g, p, v);
+    floats[j] = cg_param_floats(t, &nd->shape, layout);
     if (!(params[j] = malloc((size_t)(floats[j] ? floats[j] : 1) * sizeof(float))))
       return aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
-    cg_param_pack(g, p, t, v, nd->data, params[j]);
+    cg_param_pack(t, &nd->shape, layout, nd->data, params[j]);
     j++;
   }
   return ACTJIT_OK;

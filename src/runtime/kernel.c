@@ -1,5 +1,7 @@
 /* Compiled kernels: the compile driver (verify, passes, plan, codegen, JIT)
  * and the run-time half of the public API. */
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,33 +14,23 @@
 #include "passes/passes.h"
 #include "plan/plan.h"
 #include "ir/print.h"
+#include "runtime/cache.h"
 
 struct actjit_kernel {
   actjit_context *ctx;
-  actjit_graph *g; /* the graph the code was generated from */
-  plan plan;
-  target_desc target;
-  jit_session jit;
-  bool training;  /* codegen's inputs beside g, plan and target, for the dumps */
-  int opt_level;
-  cg_entry_fn entry;
-  cg_kernel_fn *steps; /* each kernel of the plan, for profiling */
-  char **step_names;
-  char *passes_dump;
-  int nparams;
-  int *param_node;   /* node index of each parameter */
-  float **params;    /* bound copies, 64-byte aligned */
+  compiled *c;      /* the code and plan, shared with kernels compiled alike */
+  float **params;   /* bound copies of c->params, 64-byte aligned */
   float *scratch;
   size_t scratch_cap; /* floats */
   uint64_t seed;      /* keys training-mode dropout */
-  /* Threads: the application's parallel-for, and how each kernel may be
-   * split along the batch. */
+  /* Threads: the application's parallel-for (c->slicing says how each
+   * kernel may be split along the batch). */
   actjit_parallel_for_fn pfor;
   void *pfor_user;
   int tasks;
-  slicing *slicing;
-  int64_t *panels; /* each kernel's weight panels (cg_linear_panels) */
   actjit_compile_phases phases;
+  actjit_cache_outcome cache;
+  char note[CACHE_NOTE_MAX]; /* what the disk cache did, "" if nothing to say */
 };
 
 static double now(void) {
@@ -48,37 +40,48 @@ static double now(void) {
 }
 
 void actjit_compile_options_init(actjit_compile_options *o) {
-  if (o) *o = (actjit_compile_options){.opt_level = 3, .fuse = 1, .canonicalize = 1, .depth_first = 1};
+  if (o) *o = (actjit_compile_options){.opt_level = 3, .fuse = 1, .canonicalize = 1, .depth_first = 1, .cache = 1};
+}
+
+/* What a compile made, or an entry of the disk cache gave: c as before. */
+static void compiled_clear(compiled *c) {
+  jit_session_free(&c->jit);
+  for (int i = 0; c->step_names && i < c->plan.n; i++) free(c->step_names[i]);
+  free(c->step_names);
+  plan_free(&c->plan);
+  for (int i = 0; c->params && i < c->nparams; i++) free(c->params[i].name);
+  free(c->params);
+  actjit_graph_destroy(c->g);
+  free(c->ir_dump);
+  free(c->passes_dump);
+  free(c->steps);
+  free(c->slicing);
+  free(c->panels);
+  c->step_names = NULL, c->params = NULL, c->nparams = 0, c->g = NULL, c->ir_dump = c->passes_dump = NULL;
+  c->entry = NULL, c->steps = NULL, c->slicing = NULL, c->panels = NULL;
+}
+
+void compiled_free(compiled *c) {
+  if (!c) return;
+  compiled_clear(c);
+  target_free(&c->target);
+  free(c->file);
+  free(c->source);
+  free(c);
 }
 
 void actjit_kernel_destroy(actjit_kernel *k) {
   if (!k) return;
-  jit_session_free(&k->jit);
-  target_free(&k->target);
-  for (int i = 0; k->step_names && i < k->plan.n; i++) free(k->step_names[i]);
-  free(k->step_names);
-  plan_free(&k->plan);
-  for (int i = 0; k->params && i < k->nparams; i++) free(k->params[i]);
+  for (int i = 0; k->params && i < k->c->nparams; i++) free(k->params[i]);
   free(k->params);
-  free(k->param_node);
-  free(k->passes_dump);
-  free(k->steps);
-  free(k->slicing);
-  free(k->panels);
   free(k->scratch);
-  actjit_graph_destroy(k->g);
+  cache_release(k->c);
   free(k);
 }
 
-static actjit_status collect_params(actjit_kernel *k) {
-  k->nparams = actjit_graph_param_count(k->g);
-  k->param_node = calloc((size_t)k->nparams + 1, sizeof *k->param_node);
-  k->params = calloc((size_t)k->nparams + 1, sizeof *k->params);
-  if (!k->param_node || !k->params) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
-  for (int i = 0, j = 0; i < k->g->n; i++)
-    if (k->g->nodes[i].op == OP_PARAM) k->param_node[j++] = i;
-  return ACTJIT_OK;
-}
+static actjit_status nomem(actjit_context *ctx) { return aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory"); }
+
+static actjit_status collect_params(actjit_context *ctx, compiled *c);
 
 void kernel_print_step(strbuf *sb, const actjit_graph *g, const step *s) {
   for (int j = 0; j < s->grp.n; j++) {
@@ -88,85 +91,209 @@ void kernel_print_step(strbuf *sb, const actjit_graph *g, const step *s) {
 }
 
 /* The kernels one by one, and their names ("linear %fc1 | relu %act"). */
-static actjit_status lookup_steps(actjit_kernel *k) {
-  k->steps = calloc((size_t)k->plan.n + 1, sizeof *k->steps);
-  k->step_names = calloc((size_t)k->plan.n + 1, sizeof *k->step_names);
-  if (!k->steps || !k->step_names) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
-  for (int i = 0; i < k->plan.n; i++) {
-    char name[32];
-    snprintf(name, sizeof name, CG_KERNEL_FMT, i);
-    void *addr;
-    actjit_status st = jit_session_lookup(k->ctx, &k->jit, name, &addr);
-    if (st) return st;
-    k->steps[i] = (cg_kernel_fn)addr;
+static actjit_status name_steps(actjit_context *ctx, compiled *c) {
+  if (!(c->step_names = calloc((size_t)c->plan.n + 1, sizeof *c->step_names))) return nomem(ctx);
+  for (int i = 0; i < c->plan.n; i++) {
     strbuf sb = {0};
-    kernel_print_step(&sb, k->g, &k->plan.steps[i]);
+    kernel_print_step(&sb, c->g, &c->plan.steps[i]);
     if (sb.failed) {
       free(sb.buf);
-      return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+      return nomem(ctx);
     }
-    k->step_names[i] = sb.buf;
+    c->step_names[i] = sb.buf;
   }
   return ACTJIT_OK;
+}
+
+/* The entry and each kernel's function, from the code loaded in c->jit. */
+static actjit_status lookup_steps(actjit_context *ctx, compiled *c) {
+  void *addr;
+  actjit_status st = jit_session_lookup(ctx, &c->jit, CG_ENTRY, &addr);
+  if (st) return st;
+  c->entry = (cg_entry_fn)addr;
+  if (!(c->steps = calloc((size_t)c->plan.n + 1, sizeof *c->steps))) return nomem(ctx);
+  for (int i = 0; i < c->plan.n; i++) {
+    char name[32];
+    snprintf(name, sizeof name, CG_KERNEL_FMT, i);
+    if ((st = jit_session_lookup(ctx, &c->jit, name, &addr))) return st;
+    c->steps[i] = (cg_kernel_fn)addr;
+  }
+  return ACTJIT_OK;
+}
+
+/* Verified graph g through the passes to its plan p for target t; dump
+ * gets the IR after each pass, then the plan. */
+static actjit_status lower(actjit_graph *g, const compiled_options *o, const target_desc *t, plan *p, strbuf *dump) {
+  pass_options po = {.training = o->training, .canonicalize = o->canonicalize};
+  /* depth-first blocks: their intermediates in a quarter of L2, beside the
+   * layers' weights in half of it */
+  plan_options pl = {.reuse = o->fuse, .donate_input = o->donate_input,
+                     .block_bytes = o->fuse && o->depth_first ? t->l2 / 4 : 0};
+  actjit_status st = run_passes(g, &po, o->fuse, dump);
+  if (!st) st = plan_memory(g, &pl, p);
+  if (!st) {
+    sb_printf(dump, "\n");
+    plan_print(dump, g, p);
+    if (dump->failed) st = nomem(g->ctx);
+  }
+  return st;
+}
+
+/* What of o changes the code or the plan. */
+static compiled_options options_of(const actjit_compile_options *o) {
+  return (compiled_options){.opt_level = o->opt_level, .fuse = o->fuse, .training = o->training,
+                            .donate_input = o->donate_input, .canonicalize = o->canonicalize,
+                            .depth_first = o->depth_first};
 }
 
 actjit_status kernel_lower(actjit_graph *g, const actjit_compile_options *o, target_desc *t, plan *p, strbuf *dump) {
   actjit_status st = actjit_graph_verify(g);
   /* The target first: what the passes and codegen decide may depend on it. */
   if (!st) st = target_resolve(g->ctx, o->cpu, o->features, o->tuning, t);
-  if (st) return st;
-  /* Passes, then the memory plan; the dump shows the IR after each. */
-  pass_options po = {.training = o->training, .canonicalize = o->canonicalize};
-  /* depth-first blocks: their intermediates in a quarter of L2, beside the
-   * layers' weights in half of it */
-  plan_options pl = {.reuse = o->fuse, .donate_input = o->donate_input,
-                     .block_bytes = o->fuse && o->depth_first ? t->l2 / 4 : 0};
-  st = run_passes(g, &po, o->fuse, dump);
-  if (!st) st = plan_memory(g, &pl, p);
-  if (!st) {
-    sb_printf(dump, "\n");
-    plan_print(dump, g, p);
-    if (dump->failed) st = aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  compiled_options co = options_of(o);
+  return st ? st : lower(g, &co, t, p, dump);
+}
+
+/* Compiles c->g (the kernel's copy of the verified graph) for c->target:
+ * passes, plan, codegen, JIT; *obj_copy (if obj_copy is not NULL) gets a
+ * copy of the object file, or NULL when out of memory for it. */
+static actjit_status compile(actjit_context *ctx, compiled *c, actjit_compile_phases *phases, void **obj_copy,
+                             size_t *obj_len) {
+  double t0 = now();
+  /* Each kernel binds its own copy of the parameters' values. */
+  for (int i = 0; i < c->g->n; i++) {
+    free(c->g->nodes[i].op == OP_PARAM ? c->g->nodes[i].data : NULL);
+    if (c->g->nodes[i].op == OP_PARAM) c->g->nodes[i].data = NULL;
   }
+  strbuf dump = {0};
+  actjit_status st = lower(c->g, &c->opts, &c->target, &c->plan, &dump);
+  c->passes_dump = dump.buf;
+  if (!st) st = collect_params(ctx, c);
+  if (!st) st = actjit_graph_print(c->g, &c->ir_dump);
+  double t1 = now();
+  phases->passes += t1 - t0;
+  if (!st) st = jit_session_init(ctx, &c->jit, c->opts.opt_level);
+  if (st) return st;
+  LLVMModuleRef mod;
+  if ((st = cg_build(c->g, &c->plan, jit_session_context(&c->jit), &c->target, c->opts.training, &mod))) return st;
+  phases->emit = now() - t1;
+  LLVMMemoryBufferRef obj;
+  st = jit_session_emit(ctx, &c->jit, &c->target, mod, &obj);
+  if (!st && obj_copy) *obj_copy = jit_object_copy(obj, obj_len);
+  void *addr;
+  if (!st) st = jit_session_load(ctx, &c->jit, &c->target, obj, CG_ENTRY, &addr);
+  phases->optimize = c->jit.optimize_s;
+  phases->codegen = c->jit.codegen_s;
+  if (!st) st = lookup_steps(ctx, c);
+  if (!st) st = name_steps(ctx, c);
+  if (!st && (!(c->slicing = calloc((size_t)c->plan.n + 1, sizeof *c->slicing)) ||
+              !(c->panels = calloc((size_t)c->plan.n + 1, sizeof *c->panels))))
+    st = nomem(ctx);
+  if (!st) plan_slicing(c->g, &c->plan, c->slicing);
+  for (int i = 0; !st && i < c->plan.n; i++) c->panels[i] = cg_linear_panels(c->g, &c->plan.steps[i].grp, &c->target);
+  c->in_shape = c->g->nodes[c->g->input].shape;
+  c->out_shape = c->g->nodes[c->g->output].shape;
+  /* The shared graph reports to no context; a dump works on a copy. */
+  c->g->ctx = NULL;
   return st;
 }
 
-static actjit_status compile(actjit_kernel *k, const actjit_compile_options *o) {
-  double t0 = now();
-  strbuf dump = {0};
-  actjit_status st = kernel_lower(k->g, o, &k->target, &k->plan, &dump);
-  k->passes_dump = dump.buf;
-  /* (after the passes, which renumber nodes) */
-  if (!st) st = collect_params(k);
-  double t1 = now();
-  k->phases.passes = t1 - t0;
-  k->training = o->training;
-  k->opt_level = o->opt_level;
-  if (!st) st = jit_session_init(k->ctx, &k->jit, k->opt_level);
-  if (st) return st;
-  LLVMModuleRef mod;
-  if ((st = cg_build(k->g, &k->plan, jit_session_context(&k->jit), &k->target, k->training, &mod))) return st;
-  k->phases.emit = now() - t1;
-  void *addr = NULL;
-  st = jit_session_compile(k->ctx, &k->jit, &k->target, mod, CG_ENTRY, &addr);
-  k->phases.optimize = k->jit.optimize_s;
-  k->phases.codegen = k->jit.codegen_s;
-  k->entry = (cg_entry_fn)addr;
-  if (!st) st = lookup_steps(k);
-  if (!st && (!(k->slicing = calloc((size_t)k->plan.n + 1, sizeof *k->slicing)) ||
-              !(k->panels = calloc((size_t)k->plan.n + 1, sizeof *k->panels))))
-    st = aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
-  if (!st) plan_slicing(k->g, &k->plan, k->slicing);
-  for (int i = 0; !st && i < k->plan.n; i++) k->panels[i] = cg_linear_panels(k->g, &k->plan.steps[i].grp, &k->target);
-  /* Parameters that hold their values (an ONNX model's initializers) start
-   * bound; the kernel's copy of the graph then lets its own copy go. */
-  for (int i = 0; !st && i < k->nparams; i++) {
-    node *p = &k->g->nodes[k->param_node[i]];
-    if (p->data) st = actjit_kernel_bind(k, p->name, p->data, (size_t)shape_static_numel(&p->shape));
-    free(p->data);
-    p->data = NULL;
+/* c (its manifest read from the disk cache) running the entry's object
+ * file. */
+static actjit_status load_entry(actjit_context *ctx, compiled *c, const void *obj, size_t obj_len) {
+  void *addr;
+  actjit_status st = jit_session_init(ctx, &c->jit, c->opts.opt_level);
+  if (!st) st = jit_session_load_bytes(ctx, &c->jit, &c->target, obj, obj_len, CG_ENTRY, &addr);
+  return st ? st : lookup_steps(ctx, c);
+}
+
+/* Parameters that hold their values in g (an ONNX model's initializers)
+ * start bound. */
+static actjit_status bind_held(actjit_kernel *k, const actjit_graph *g) {
+  for (int i = 0; i < k->c->nparams; i++) {
+    const char *name = k->c->params[i].name;
+    const node *p = ir_find(g, name, strlen(name));
+    actjit_status st = p && p->op == OP_PARAM && p->data
+                           ? actjit_kernel_bind(k, name, p->data, (size_t)shape_static_numel(&p->shape))
+                           : ACTJIT_OK;
+    if (st) return st;
   }
+  return ACTJIT_OK;
+}
+
+/* c's code from dir's entry for id, if it has a valid one: CACHE_HIT, c
+ * ready to run; CACHE_NONE; or CACHE_INVALID, c as it was, k->note saying
+ * why.  t0: when the compile started, for its phases. */
+static cache_read from_disk(actjit_kernel *k, compiled *c, const char *dir, const cache_id *id, double t0) {
+  void *obj = NULL;
+  size_t obj_len = 0;
+  cache_read got = cache_disk_read(dir, id, c, &obj, &obj_len, k->note);
+  k->phases.passes = now() - t0;
+  if (got == CACHE_HIT && load_entry(k->ctx, c, obj, obj_len)) {
+    got = CACHE_INVALID;
+    snprintf(k->note, sizeof k->note, "entry's object file refused by LLVM");
+  }
+  k->phases.codegen = c->jit.codegen_s;
+  if (got == CACHE_INVALID) compiled_clear(c);
+  free(obj);
+  return got;
+}
+
+/* c compiled from a copy of g, its entry written to dir if not NULL. */
+static actjit_status compile_anew(actjit_kernel *k, compiled *c, const actjit_graph *g, const char *dir,
+                                  const cache_id *id, double t0) {
+  if (!(c->g = ir_clone(g))) return nomem(k->ctx);
+  k->phases.passes = now() - t0;
+  void *obj = NULL;
+  size_t obj_len = 0;
+  actjit_status st = compile(k->ctx, c, &k->phases, dir ? &obj : NULL, &obj_len);
+  if (!st && dir && !obj) snprintf(k->note, sizeof k->note, "entry not written: out of memory");
+  if (!st && obj) cache_disk_write(dir, id, c, obj, obj_len, k->note);
+  free(obj);
   return st;
+}
+
+/* The compiled code for g: through the cache when o->cache, shared from
+ * the process's table, read from o->cache_dir or compiled (and added to
+ * both); k->c holds a reference. */
+static actjit_status get_compiled(actjit_graph *g, const actjit_compile_options *o, actjit_kernel *k) {
+  actjit_context *ctx = k->ctx;
+  double t0 = now();
+  compiled *c = calloc(1, sizeof *c);
+  if (!c) return nomem(ctx);
+  c->refs = 1;
+  c->opts = options_of(o);
+  cache_id id = {0};
+  actjit_status st = actjit_graph_verify(g);
+  /* The target first: what the passes and codegen decide may depend on it. */
+  if (!st) st = target_resolve(ctx, o->cpu, o->features, o->tuning, &c->target);
+  if (!st && !(c->file = aj_strndup(g->file ? g->file : "", g->file ? strlen(g->file) : 0))) st = nomem(ctx);
+  if (!st && o->cache) st = actjit_graph_print(g, &c->source);
+  if (!st && o->cache) st = cache_id_make(ctx, c->source, &c->target, &c->opts, &id);
+  compiled *hit = !st && o->cache ? cache_find(id.key) : NULL;
+  const char *dir = o->cache ? o->cache_dir : NULL;
+  cache_read got = CACHE_NONE;
+  if (hit) {
+    compiled_free(c);
+    c = hit;
+  } else if (!st) {
+    memcpy(c->key, id.key, sizeof c->key);
+    if (dir) got = from_disk(k, c, dir, &id, t0);
+    if (got != CACHE_HIT) st = compile_anew(k, c, g, dir, &id, t0);
+    if (!st && o->cache) c = cache_add(c);
+  }
+  k->cache = !o->cache ? ACTJIT_CACHE_BYPASSED
+             : hit ? ACTJIT_CACHE_MEMORY
+             : got == CACHE_HIT ? ACTJIT_CACHE_DISK
+             : got == CACHE_INVALID ? ACTJIT_CACHE_REBUILT
+             : ACTJIT_CACHE_MISS;
+  cache_id_free(&id);
+  if (st) {
+    compiled_free(c);
+    return st;
+  }
+  k->c = c;
+  return ACTJIT_OK;
 }
 
 actjit_status actjit_compile(actjit_graph *g, const actjit_compile_options *o, actjit_kernel **out) {
@@ -176,10 +303,11 @@ actjit_status actjit_compile(actjit_graph *g, const actjit_compile_options *o, a
   actjit_compile_options defaults;
   actjit_compile_options_init(&defaults);
   actjit_kernel *k = calloc(1, sizeof *k);
-  if (!k) return aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  if (!k) return nomem(g->ctx);
   k->ctx = g->ctx;
-  k->g = ir_clone(g);
-  actjit_status st = k->g ? compile(k, o ? o : &defaults) : aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  actjit_status st = get_compiled(g, o ? o : &defaults, k);
+  if (!st && !(k->params = calloc((size_t)k->c->nparams + 1, sizeof *k->params))) st = nomem(k->ctx);
+  if (!st) st = bind_held(k, g);
   if (st) {
     actjit_kernel_destroy(k);
     return st;
@@ -189,6 +317,11 @@ actjit_status actjit_compile(actjit_graph *g, const actjit_compile_options *o, a
   return ACTJIT_OK;
 }
 
+actjit_cache_outcome actjit_kernel_cache_outcome(const actjit_kernel *k, const char **note) {
+  if (note) *note = k ? k->note : "";
+  return k ? k->cache : ACTJIT_CACHE_BYPASSED;
+}
+
 actjit_status actjit_kernel_compile_phases(const actjit_kernel *k, actjit_compile_phases *out) {
   if (!k) return ACTJIT_ERR_ARGUMENT;
   if (!out) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_compile_phases: out is NULL");
@@ -196,19 +329,36 @@ actjit_status actjit_kernel_compile_phases(const actjit_kernel *k, actjit_compil
   return ACTJIT_OK;
 }
 
+/* The parameters after the passes, which renumber nodes, in declaration
+ * order, and how each is bound. */
+static actjit_status collect_params(actjit_context *ctx, compiled *c) {
+  c->nparams = actjit_graph_param_count(c->g);
+  if (!(c->params = calloc((size_t)c->nparams + 1, sizeof *c->params))) return nomem(ctx);
+  for (int i = 0, j = 0; i < c->g->n; i++) {
+    const node *nd = &c->g->nodes[i];
+    if (nd->op != OP_PARAM) continue;
+    rt_param *p = &c->params[j++];
+    p->shape = nd->shape;
+    p->linears = cg_param_layout(c->g, &c->plan, i);
+    if (!(p->name = aj_strndup(nd->name, strlen(nd->name)))) return nomem(ctx);
+  }
+  return ACTJIT_OK;
+}
+
 actjit_status actjit_kernel_bind(actjit_kernel *k, const char *param, const float *data, size_t count) {
   if (!k || !param || (!data && count)) return aj_error(k ? k->ctx : NULL, ACTJIT_ERR_ARGUMENT, "actjit_kernel_bind: NULL argument");
-  for (int i = 0; i < k->nparams; i++) {
-    const node *nd = &k->g->nodes[k->param_node[i]];
-    if (strcmp(nd->name, param)) continue;
-    size_t want = (size_t)shape_static_numel(&nd->shape);
+  const compiled *c = k->c;
+  for (int i = 0; i < c->nparams; i++) {
+    const rt_param *p = &c->params[i];
+    if (strcmp(p->name, param)) continue;
+    size_t want = (size_t)shape_static_numel(&p->shape);
     char buf[96];
     if (count != want)
       return aj_error(k->ctx, ACTJIT_ERR_WEIGHTS, "parameter @%s has shape %s (%zu floats), got %zu floats",
-                      param, shape_str(&nd->shape, buf, sizeof buf), want, count);
-    float *copy = aj_alloc_floats((size_t)cg_param_floats(k->g, &k->plan, &k->target, k->param_node[i]));
-    if (!copy) return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
-    cg_param_pack(k->g, &k->plan, &k->target, k->param_node[i], data, copy);
+                      param, shape_str(&p->shape, buf, sizeof buf), want, count);
+    float *copy = aj_alloc_floats((size_t)cg_param_floats(&c->target, &p->shape, p->linears));
+    if (!copy) return nomem(k->ctx);
+    cg_param_pack(&c->target, &p->shape, p->linears, data, copy);
     free(k->params[i]);
     k->params[i] = copy;
     return ACTJIT_OK;
@@ -223,16 +373,21 @@ static int64_t scaled(extent e, int64_t batch) {
   return e.mul * batch;
 }
 
-actjit_status actjit_kernel_io_sizes(const actjit_kernel *k, int64_t batch, size_t *in_count,
-                                     size_t *out_count) {
-  if (!k) return ACTJIT_ERR_ARGUMENT;
-  if (batch < 0) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "batch %lld is negative", (long long)batch);
-  int64_t in = scaled(shape_numel(&k->g->nodes[k->g->input].shape), batch);
-  int64_t out = scaled(shape_numel(&k->g->nodes[k->g->output].shape), batch);
-  if (in < 0 || out < 0) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "batch %lld is too large", (long long)batch);
+/* actjit_kernel_io_sizes, its message (if any) to ctx: NULL for none. */
+static actjit_status io_sizes(const actjit_kernel *k, actjit_context *ctx, int64_t batch, size_t *in_count,
+                              size_t *out_count) {
+  if (batch < 0) return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "batch %lld is negative", (long long)batch);
+  int64_t in = scaled(shape_numel(&k->c->in_shape), batch);
+  int64_t out = scaled(shape_numel(&k->c->out_shape), batch);
+  if (in < 0 || out < 0) return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "batch %lld is too large", (long long)batch);
   if (in_count) *in_count = (size_t)in;
   if (out_count) *out_count = (size_t)out;
   return ACTJIT_OK;
+}
+
+actjit_status actjit_kernel_io_sizes(const actjit_kernel *k, int64_t batch, size_t *in_count,
+                                     size_t *out_count) {
+  return k ? io_sizes(k, k->ctx, batch, in_count, out_count) : ACTJIT_ERR_ARGUMENT;
 }
 
 /* Tasks a depth-first run splits into, each with its block buffers. */
@@ -241,8 +396,9 @@ static int64_t block_tasks(const actjit_kernel *k) { return k->pfor ? k->tasks :
 /* Scratch floats at this batch: the plan's, then each task's block area;
  * -1 past int64_t. */
 static int64_t scratch_floats(const actjit_kernel *k, int64_t batch) {
-  int64_t dyn = scaled((extent){k->plan.scratch_dyn, true}, batch);
-  int64_t fixed = k->plan.scratch_static + block_tasks(k) * k->plan.block_floats;
+  const plan *p = &k->c->plan;
+  int64_t dyn = scaled((extent){p->scratch_dyn, true}, batch);
+  int64_t fixed = p->scratch_static + block_tasks(k) * p->block_floats;
   return dyn < 0 || dyn > INT64_MAX / 4 - fixed ? -1 : dyn + fixed;
 }
 
@@ -265,79 +421,94 @@ static actjit_status ensure_scratch(actjit_kernel *k, int64_t batch) {
   return ACTJIT_OK;
 }
 
-/* Checks run arguments and readies scratch. */
-static actjit_status prepare_run(actjit_kernel *k, const float *input, int64_t *batch, float *output) {
-  if (!input || !output) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_run: NULL buffer");
-  if (!k->g->nodes[k->g->input].shape.dyn) *batch = 1;
-  actjit_status st = actjit_kernel_io_sizes(k, *batch, NULL, NULL);
+/* Checks run arguments, the message (if any) to ctx: NULL for none. */
+static actjit_status check_run(const actjit_kernel *k, actjit_context *ctx, const float *input, int64_t *batch,
+                               float *output) {
+  if (!input || !output) return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_run: NULL buffer");
+  if (!k->c->in_shape.dyn) *batch = 1;
+  actjit_status st = io_sizes(k, ctx, *batch, NULL, NULL);
   if (st) return st;
-  for (int i = 0; i < k->nparams; i++)
+  for (int i = 0; i < k->c->nparams; i++)
     if (!k->params[i])
-      return aj_error(k->ctx, ACTJIT_ERR_WEIGHTS, "parameter @%s is not bound", k->g->nodes[k->param_node[i]].name);
-  return ensure_scratch(k, *batch);
+      return aj_error(ctx, ACTJIT_ERR_WEIGHTS, "parameter @%s is not bound", k->c->params[i].name);
+  return ACTJIT_OK;
 }
 
-int actjit_kernel_step_count(const actjit_kernel *k) { return k ? k->plan.n : 0; }
+int actjit_kernel_step_count(const actjit_kernel *k) { return k ? k->c->plan.n : 0; }
 
 const char *actjit_kernel_step_name(const actjit_kernel *k, int i) {
-  return k && i >= 0 && i < k->plan.n ? k->step_names[i] : NULL;
+  return k && i >= 0 && i < k->c->plan.n ? k->c->step_names[i] : NULL;
 }
 
+/* One run: the kernel, and the scratch it uses. */
+typedef struct run {
+  const actjit_kernel *k;
+  const compiled *c;
+  float *scratch;
+  const float *input;
+  float *output;
+  int64_t batch;
+} run;
+
 /* Task t's block buffers, after the plan's scratch. */
-static float *block_area(const actjit_kernel *k, int64_t batch, int64_t t) {
-  return k->scratch + scratch_floats(k, batch) - (block_tasks(k) - t) * k->plan.block_floats;
+static float *block_area(const run *r, int64_t t) {
+  return r->scratch + scratch_floats(r->k, r->batch) - (block_tasks(r->k) - t) * r->c->plan.block_floats;
 }
 
 /* Where a buffer is (a block buffer: task 0's, for a batch of one block). */
-static float *buffer_at(actjit_kernel *k, const buffer *b, const float *in, float *out, int64_t batch) {
+static float *buffer_at(const run *r, const buffer *b) {
   switch (b->kind) {
-  case BUF_INPUT: return (float *)in;
-  case BUF_OUTPUT: return out;
+  case BUF_INPUT: return (float *)r->input;
+  case BUF_OUTPUT: return r->output;
   case BUF_SCRATCH: break;
-  case BUF_BLOCK: return block_area(k, batch, 0) + b->off_static;
+  case BUF_BLOCK: return block_area(r, 0) + b->off_static;
   }
-  return k->scratch + b->off_dyn * batch + b->off_static;
+  return r->scratch + b->off_dyn * r->batch + b->off_static;
 }
 
 /* Task t of n runs kernel i on its share of the batch rows, [lo, hi), or
  * of a linear's weight panels with every row. */
 typedef struct slice_job {
-  const actjit_kernel *k;
+  const run *r;
   int i;
   const float *in[GROUP_MAX_INS];
   float *y;
-  int64_t batch, n;
+  int64_t n;
   bool by_panels;
 } slice_job;
 
 static void run_slice(void *arg, int64_t t) {
   const slice_job *j = arg;
-  const slicing *sl = &j->k->slicing[j->i];
-  const float *const *params = (const float *const *)j->k->params;
-  int64_t panels = j->k->panels[j->i];
+  const compiled *c = j->r->c;
+  const slicing *sl = &c->slicing[j->i];
+  const float *const *params = (const float *const *)j->r->k->params;
+  int64_t panels = c->panels[j->i], batch = j->r->batch;
+  uint64_t seed = j->r->k->seed;
   if (j->by_panels) {
     int64_t p0 = panels * t / j->n, p1 = panels * (t + 1) / j->n;
-    if (p1 > p0) j->k->steps[j->i](j->in, j->y, params, j->batch, j->k->seed, 0, p0, p1);
+    if (p1 > p0) c->steps[j->i](j->in, j->y, params, batch, seed, 0, p0, p1);
     return;
   }
-  int64_t lo = j->batch * t / j->n, hi = j->batch * (t + 1) / j->n;
+  int64_t lo = batch * t / j->n, hi = batch * (t + 1) / j->n;
   const float *in[GROUP_MAX_INS];
-  for (int q = 0; q < j->k->plan.steps[j->i].grp.nins; q++) in[q] = j->in[q] + lo * sl->row_in[q];
-  if (hi > lo) j->k->steps[j->i](in, j->y + lo * sl->row_out, params, hi - lo, j->k->seed, lo, 0, panels);
+  for (int q = 0; q < c->plan.steps[j->i].grp.nins; q++) in[q] = j->in[q] + lo * sl->row_in[q];
+  if (hi > lo) c->steps[j->i](in, j->y + lo * sl->row_out, params, hi - lo, seed, lo, 0, panels);
 }
 
 /* Kernel i on the whole batch, in slices through the parallel-for when it
  * may be split: along the batch, or for few rows along a linear's panels. */
-static void run_step(actjit_kernel *k, int i, const float *input, float *output, int64_t batch) {
-  const step *s = &k->plan.steps[i];
-  bool by_panels = k->pfor && k->panels[i] > 1 && batch >= 1 && batch < (int64_t)CG_SPLIT_ROWS_MIN * k->tasks;
+static void run_step(const run *r, int i) {
+  const actjit_kernel *k = r->k;
+  const compiled *c = r->c;
+  const step *s = &c->plan.steps[i];
+  int64_t batch = r->batch;
+  bool by_panels = k->pfor && c->panels[i] > 1 && batch >= 1 && batch < (int64_t)CG_SPLIT_ROWS_MIN * k->tasks;
   /* At least one task, even for an empty batch: run_slice divides by the count. */
-  int64_t tasks = by_panels                                  ? (k->tasks < k->panels[i] ? k->tasks : k->panels[i])
-                  : k->slicing[i].by_rows && k->pfor && batch > 1 ? (k->tasks < batch ? k->tasks : batch)
+  int64_t tasks = by_panels                                  ? (k->tasks < c->panels[i] ? k->tasks : c->panels[i])
+                  : c->slicing[i].by_rows && k->pfor && batch > 1 ? (k->tasks < batch ? k->tasks : batch)
                                                              : 1;
-  slice_job j = {.k = k, .i = i, .y = buffer_at(k, &s->out, input, output, batch), .batch = batch, .n = tasks,
-                 .by_panels = by_panels};
-  for (int q = 0; q < s->grp.nins; q++) j.in[q] = buffer_at(k, &s->in[q], input, output, batch);
+  slice_job j = {.r = r, .i = i, .y = buffer_at(r, &s->out), .n = tasks, .by_panels = by_panels};
+  for (int q = 0; q < s->grp.nins; q++) j.in[q] = buffer_at(r, &s->in[q]);
   if (j.n > 1)
     k->pfor(k->pfor_user, j.n, run_slice, &j);
   else
@@ -357,34 +528,29 @@ actjit_status actjit_kernel_set_parallel_for(actjit_kernel *k, actjit_parallel_f
  * run, with its own block buffers.  seconds: each kernel's time, summed
  * over the blocks (task 0's; the tasks run alike). */
 typedef struct block_job {
-  const actjit_kernel *k;
-  const block_run *run;
-  const float *input;
-  float *output;
-  int64_t batch, n;
+  const run *r;
+  const block_run *blocks;
+  int64_t n;
   double *seconds;
 } block_job;
 
 static void run_blocks(void *arg, int64_t t) {
   const block_job *j = arg;
-  const actjit_kernel *k = j->k;
-  float *area = block_area(k, j->batch, t);
-  int64_t lo = j->batch * t / j->n, hi = j->batch * (t + 1) / j->n;
-  for (int64_t r = lo; r < hi; r += k->plan.block_rows) {
-    int64_t rows = hi - r < k->plan.block_rows ? hi - r : k->plan.block_rows;
-    for (int i = j->run->first; i <= j->run->last; i++) {
-      const step *s = &k->plan.steps[i];
-      const slicing *sl = &k->slicing[i];
+  const run *r = j->r;
+  const compiled *c = r->c;
+  float *area = block_area(r, t);
+  int64_t lo = r->batch * t / j->n, hi = r->batch * (t + 1) / j->n, block_rows = c->plan.block_rows;
+  for (int64_t row = lo; row < hi; row += block_rows) {
+    int64_t rows = hi - row < block_rows ? hi - row : block_rows;
+    for (int i = j->blocks->first; i <= j->blocks->last; i++) {
+      const step *s = &c->plan.steps[i];
+      const slicing *sl = &c->slicing[i];
       const float *in[GROUP_MAX_INS];
       for (int q = 0; q < s->grp.nins; q++)
-        in[q] = s->in[q].kind == BUF_BLOCK ? area + s->in[q].off_static
-                                           : buffer_at((actjit_kernel *)k, &s->in[q], j->input, j->output, j->batch) +
-                                                 r * sl->row_in[q];
-      float *y = s->out.kind == BUF_BLOCK ? area + s->out.off_static
-                                          : buffer_at((actjit_kernel *)k, &s->out, j->input, j->output, j->batch) +
-                                                r * sl->row_out;
+        in[q] = s->in[q].kind == BUF_BLOCK ? area + s->in[q].off_static : buffer_at(r, &s->in[q]) + row * sl->row_in[q];
+      float *y = s->out.kind == BUF_BLOCK ? area + s->out.off_static : buffer_at(r, &s->out) + row * sl->row_out;
       double t0 = j->seconds && !t ? now() : 0;
-      k->steps[i](in, y, (const float *const *)k->params, rows, k->seed, r, 0, k->panels[i]);
+      c->steps[i](in, y, (const float *const *)r->k->params, rows, r->k->seed, row, 0, c->panels[i]);
       if (j->seconds && !t) j->seconds[i] += now() - t0;
     }
   }
@@ -393,44 +559,85 @@ static void run_blocks(void *arg, int64_t t) {
 /* Every kernel of the plan, depth-first runs in blocks; seconds (or NULL):
  * each kernel's time.  A batch of one block runs layer by layer (its block
  * buffers hold it), its kernels split as they would be without the run. */
-static void run_plan(actjit_kernel *k, const float *input, float *output, int64_t batch, double *seconds) {
-  for (int i = 0, q = 0; i < k->plan.n;) {
-    while (q < k->plan.nruns && k->plan.runs[q].last < i) q++;
-    if (q < k->plan.nruns && k->plan.runs[q].first == i && batch > k->plan.block_rows) {
-      const block_run *r = &k->plan.runs[q++];
-      int64_t blocks = (batch + k->plan.block_rows - 1) / k->plan.block_rows;
-      block_job j = {k, r, input, output, batch, k->pfor && blocks > 1 ? (k->tasks < blocks ? k->tasks : blocks) : 1,
-                     seconds};
-      for (int s = r->first; seconds && s <= r->last; s++) seconds[s] = 0;
+static void run_plan(const run *r, double *seconds) {
+  const actjit_kernel *k = r->k;
+  const plan *p = &r->c->plan;
+  for (int i = 0, q = 0; i < p->n;) {
+    while (q < p->nruns && p->runs[q].last < i) q++;
+    if (q < p->nruns && p->runs[q].first == i && r->batch > p->block_rows) {
+      const block_run *b = &p->runs[q++];
+      int64_t blocks = (r->batch + p->block_rows - 1) / p->block_rows;
+      block_job j = {r, b, k->pfor && blocks > 1 ? (k->tasks < blocks ? k->tasks : blocks) : 1, seconds};
+      for (int s = b->first; seconds && s <= b->last; s++) seconds[s] = 0;
       if (j.n > 1) k->pfor(k->pfor_user, j.n, run_blocks, &j);
       else run_blocks(&j, 0);
-      i = r->last + 1;
+      i = b->last + 1;
       continue;
     }
     double t0 = seconds ? now() : 0;
-    run_step(k, i, input, output, batch);
+    run_step(r, i);
     if (seconds) seconds[i] = now() - t0;
     i++;
   }
+}
+
+/* The plan on the caller's buffers with this scratch; seconds as run_plan's. */
+static void run_with(const actjit_kernel *k, const float *input, int64_t batch, float *output, float *scratch,
+                     double *seconds) {
+  run r = {k, k->c, scratch, input, output, batch};
+  /* (the entry runs the whole plan in one call, on this thread) */
+  if (k->pfor || seconds) run_plan(&r, seconds);
+  else k->c->entry(input, output, (const float *const *)k->params, scratch, batch, k->seed);
 }
 
 actjit_status actjit_kernel_run_profiled(actjit_kernel *k, const float *input, int64_t batch, float *output,
                                          double *seconds) {
   if (!k) return ACTJIT_ERR_ARGUMENT;
   if (!seconds) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_run_profiled: seconds is NULL");
-  actjit_status st = prepare_run(k, input, &batch, output);
-  if (st) return st;
-  run_plan(k, input, output, batch, seconds);
-  return ACTJIT_OK;
+  actjit_status st = check_run(k, k->ctx, input, &batch, output);
+  if (!st) st = ensure_scratch(k, batch);
+  if (!st) run_with(k, input, batch, output, k->scratch, seconds);
+  return st;
 }
 
 actjit_status actjit_kernel_run(actjit_kernel *k, const float *input, int64_t batch, float *output) {
   if (!k) return ACTJIT_ERR_ARGUMENT;
-  actjit_status st = prepare_run(k, input, &batch, output);
-  if (st) return st;
-  /* (the entry runs the whole plan in one call, on this thread) */
-  if (k->pfor) run_plan(k, input, output, batch, NULL);
-  else k->entry(input, output, (const float *const *)k->params, k->scratch, batch, k->seed);
+  actjit_status st = check_run(k, k->ctx, input, &batch, output);
+  if (!st) st = ensure_scratch(k, batch);
+  if (!st) run_with(k, input, batch, output, k->scratch, NULL);
+  return st;
+}
+
+/* The caller's scratch for a run at this batch, the message (if any) to
+ * ctx: NULL for none. */
+static actjit_status check_scratch(const actjit_kernel *k, actjit_context *ctx, int64_t batch, const void *scratch) {
+  int64_t n = scratch_floats(k, batch);
+  if (n < 0) return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "batch %lld is too large", (long long)batch);
+  if (!scratch && n)
+    return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_run_scratch: scratch is NULL, batch %lld needs %zu bytes",
+                    (long long)batch, (size_t)n * sizeof(float));
+  if ((uintptr_t)scratch % sizeof(float))
+    return aj_error(ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_run_scratch: scratch at %p is not aligned to a float",
+                    scratch);
+  return ACTJIT_OK;
+}
+
+/* The messages of failed actjit_kernel_run_scratch calls, which may run at
+ * once on one kernel, go to its context one at a time. */
+static pthread_mutex_t run_error_lock = PTHREAD_MUTEX_INITIALIZER;
+
+actjit_status actjit_kernel_run_scratch(const actjit_kernel *k, const float *input, int64_t batch, float *output,
+                                        void *scratch) {
+  if (!k) return ACTJIT_ERR_ARGUMENT;
+  actjit_status st = check_run(k, NULL, input, &batch, output);
+  if (!st) st = check_scratch(k, NULL, batch, scratch);
+  if (st) {
+    pthread_mutex_lock(&run_error_lock);
+    if (!check_run(k, k->ctx, input, &batch, output)) check_scratch(k, k->ctx, batch, scratch);
+    pthread_mutex_unlock(&run_error_lock);
+    return st;
+  }
+  run_with(k, input, batch, output, scratch, NULL);
   return ACTJIT_OK;
 }
 
@@ -456,40 +663,70 @@ static actjit_status annotate(actjit_kernel *k, char *text, bool assembly, char 
     const char *nl = strchr(line, '\n');
     size_t len = nl ? (size_t)(nl - line) + 1 : strlen(line);
     int i = kernel_at(line, len, assembly);
-    if (i >= 0 && i < k->plan.n) sb_printf(&sb, "%c " CG_KERNEL_FMT ": %s\n", assembly ? '#' : ';', i, k->step_names[i]);
+    if (i >= 0 && i < k->c->plan.n)
+      sb_printf(&sb, "%c " CG_KERNEL_FMT ": %s\n", assembly ? '#' : ';', i, k->c->step_names[i]);
     sb_printf(&sb, "%.*s", (int)len, line);
     line += len;
   }
   free(text);
   if (sb.failed || !sb_printf(&sb, "%s", "")) {
     free(sb.buf);
-    return aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+    return nomem(k->ctx);
   }
   *out = sb.buf;
   return ACTJIT_OK;
 }
 
+/* The graph after the passes and its plan, for a dump, reporting to the
+ * kernel's context: a copy of c's graph (the plan is c's), or, for code
+ * read from the disk cache, c's source taken through the passes again to
+ * its plan (*p): the same graph, passes and plan as the compile, so codegen
+ * and LLVM give the same code. */
+static actjit_status dump_graph(actjit_kernel *k, actjit_graph **g, plan *p) {
+  const compiled *c = k->c;
+  if (c->g) {
+    if (!(*g = ir_clone(c->g))) return nomem(k->ctx);
+    (*g)->ctx = k->ctx;
+    return ACTJIT_OK;
+  }
+  strbuf passes = {0};
+  actjit_status st = actjit_graph_parse(k->ctx, c->source, strlen(c->source), *c->file ? c->file : NULL, g);
+  if (!st) st = actjit_graph_verify(*g);
+  if (!st) st = lower(*g, &c->opts, &c->target, p, &passes);
+  free(passes.buf);
+  return st;
+}
+
 /* An LLVM dump: the module rebuilt, as the compile built it, in a session
  * of its own. */
 static actjit_status dump_llvm(actjit_kernel *k, jit_stage stage, char **text) {
-  jit_session s;
+  const compiled *c = k->c;
+  jit_session s = {0};
   LLVMModuleRef mod;
   char *raw;
-  actjit_status st = jit_session_init(k->ctx, &s, k->opt_level);
-  if (!st) st = cg_build(k->g, &k->plan, jit_session_context(&s), &k->target, k->training, &mod);
-  if (!st) st = jit_session_dump(k->ctx, &s, &k->target, mod, stage, &raw);
+  actjit_graph *g = NULL;
+  plan p = {0};
+  actjit_status st = dump_graph(k, &g, &p);
+  if (!st) st = jit_session_init(k->ctx, &s, c->opts.opt_level);
+  if (!st) st = cg_build(g, c->g ? &c->plan : &p, jit_session_context(&s), &c->target, c->opts.training, &mod);
+  if (!st) st = jit_session_dump(k->ctx, &s, &c->target, mod, stage, &raw);
   jit_session_free(&s);
+  plan_free(&p);
+  actjit_graph_destroy(g);
   return st ? st : annotate(k, raw, stage == JIT_ASM, text);
+}
+
+static actjit_status copy_text(actjit_kernel *k, const char *s, char **text) {
+  *text = aj_strndup(s, strlen(s));
+  return *text ? ACTJIT_OK : nomem(k->ctx);
 }
 
 actjit_status actjit_kernel_dump(actjit_kernel *k, actjit_dump_kind kind, char **text) {
   if (!k) return ACTJIT_ERR_ARGUMENT;
   if (!text) return aj_error(k->ctx, ACTJIT_ERR_ARGUMENT, "actjit_kernel_dump: text is NULL");
   switch (kind) {
-  case ACTJIT_DUMP_IR: return actjit_graph_print(k->g, text);
-  case ACTJIT_DUMP_PASSES:
-    *text = aj_strndup(k->passes_dump, strlen(k->passes_dump));
-    return *text ? ACTJIT_OK : aj_error(k->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  case ACTJIT_DUMP_IR: return copy_text(k, k->c->ir_dump, text);
+  case ACTJIT_DUMP_PASSES: return copy_text(k, k->c->passes_dump, text);
   case ACTJIT_DUMP_LLVM: return dump_llvm(k, JIT_LLVM, text);
   case ACTJIT_DUMP_LLVM_OPT: return dump_llvm(k, JIT_LLVM_OPT, text);
   case ACTJIT_DUMP_ASM: return dump_llvm(k, JIT_ASM, text);
@@ -503,5 +740,5 @@ actjit_status actjit_kernel_set_seed(actjit_kernel *k, uint64_t seed) {
   return ACTJIT_OK;
 }
 
-const char *actjit_kernel_cpu(const actjit_kernel *k) { return k ? k->target.cpu : NULL; }
-int actjit_kernel_vector_width(const actjit_kernel *k) { return k ? k->target.width : 0; }
+const char *actjit_kernel_cpu(const actjit_kernel *k) { return k ? k->c->target.cpu : NULL; }
+int actjit_kernel_vector_width(const actjit_kernel *k) { return k ? k->c->target.width : 0; }
