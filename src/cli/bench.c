@@ -119,6 +119,13 @@ static double sample(timed *t) {
   return (now() - t0) / t->iters;
 }
 
+/* On several threads, a pause before each sample: the threads of the
+ * engine sampled before (OpenMP's, ONNX Runtime's) spin for a while after
+ * their last call, on the cores the next engine's threads need. */
+static void settle(const bench_options *o) {
+  if (o->threads > 1) nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
+}
+
 /* Enough calls per sample for ~2 ms, so timer resolution does not matter. */
 static void calibrate(timed *t) {
   timed once = {.fn = t->fn, .measure = t->measure, .arg = t->arg, .iters = 1};
@@ -384,7 +391,9 @@ static int bench_one(const bench_options *o, model *m, int64_t batch, bench_run 
   for (int r = 0; r < o->reps; r++)
     for (int j = 0; j < nt; j++) {
       int k = (j + r) % nt;
-      if (k != REF || r < ref_reps) t[k].samples[r] = sample(&t[k]);
+      if (k == REF && r >= ref_reps) continue;
+      settle(o);
+      t[k].samples[r] = sample(&t[k]);
     }
   for (int k = 0; k < nt; k++) {
     med[k] = median(t[k].samples, k == REF ? ref_reps : o->reps);
