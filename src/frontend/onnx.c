@@ -300,7 +300,7 @@ static actjit_status define(reader *r, const char *name, actjit_value v) {
   char q[256];
   if (!name || !*name) return fail(r, ACTJIT_ERR_VERIFY, "an output has no name");
   if (find(r, name)) return fail(r, ACTJIT_ERR_VERIFY, "value '%s' is defined twice", quote(name, q, sizeof q));
-  entry *e;
+  entry *e = NULL;
   actjit_status st = add_entry(r, name, &e);
   if (st) return st;
   e->v = v;
@@ -511,7 +511,7 @@ static const unary_row *find_unary(const char *op_type) {
 
 static actjit_status read_unary(reader *r, actjit_value *out) {
   const unary_row *u = find_unary(r->np->op_type);
-  actjit_value x;
+  actjit_value x = -1;
   actjit_status st = input_value(r, 0, &x);
   if (st) return st;
   actjit_attr a = {u->attr, 0};
@@ -521,7 +521,7 @@ static actjit_status read_unary(reader *r, actjit_value *out) {
 
 /* Selu: gamma·elu(x, alpha); PyTorch's selu where both are its constants. */
 static actjit_status read_selu(reader *r, actjit_value *out) {
-  actjit_value x;
+  actjit_value x = -1;
   double alpha, gamma;
   actjit_status st = input_value(r, 0, &x);
   if (!st) st = attr_float(r, "alpha", (float)SELU_ALPHA, &alpha);
@@ -535,7 +535,7 @@ static actjit_status read_selu(reader *r, actjit_value *out) {
 /* HardSigmoid: max(0, min(1, alpha·x + beta)); PyTorch's hardsigmoid is
  * alpha 1/6, beta 1/2. */
 static actjit_status read_hardsigmoid(reader *r, actjit_value *out) {
-  actjit_value x;
+  actjit_value x = -1;
   double alpha, beta;
   actjit_status st = input_value(r, 0, &x);
   if (!st) st = attr_float(r, "alpha", 0.2, &alpha);
@@ -548,7 +548,7 @@ static actjit_status read_hardsigmoid(reader *r, actjit_value *out) {
 
 /* ThresholdedRelu: x where x > alpha, else 0. */
 static actjit_status read_thresholded_relu(reader *r, actjit_value *out) {
-  actjit_value x;
+  actjit_value x = -1;
   actjit_attr a[2] = {{"threshold", 1.0}, {"value", 0}};
   actjit_status st = input_value(r, 0, &x);
   return st ? st : (st = attr_float(r, "alpha", 1.0, &a[0].value)) ? st : op1(r, "threshold", x, a, 2, out);
@@ -578,7 +578,7 @@ static actjit_status read_shrink(reader *r, actjit_value *out) {
 /* Clip: bounds as attributes before opset 11, optional inputs after;
  * ONNX's defaults are the float range's ends. */
 static actjit_status read_clip(reader *r, actjit_value *out) {
-  actjit_value x;
+  actjit_value x = -1;
   actjit_attr a[2] = {{"min", -FLT_MAX}, {"max", FLT_MAX}};
   actjit_status st = input_value(r, 0, &x);
   if (st) return st;
@@ -597,12 +597,12 @@ static actjit_status read_clip(reader *r, actjit_value *out) {
  * actjit runs inference, as ONNX Runtime does whatever is_test (before
  * opset 7) says; training_mode true (opset 12+) is refused. */
 static actjit_status read_dropout(reader *r, actjit_value *out) {
-  actjit_value x;
+  actjit_value x = -1;
   actjit_attr p = {"p", 0.5};
   actjit_status st = input_value(r, 0, &x);
   if (!st && r->opset < 12) st = attr_float(r, "ratio", 0.5, &p.value);
   if (st) return st;
-  entry *e;
+  entry *e = NULL;
   if (r->opset >= 12 && has_input(r, 1) && (!(e = operand(r, 1, &st)) || (st = scalar_of(r, e, "ratio", &p.value))))
     return st;
   double training = 0;
@@ -693,7 +693,7 @@ static actjit_status weight(reader *r, entry *e, bool transposed, double alpha, 
  * weight (the Add after it becomes linear's bias in canonicalize), a batch
  * of them [..., in, out] matmul's, broadcast as NumPy's matmul. */
 static actjit_status read_matmul(reader *r, actjit_value *out) {
-  actjit_value x, w;
+  actjit_value x = -1, w;
   actjit_status st = input_value(r, 0, &x);
   entry *e = st ? NULL : operand(r, 1, &st);
   if (!e) return st;
@@ -755,7 +755,7 @@ static actjit_status read_gemm(reader *r, actjit_value *out) {
  * the trailing dims, then of the leading ones; at axis 0 or rank, all of
  * them and a dim of 1 before or after (unsqueeze). */
 static actjit_status read_flatten(reader *r, actjit_value *out) {
-  actjit_value x;
+  actjit_value x = -1;
   int rank, axis;
   int64_t dims[ACTJIT_MAX_RANK];
   actjit_status st = input_value(r, 0, &x);
@@ -815,7 +815,7 @@ static actjit_status softmax_at(reader *r, const char *name, actjit_value x, int
 }
 
 static actjit_status read_softmax(reader *r, actjit_value *out) {
-  actjit_value x;
+  actjit_value x = -1;
   int64_t axis;
   actjit_status st = input_value(r, 0, &x);
   if (!st) st = attr_int(r, "axis", r->opset < 13 ? 1 : -1, &axis);
@@ -892,7 +892,7 @@ static actjit_status fold_transpose(reader *r, entry *e) {
  * marked done, the last one's result named); an identity permutation:
  * identity; any other: transpose. */
 static actjit_status read_transpose(reader *r, actjit_value *out) {
-  actjit_value x;
+  actjit_value x = -1;
   int rank, perm[ACTJIT_MAX_RANK], back[ACTJIT_MAX_RANK];
   int64_t dims[ACTJIT_MAX_RANK];
   actjit_status st = ACTJIT_OK;
@@ -940,7 +940,7 @@ static actjit_status read_transpose(reader *r, actjit_value *out) {
 /* Split into two equal halves, the second through Sigmoid, multiplied by
  * the first: glu over the split axis (nn.GLU as torch writes it). */
 static actjit_status read_split(reader *r, actjit_value *out) {
-  actjit_value x;
+  actjit_value x = -1;
   int rank, axis = 0;
   int64_t dims[ACTJIT_MAX_RANK];
   actjit_status st = input_value(r, 0, &x);
@@ -987,7 +987,7 @@ static actjit_status read_constant(reader *r) {
   char q[256];
   if (find(r, np->output[0]))
     return fail(r, ACTJIT_ERR_VERIFY, "value '%s' is defined twice", quote(np->output[0], q, sizeof q));
-  entry *e;
+  entry *e = NULL;
   actjit_status st = add_entry(r, np->output[0], &e);
   if (st) return st;
   const Onnx__AttributeProto *a = np->n_attribute == 1 ? np->attribute[0] : NULL;
@@ -1106,7 +1106,7 @@ static actjit_status read_input(reader *r, const Onnx__ValueInfoProto *vi) {
     else return fail(r, ACTJIT_ERR_UNSUPPORTED, "input '%s': dim %zu must be a size%s", q, i, i ? "" : " or the batch (dim_param)");
   }
   actjit_value v;
-  entry *e;
+  entry *e = NULL;
   actjit_status st = built(r, actjit_graph_input(r->g, vi->name, (int)rank, dims, &v));
   if (!st) st = add_entry(r, vi->name, &e);
   if (!st) e->v = v;
@@ -1158,7 +1158,7 @@ static actjit_status read_graph(reader *r, const Onnx__ModelProto *m) {
                 gp->n_output ? "', ...)" : "");
   actjit_status st = ACTJIT_OK;
   for (size_t i = 0; !st && i < gp->n_initializer; i++) {
-    entry *e;
+    entry *e = NULL;
     const char *name = gp->initializer[i]->name;
     if (!name || !*name) st = fail(r, ACTJIT_ERR_VERIFY, "initializer %zu has no name", i);
     else if (find(r, name)) st = fail(r, ACTJIT_ERR_VERIFY, "initializer '%s' is defined twice", quote(name, q, sizeof q));
