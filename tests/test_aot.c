@@ -53,20 +53,6 @@ static const char *tmp(const char *name) {
   return b;
 }
 
-static char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)n + 1);
-  size_t got = fread(buf, 1, (size_t)n, f);
-  fclose(f);
-  buf[got] = 0;
-  if (len) *len = got;
-  return buf;
-}
-
 static void write_bytes(const char *path, const void *data, size_t len) {
   FILE *f = fopen(path, "wb");
   assert_non_null(f);
@@ -96,7 +82,7 @@ static int run(const char *const *argv, const char *in, const char *out) {
 /* The last command's stderr: empty, or exactly one line holding each
  * NULL-terminated fragment. */
 static void expect_stderr(const char *frag, ...) {
-  char *err = slurp(tmp("err.txt"), NULL);
+  char *err = tu_slurp(tmp("err.txt"), NULL);
   assert_non_null(err);
   if (!frag) {
     if (*err) fail_msg("unexpected stderr: %s", err);
@@ -122,10 +108,10 @@ static float *random_floats(size_t n, uint64_t seed) {
 
 /* The README's code block after `marker`, which must be tests/aot/NAME. */
 static void expect_readme_block(const char *marker, const char *name) {
-  char *readme = slurp(ACTJIT_SOURCE_DIR "/README.md", NULL), path[512];
+  char *readme = tu_slurp(ACTJIT_SOURCE_DIR "/README.md", NULL), path[512];
   assert_non_null(readme);
   snprintf(path, sizeof path, ACTJIT_SOURCE_DIR "/tests/aot/%s", name);
-  char *file = slurp(path, NULL);
+  char *file = tu_slurp(path, NULL);
   assert_non_null(file);
   char *at = strstr(readme, marker);
   if (!at) fail_msg("README has no %s", marker);
@@ -141,7 +127,7 @@ static void expect_readme_block(const char *marker, const char *name) {
 
 static void copy_file(const char *from, const char *to) {
   size_t n = 0;
-  char *text = slurp(from, &n);
+  char *text = tu_slurp(from, &n);
   assert_non_null(text);
   write_bytes(to, text, n);
   free(text);
@@ -152,7 +138,7 @@ static void copy_file(const char *from, const char *to) {
 static void test_seed_model_cli(void **state) {
   (void)state;
   /* the README's commands, run below from the test directory */
-  char *readme = slurp(ACTJIT_SOURCE_DIR "/README.md", NULL);
+  char *readme = tu_slurp(ACTJIT_SOURCE_DIR "/README.md", NULL);
   assert_non_null(strstr(readme, "build/actjit aot ir/mlp.air --weights tests/golden/mlp.safetensors -o seed.o "));
   assert_non_null(strstr(readme, "cc example.c seed.o -o example\n"));
   free(readme);
@@ -184,7 +170,7 @@ static void test_seed_model_cli(void **state) {
     npy_array want = {0};
     if (npy_read(tmp("y.npy"), &want, err, sizeof err)) fail_msg("%s", err);
     size_t len;
-    float *got = (float *)slurp(tmp("y.bin"), &len);
+    float *got = (float *)tu_slurp(tmp("y.bin"), &len);
     assert_int_equal(want.count, (size_t)batch * 10);
     assert_int_equal(len, want.count * sizeof(float));
     for (size_t i = 0; i < want.count; i++)
@@ -288,7 +274,7 @@ static void test_two_objects_api(void **state) {
   const char *cc[] = {ACTJIT_CC, "-std=c11", "-Wall", "-Wextra", "-Werror", "-I.", ACTJIT_SOURCE_DIR "/tests/aot/two.c",
                       "mlp.o", "act.o", "-pthread", "-o", "two", NULL};
   if (run(cc, NULL, NULL)) {
-    char *err = slurp(tmp("err.txt"), NULL);
+    char *err = tu_slurp(tmp("err.txt"), NULL);
     fail_msg("cc two.c mlp.o act.o: %s", err);
   }
 
@@ -312,7 +298,7 @@ static void test_two_objects_api(void **state) {
     int rc = run(two, tmp("xs.bin"), tmp("ys.bin"));
     if (rc) fail_msg("two %lld: exit status %d%s", (long long)batch, rc, rc == 3 ? " (bad arguments accepted)" : "");
     size_t len;
-    float *got = (float *)slurp(tmp("ys.bin"), &len), *at = got;
+    float *got = (float *)tu_slurp(tmp("ys.bin"), &len), *at = got;
     assert_int_equal(len, 4 * (size_t)(batch * (cases[0].out + cases[1].out)) * sizeof(float));
     static const char *const how[] = {"a run", "3 tasks in reverse", "4 tasks on threads", "a run beside another"};
     for (int i = 0; i < 2; i++)
@@ -354,12 +340,12 @@ static void check_pipeline(actjit_context *ctx, actjit_graph *g, const char *nam
     free(data);
   }
   if (actjit_aot_write(g, NULL, "m", tmp("m.o"), tmp("m.h"))) fail_msg("%s: %s", name, actjit_context_error(ctx));
-  char *header = slurp(tmp("m.h"), NULL);
+  char *header = tu_slurp(tmp("m.h"), NULL);
   if (!strstr(header, libm ? "(cc app.c m.o -lm)" : "(cc app.c m.o)")) fail_msg("%s: m.h: %s", name, header);
   free(header);
   /* only libc, unless the code calls powf */
   const char *cc[] = {ACTJIT_CC, "-I.", ACTJIT_SOURCE_DIR "/tests/aot/one.c", "m.o", "-o", "one", libm ? "-lm" : NULL, NULL};
-  if (run(cc, NULL, NULL)) fail_msg("%s: cc one.c m.o: %s", name, slurp(tmp("err.txt"), NULL));
+  if (run(cc, NULL, NULL)) fail_msg("%s: cc one.c m.o: %s", name, tu_slurp(tmp("err.txt"), NULL));
   actjit_kernel *k;
   if (actjit_compile(g, NULL, &k)) fail_msg("%s: %s", name, actjit_context_error(ctx));
   int rank;
@@ -376,7 +362,7 @@ static void check_pipeline(actjit_context *ctx, actjit_graph *g, const char *nam
     const char *one[] = {tmp("one"), arg, NULL};
     int rc = run(one, tmp("x.bin"), tmp("y.bin"));
     if (rc) fail_msg("%s, batch %lld: exit status %d", name, (long long)batch, rc);
-    float *got = (float *)slurp(tmp("y.bin"), &len);
+    float *got = (float *)tu_slurp(tmp("y.bin"), &len);
     assert_int_equal(len, 2 * out * sizeof(float));
     for (size_t j = 0; j < 2 * out; j++)
       if (memcmp(&got[j], &want[j % out], sizeof(float)))
@@ -475,7 +461,7 @@ static void test_errors(void **state) {
   EXPECT_API_ERROR(actjit_aot_write(g, NULL, "mlp", tmp("nodir/new.o"), tmp("old.h")), ACTJIT_ERR_IO, "nodir/new.o");
   EXPECT_API_ERROR(actjit_aot_write(g, NULL, "mlp", tmp("old.o"), tmp("nodir/new.h")), ACTJIT_ERR_IO, "nodir/new.h");
   EXPECT_API_ERROR(actjit_aot_write(g, NULL, "mlp", tmp("new.o"), tmp("nodir/new.h")), ACTJIT_ERR_IO, "nodir/new.h");
-  char *old = slurp(tmp("old.o"), NULL);
+  char *old = tu_slurp(tmp("old.o"), NULL);
   assert_string_equal(old, "old object");
   free(old);
   free(w);
@@ -508,7 +494,7 @@ static void test_errors(void **state) {
                          "--header", "mm.h", NULL};
   assert_int_equal(run(named, NULL, NULL), 0);
   expect_stderr(NULL);
-  char *h = slurp(tmp("mm.h"), NULL);
+  char *h = tu_slurp(tmp("mm.h"), NULL);
   assert_non_null(h);
   assert_non_null(strstr(h, "int my_model_run(const float *x, int64_t batch, float *y, void *scratch);"));
   free(h);

@@ -65,20 +65,6 @@ static void write_bytes(const char *path, const void *data, size_t len) {
 
 static void write_text(const char *path, const char *text) { write_bytes(path, text, strlen(text)); }
 
-static char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)n + 1);
-  size_t got = fread(buf, 1, (size_t)n, f);
-  fclose(f);
-  buf[got] = 0;
-  if (len) *len = got;
-  return buf;
-}
-
 /* A safetensors file: 8-byte length, the JSON header as given, the data. */
 static void write_st(const char *path, const char *json, const void *data, size_t len) {
   size_t h = strlen(json);
@@ -128,7 +114,7 @@ static result cli_v(rlim_t data_limit, const char *arg0, va_list ap) {
   assert_true(pid > 0);
   int ws;
   assert_int_equal(waitpid(pid, &ws, 0), pid);
-  result r = {WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws), slurp(out, NULL), slurp(err, NULL)};
+  result r = {WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws), tu_slurp(out, NULL), tu_slurp(err, NULL)};
   assert_non_null(r.out);
   assert_non_null(r.err);
   return r;
@@ -467,7 +453,7 @@ static void test_dump(void **state) {
   assert_ok(&r);
   assert_string_equal(r.out, "");
   result_free(&r);
-  char *s = slurp(tmp("relu.s"), NULL);
+  char *s = tu_slurp(tmp("relu.s"), NULL);
   assert_non_null(s);
   assert_non_null(strstr(s, "xmm"));
   assert_null(strstr(s, "ymm"));
@@ -583,7 +569,7 @@ static void test_output_untouched(void **state) {
   write_npy(tmp("x47.npy"), 2, d, z);
   expect_error(cli("run", RELU_MODEL, "--weights", RELU_W, "--input", tmp("x47.npy"), "--output", y, NULL), INVALID,
                "Linear", NULL);
-  char *s = slurp(y, NULL);
+  char *s = tu_slurp(y, NULL);
   assert_string_equal(s, "sentinel");
   free(s);
 }

@@ -12,6 +12,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The whole file at path, NUL-terminated (*len, if not NULL, its bytes
+ * without the NUL), or NULL if it cannot be opened; the caller frees it. */
+static inline char *tu_slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = malloc((size_t)n + 1);
+  size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
+  fclose(f);
+  if (buf) buf[got] = 0;
+  if (len) *len = got;
+  return buf;
+}
+
 /* The targets every kernel test runs on: the host, an AVX2-only CPU and an
  * SSE-only one. */
 typedef struct test_target {
