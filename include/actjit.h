@@ -357,9 +357,17 @@ int actjit_kernel_vector_width(const actjit_kernel *k);
  *   int PREFIX_run_parallel(const float *x, int64_t batch, float *y, void *scratch,
  *                           PREFIX_parallel_for_fn pfor, void *user, int tasks);
  * A run computes what actjit_kernel_run computes, bitwise, keeping its state
- * in the caller's scratch (reentrant).  Every parameter must hold its values
- * (actjit_graph_param_set_data): they are packed into the object's read-only
- * data.  The object needs only libc at link and run time, and its other
+ * in the caller's scratch (reentrant).  When every parameter holds its values
+ * (actjit_graph_param_set_data) they are packed into the object's read-only
+ * data.  When none does, the object packs them at run time, and exports
+ *   size_t PREFIX_params_bytes(void);
+ *   int PREFIX_bind(const float *const *params, void *packed);
+ * where params[i] is the i-th parameter's floats in declaration order, as
+ * shaped in the graph (the header lists them), and packed is
+ * PREFIX_params_bytes() bytes of the caller's, 64-byte aligned; the runs
+ * then take `const void *packed` as their first argument.  Some parameters
+ * with values and some without: ACTJIT_ERR_WEIGHTS.  The object needs only
+ * libc at link and run time (no LLVM, no libactjit), and its other
  * symbols are local, so objects of several prefixes link into one program;
  * it runs on the CPUs of the target o names (default the host's).  Both
  * files are written in full or not at all (temporary files renamed); `g` is

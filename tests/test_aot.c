@@ -11,6 +11,11 @@
  *     of 3 and 4 tasks, and two runs at once, bitwise the JIT's
  *     (actjit_kernel_run, same options) at batches 0, 1, 7, 1000 and 1500;
  *     bad arguments refused;
+ *   - objects without their weights (the seed model through the command,
+ *     ir/swiglu.air and a SwiGLU-like pipeline for haswell through the C
+ *     API) in a program (tests/aot/bound.c) that packs them with its bind
+ *     call: the bytes the JIT packs, outputs bitwise the JIT's, bad
+ *     arguments refused;
  *   - errors: one line, and no file written or changed.
  *
  * Every file goes to a fresh mkdtemp directory removed at the end. */
@@ -31,8 +36,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "codegen/codegen.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
+#include "runtime/lower.h"
 #include "testutil.h"
 
 #if !defined(ACTJIT_CLI) || !defined(ACTJIT_CC)
@@ -395,6 +402,152 @@ static void test_every_pipeline(void **state) {
   actjit_context_destroy(ctx);
 }
 
+/* --------------------------------- parameters bound at run time */
+
+/* The bytes m_bind must write for g's values, compiled for cpu: each
+ * parameter as the JIT binds it (cg_param_pack) at its offset, zeros
+ * between. */
+static unsigned char *jit_packing(const actjit_graph *g, const char *cpu, size_t *len) {
+  actjit_graph *lowered = ir_clone(g);
+  assert_non_null(lowered);
+  actjit_compile_options o;
+  actjit_compile_options_init(&o);
+  o.cpu = cpu;
+  target_desc t = {0};
+  plan p = {0};
+  strbuf dump = {0};
+  assert_int_equal(kernel_lower(lowered, &o, &t, &p, &dump), ACTJIT_OK);
+  int64_t floats[16];
+  cg_aot a = {.nparams = actjit_graph_param_count(lowered), .param_floats = floats};
+  assert_true(a.nparams <= 16);
+  for (int v = 0, j = 0; v < lowered->n; v++)
+    if (lowered->nodes[v].op == OP_PARAM)
+      floats[j++] = cg_param_floats(&t, &lowered->nodes[v].shape, cg_param_layout(lowered, &p, v));
+  *len = (size_t)cg_bound_offset(&a, a.nparams);
+  unsigned char *bytes = calloc(1, *len + 1);
+  assert_non_null(bytes);
+  for (int v = 0, j = 0; v < lowered->n; v++) {
+    const node *nd = &lowered->nodes[v];
+    if (nd->op == OP_PARAM)
+      cg_param_pack(&t, &nd->shape, cg_param_layout(lowered, &p, v), nd->data, (float *)(bytes + cg_bound_offset(&a, j++)));
+  }
+  free(dump.buf);
+  plan_free(&p);
+  target_free(&t);
+  actjit_graph_destroy(lowered);
+  return bytes;
+}
+
+/* m.o and m.h of g written without the parameters' values, in a program
+ * (tests/aot/bound.c) that packs them with m_bind, from random values, and
+ * runs on them: the packed bytes the JIT's packing of those values, each
+ * run bitwise the JIT's (compiled for cpu, NULL: the host) with them bound,
+ * at batches 1 and 37.  The program links with the object and libc alone;
+ * its refusals of bad arguments (a NULL parameter pointer among them) are
+ * checked inside. */
+static void check_bound(actjit_context *ctx, actjit_graph *g, const char *name, const char *cpu) {
+  char *header = tu_slurp(tmp("m.h"), NULL);
+  assert_non_null(header);
+  if (!strstr(header, "(cc app.c m.o)") || !strstr(header, "int m_bind(const float *const *params, void *packed);") ||
+      !strstr(header, "int m_run(const void *packed, const float *x, int64_t batch, float *y, void *scratch);"))
+    fail_msg("%s: m.h: %s", name, header);
+  const char *cc[] = {ACTJIT_CC, "-std=c11", "-Wall", "-Wextra", "-Werror", "-I.", ACTJIT_SOURCE_DIR "/tests/aot/bound.c",
+                      "m.o", "-o", "bound", NULL};
+  if (run(cc, NULL, NULL)) fail_msg("%s: cc bound.c m.o: %s", name, tu_slurp(tmp("err.txt"), NULL));
+  /* the parameters: bound.c's file, the graph's values; the header lists each */
+  FILE *f = fopen(tmp("params.bin"), "wb");
+  assert_non_null(f);
+  for (int i = 0; i < actjit_graph_param_count(g); i++) {
+    const char *param;
+    int rank;
+    int64_t dims[ACTJIT_MAX_RANK], n = 1;
+    char line[256] = "";
+    actjit_graph_param_info(g, i, &param, &rank, dims);
+    snprintf(line, sizeof line, " *   %d: @%s [", i, param);
+    for (int d = 0; d < rank; d++) {
+      n *= dims[d];
+      snprintf(line + strlen(line), sizeof line - strlen(line), "%s%lld", d ? ", " : "", (long long)dims[d]);
+    }
+    strcat(line, "]\n");
+    if (!strstr(header, line)) fail_msg("%s: m.h lacks '%s': %s", name, line, header);
+    float *data = random_floats((size_t)n, 600 + (uint64_t)i);
+    assert_int_equal(fwrite(&n, sizeof n, 1, f), 1);
+    assert_int_equal(fwrite(data, sizeof *data, (size_t)n, f), (size_t)n);
+    assert_int_equal(actjit_graph_param_set_data(g, param, data, (size_t)n), ACTJIT_OK);
+    free(data);
+  }
+  assert_int_equal(fclose(f), 0);
+  free(header);
+  actjit_compile_options o;
+  actjit_compile_options_init(&o);
+  o.cpu = cpu;
+  actjit_kernel *k;
+  if (actjit_compile(g, &o, &k)) fail_msg("%s: %s", name, actjit_context_error(ctx));
+  size_t want_len;
+  unsigned char *want_packed = jit_packing(g, cpu, &want_len);
+  for (int64_t batch = 1; batch <= 37; batch += 36) {
+    size_t in, out, len = 0;
+    assert_int_equal(actjit_kernel_io_sizes(k, batch, &in, &out), ACTJIT_OK);
+    float *x = random_floats(in, 700 + (uint64_t)batch), *want = malloc(out * sizeof *want + 4);
+    assert_int_equal(actjit_kernel_run(k, x, batch, want), ACTJIT_OK);
+    write_bytes(tmp("x.bin"), x, in * sizeof *x);
+    char arg[32];
+    snprintf(arg, sizeof arg, "%lld", (long long)batch);
+    const char *prog[] = {tmp("bound"), arg, tmp("params.bin"), tmp("packed.bin"), NULL};
+    int rc = run(prog, tmp("x.bin"), tmp("y.bin"));
+    if (rc)
+      fail_msg("%s, batch %lld: exit status %d%s", name, (long long)batch, rc,
+               rc == 3 ? " (bad arguments accepted)" : rc == 4 ? " (a refused call wrote, or m_bind's bytes vary)" : "");
+    unsigned char *packed = (unsigned char *)tu_slurp(tmp("packed.bin"), &len);
+    assert_int_equal(len, want_len);
+    for (size_t j = 0; j < len; j++)
+      if (packed[j] != want_packed[j])
+        fail_msg("%s: byte %zu of m_bind's %zu is %#x, the JIT packs %#x", name, j, len, packed[j], want_packed[j]);
+    free(packed);
+    float *got = (float *)tu_slurp(tmp("y.bin"), &len);
+    assert_int_equal(len, 2 * out * sizeof(float));
+    for (size_t j = 0; j < 2 * out; j++)
+      if (memcmp(&got[j], &want[j % out], sizeof(float)))
+        fail_msg("%s, batch %lld, %s: output %zu is %a bound ahead of time, %a from the JIT", name, (long long)batch,
+                 j < out ? "a run" : "3 tasks", j % out, got[j], want[j % out]);
+    free(x), free(want), free(got);
+  }
+  free(want_packed);
+  actjit_kernel_destroy(k);
+}
+
+static void test_bound_params(void **state) {
+  (void)state;
+  actjit_context *ctx;
+  actjit_graph *g;
+  assert_int_equal(actjit_context_create(&ctx), ACTJIT_OK);
+  /* the seed model through the command, without --weights */
+  const char *aot[] = {ACTJIT_CLI, "aot", MLP, "-o", "m.o", "--header", "m.h", NULL};
+  assert_int_equal(run(aot, NULL, NULL), 0);
+  expect_stderr(NULL);
+  assert_int_equal(actjit_graph_parse_file(ctx, MLP, &g), ACTJIT_OK);
+  check_bound(ctx, g, "mlp.air", NULL);
+  actjit_graph_destroy(g);
+  /* SwiGLU's pair in one kernel (weights packed for two linears), on the
+   * host; act's (outputs that do not fill the panels) for haswell */
+  static const struct {
+    const char *name, *cpu;
+  } api[] = {{"swiglu.air", NULL}, {"act.air", "haswell"}};
+  for (size_t i = 0; i < sizeof api / sizeof *api; i++) {
+    if (!strcmp(api[i].name, "act.air"))
+      assert_int_equal(actjit_graph_parse(ctx, act_model, sizeof act_model - 1, "act.air", &g), ACTJIT_OK);
+    else
+      assert_int_equal(actjit_graph_parse_file(ctx, ACTJIT_SOURCE_DIR "/ir/swiglu.air", &g), ACTJIT_OK);
+    actjit_compile_options o;
+    actjit_compile_options_init(&o);
+    o.cpu = api[i].cpu;
+    if (actjit_aot_write(g, &o, "m", tmp("m.o"), tmp("m.h"))) fail_msg("%s: %s", api[i].name, actjit_context_error(ctx));
+    check_bound(ctx, g, api[i].name, api[i].cpu);
+    actjit_graph_destroy(g);
+  }
+  actjit_context_destroy(ctx);
+}
+
 /* --------------------------------------------------------------- errors */
 
 /* The files of the test directory but err.txt, sorted, one a line. */
@@ -434,14 +587,16 @@ static void test_errors(void **state) {
   /* an earlier object and header stay as they were */
   write_bytes(tmp("old.o"), "old object", 10);
   write_bytes(tmp("old.h"), "old header", 10);
-  EXPECT_API_ERROR(actjit_aot_write(g, NULL, "mlp", tmp("old.o"), tmp("old.h")), ACTJIT_ERR_WEIGHTS,
-                   "parameter @0.weight has no values");
+  /* some parameters with values, some without */
   float *w = random_floats(128 * 784, 1);
   assert_int_equal(actjit_graph_param_set_data(g, "0.weight", w, 128 * 784), ACTJIT_OK);
   EXPECT_API_ERROR(actjit_aot_write(g, NULL, "mlp", tmp("old.o"), tmp("old.h")), ACTJIT_ERR_WEIGHTS,
-                   "parameter @0.bias has no values");
+                   "parameter @0.bias has no values but @0.weight has");
   assert_int_equal(actjit_graph_param_set_data(g, "0.bias", w, 128), ACTJIT_OK);
   assert_int_equal(actjit_graph_param_set_data(g, "3.weight", w, 10 * 128), ACTJIT_OK);
+  EXPECT_API_ERROR(actjit_aot_write(g, NULL, "mlp", tmp("old.o"), tmp("old.h")), ACTJIT_ERR_WEIGHTS,
+                   "parameter @3.bias has no values but @0.weight has: an ahead-of-time object holds the values of "
+                   "every parameter or of none");
   assert_int_equal(actjit_graph_param_set_data(g, "3.bias", w, 10), ACTJIT_OK);
   EXPECT_API_ERROR(actjit_aot_write(g, NULL, "9lives", tmp("old.o"), tmp("old.h")), ACTJIT_ERR_ARGUMENT,
                    "prefix '9lives' is not a C identifier");
@@ -469,14 +624,15 @@ static void test_errors(void **state) {
   actjit_context_destroy(ctx);
 
   /* the command: a usage error for a prefix -o's name does not make, or
-   * for missing weights, -o or MODEL */
+   * for a missing -o or MODEL */
   const char *no_prefix[] = {ACTJIT_CLI, "aot", MLP, "--weights", MLP_WEIGHTS, "-o", "my-model.o", NULL};
   char *before = listing();
   assert_int_equal(run(no_prefix, NULL, NULL), 2);
   expect_stderr("actjit: aot: prefix 'my-model' is not a C identifier", "pass --prefix NAME", NULL);
-  const char *no_weights[] = {ACTJIT_CLI, "aot", MLP, "-o", "mlp.o", NULL};
-  assert_int_equal(run(no_weights, NULL, NULL), 2);
-  expect_stderr("no --weights", NULL);
+  /* (without --weights too) */
+  const char *no_prefix_bound[] = {ACTJIT_CLI, "aot", MLP, "-o", "my-model.o", NULL};
+  assert_int_equal(run(no_prefix_bound, NULL, NULL), 2);
+  expect_stderr("actjit: aot: prefix 'my-model' is not a C identifier", "pass --prefix NAME", NULL);
   const char *no_o[] = {ACTJIT_CLI, "aot", MLP, "--weights", MLP_WEIGHTS, NULL};
   assert_int_equal(run(no_o, NULL, NULL), 2);
   expect_stderr("aot: missing -o NAME.o", NULL);
@@ -486,6 +642,13 @@ static void test_errors(void **state) {
   const char *typo[] = {ACTJIT_CLI, "aot", MLP, "--weights", MLP_WEIGHTS, "-o", "mlp.o", "--prefx", "m", NULL};
   assert_int_equal(run(typo, NULL, NULL), 2);
   expect_stderr("unknown option '--prefx' (did you mean '--prefix'?)", NULL);
+  /* a failure after the model is read, with and without weights */
+  const char *cpu[] = {ACTJIT_CLI, "aot", MLP, "-o", "mlp.o", "--cpu", "skylake-avx51", NULL};
+  assert_int_equal(run(cpu, NULL, NULL), 6);
+  expect_stderr("skylake-avx512", NULL);
+  const char *cpu_weights[] = {ACTJIT_CLI, "aot", MLP, "--weights", MLP_WEIGHTS, "-o", "mlp.o", "--cpu", "skylake-avx51", NULL};
+  assert_int_equal(run(cpu_weights, NULL, NULL), 6);
+  expect_stderr("skylake-avx512", NULL);
   char *after = listing();
   assert_string_equal(before, after);
   free(before), free(after);
@@ -522,6 +685,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_seed_model_cli, setup, teardown),
       cmocka_unit_test_setup_teardown(test_two_objects_api, setup, teardown),
       cmocka_unit_test_setup_teardown(test_every_pipeline, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bound_params, setup, teardown),
       cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

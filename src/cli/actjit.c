@@ -110,7 +110,9 @@ static const char usage_aot[] =
     "  (default: -o's path, .h for .o) declaring NAME_scratch_bytes, NAME_run,\n"
     "  NAME_parallel_scratch_bytes and NAME_run_parallel (NAME: --prefix, default\n"
     "  -o's file name up to its first dot).  The weights, from W.safetensors as for\n"
-    "  run or an ONNX model's own, are packed into the object, which needs only libc:\n"
+    "  run or an ONNX model's own, are packed into the object; without them the\n"
+    "  object packs them at run time (NAME_params_bytes, NAME_bind, and the runs\n"
+    "  take the packed buffer first).  It needs only libc:\n"
     "  cc app.c NAME.o.  The code is for the host CPU unless --cpu/--features say\n"
     "  otherwise.  Both files are written atomically.  Other flags as for run.\n";
 
@@ -707,12 +709,13 @@ static int cmd_check(session *s, const options *o) {
   return write_stdout(s->dump);
 }
 
-/* The object and header of the model, its weights in the object. */
+/* The object and header of the model, its weights in the object, or
+ * without --weights a bind call that packs them at run time. */
 static int cmd_aot(session *s, const options *o) {
   if (o->header && !strcmp(o->header, o->output)) return complain(EXIT_USAGE, "aot: -o and --header are both %s", o->output);
   bool is_torch;
   int rc = load_model(s, o->model, o->in_rank, o->in_dims, o->in_rank > 0, NULL, &is_torch);
-  if (rc || (rc = load_weights(s, o->weights))) return rc;
+  if (rc || (o->weights && (rc = load_weights(s, o->weights)))) return rc;
   for (int i = 0; s->weights && i < actjit_graph_param_count(s->g); i++) {
     const char *name;
     const float *data;

@@ -8,6 +8,7 @@
  *   transpose.c  transpose (permutes the dims)
  *   matmul.c   matmul (batched matrix products)
  *   params.c   parameters as the kernels read them (packed weights)
+ *   pack.c     that packing generated into an ahead-of-time object
  *   module.c   one function per kernel plus the entry that sequences them
  */
 #ifndef ACTJIT_CODEGEN_H
@@ -84,13 +85,19 @@ actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx,
  *   int PREFIX_run(const float *x, int64_t batch, float *y, void *scratch);
  *   int PREFIX_run_parallel(const float *x, int64_t batch, float *y, void *scratch,
  *                           actjit_parallel_for_fn pfor, void *user, int tasks);
- * The runs return 0, or -1 (having done nothing) for a negative or too
- * large batch or a NULL buffer. */
+ * Without the parameters' data (params NULL) the object binds them at run
+ * time (pack.c): it exports as well
+ *   size_t PREFIX_params_bytes(void);
+ *   int PREFIX_bind(const float *const *params, void *packed);
+ * and the runs take the buffer PREFIX_bind packed as a first argument,
+ * `const void *packed`.  The runs return 0, or -1 (having done nothing)
+ * for a negative or too large batch or a NULL buffer (or a packed one not
+ * 64-byte aligned). */
 typedef struct cg_aot {
-  const char *prefix;         /* a C identifier */
-  int nparams;                /* the graph's parameters in declaration order: */
-  const float *const *params; /* each one's data as bound */
-  const int64_t *param_floats;
+  const char *prefix;           /* a C identifier */
+  int nparams;                  /* the graph's parameters in declaration order: */
+  const float *const *params;   /* each one's data as bound, or NULL: bound at run time */
+  const int64_t *param_floats;  /* each one's floats as bound (cg_param_floats) */
 } cg_aot;
 actjit_status cg_build_aot(const actjit_graph *g, const plan *p, LLVMContextRef ctx, const target_desc *t,
                            const cg_aot *a, LLVMModuleRef *out);
@@ -228,6 +235,20 @@ void cg_pack_weight(const target_desc *t, const float *w, int64_t out, int64_t i
 int cg_param_layout(const actjit_graph *g, const plan *p, int v);
 int64_t cg_param_floats(const target_desc *t, const shape *s, int layout);
 void cg_param_pack(const target_desc *t, const shape *s, int layout, const float *data, float *dst);
+/* ---- pack.c: an ahead-of-time object's parameters bound at run time.
+ * cg_bound_offset: where parameter j of a starts in the packed buffer,
+ * bytes (a multiple of 64; j = a->nparams: the buffer's size).
+ * cg_bad_packed: i1, packed is NULL or not 64-byte aligned.
+ * cg_bound_params: the pointer table the kernels take (params[j] at its
+ * offset in packed), on the stack of the function being emitted.
+ * cg_emit_bind: the body of c->fn, int PREFIX_bind(const float *const *params,
+ * void *packed), begun with the builder at its entry: -1 having written
+ * nothing for a NULL pointer or a bad packed, else each parameter written
+ * as cg_param_pack writes it, every byte of packed, and 0. */
+int64_t cg_bound_offset(const cg_aot *a, int j);
+LLVMValueRef cg_bad_packed(cg *c, LLVMValueRef packed);
+LLVMValueRef cg_bound_params(cg *c, LLVMValueRef packed, const cg_aot *a);
+void cg_emit_bind(cg *c, const plan *p, const cg_aot *a);
 /* ---- softmax.c: the group's softmax with its elementwise members as the
  * prologue; in_place when the plan has it write over its input */
 void cg_softmax_kernel(cg *c, const group *gr, bool in_place);

@@ -249,21 +249,24 @@ actjit_status cg_build_aot(const actjit_graph *g, const plan *p, LLVMContextRef 
 
 /* ---------------------------------------------- ahead-of-time exports
  * The module's own functions and data become internal, so that objects of
- * several models link together; the parameters become constant data, and
- * functions named after the prefix run the plan as the JIT's runtime does:
- * the entry on one thread, or each kernel in slices through the caller's
- * parallel-for, split as kernel.c splits them. */
+ * several models link together; the parameters become constant data (or
+ * are bound at run time: pack.c), and functions named after the prefix run
+ * the plan as the JIT's runtime does: the entry on one thread, or each
+ * kernel in slices through the caller's parallel-for, split as kernel.c
+ * splits them. */
 
 /* The fields of a task's argument (a struct on the caller's stack): a
  * kernel's input pointers and output, or a depth-first run's input, output
- * and scratch; the batch, the task count, and whether the kernel splits by
- * weight panels. */
-enum { J_INS, J_X, J_Y, J_SCRATCH, J_BATCH, J_N, J_BY_PANELS, J_FIELDS };
+ * and scratch; the batch, the task count, whether the kernel splits by
+ * weight panels, and the run's parameter table (parameters bound at run
+ * time). */
+enum { J_INS, J_X, J_Y, J_SCRATCH, J_BATCH, J_N, J_BY_PANELS, J_PARAMS, J_FIELDS };
 
 typedef struct aot_env {
   entry_env *e;
   const cg_aot *a;
-  LLVMValueRef entry, params;
+  LLVMValueRef entry;
+  LLVMValueRef params; /* the parameter table: constant data, or the function's own (bound at run time) */
   LLVMTypeRef job_t, task_t, pfor_t;
   bool dyn;          /* the input is batch-led (else a batch of 1) */
   int64_t max_batch; /* larger batches overflow the sizes */
@@ -335,13 +338,15 @@ static void emit_scratch_bytes(aot_env *m, bool parallel) {
 
 /* Returns -1 from the function being emitted unless the run's arguments
  * hold: a batch in [0, max_batch], the buffers given (scratch unless none
- * is needed). */
-static void check_run(aot_env *m, LLVMValueRef x, LLVMValueRef batch, LLVMValueRef y, LLVMValueRef scratch,
-                      LLVMValueRef tasks) {
+ * is needed; packed, when the parameters are bound at run time, 64-byte
+ * aligned); then, for those, the run's parameter table. */
+static void check_run(aot_env *m, LLVMValueRef packed, LLVMValueRef x, LLVMValueRef batch, LLVMValueRef y,
+                      LLVMValueRef scratch, LLVMValueRef tasks) {
   cg *c = m->e->c;
   LLVMBuilderRef b = c->b;
   LLVMValueRef bad = LLVMBuildOr(b, LLVMBuildICmp(b, LLVMIntSLT, batch, cg_i64(c, 0), ""),
                                  LLVMBuildICmp(b, LLVMIntSGT, batch, cg_i64(c, m->max_batch), ""), "");
+  if (packed) bad = LLVMBuildOr(b, bad, cg_bad_packed(c, packed), "");
   bad = LLVMBuildOr(b, bad, LLVMBuildIsNull(b, x, ""), "");
   bad = LLVMBuildOr(b, bad, LLVMBuildIsNull(b, y, ""), "");
   LLVMValueRef needs = LLVMBuildICmp(b, LLVMIntNE, scratch_floats(m, batch, tasks), cg_i64(c, 0), "");
@@ -352,6 +357,22 @@ static void check_run(aot_env *m, LLVMValueRef x, LLVMValueRef batch, LLVMValueR
   LLVMPositionBuilderAtEnd(b, fail);
   LLVMBuildRet(b, LLVMConstInt(c->i32, (unsigned long long)-1, 1));
   LLVMPositionBuilderAtEnd(b, ok);
+  if (packed) m->params = m->e->params = cg_bound_params(c, packed, m->a);
+}
+
+/* A task's parameter table: the run's, from its job, when bound at run time. */
+static void task_params(aot_env *m, LLVMValueRef job) {
+  if (!m->a->params) m->params = m->e->params = job_load(m, job, J_PARAMS);
+}
+
+/* An exported run's function type: `args` after `const void *packed` when
+ * the parameters are bound at run time; *first, the index of args[0]. */
+static LLVMTypeRef run_type(aot_env *m, LLVMTypeRef *args, unsigned n, unsigned *first) {
+  cg *c = m->e->c;
+  LLVMTypeRef types[8] = {c->ptr};
+  *first = !m->a->params;
+  memcpy(types + *first, args, n * sizeof *args);
+  return LLVMFunctionType(c->i32, types, n + *first, 0);
 }
 
 /* entry(x, y, params, scratch, batch, 0): the whole plan on this thread. */
@@ -361,14 +382,15 @@ static void call_entry(aot_env *m, LLVMValueRef x, LLVMValueRef batch, LLVMValue
   LLVMBuildCall2(c->b, LLVMGlobalGetValueType(m->entry), m->entry, args, 6, "");
 }
 
-/* int PREFIX_run(const float *x, int64_t batch, float *y, void *scratch) */
+/* int PREFIX_run([const void *packed,] const float *x, int64_t batch, float *y, void *scratch) */
 static void emit_run(aot_env *m) {
   cg *c = m->e->c;
   LLVMTypeRef params[] = {c->ptr, c->i64, c->ptr, c->ptr};
-  LLVMValueRef fn = begin_function(m, "_run", LLVMFunctionType(c->i32, params, 4, 0), true);
-  LLVMValueRef x = LLVMGetParam(fn, 0), batch = run_batch(m, LLVMGetParam(fn, 1)), y = LLVMGetParam(fn, 2),
-               scratch = LLVMGetParam(fn, 3);
-  check_run(m, x, batch, y, scratch, cg_i64(c, 1));
+  unsigned a;
+  LLVMValueRef fn = begin_function(m, "_run", run_type(m, params, 4, &a), true);
+  LLVMValueRef x = LLVMGetParam(fn, a), batch = run_batch(m, LLVMGetParam(fn, a + 1)), y = LLVMGetParam(fn, a + 2),
+               scratch = LLVMGetParam(fn, a + 3);
+  check_run(m, a ? LLVMGetParam(fn, 0) : NULL, x, batch, y, scratch, cg_i64(c, 1));
   call_entry(m, x, batch, y, scratch);
   LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
 }
@@ -385,6 +407,7 @@ static LLVMValueRef emit_slice_task(aot_env *m, int i) {
   LLVMValueRef job = LLVMGetParam(fn, 0), t = LLVMGetParam(fn, 1);
   LLVMValueRef n = job_load(m, job, J_N), y = job_load(m, job, J_Y), ins = job_field(m, job, J_INS);
   c->batch = job_load(m, job, J_BATCH);
+  task_params(m, job);
   LLVMValueRef t1 = LLVMBuildNSWAdd(b, t, cg_i64(c, 1), "");
   LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, fn, "done");
   if (panels > 1) {
@@ -428,6 +451,7 @@ static LLVMValueRef emit_blocks_task(aot_env *m, const block_run *r) {
   LLVMValueRef fn = begin_function(m, "blocks", m->task_t, false);
   LLVMValueRef job = LLVMGetParam(fn, 0), t = LLVMGetParam(fn, 1), n = job_load(m, job, J_N);
   c->batch = job_load(m, job, J_BATCH);
+  task_params(m, job);
   e->in = job_load(m, job, J_X);
   e->out = job_load(m, job, J_Y);
   e->scratch = job_load(m, job, J_SCRATCH);
@@ -488,7 +512,8 @@ static void parallel_step(aot_env *m, int i, LLVMValueRef pfor, LLVMValueRef use
   dispatch(m, pfor, user, slice, job, n);
 }
 
-/* int PREFIX_run_parallel(const float *x, int64_t batch, float *y, void *scratch, pfor, void *user, int tasks):
+/* int PREFIX_run_parallel([const void *packed,] const float *x, int64_t batch, float *y, void *scratch, pfor,
+ *                         void *user, int tasks):
  * the plan as kernel.c's run_plan runs it with a parallel-for. */
 static bool emit_run_parallel(aot_env *m) {
   entry_env *e = m->e;
@@ -503,12 +528,13 @@ static bool emit_run_parallel(aot_env *m) {
   for (int q = 0; q < p->nruns; q++) blocks[q] = emit_blocks_task(m, &p->runs[q]);
 
   LLVMTypeRef params[] = {c->ptr, c->i64, c->ptr, c->ptr, c->ptr, c->ptr, c->i32};
-  LLVMValueRef fn = begin_function(m, "_run_parallel", LLVMFunctionType(c->i32, params, 7, 0), true);
+  unsigned a;
+  LLVMValueRef fn = begin_function(m, "_run_parallel", run_type(m, params, 7, &a), true);
   LLVMBuilderRef b = c->b;
-  LLVMValueRef x = LLVMGetParam(fn, 0), y = LLVMGetParam(fn, 2), scratch = LLVMGetParam(fn, 3);
-  LLVMValueRef pfor = LLVMGetParam(fn, 4), user = LLVMGetParam(fn, 5), tasks = task_count(c, LLVMGetParam(fn, 6));
-  c->batch = run_batch(m, LLVMGetParam(fn, 1));
-  check_run(m, x, c->batch, y, scratch, tasks);
+  LLVMValueRef x = LLVMGetParam(fn, a), y = LLVMGetParam(fn, a + 2), scratch = LLVMGetParam(fn, a + 3);
+  LLVMValueRef pfor = LLVMGetParam(fn, a + 4), user = LLVMGetParam(fn, a + 5), tasks = task_count(c, LLVMGetParam(fn, a + 6));
+  c->batch = run_batch(m, LLVMGetParam(fn, a + 1));
+  check_run(m, a ? LLVMGetParam(fn, 0) : NULL, x, c->batch, y, scratch, tasks);
   /* no parallel-for or one task: the entry, as kernel.c runs it */
   LLVMValueRef alone = LLVMBuildOr(b, LLVMBuildIsNull(b, pfor, ""), LLVMBuildICmp(b, LLVMIntSLE, tasks, cg_i64(c, 1), ""), "");
   LLVMBasicBlockRef serial = LLVMAppendBasicBlockInContext(c->ctx, fn, "serial");
@@ -521,6 +547,7 @@ static bool emit_run_parallel(aot_env *m) {
   e->in = x, e->out = y, e->scratch = scratch;
   e->area = cg_gep(c, scratch, block_areas(c, p, c->batch)); /* task 0's, for a kernel run alone */
   LLVMValueRef job = cg_alloca(c, m->job_t);
+  if (a) LLVMBuildStore(b, m->params, job_field(m, job, J_PARAMS));
   for (int i = 0, q = 0; i < p->n;) {
     if (q < p->nruns && p->runs[q].first == i) {
       /* a batch of one block runs layer by layer in task 0's area */
@@ -595,13 +622,20 @@ static bool emit_exports(entry_env *e, LLVMValueRef entry, const cg_aot *a) {
   if (shape_numel(&out->shape).mul > per_row) per_row = shape_numel(&out->shape).mul;
   aot_env m = {.e = e, .a = a, .entry = entry, .dyn = in->shape.dyn,
                .max_batch = (INT64_MAX / 4 - fixed) / (per_row > 1 ? per_row : 1)};
-  LLVMTypeRef fields[J_FIELDS] = {LLVMArrayType2(c->ptr, GROUP_MAX_INS), c->ptr, c->ptr, c->ptr, c->i64, c->i64, c->i64};
+  LLVMTypeRef fields[J_FIELDS] = {LLVMArrayType2(c->ptr, GROUP_MAX_INS), c->ptr, c->ptr, c->ptr, c->i64, c->i64, c->i64,
+                                  c->ptr};
   m.job_t = LLVMStructTypeInContext(c->ctx, fields, J_FIELDS, 0);
   m.task_t = LLVMFunctionType(c->voidt, (LLVMTypeRef[]){c->ptr, c->i64}, 2, 0);
   m.pfor_t = LLVMFunctionType(c->voidt, (LLVMTypeRef[]){c->ptr, c->i64, c->ptr, c->ptr}, 4, 0);
   c->seed = cg_i64(c, 0); /* (eval mode: no dropout to key) */
-  if (!(m.params = param_data(c, a))) return false;
+  if (a->params && !(m.params = param_data(c, a))) return false;
   e->params = m.params;
+  if (!a->params) {
+    begin_function(&m, "_params_bytes", LLVMFunctionType(c->i64, NULL, 0, 0), true);
+    LLVMBuildRet(c->b, cg_i64(c, cg_bound_offset(a, a->nparams)));
+    begin_function(&m, "_bind", LLVMFunctionType(c->i32, (LLVMTypeRef[]){c->ptr, c->ptr}, 2, 0), true);
+    cg_emit_bind(c, e->p, a);
+  }
   emit_scratch_bytes(&m, false);
   emit_scratch_bytes(&m, true);
   emit_run(&m);

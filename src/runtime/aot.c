@@ -1,8 +1,9 @@
 /* Ahead-of-time objects: the compile's front half (kernel_lower), the
- * plan's module with the weights as constant data and exported entry points
- * (cg_build_aot), LLVM's object file for it, and a C header declaring what
- * the object exports.  Both files are written beside their paths and
- * renamed into place only when both are complete. */
+ * plan's module with the weights as constant data, or a bind call that
+ * packs them at run time when the graph has none, and exported entry
+ * points (cg_build_aot), LLVM's object file for it, and a C header
+ * declaring what the object exports.  Both files are written beside their
+ * paths and renamed into place only when both are complete. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,28 +26,36 @@ static bool c_identifier(const char *s) {
 }
 
 /* The parameters as the kernels read them, from the values the graph
- * holds; fails naming the first parameter without values. */
+ * holds, or, when none holds any, only their sizes: the object binds them
+ * (PREFIX_bind).  Some with values and some without is refused, naming one
+ * of each. */
 static actjit_status pack_params(const actjit_graph *g, const plan *p, const target_desc *t, cg_aot *a) {
   int n = actjit_graph_param_count(g);
-  float **params = calloc((size_t)n + 1, sizeof *params);
+  const node *with = NULL, *without = NULL;
+  for (int v = 0; v < g->n; v++)
+    if (g->nodes[v].op == OP_PARAM) {
+      if (g->nodes[v].data && !with) with = &g->nodes[v];
+      if (!g->nodes[v].data && !without) without = &g->nodes[v];
+    }
+  if (with && without)
+    return aj_error(g->ctx, ACTJIT_ERR_WEIGHTS,
+                    "parameter @%s has no values but @%s has: an ahead-of-time object holds the values of every "
+                    "parameter or of none (then its bind call packs them at run time)",
+                    without->name, with->name);
+  float **params = without ? NULL : calloc((size_t)n + 1, sizeof *params);
   int64_t *floats = calloc((size_t)n + 1, sizeof *floats);
   a->nparams = n;
   a->params = (const float *const *)params;
   a->param_floats = floats;
-  if (!params || !floats) return aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  if ((!without && !params) || !floats) return aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
   for (int v = 0, j = 0; v < g->n; v++) {
     const node *nd = &g->nodes[v];
     if (nd->op != OP_PARAM) continue;
-    if (!nd->data)
-      return aj_error(g->ctx, ACTJIT_ERR_WEIGHTS,
-                      "parameter @%s has no values: an ahead-of-time object holds its weights (give every parameter "
-                      "its values: actjit_graph_param_set_data, or --weights)",
-                      nd->name);
     int layout = cg_param_layout(g, p, v);
     floats[j] = cg_param_floats(t, &nd->shape, layout);
-    if (!(params[j] = malloc((size_t)(floats[j] ? floats[j] : 1) * sizeof(float))))
+    if (params && !(params[j] = malloc((size_t)(floats[j] ? floats[j] : 1) * sizeof(float))))
       return aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
-    cg_param_pack(t, &nd->shape, layout, nd->data, params[j]);
+    if (params) cg_param_pack(t, &nd->shape, layout, nd->data, params[j]);
     j++;
   }
   return ACTJIT_OK;
@@ -80,9 +89,48 @@ static void enabled_features(strbuf *sb, const char *features) {
   if (!any) sb_printf(sb, "its own features");
 }
 
+/* The header's list of the parameters bound at run time. */
+static void print_params(strbuf *sb, const actjit_graph *g, const char *prefix) {
+  sb_printf(sb, " * parameters, bound at run time (%s_bind), each row-major in the shape the\n"
+                " * model declares (PyTorch's: a Linear's weight is [out_features, in_features]):\n", prefix);
+  for (int v = 0, j = 0; v < g->n; v++) {
+    const node *nd = &g->nodes[v];
+    if (nd->op != OP_PARAM) continue;
+    strbuf name = {0};
+    char dims[96];
+    print_name(&name, '@', nd->name);
+    sb_printf(sb, " *   %d: ", j++);
+    if (name.failed) sb->failed = true;
+    else comment_text(sb, name.buf);
+    sb_printf(sb, " %s\n", shape_str(&nd->shape, dims, sizeof dims));
+    free(name.buf);
+  }
+}
+
+/* The bind call's declarations. */
+static void print_bind(strbuf *sb, const char *prefix, const char *upper, const cg_aot *a) {
+  sb_printf(sb,
+            "/* The parameters, in the order above, and the bytes %s_bind packs them into. */\n"
+            "#define %s_PARAMS %d\n#define %s_PARAMS_BYTES %lld\n"
+            "size_t %s_params_bytes(void);\n\n",
+            prefix, upper, a->nparams, upper, (long long)cg_bound_offset(a, a->nparams), prefix);
+  sb_printf(sb,
+            "/* Packs the parameters as the kernels read them into packed: %s_PARAMS_BYTES\n"
+            " * bytes of the caller's, 64-byte aligned (aligned_alloc(64, %s_PARAMS_BYTES)).\n"
+            " * params[i] points at parameter i's floats (above).  Writes every byte of\n"
+            " * packed and keeps no pointer: the params may be freed after, and packed,\n"
+            " * which holds no address, may be copied, or saved and read back on a CPU\n"
+            " * of this target.  Returns 0, or -1 having written nothing for a NULL\n"
+            " * params, packed or params[i], or a packed not 64-byte aligned. */\n"
+            "int %s_bind(const float *const *params, void *packed);\n\n",
+            upper, upper, prefix);
+}
+
 /* The header declaring the object's exports (cg_build_aot). */
 static void print_header(strbuf *sb, const actjit_graph *g, const plan *p, const target_desc *t,
-                         const actjit_compile_options *o, const char *prefix, const char *model) {
+                         const actjit_compile_options *o, const cg_aot *a, const char *model) {
+  const char *prefix = a->prefix;
+  bool bound = !a->params;
   char upper[PREFIX_MAX + 1], in[96], out[96];
   size_t n = strlen(prefix);
   for (size_t i = 0; i <= n; i++) upper[i] = prefix[i] >= 'a' && prefix[i] <= 'z' ? (char)(prefix[i] - 'a' + 'A') : prefix[i];
@@ -112,25 +160,41 @@ static void print_header(strbuf *sb, const actjit_graph *g, const plan *p, const
     sb_printf(sb, "\n");
     free(step.buf);
   }
+  if (bound) print_params(sb, g, prefix);
   sb_printf(sb, " */\n#ifndef ACTJIT_AOT_%s_H\n#define ACTJIT_AOT_%s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n"
                 "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n",
             upper, upper);
   sb_printf(sb, "/* Floats of x and of y %s. */\n#define %s_IN_FLOATS %lld\n#define %s_OUT_FLOATS %lld\n\n",
             x->shape.dyn ? "per unit of batch" : "(the input has no batch: a run's batch is taken as 1)", upper,
             (long long)shape_numel(&x->shape).mul, upper, (long long)shape_numel(&y->shape).mul);
-  const char *xt = o->donate_input ? "float *x" : "const float *x";
+  if (bound) print_bind(sb, prefix, upper, a);
+  /* (bound: the runs take the packed parameters first) */
+  const char *xt = o->donate_input ? (bound ? "const void *packed, float *x" : "float *x")
+                                   : (bound ? "const void *packed, const float *x" : "const float *x");
   sb_printf(sb,
             "/* Bytes of scratch memory a run of this batch needs: 0 for a negative\n"
             " * batch, SIZE_MAX past the largest.  Any 4-byte aligned memory; 64-byte\n"
             " * aligned is fastest. */\n"
-            "size_t %s_scratch_bytes(int64_t batch);\n\n"
-            "/* Runs the pipeline on x, batch rows, into y (x and y must not overlap%s).\n"
-            " * Reentrant: a run keeps all its state in scratch (%s_scratch_bytes(batch)\n"
-            " * bytes, for this run alone), the weights are constant data of the\n"
-            " * object.  Returns 0, or -1 having done nothing for a negative or too large\n"
-            " * batch or a NULL buffer. */\n"
-            "int %s_run(%s, int64_t batch, float *y, void *scratch);\n\n",
-            prefix, o->donate_input ? "; x is overwritten" : "", prefix, prefix, xt);
+            "size_t %s_scratch_bytes(int64_t batch);\n\n",
+            prefix);
+  if (bound)
+    sb_printf(sb,
+              "/* Runs the pipeline with the parameters %s_bind packed into packed on x,\n"
+              " * batch rows, into y (x and y must not overlap%s).  Reentrant: a run keeps\n"
+              " * all its state in scratch (%s_scratch_bytes(batch) bytes, for this run\n"
+              " * alone) and only reads packed, which runs at once may share.  Returns 0,\n"
+              " * or -1 having done nothing for a negative or too large batch, a NULL\n"
+              " * buffer or a packed not 64-byte aligned. */\n",
+              prefix, o->donate_input ? "; x is overwritten" : "", prefix);
+  else
+    sb_printf(sb,
+              "/* Runs the pipeline on x, batch rows, into y (x and y must not overlap%s).\n"
+              " * Reentrant: a run keeps all its state in scratch (%s_scratch_bytes(batch)\n"
+              " * bytes, for this run alone), the weights are constant data of the\n"
+              " * object.  Returns 0, or -1 having done nothing for a negative or too large\n"
+              " * batch or a NULL buffer. */\n",
+              o->donate_input ? "; x is overwritten" : "", prefix);
+  sb_printf(sb, "int %s_run(%s, int64_t batch, float *y, void *scratch);\n\n", prefix, xt);
   sb_printf(sb,
             "/* Threads come from the application (the types of actjit.h's\n"
             " * actjit_parallel_for_fn): a parallel-for runs task(arg, i) for every i\n"
@@ -207,7 +271,7 @@ actjit_status actjit_aot_write(actjit_graph *g, const actjit_compile_options *o,
   if (!st) st = cg_build_aot(lowered, &p, jit_session_context(&s), &t, &a, &mod);
   if (!st) st = jit_session_emit(ctx, &s, &t, mod, &obj);
   if (!st) {
-    print_header(&header, lowered, &p, &t, o, prefix, g->file);
+    print_header(&header, lowered, &p, &t, o, &a, g->file);
     if (header.failed) st = aj_error(ctx, ACTJIT_ERR_NOMEM, "out of memory");
   }
   if (!st) st = write_temp(ctx, object_path, LLVMGetBufferStart(obj), LLVMGetBufferSize(obj), &obj_tmp);
