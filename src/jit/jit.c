@@ -61,6 +61,13 @@ static void fail_llvm(jit_error *e, actjit_status st, const char *what, char *ms
   LLVMDisposeMessage(msg);
 }
 
+/* e set from an LLVM error, which it consumes. */
+static void fail_error(jit_error *e, const char *what, LLVMErrorRef err) {
+  char *msg = LLVMGetErrorMessage(err);
+  fail(e, ACTJIT_ERR_LLVM, "%s: %s", what, msg);
+  LLVMDisposeErrorMessage(msg);
+}
+
 static actjit_status report(actjit_context *ctx, const jit_error *e) { return aj_error(ctx, e->st, "%s", e->msg); }
 
 /* Small code model and PIC: what ORC's JITLink runs, so that the assembly
@@ -83,7 +90,8 @@ static void emit(jit_error *e, LLVMTargetMachineRef tm, LLVMModuleRef mod, LLVMC
                  LLVMMemoryBufferRef *buf) {
   char *err = NULL;
   if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, kind, &err, buf))
-    fail_llvm(e, ACTJIT_ERR_LLVM, kind == LLVMAssemblyFile ? "assembly emission failed" : "object emission failed", err);
+    fail_llvm(e, ACTJIT_ERR_LLVM, kind == LLVMAssemblyFile ? "assembly emission failed" : "object emission failed",
+              err);
 }
 
 actjit_status jit_session_init(actjit_context *ctx, jit_session *s, int opt_level) {
@@ -121,10 +129,7 @@ static void optimize(jit_error *e, int opt_level, LLVMTargetMachineRef tm, LLVMM
   LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
   LLVMErrorRef err = LLVMRunPasses(mod, pipeline, tm, opts);
   LLVMDisposePassBuilderOptions(opts);
-  if (!err) return;
-  char *msg = LLVMGetErrorMessage(err);
-  fail(e, ACTJIT_ERR_LLVM, "optimization: %s", msg);
-  LLVMDisposeErrorMessage(msg);
+  if (err) fail_error(e, "optimization", err);
 }
 
 /* Gives mod the target's triple and data layout and verifies it. */
@@ -136,7 +141,8 @@ static void prepare(jit_error *e, const target_desc *t, LLVMTargetMachineRef tm,
   LLVMDisposeMessage(dls);
   LLVMDisposeTargetData(dl);
   char *msg = NULL;
-  if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) fail_llvm(e, ACTJIT_ERR_LLVM, "generated module is invalid", msg);
+  if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg))
+    fail_llvm(e, ACTJIT_ERR_LLVM, "generated module is invalid", msg);
   else LLVMDisposeMessage(msg);
 }
 
@@ -255,39 +261,42 @@ static actjit_status emit_modules(actjit_context *ctx, jit_session *s, const tar
 
 /* ---------------------------------------------------------------- linking */
 
+/* A JIT for t's objects, which it only links: the target machines it
+ * makes from its builder (for a data layout, and for an IR compiler it never
+ * runs) are the triple's generic CPU's, quick to set up, where the host's,
+ * with its hundred features, and detecting the host cost 0.3 ms more of a
+ * fresh process's disk cache hit.  The builder takes the target machine;
+ * LLJIT takes the builder. */
+static void make_jit(jit_error *e, const target_desc *t, LLVMOrcLLJITRef *out) {
+  char none[] = "";
+  const target_desc generic = {.triple = t->triple, .cpu = none, .features = none};
+  LLVMTargetMachineRef tm;
+  make_tm(e, &generic, 0, &tm);
+  if (e->st) return;
+  LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
+  LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
+  /* (Calls the code may make, powf for pow's general exponents, resolve to
+   * this process's libm: LLJIT links the process's symbols.) */
+  LLVMErrorRef err = LLVMOrcCreateLLJIT(out, builder);
+  if (err) fail_error(e, "creating the JIT", err);
+}
+
 /* Links obj[0..n) (each taken, even on error) into a new JIT and looks up
  * entry. */
 static actjit_status load_objects(actjit_context *ctx, jit_session *s, const target_desc *t, int n,
                                   LLVMMemoryBufferRef *obj, const char *entry, void **addr) {
   double t0 = seconds();
-  /* The builder takes the target machine; LLJIT takes the builder: the
-   * host's, for the objects' triple. */
-  LLVMOrcJITTargetMachineBuilderRef jtmb = NULL;
-  LLVMErrorRef e = LLVMOrcJITTargetMachineBuilderDetectHost(&jtmb);
-  const char *what = "detecting the host";
-  if (!e) {
-    LLVMOrcJITTargetMachineBuilderSetTargetTriple(jtmb, t->triple);
-    LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
-    LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, jtmb);
-    e = LLVMOrcCreateLLJIT(&s->lljit, builder);
-    what = "creating the JIT";
-  }
-  /* Calls the code may make (powf for pow's general exponents) resolve to
-   * this process's libm. */
-  LLVMOrcDefinitionGeneratorRef gen = NULL;
-  if (!e) {
-    e = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(&gen, LLVMOrcLLJITGetGlobalPrefix(s->lljit), NULL, NULL);
-    what = "searching the process for symbols";
-  }
-  if (!e) LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(s->lljit), gen);
+  jit_error err = {0};
+  make_jit(&err, t, &s->lljit);
   /* The JIT owns an object once added, even when adding fails. */
   for (int i = 0; i < n; i++) {
-    if (!e) e = LLVMOrcLLJITAddObjectFile(s->lljit, LLVMOrcLLJITGetMainJITDylib(s->lljit), obj[i]);
-    else LLVMDisposeMemoryBuffer(obj[i]);
+    LLVMOrcJITDylibRef main = err.st ? NULL : LLVMOrcLLJITGetMainJITDylib(s->lljit);
+    LLVMErrorRef e = main ? LLVMOrcLLJITAddObjectFile(s->lljit, main, obj[i]) : NULL;
+    if (!main) LLVMDisposeMemoryBuffer(obj[i]);
+    if (e) fail_error(&err, "adding an object to the JIT", e);
     obj[i] = NULL;
-    what = "adding an object to the JIT";
   }
-  if (e) return llvm_error(ctx, e, what);
+  if (err.st) return report(ctx, &err);
   s->objects = n;
   /* The first lookup links them. */
   actjit_status st = jit_session_lookup(ctx, s, entry, addr);
@@ -328,6 +337,9 @@ static actjit_status dump_modules(actjit_context *ctx, jit_session *s, const tar
       mods[i] = NULL; /* (the linker disposed of it) */
     }
     LLVMContextSetDiagnosticHandler(llvm, NULL, NULL);
+    /* (named as the one module is) */
+    LLVMSetModuleIdentifier(mods[0], "actjit", strlen("actjit"));
+    LLVMSetSourceFileName(mods[0], "actjit", strlen("actjit"));
     if (!e.st) {
       char *ir = LLVMPrintModuleToString(mods[0]);
       sb_printf(&sb, "%s", ir);
