@@ -221,12 +221,13 @@ typedef struct actjit_compile_options {
                            instead of compiling it, one it does not writes
                            its entry (README, "Kernel cache") */
   int compile_threads;  /* threads LLVM's code generation may run on: each
-                           kernel of the plan and the entry that runs them is
-                           compiled on its own, at once, then linked (README,
-                           "Compile threads"); 0: one a CPU this process may
-                           run on, as XLA sizes its compile pool; 1: the
-                           calling thread alone.  The code, and every result,
-                           is the same for any count.  The threads end before
+                           kernel of the plan is a module of its own (the
+                           entry that runs them in the last one's), compiled
+                           at once, then linked (README, "Compile threads");
+                           0: one a CPU this process may run on, as XLA sizes
+                           its compile pool; 1: the calling thread alone, one
+                           module.  The code, and every result, is the same
+                           for any count.  The threads end before
                            actjit_compile returns. */
 } actjit_compile_options;
 
@@ -252,8 +253,9 @@ typedef struct actjit_compile_phases {
   double codegen;  /* LLVM: the JIT's instruction selection, object emission and linking */
   double total;    /* the whole actjit_compile call */
   int codegen_threads; /* threads code generation ran on; 0: none ran (a cache hit) */
-  int objects;         /* object files the kernel's JIT linked (one a kernel of
-                          the plan, and the entry's); 0: shared in memory */
+  int objects;         /* object files the kernel's JIT linked: one, or one a
+                          kernel of the plan when compiled on several threads;
+                          0: shared in memory */
 } actjit_compile_phases;
 actjit_status actjit_kernel_compile_phases(const actjit_kernel *k,
                                            actjit_compile_phases *out);

@@ -2,7 +2,7 @@
  * header (magic, format, the file's length, the SHA-256 of the body) and
  * the body: the lines of the key (versions, target, options), the key, the
  * manifest (manifest.c) and the object files LLVM emitted (their count, then
- * each one's length and bytes; one a kernel and the entry's).  An entry is
+ * each one's length and bytes; one a module of the compile).  An entry is
  * written to a temporary file in DIR and renamed over its name, so that a
  * reader, or another process filling the same entry, sees a whole entry or
  * none; whatever fails a check is not used, and the compile that follows
