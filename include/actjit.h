@@ -220,10 +220,19 @@ typedef struct actjit_compile_options {
                            a compile it holds an entry for loads the code
                            instead of compiling it, one it does not writes
                            its entry (README, "Kernel cache") */
+  int compile_threads;  /* threads LLVM's code generation may run on: each
+                           kernel of the plan is a module of its own (the
+                           entry that runs them in the last one's), compiled
+                           at once, then linked (README, "Compile threads");
+                           0: one a CPU this process may run on, as XLA sizes
+                           its compile pool; 1: the calling thread alone, one
+                           module.  The code, and every result, is the same
+                           for any count.  The threads end before
+                           actjit_compile returns. */
 } actjit_compile_options;
 
 /* Fills in the defaults: host CPU, O3, fused, canonicalized, depth-first,
- * cached. */
+ * cached, compiled on every CPU. */
 void actjit_compile_options_init(actjit_compile_options *o);
 
 /* Verifies, lowers and JIT-compiles `g`.  The kernel keeps its own copy of
@@ -234,13 +243,19 @@ void actjit_kernel_destroy(actjit_kernel *k);
 
 /* Where actjit_compile spent its time, in seconds.  The phases do not
  * overlap and sum to at most total (the rest: copying the graph, looking up
- * the kernels, planning the threads' slices). */
+ * the kernels, planning the threads' slices).  When code generation ran on
+ * several threads, optimize and codegen split its wall time as the threads
+ * spent theirs. */
 typedef struct actjit_compile_phases {
   double passes;   /* verifying, resolving the target, the passes, the memory plan */
   double emit;     /* emitting LLVM IR from the plan (codegen) */
-  double optimize; /* LLVM: verifying the module and its optimization pipeline */
+  double optimize; /* LLVM: verifying the modules and its optimization pipeline */
   double codegen;  /* LLVM: the JIT's instruction selection, object emission and linking */
   double total;    /* the whole actjit_compile call */
+  int codegen_threads; /* threads code generation ran on; 0: none ran (a cache hit) */
+  int objects;         /* object files the kernel's JIT linked: one, or one a
+                          kernel of the plan when compiled on several threads;
+                          0: shared in memory */
 } actjit_compile_phases;
 actjit_status actjit_kernel_compile_phases(const actjit_kernel *k,
                                            actjit_compile_phases *out);
@@ -303,7 +318,8 @@ actjit_status actjit_kernel_run_scratch(const actjit_kernel *k, const float *inp
 /* Threads come from the application: a parallel-for runs task(arg, i) for
  * every i in [0, n), in any order and possibly at once, and returns when
  * all have finished (OpenMP's `parallel for`, a thread pool, TBB, ...).
- * actjit starts no threads of its own. */
+ * A run starts no threads of its own (a compile does, while it lasts:
+ * actjit_compile_options.compile_threads). */
 typedef void (*actjit_task_fn)(void *arg, int64_t i);
 typedef void (*actjit_parallel_for_fn)(void *user, int64_t n,
                                        actjit_task_fn task, void *arg);

@@ -5,9 +5,11 @@
  * every kernel of it is gone.  A kernel that shares code has its own
  * parameters, seed and context.  On disk: a compile writes its entry, the
  * next one in a process without the kernel loads it (no code generation)
- * and has the same plan and dumps; an entry truncated, with a byte flipped,
- * of another version or for another CPU is rebuilt, never used, and
- * replaced; two processes filling one entry at once both work and leave one
+ * and has the same plan and dumps; an entry of several object files (a
+ * compile on several threads) links them all, one of one object loads
+ * that; an entry truncated, with a byte flipped (in its second object
+ * too), a second object LLVM refuses, of another version or for another
+ * CPU is rebuilt, never used, and replaced; two processes filling one entry at once both work and leave one
  * valid entry.  Results are always bitwise those of a kernel compiled
  * without the cache.
  */
@@ -58,9 +60,12 @@ static void assert_same_results(actjit_kernel *a, actjit_kernel *b, const char *
   }
 }
 
+/* Compiled on two threads: an entry of the seed model holds two objects,
+ * whatever the CPUs. */
 static actjit_compile_options options(void) {
   actjit_compile_options o;
   actjit_compile_options_init(&o);
+  o.compile_threads = 2;
   return o;
 }
 
@@ -389,6 +394,39 @@ static void flip_byte(const char *dir, const char *entry, pipeline *p) {
   free(b);
 }
 
+/* The second object file of the entry: its first byte, and its length
+ * (the 8 bytes before it). */
+static unsigned char *second_object(unsigned char *b, size_t len, size_t *obj_len) {
+  unsigned char *first = memmem(b, len, "\x7f" "ELF", 4);
+  assert_non_null(first);
+  unsigned char *second = memmem(first + 4, len - (size_t)(first + 4 - b), "\x7f" "ELF", 4);
+  assert_non_null(second);
+  *obj_len = 0;
+  for (int i = 0; i < 8; i++) *obj_len |= (size_t)second[i - 8] << 8 * i;
+  assert_true(*obj_len > 64 && *obj_len <= len - (size_t)(second - b));
+  return second;
+}
+
+/* A byte in the middle of the second object file flipped. */
+static void flip_second_object(const char *dir, const char *entry, pipeline *p) {
+  size_t len, obj_len;
+  unsigned char *b = read_entry(entry, &len);
+  second_object(b, len, &obj_len)[obj_len / 2] ^= 0x10;
+  write_entry(entry, b, len);
+  free(b);
+}
+
+/* The second object file's magic broken, the checksum made right: the
+ * entry reads, LLVM refuses the object. */
+static void break_second_object(const char *dir, const char *entry, pipeline *p) {
+  size_t len, obj_len;
+  unsigned char *b = read_entry(entry, &len);
+  second_object(b, len, &obj_len)[1] = 'X';
+  reseal(b, len);
+  write_entry(entry, b, len);
+  free(b);
+}
+
 /* The header's format number of a later version. */
 static void other_format(const char *dir, const char *entry, pipeline *p) {
   size_t len;
@@ -438,8 +476,10 @@ static void test_disk_rebuilt(void **state) {
   for (int i = 0; i < 2; i++) {
     check_rebuilt(texts[i], truncate_half, "truncated");
     check_rebuilt(texts[i], flip_byte, "checksum does not match");
+    check_rebuilt(texts[i], flip_second_object, "checksum does not match");
+    check_rebuilt(texts[i], break_second_object, "object file refused by LLVM");
     check_rebuilt(texts[i], other_format, "another version: format");
-    check_rebuilt(texts[i], other_build, "another version: format 1, actjit");
+    check_rebuilt(texts[i], other_build, "another version: format 2, actjit");
     check_rebuilt(texts[i], other_cpu, "another target: x86_64-pc-linux-gnu haswell");
   }
   free(mlp_text);
@@ -568,6 +608,52 @@ static void test_disk_write_atomic(void **state) {
   unload_pipeline(&writer), unload_pipeline(&reader);
 }
 
+/* An entry written by a compile on one thread holds one object file, on
+ * two threads two (the seed model's two kernels, the second with the
+ * entry); a disk hit links as many, generates no code, and has the
+ * results and the dumps of an uncached compile alike, whatever threads it
+ * was given. */
+static void test_disk_objects(void **state) {
+  (void)state;
+  uint64_t rng = 10;
+  pipeline p;
+  load_pipeline(&p, NULL, MLP, &rng);
+  for (int threads = 1; threads <= 2; threads++) {
+    char dir[64];
+    temp_dir(dir);
+    actjit_compile_options o = options();
+    o.cache_dir = dir;
+    o.compile_threads = threads;
+    actjit_kernel *k = compile_pipeline_with(&p, &o);
+    assert_int_equal(actjit_kernel_cache_outcome(k, NULL), ACTJIT_CACHE_MISS);
+    actjit_compile_phases ph;
+    assert_int_equal(actjit_kernel_compile_phases(k, &ph), ACTJIT_OK);
+    assert_true(ph.codegen_threads == threads && ph.objects == threads);
+    actjit_kernel_destroy(k);
+    o.compile_threads = 3 - threads;
+    k = compile_pipeline_with(&p, &o);
+    assert_int_equal(actjit_kernel_cache_outcome(k, NULL), ACTJIT_CACHE_DISK);
+    assert_int_equal(actjit_kernel_compile_phases(k, &ph), ACTJIT_OK);
+    if (ph.codegen_threads != 0 || ph.objects != threads)
+      fail_msg("an entry of %d objects: code generation on %d threads, %d objects linked", threads, ph.codegen_threads,
+               ph.objects);
+    o.cache = 0;
+    o.compile_threads = threads;
+    actjit_kernel *u = compile_pipeline_with(&p, &o);
+    assert_same_results(k, u, "disk hit vs uncached");
+    for (int kind = ACTJIT_DUMP_LLVM; kind <= ACTJIT_DUMP_ASM; kind++) {
+      char *tk, *tu;
+      assert_int_equal(actjit_kernel_dump(k, kind, &tk), ACTJIT_OK);
+      assert_int_equal(actjit_kernel_dump(u, kind, &tu), ACTJIT_OK);
+      assert_string_equal(tk, tu);
+      actjit_free(tk), actjit_free(tu);
+    }
+    actjit_kernel_destroy(k), actjit_kernel_destroy(u);
+    remove_dir(dir);
+  }
+  unload_pipeline(&p);
+}
+
 /* A directory that cannot be made: compiled all the same, the note says
  * why nothing was written; a missing directory whose parent exists is
  * made. */
@@ -599,6 +685,7 @@ int main(void) {
       cmocka_unit_test(test_memory_own_state),
       cmocka_unit_test(test_memory_held_params),
       cmocka_unit_test(test_disk_hit),
+      cmocka_unit_test(test_disk_objects),
       cmocka_unit_test(test_disk_rebuilt),
       cmocka_unit_test(test_disk_processes),
       cmocka_unit_test(test_disk_write_atomic),

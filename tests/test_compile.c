@@ -5,14 +5,20 @@
  * around actjit_compile.  The LLVM dumps, which the compile no longer keeps
  * but rebuilds when asked: a kernel gives the same text every time, the
  * same as another kernel compiled from the same graph, also once the graph
- * is destroyed, on every test target. */
+ * is destroyed, on every test target.  Compile threads: every pipeline
+ * compiled on one thread (one module) and on several (a module a kernel,
+ * compiled at once and linked) gives the same bits, and the phases say how
+ * many threads ran and how many objects the JIT linked. */
+#define _GNU_SOURCE /* sched_getaffinity */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <sched.h>
 #include <time.h>
 
 #include "testutil.h"
+#include "testpipe.h"
 
 static double now(void) {
   struct timespec ts;
@@ -118,11 +124,99 @@ static void test_dumps_rebuilt(void **state) {
   actjit_context_destroy(ctx);
 }
 
+/* k's output for `batch` rows of a seeded input. */
+static float *run_out(actjit_kernel *k, int64_t batch, size_t *nout) {
+  size_t nin;
+  assert_int_equal(actjit_kernel_io_sizes(k, batch, &nin, nout), ACTJIT_OK);
+  float *x = tu_alloc_unaligned(nin), *y = tu_alloc_unaligned(*nout);
+  uint64_t rng = 31 + (uint64_t)batch;
+  for (size_t i = 0; i < nin; i++) x[i] = tu_uniform(&rng, -3, 3);
+  assert_int_equal(actjit_kernel_run(k, x, batch, y), ACTJIT_OK);
+  tu_free_unaligned(x);
+  return y;
+}
+
+/* Compiled with compile_threads = threads (cache off): code generation ran
+ * on `threads` threads (for 0, the CPUs this process may run on), at most
+ * one a kernel, and linked one object a kernel, or on one thread one
+ * object. */
+static actjit_kernel *compile_on(pipeline *p, const test_target *t, int training, int threads, const char *path) {
+  actjit_compile_options o;
+  actjit_compile_options_init(&o);
+  o.cpu = t->cpu, o.features = t->features, o.training = training, o.cache = 0, o.compile_threads = threads;
+  actjit_kernel *k = compile_pipeline_with(p, &o);
+  cpu_set_t set;
+  assert_int_equal(sched_getaffinity(0, sizeof set, &set), 0);
+  int steps = actjit_kernel_step_count(k), want = threads ? threads : CPU_COUNT(&set);
+  if (want > steps) want = steps;
+  if (want < 1) want = 1;
+  actjit_compile_phases ph;
+  assert_int_equal(actjit_kernel_compile_phases(k, &ph), ACTJIT_OK);
+  if (ph.codegen_threads != want || ph.objects != (want > 1 ? steps : 1))
+    fail_msg("%s, %d compile threads, %d kernels: code generation on %d threads, %d objects linked", path, threads,
+             steps, ph.codegen_threads, ph.objects);
+  return k;
+}
+
+static void test_compile_threads(void **state) {
+  (void)state;
+  static char paths[64][TU_PATH_MAX];
+  static const int threads[] = {1, 2, 3};
+  static const int64_t batches[] = {1, 7, 300};
+  int n = tu_ir_files(paths, 64);
+  assert_true(n > 0);
+  for (int i = 0; i < n; i++)
+    for (size_t t = 0; t < 2; t++) /* the host and haswell */
+      for (int training = 0; training <= 1; training++) {
+        uint64_t rng = 41;
+        pipeline p;
+        load_pipeline(&p, NULL, paths[i], &rng);
+        actjit_kernel *k[3];
+        for (int j = 0; j < 3; j++) k[j] = compile_on(&p, &test_targets[t], training, threads[j], paths[i]);
+        for (size_t b = 0; b < sizeof batches / sizeof *batches; b++) {
+          size_t n1, nj;
+          float *y1 = run_out(k[0], batches[b], &n1);
+          for (int j = 1; j < 3; j++) {
+            float *yj = run_out(k[j], batches[b], &nj);
+            assert_int_equal(n1, nj);
+            for (size_t e = 0; e < n1; e++)
+              if (!same_value(y1[e], yj[e]))
+                fail_msg("%s on %s, training %d, batch %d, element %zu: %.9g on one thread, %.9g on %d", paths[i],
+                         test_targets[t].cpu ? test_targets[t].cpu : "the host", training, (int)batches[b], e, y1[e],
+                         yj[e], threads[j]);
+            tu_free_unaligned(yj);
+          }
+          tu_free_unaligned(y1);
+        }
+        for (int j = 0; j < 3; j++) actjit_kernel_destroy(k[j]);
+        unload_pipeline(&p);
+      }
+}
+
+/* 0 threads: one a CPU the process may run on; fewer than 0: refused. */
+static void test_compile_threads_default(void **state) {
+  (void)state;
+  uint64_t rng = 43;
+  pipeline p;
+  load_pipeline(&p, NULL, ACTJIT_SOURCE_DIR "/ir/activations.air", &rng);
+  actjit_compile_options o;
+  actjit_compile_options_init(&o);
+  assert_int_equal(o.compile_threads, 0);
+  actjit_kernel_destroy(compile_on(&p, &test_targets[0], 0, 0, "ir/activations.air"));
+  o.compile_threads = -1;
+  actjit_kernel *k;
+  assert_int_equal(actjit_compile(p.g, &o, &k), ACTJIT_ERR_ARGUMENT);
+  assert_non_null(strstr(actjit_context_error(p.ctx), "compile_threads -1"));
+  unload_pipeline(&p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_phases_sum_to_total),
       cmocka_unit_test(test_phases_null),
       cmocka_unit_test(test_dumps_rebuilt),
+      cmocka_unit_test(test_compile_threads),
+      cmocka_unit_test(test_compile_threads_default),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -77,6 +77,12 @@ enum { ELTWISE_UNROLL = 4 };
  * code for. */
 actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx, const target_desc *t, bool training,
                        LLVMModuleRef *out);
+/* The same code in CG_PARTS(p) modules, which LLVM compiles at once on
+ * several threads and links back together: part i is kernel i's function,
+ * the last part with the entry, which calls the others' (declared). */
+#define CG_PARTS(p) ((p)->n > 1 ? (p)->n : 1)
+actjit_status cg_build_part(const actjit_graph *g, const plan *p, LLVMContextRef ctx, const target_desc *t,
+                            bool training, int part, LLVMModuleRef *out);
 /* An ahead-of-time object's module: cg_build's in eval mode, its functions
  * and data internal, the parameters constant data (each as bound:
  * cg_param_pack), and these exported (runtime/aot.c writes their header):

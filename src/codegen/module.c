@@ -31,9 +31,9 @@ static void add_attr(cg *c, LLVMValueRef fn, unsigned idx, const char *name) {
 }
 
 /* void kernel(const float *const *in, float *y, const float *const *params, i64 batch, u64 seed, i64 row0,
- *             i64 panel0, i64 panel1) */
-static LLVMValueRef emit_kernel(cg *c, const step *s, int index) {
-  const group *gr = &s->grp;
+ *             i64 panel0, i64 panel1), declared: the entry's module calls
+ * the kernels of other modules with the attributes of their definitions. */
+static LLVMValueRef declare_kernel(cg *c, int index) {
   LLVMTypeRef params[] = {c->ptr, c->ptr, c->ptr, c->i64, c->i64, c->i64, c->i64, c->i64};
   char name[32];
   snprintf(name, sizeof name, CG_KERNEL_FMT, index);
@@ -49,6 +49,12 @@ static LLVMValueRef emit_kernel(cg *c, const step *s, int index) {
   LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
                           LLVMCreateStringAttribute(c->ctx, VM_REG_LANES_ATTR, (unsigned)strlen(VM_REG_LANES_ATTR),
                                                     lanes, (unsigned)strlen(lanes)));
+  return fn;
+}
+
+static LLVMValueRef emit_kernel(cg *c, const step *s, int index) {
+  const group *gr = &s->grp;
+  LLVMValueRef fn = declare_kernel(c, index);
   c->fn = fn;
   c->y = LLVMGetParam(fn, 1);
   c->params = LLVMGetParam(fn, 2);
@@ -180,16 +186,26 @@ static LLVMValueRef block_areas(cg *c, const plan *p, LLVMValueRef batch) {
 
 static bool emit_exports(entry_env *e, LLVMValueRef entry, const cg_aot *a);
 
+/* build's part for the whole plan in one module (cg_build's) */
+enum { WHOLE = -1 };
+
+/* The module of the whole plan, or of one part of it (cg_build_part). */
 static actjit_status build(const actjit_graph *g, const plan *p, LLVMContextRef ctx, const target_desc *t,
-                           bool training, const cg_aot *aot, LLVMModuleRef *out) {
+                           bool training, int part, const cg_aot *aot, LLVMModuleRef *out) {
   cg c = {.g = g, .target = t, .training = training};
   init_types(&c, ctx, t->width);
-  c.mod = LLVMModuleCreateWithNameInContext("actjit", ctx);
+  /* a part's module is named after its kernel (the assembly's .file) */
+  char name[32] = "actjit";
+  if (part != WHOLE) snprintf(name, sizeof name, CG_KERNEL_FMT, part);
+  c.mod = LLVMModuleCreateWithNameInContext(name, ctx);
   c.b = LLVMCreateBuilderInContext(ctx);
   LLVMValueRef *kernels = calloc((size_t)p->n + 1, sizeof *kernels);
   slicing *sl = calloc((size_t)p->n + 1, sizeof *sl);
   if (!sl) free(kernels), kernels = NULL;
-  for (int i = 0; kernels && i < p->n && !c.unsupported; i++) kernels[i] = emit_kernel(&c, &p->steps[i], i);
+  bool with_entry = part == WHOLE || part == CG_PARTS(p) - 1;
+  for (int i = 0; kernels && i < p->n && !c.unsupported; i++)
+    if (part == WHOLE || part == i) kernels[i] = emit_kernel(&c, &p->steps[i], i);
+    else if (with_entry) kernels[i] = declare_kernel(&c, i);
   if (!kernels || c.unsupported) {
     char where[256];
     actjit_status st = kernels ? aj_error(g->ctx, ACTJIT_ERR_UNSUPPORTED, "%s: codegen has no kernel for this op here",
@@ -199,6 +215,12 @@ static actjit_status build(const actjit_graph *g, const plan *p, LLVMContextRef 
     LLVMDisposeBuilder(c.b);
     LLVMDisposeModule(c.mod);
     return st;
+  }
+  if (!with_entry) {
+    free(kernels), free(sl);
+    LLVMDisposeBuilder(c.b);
+    *out = c.mod;
+    return ACTJIT_OK;
   }
 
   LLVMTypeRef eparams[] = {c.ptr, c.ptr, c.ptr, c.ptr, c.i64, c.i64};
@@ -239,12 +261,17 @@ static actjit_status build(const actjit_graph *g, const plan *p, LLVMContextRef 
 
 actjit_status cg_build(const actjit_graph *g, const plan *p, LLVMContextRef ctx, const target_desc *t, bool training,
                        LLVMModuleRef *out) {
-  return build(g, p, ctx, t, training, NULL, out);
+  return build(g, p, ctx, t, training, WHOLE, NULL, out);
+}
+
+actjit_status cg_build_part(const actjit_graph *g, const plan *p, LLVMContextRef ctx, const target_desc *t,
+                            bool training, int part, LLVMModuleRef *out) {
+  return build(g, p, ctx, t, training, part, NULL, out);
 }
 
 actjit_status cg_build_aot(const actjit_graph *g, const plan *p, LLVMContextRef ctx, const target_desc *t,
                            const cg_aot *a, LLVMModuleRef *out) {
-  return build(g, p, ctx, t, false, a, out);
+  return build(g, p, ctx, t, false, WHOLE, a, out);
 }
 
 /* ---------------------------------------------- ahead-of-time exports

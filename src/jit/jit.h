@@ -12,50 +12,77 @@
 
 typedef struct jit_session {
   int opt_level;
-  LLVMContextRef llvm;
+  LLVMContextRef llvm; /* jit_session_context's, made when first asked for */
   LLVMOrcLLJITRef lljit;
-  LLVMTargetMachineRef tm; /* jit_session_emit's, until jit_session_load takes it */
   /* The compile's seconds in LLVM's optimizer (verifier included) and in
-   * code generation and linking (creating the JIT to looking up the entry). */
+   * code generation and linking (creating the JIT to looking up the entry);
+   * with several threads, their wall time split as the threads' time was. */
   double optimize_s, codegen_s;
+  int threads; /* the threads code generation ran on (0: none ran) */
+  int objects; /* the object files linked */
 } jit_session;
 
-/* Address of another function of the compiled module. */
-actjit_status jit_session_lookup(actjit_context *ctx, jit_session *s, const char *name, void **addr);
-/* A session optimizing at opt_level, and the LLVM context its modules must
- * be built in (jit_session_context).  Level 0 runs no IR passes and LLVM's
+/* A session optimizing at opt_level.  Level 0 runs no IR passes and LLVM's
  * quickest code generation; 1..3 run actjit's pipeline (jit.c) and LLVM's
  * code generator at its levels Less, Default, Aggressive. */
 actjit_status jit_session_init(actjit_context *ctx, jit_session *s, int opt_level);
-/* Verifies, optimizes and JIT-compiles mod (built in the session's context;
- * consumed whatever happens), then looks up `entry`. */
-actjit_status jit_session_compile(actjit_context *ctx, jit_session *s,
-                                  const target_desc *t, LLVMModuleRef mod,
-                                  const char *entry, void **addr);
-/* jit_session_compile's two halves: the object file of mod (consumed
- * whatever happens), as the JIT or an ahead-of-time build links it; and
- * that object (owned by the JIT from here, even on error) loaded into the
- * session, and `entry` looked up. */
+/* The LLVM context of the session's single-module calls below. */
+LLVMContextRef jit_session_context(jit_session *s);
+
+/* A compile's modules, each in an LLVM context of its own (contexts and
+ * target machines are not thread-safe) so that threads compile them at
+ * once into object files, which the JIT links together.  The caller builds
+ * mod[i] in llvm[i] (with one_context, all share one: a dump links them). */
+typedef struct jit_parts {
+  int n;
+  bool one_context;
+  LLVMContextRef *llvm;
+  LLVMModuleRef *mod;       /* the caller's; taken by jit_parts_emit / jit_parts_dump */
+  LLVMMemoryBufferRef *obj; /* jit_parts_emit's; taken by jit_parts_load */
+} jit_parts;
+actjit_status jit_parts_init(actjit_context *ctx, jit_parts *p, int n, bool one_context);
+void jit_parts_free(jit_parts *p);
+/* The threads n modules compile on: `threads`, or for 0 one a CPU this
+ * process may run on (as XLA sizes its compile pool); at most n. */
+int jit_threads(int threads, int n);
+/* Verifies, optimizes and emits each module as an object file on
+ * jit_threads(threads, n) threads, the largest modules first; the calling
+ * thread is one of them. */
+actjit_status jit_parts_emit(actjit_context *ctx, jit_session *s, const target_desc *t, jit_parts *p, int threads);
+/* Links the objects into the session's JIT (which owns them from here, even
+ * on error) and looks up `entry`. */
+actjit_status jit_parts_load(actjit_context *ctx, jit_session *s, const target_desc *t, jit_parts *p,
+                             const char *entry, void **addr);
+/* The text of the modules (consumed), one listing in their order, as
+ * jit_parts_emit would compile them: before optimization or after it (the
+ * modules linked into one), or their assembly (each module's, as the JIT
+ * runs it).  Nothing is kept for a dump at compile time: a dump rebuilds
+ * the modules, and codegen and LLVM give the same code for the same plan
+ * and target. */
+typedef enum jit_stage { JIT_LLVM, JIT_LLVM_OPT, JIT_ASM } jit_stage;
+actjit_status jit_parts_dump(actjit_context *ctx, jit_session *s, const target_desc *t, jit_parts *p, jit_stage stage,
+                             char **text);
+
+/* The same for a single module built in jit_session_context: mod is
+ * consumed whatever happens; a loaded obj is the JIT's from there. */
 actjit_status jit_session_emit(actjit_context *ctx, jit_session *s, const target_desc *t, LLVMModuleRef mod,
                                LLVMMemoryBufferRef *obj);
 actjit_status jit_session_load(actjit_context *ctx, jit_session *s, const target_desc *t, LLVMMemoryBufferRef obj,
                                const char *entry, void **addr);
-/* The bytes of an object file (jit_session_emit's), a malloc'ed copy;
- * NULL when out of memory. */
-void *jit_object_copy(LLVMMemoryBufferRef obj, size_t *len);
-/* jit_session_load of an object file's bytes (copied: the caller keeps
- * them), as a kernel cache kept them. */
-actjit_status jit_session_load_bytes(actjit_context *ctx, jit_session *s, const target_desc *t, const void *obj,
-                                     size_t len, const char *entry, void **addr);
-LLVMContextRef jit_session_context(jit_session *s);
-/* The text of mod (built in the session's context; consumed whatever
- * happens) as jit_session_compile would see it: before optimization, after
- * it, or as assembly from the JIT's target machine settings.  Nothing is
- * kept for a dump at compile time: a dump rebuilds the module, and codegen
- * and LLVM give the same code for the same plan and target. */
-typedef enum jit_stage { JIT_LLVM, JIT_LLVM_OPT, JIT_ASM } jit_stage;
+actjit_status jit_session_compile(actjit_context *ctx, jit_session *s, const target_desc *t, LLVMModuleRef mod,
+                                  const char *entry, void **addr);
 actjit_status jit_session_dump(actjit_context *ctx, jit_session *s, const target_desc *t, LLVMModuleRef mod,
                                jit_stage stage, char **text);
+/* Address of another function of the compiled code. */
+actjit_status jit_session_lookup(actjit_context *ctx, jit_session *s, const char *name, void **addr);
+
+/* The bytes of an object file (jit_parts_emit's), a malloc'ed copy; NULL
+ * when out of memory. */
+void *jit_object_copy(LLVMMemoryBufferRef obj, size_t *len);
+/* Links n object files' bytes (obj[i], len[i] bytes each; copied: the
+ * caller keeps them), as a kernel cache kept them, and looks up `entry`. */
+actjit_status jit_session_load_bytes(actjit_context *ctx, jit_session *s, const target_desc *t, int n,
+                                     void *const *obj, const size_t *len, const char *entry, void **addr);
 void jit_session_free(jit_session *s);
 
 /* The version of the LLVM library this process runs ("19.1.7"), which an

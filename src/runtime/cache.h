@@ -40,23 +40,34 @@ void cache_release(compiled *c);
 /* A note on what the disk cache did, for actjit_kernel_cache_outcome. */
 enum { CACHE_NOTE_MAX = 160 };
 
-/* The entry of id in dir: c's manifest fields filled and *obj (malloc'ed,
- * *obj_len bytes) the object file.  CACHE_NONE when there is none,
- * CACHE_INVALID with note saying why when there is one that must not be
- * used (truncated, corrupt, another version, another target). */
+/* A compile's object files (one a module: jit_parts): the i-th at p[i]
+ * (malloc'ed), len[i] bytes. */
+typedef struct cache_objects {
+  int n;
+  void **p;
+  size_t *len;
+} cache_objects;
+/* Copies of obj[0..n), or none (o->n 0) when out of memory. */
+void cache_objects_copy(cache_objects *o, int n, LLVMMemoryBufferRef *obj);
+void cache_objects_free(cache_objects *o);
+
+/* The entry of id in dir: c's manifest fields filled and objs its object
+ * files.  CACHE_NONE when there is none, CACHE_INVALID with note saying why
+ * when there is one that must not be used (truncated, corrupt, another
+ * version, another target). */
 typedef enum cache_read { CACHE_NONE, CACHE_HIT, CACHE_INVALID } cache_read;
-cache_read cache_disk_read(const char *dir, const cache_id *id, compiled *c, void **obj, size_t *obj_len,
+cache_read cache_disk_read(const char *dir, const cache_id *id, compiled *c, cache_objects *objs,
                            char note[CACHE_NOTE_MAX]);
-/* Writes c's entry (obj: its object file) atomically: a temporary file in
+/* Writes c's entry (objs: its object files) atomically: a temporary file in
  * dir, then renamed over the entry.  Creates dir if missing.  False with
  * note saying why if it could not. */
-bool cache_disk_write(const char *dir, const cache_id *id, const compiled *c, const void *obj, size_t obj_len,
+bool cache_disk_write(const char *dir, const cache_id *id, const compiled *c, const cache_objects *objs,
                       char note[CACHE_NOTE_MAX]);
 
 /* The entry's layout: a header, then the body its checksum covers. */
 #define CACHE_MAGIC "actjit-k"
 enum {
-  CACHE_FORMAT = 1, /* the layout and the manifest: bump on any change */
+  CACHE_FORMAT = 2, /* the layout and the manifest: bump on any change (2: several object files) */
   CACHE_OFF_FORMAT = 8,   /* u32 */
   CACHE_OFF_LENGTH = 12,  /* u64: the file's bytes */
   CACHE_OFF_CHECKSUM = 20, /* SHA-256 of the body */

@@ -1,7 +1,8 @@
 /* The disk cache: an entry a key, DIR/<key in hex>.actjit, holding a
  * header (magic, format, the file's length, the SHA-256 of the body) and
  * the body: the lines of the key (versions, target, options), the key, the
- * manifest (manifest.c) and the object file LLVM emitted.  An entry is
+ * manifest (manifest.c) and the object files LLVM emitted (their count, then
+ * each one's length and bytes; one a module of the compile).  An entry is
  * written to a temporary file in DIR and renamed over its name, so that a
  * reader, or another process filling the same entry, sees a whole entry or
  * none; whatever fails a check is not used, and the compile that follows
@@ -92,7 +93,46 @@ static const char *check_entry(const unsigned char *p, size_t len, char *note) {
   return NULL;
 }
 
-cache_read cache_disk_read(const char *dir, const cache_id *id, compiled *c, void **obj, size_t *obj_len,
+void cache_objects_free(cache_objects *o) {
+  for (int i = 0; o->p && i < o->n; i++) free(o->p[i]);
+  free(o->p), free(o->len);
+  *o = (cache_objects){0};
+}
+
+/* o with room for n objects, none yet; false when out of memory. */
+static bool objects_alloc(cache_objects *o, int n) {
+  *o = (cache_objects){.p = calloc((size_t)n + 1, sizeof *o->p), .len = calloc((size_t)n + 1, sizeof *o->len)};
+  if (o->p && o->len) return true;
+  cache_objects_free(o);
+  return false;
+}
+
+void cache_objects_copy(cache_objects *o, int n, LLVMMemoryBufferRef *obj) {
+  bool ok = objects_alloc(o, n);
+  for (; ok && o->n < n; o->n++) ok = (o->p[o->n] = jit_object_copy(obj[o->n], &o->len[o->n])) != NULL;
+  if (!ok) cache_objects_free(o);
+}
+
+/* The object files at r (the rest of the entry), copied into objs: NULL,
+ * or why not (objs then holds what was read, for cache_objects_free). */
+static const char *read_objects(reader *r, cache_objects *objs) {
+  static const char corrupt[] = "entry corrupt: its object files do not read";
+  uint64_t n = read_u64(r);
+  /* each takes 8 bytes at least */
+  if (r->bad || !n || n > (uint64_t)(r->end - r->p) / 8) return corrupt;
+  if (!objects_alloc(objs, (int)n)) return "entry not read: out of memory";
+  for (; objs->n < (int)n; objs->n++) {
+    size_t len = (size_t)read_u64(r);
+    const void *o = read_bytes(r, len);
+    if (!o) return corrupt;
+    if (!(objs->p[objs->n] = malloc(len ? len : 1))) return "entry not read: out of memory";
+    memcpy(objs->p[objs->n], o, len);
+    objs->len[objs->n] = len;
+  }
+  return r->p == r->end ? NULL : corrupt;
+}
+
+cache_read cache_disk_read(const char *dir, const cache_id *id, compiled *c, cache_objects *objs,
                            char note[CACHE_NOTE_MAX]) {
   char path[PATH_MAX_], err[128];
   size_t len = 0;
@@ -118,13 +158,7 @@ cache_read cache_disk_read(const char *dir, const cache_id *id, compiled *c, voi
   else if (strcmp(options, id->options) || memcmp(key, id->key, CACHE_KEY_BYTES))
     why = "entry of another pipeline or options";
   else if (!manifest_read(&r, c)) why = "entry corrupt: its manifest does not read";
-  else {
-    *obj_len = (size_t)read_u64(&r);
-    const void *o = read_bytes(&r, *obj_len);
-    if (!o || r.p != r.end) why = "entry corrupt: its object file does not read";
-    else if (!(*obj = malloc(*obj_len ? *obj_len : 1))) why = "entry not read: out of memory";
-    else memcpy(*obj, o, *obj_len);
-  }
+  else if ((why = read_objects(&r, objs))) cache_objects_free(objs);
   free(versions), free(target), free(options);
   free(p);
   if (!why) return CACHE_HIT;
@@ -132,7 +166,7 @@ cache_read cache_disk_read(const char *dir, const cache_id *id, compiled *c, voi
   return CACHE_INVALID;
 }
 
-bool cache_disk_write(const char *dir, const cache_id *id, const compiled *c, const void *obj, size_t obj_len,
+bool cache_disk_write(const char *dir, const cache_id *id, const compiled *c, const cache_objects *objs,
                       char note[CACHE_NOTE_MAX]) {
   static const unsigned char header[CACHE_HEADER_BYTES];
   bytes b = {0};
@@ -142,8 +176,11 @@ bool cache_disk_write(const char *dir, const cache_id *id, const compiled *c, co
   bytes_put_str(&b, id->options);
   bytes_put(&b, id->key, CACHE_KEY_BYTES);
   manifest_write(&b, c);
-  bytes_put_u64(&b, obj_len);
-  bytes_put(&b, obj, obj_len);
+  bytes_put_u64(&b, (uint64_t)objs->n);
+  for (int i = 0; i < objs->n; i++) {
+    bytes_put_u64(&b, objs->len[i]);
+    bytes_put(&b, objs->p[i], objs->len[i]);
+  }
   const char *why = NULL;
   if (b.failed) why = "out of memory";
   else {

@@ -40,7 +40,9 @@ static double now(void) {
 }
 
 void actjit_compile_options_init(actjit_compile_options *o) {
-  if (o) *o = (actjit_compile_options){.opt_level = 3, .fuse = 1, .canonicalize = 1, .depth_first = 1, .cache = 1};
+  if (o)
+    *o = (actjit_compile_options){
+        .opt_level = 3, .fuse = 1, .canonicalize = 1, .depth_first = 1, .cache = 1, .compile_threads = 0};
 }
 
 /* What a compile made, or an entry of the disk cache gave: c as before. */
@@ -154,11 +156,24 @@ actjit_status kernel_lower(actjit_graph *g, const actjit_compile_options *o, tar
   return st ? st : lower(g, &co, t, p, dump);
 }
 
+/* g's modules for plan p in parts (cg_build_part), which threads compile
+ * at once, or in one: LLVM spends 1.5 ms on a module beside its code's
+ * time (building its pass pipelines), a cost one thread need not pay.  A
+ * dump's share one context. */
+static actjit_status build_parts(const actjit_graph *g, const plan *p, const target_desc *t, const compiled_options *o,
+                                 bool in_parts, bool dump, jit_parts *parts) {
+  actjit_status st = jit_parts_init(g->ctx, parts, in_parts ? CG_PARTS(p) : 1, dump);
+  for (int i = 0; !st && i < parts->n; i++)
+    st = in_parts ? cg_build_part(g, p, parts->llvm[i], t, o->training, i, &parts->mod[i])
+                  : cg_build(g, p, parts->llvm[i], t, o->training, &parts->mod[i]);
+  return st;
+}
+
 /* Compiles c->g (the kernel's copy of the verified graph) for c->target:
- * passes, plan, codegen, JIT; *obj_copy (if obj_copy is not NULL) gets a
- * copy of the object file, or NULL when out of memory for it. */
-static actjit_status compile(actjit_context *ctx, compiled *c, actjit_compile_phases *phases, void **obj_copy,
-                             size_t *obj_len) {
+ * passes, plan, codegen, JIT on up to `threads` threads; objs (if not
+ * NULL) gets a copy of the object files, none when out of memory for them. */
+static actjit_status compile(actjit_context *ctx, compiled *c, int threads, actjit_compile_phases *phases,
+                             cache_objects *objs) {
   double t0 = now();
   /* Each kernel binds its own copy of the parameters' values. */
   for (int i = 0; i < c->g->n; i++) {
@@ -172,18 +187,20 @@ static actjit_status compile(actjit_context *ctx, compiled *c, actjit_compile_ph
   if (!st) st = actjit_graph_print(c->g, &c->ir_dump);
   double t1 = now();
   phases->passes += t1 - t0;
+  jit_parts parts = {0};
   if (!st) st = jit_session_init(ctx, &c->jit, c->opts.opt_level);
-  if (st) return st;
-  LLVMModuleRef mod;
-  if ((st = cg_build(c->g, &c->plan, jit_session_context(&c->jit), &c->target, c->opts.training, &mod))) return st;
+  if (!st) st = build_parts(c->g, &c->plan, &c->target, &c->opts, jit_threads(threads, CG_PARTS(&c->plan)) > 1, false,
+                                 &parts);
   phases->emit = now() - t1;
-  LLVMMemoryBufferRef obj;
-  st = jit_session_emit(ctx, &c->jit, &c->target, mod, &obj);
-  if (!st && obj_copy) *obj_copy = jit_object_copy(obj, obj_len);
+  if (!st) st = jit_parts_emit(ctx, &c->jit, &c->target, &parts, threads);
+  if (!st && objs) cache_objects_copy(objs, parts.n, parts.obj);
   void *addr;
-  if (!st) st = jit_session_load(ctx, &c->jit, &c->target, obj, CG_ENTRY, &addr);
+  if (!st) st = jit_parts_load(ctx, &c->jit, &c->target, &parts, CG_ENTRY, &addr);
+  jit_parts_free(&parts);
   phases->optimize = c->jit.optimize_s;
   phases->codegen = c->jit.codegen_s;
+  phases->codegen_threads = c->jit.threads;
+  phases->objects = c->jit.objects;
   if (!st) st = lookup_steps(ctx, c);
   if (!st) st = name_steps(ctx, c);
   if (!st && (!(c->slicing = calloc((size_t)c->plan.n + 1, sizeof *c->slicing)) ||
@@ -199,11 +216,11 @@ static actjit_status compile(actjit_context *ctx, compiled *c, actjit_compile_ph
 }
 
 /* c (its manifest read from the disk cache) running the entry's object
- * file. */
-static actjit_status load_entry(actjit_context *ctx, compiled *c, const void *obj, size_t obj_len) {
+ * files. */
+static actjit_status load_entry(actjit_context *ctx, compiled *c, const cache_objects *objs) {
   void *addr;
   actjit_status st = jit_session_init(ctx, &c->jit, c->opts.opt_level);
-  if (!st) st = jit_session_load_bytes(ctx, &c->jit, &c->target, obj, obj_len, CG_ENTRY, &addr);
+  if (!st) st = jit_session_load_bytes(ctx, &c->jit, &c->target, objs->n, objs->p, objs->len, CG_ENTRY, &addr);
   return st ? st : lookup_steps(ctx, c);
 }
 
@@ -225,31 +242,31 @@ static actjit_status bind_held(actjit_kernel *k, const actjit_graph *g) {
  * ready to run; CACHE_NONE; or CACHE_INVALID, c as it was, k->note saying
  * why.  t0: when the compile started, for its phases. */
 static cache_read from_disk(actjit_kernel *k, compiled *c, const char *dir, const cache_id *id, double t0) {
-  void *obj = NULL;
-  size_t obj_len = 0;
-  cache_read got = cache_disk_read(dir, id, c, &obj, &obj_len, k->note);
+  cache_objects objs = {0};
+  cache_read got = cache_disk_read(dir, id, c, &objs, k->note);
   k->phases.passes = now() - t0;
-  if (got == CACHE_HIT && load_entry(k->ctx, c, obj, obj_len)) {
+  if (got == CACHE_HIT && load_entry(k->ctx, c, &objs)) {
     got = CACHE_INVALID;
     snprintf(k->note, sizeof k->note, "entry's object file refused by LLVM");
   }
   k->phases.codegen = c->jit.codegen_s;
+  k->phases.objects = c->jit.objects;
   if (got == CACHE_INVALID) compiled_clear(c);
-  free(obj);
+  cache_objects_free(&objs);
   return got;
 }
 
-/* c compiled from a copy of g, its entry written to dir if not NULL. */
-static actjit_status compile_anew(actjit_kernel *k, compiled *c, const actjit_graph *g, const char *dir,
+/* c compiled from a copy of g on up to `threads` threads, its entry written
+ * to dir if not NULL. */
+static actjit_status compile_anew(actjit_kernel *k, compiled *c, const actjit_graph *g, int threads, const char *dir,
                                   const cache_id *id, double t0) {
   if (!(c->g = ir_clone(g))) return nomem(k->ctx);
   k->phases.passes = now() - t0;
-  void *obj = NULL;
-  size_t obj_len = 0;
-  actjit_status st = compile(k->ctx, c, &k->phases, dir ? &obj : NULL, &obj_len);
-  if (!st && dir && !obj) snprintf(k->note, sizeof k->note, "entry not written: out of memory");
-  if (!st && obj) cache_disk_write(dir, id, c, obj, obj_len, k->note);
-  free(obj);
+  cache_objects objs = {0};
+  actjit_status st = compile(k->ctx, c, threads, &k->phases, dir ? &objs : NULL);
+  if (!st && dir && !objs.n) snprintf(k->note, sizeof k->note, "entry not written: out of memory");
+  if (!st && objs.n) cache_disk_write(dir, id, c, &objs, k->note);
+  cache_objects_free(&objs);
   return st;
 }
 
@@ -265,6 +282,8 @@ static actjit_status get_compiled(actjit_graph *g, const actjit_compile_options 
   c->opts = options_of(o);
   cache_id id = {0};
   actjit_status st = actjit_graph_verify(g);
+  if (!st && o->compile_threads < 0)
+    st = aj_error(ctx, ACTJIT_ERR_ARGUMENT, "compile_threads %d is negative (0: one a CPU)", o->compile_threads);
   /* The target first: what the passes and codegen decide may depend on it. */
   if (!st) st = target_resolve(ctx, o->cpu, o->features, o->tuning, &c->target);
   if (!st && !(c->file = aj_strndup(g->file ? g->file : "", g->file ? strlen(g->file) : 0))) st = nomem(ctx);
@@ -279,7 +298,7 @@ static actjit_status get_compiled(actjit_graph *g, const actjit_compile_options 
   } else if (!st) {
     memcpy(c->key, id.key, sizeof c->key);
     if (dir) got = from_disk(k, c, dir, &id, t0);
-    if (got != CACHE_HIT) st = compile_anew(k, c, g, dir, &id, t0);
+    if (got != CACHE_HIT) st = compile_anew(k, c, g, o->compile_threads, dir, &id, t0);
     if (!st && o->cache) c = cache_add(c);
   }
   k->cache = !o->cache ? ACTJIT_CACHE_BYPASSED
@@ -702,14 +721,16 @@ static actjit_status dump_graph(actjit_kernel *k, actjit_graph **g, plan *p) {
 static actjit_status dump_llvm(actjit_kernel *k, jit_stage stage, char **text) {
   const compiled *c = k->c;
   jit_session s = {0};
-  LLVMModuleRef mod;
+  jit_parts parts = {0};
   char *raw;
   actjit_graph *g = NULL;
   plan p = {0};
   actjit_status st = dump_graph(k, &g, &p);
   if (!st) st = jit_session_init(k->ctx, &s, c->opts.opt_level);
-  if (!st) st = cg_build(g, c->g ? &c->plan : &p, jit_session_context(&s), &c->target, c->opts.training, &mod);
-  if (!st) st = jit_session_dump(k->ctx, &s, &c->target, mod, stage, &raw);
+  /* in parts if the JIT's code was */
+  if (!st) st = build_parts(g, c->g ? &c->plan : &p, &c->target, &c->opts, c->jit.objects > 1, true, &parts);
+  if (!st) st = jit_parts_dump(k->ctx, &s, &c->target, &parts, stage, &raw);
+  jit_parts_free(&parts);
   jit_session_free(&s);
   plan_free(&p);
   actjit_graph_destroy(g);
