@@ -1,5 +1,5 @@
 /* A small thread pool with an actjit_parallel_for_fn, for the benchmark and
- * the actjit command's --threads (the library itself starts no threads). */
+ * the actjit command's --threads (a kernel run starts no threads of its own). */
 #ifndef ACTJIT_BENCH_POOL_H
 #define ACTJIT_BENCH_POOL_H
 
