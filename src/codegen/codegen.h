@@ -154,6 +154,10 @@ LLVMValueRef cg_reduce_max(cg *c, LLVMValueRef v);
 /* max(a, b) as `a > b ? a : b`: one maxps; a NaN in a yields b. */
 LLVMValueRef cg_max(cg *c, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef cg_splat(cg *c, LLVMValueRef scalar);
+/* The n vectors v[0..n) side by side in one vector (n a power of two), and
+ * part k of n of vector v: its lanes [k·m, k·m + m), m = its lanes / n. */
+LLVMValueRef cg_concat(cg *c, const LLVMValueRef *v, int n);
+LLVMValueRef cg_part(cg *c, LLVMValueRef v, int k, int n);
 /* Mask of the first `count` lanes (an i64 in [0, width]). */
 LLVMValueRef cg_first_lanes(cg *c, LLVMValueRef count);
 /* Call of intrinsic `name` overloaded on tys. */
@@ -166,11 +170,16 @@ LLVMValueRef cg_param(cg *c, int v);
 LLVMValueRef cg_const_data(cg *c, const node *nd);
 
 /* ---- eltwise.c */
-/* Where a vector of an elementwise op's results sits. */
+/* Where a vector of an elementwise op's results sits: its lanes consecutive
+ * from one position, or (nparts > 1) nparts vectors of width / nparts lanes
+ * side by side, each at its own position parts[k] (a GEMM's epilogue works
+ * on several output vectors of its tile at once). */
 typedef struct cg_pos {
   LLVMValueRef index;      /* i64 flat index of lane 0 in the result; lanes are consecutive */
   LLVMValueRef mask;       /* tail mask, or NULL */
   const LLVMValueRef *off; /* per use of the dag (cg_dag.use): the element offset of lane 0 in its data */
+  int nparts;              /* 0 or 1: one position (the fields above); else the parts' */
+  const struct cg_pos *parts;
 } cg_pos;
 /* y = op(operand[0], operand[1]) for one vector of each (operand[1]: a binary
  * op's b, prelu's weight).  For an op that is not elementwise it sets
@@ -203,6 +212,9 @@ void cg_dag_init(cg *c, cg_dag *d, const group *gr);
  * `from` are the caller's.  A use whose innermost loop stride is 1 loads a
  * vector, others an element splat. */
 void cg_dag_eval(cg *c, cg_dag *d, int from, int to, const cg_pos *pos);
+/* Ops whose code is a long dependency chain (vector math, live dropout's
+ * Philox rounds): a dag of them is evaluated on several vectors at once. */
+bool cg_long_latency(const cg *c, const node *nd);
 /* The kernel of a KF_ELTWISE group. */
 void cg_eltwise_kernel(cg *c, const group *gr);
 /* ---- philox.c: training-mode dropout (definition: src/philox.h) */

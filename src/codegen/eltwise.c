@@ -90,7 +90,13 @@ LLVMValueRef cg_eltwise_op(cg *c, const node *nd, LLVMValueRef *operand, const c
                            LLVMBuildFMul(b, x, w, ""), nd->op == OP_PRELU ? "prelu" : "leaky_relu");
   case OP_RRELU: /* eval mode: leaky_relu with slope (lower + upper)/2, in double as PyTorch */
     return sel(c, cmp(c, LLVMRealOGT, x, zero), x, LLVMBuildFMul(b, x, k(x, (float)((a[0] + a[1]) / 2)), ""));
-  case OP_DROPOUT: return cg_dropout(c, nd, x, pos); /* philox.c */
+  case OP_DROPOUT: /* philox.c, keyed by each lane's index: part by part */
+    if (pos->nparts > 1) {
+      LLVMValueRef part[ELTWISE_UNROLL];
+      for (int p = 0; p < pos->nparts; p++) part[p] = cg_dropout(c, nd, cg_part(c, x, p, pos->nparts), &pos->parts[p]);
+      return cg_concat(c, part, pos->nparts);
+    }
+    return cg_dropout(c, nd, x, pos);
   case OP_IDENTITY: return x;
   case OP_EXP: return vm_exp(b, x);
   case OP_ELU: return elu(c, x, 1.0f, (float)a[0], 1.0f);
@@ -194,10 +200,19 @@ void cg_dag_init(cg *c, cg_dag *d, const group *gr) {
 }
 
 /* Operand use u at pos: a splat of a scalar constant, a vector where the
- * use runs along the loop's innermost dim, else a splat of one element. */
+ * use runs along the loop's innermost dim, else a splat of one element;
+ * at a pos of parts, each part's at its width, side by side. */
 static LLVMValueRef load_use(cg *c, const cg_dag *d, int u, const cg_pos *pos) {
   const cg_use *use = &d->use[u];
   if (use->is_scalar) return vm_splat(c->vf, use->scalar);
+  if (pos->nparts > 1) {
+    LLVMValueRef part[ELTWISE_UNROLL];
+    int width = c->width;
+    cg_widen(c, width / pos->nparts / c->reg_width);
+    for (int p = 0; p < pos->nparts; p++) part[p] = load_use(c, d, u, &pos->parts[p]);
+    cg_widen(c, width / c->reg_width);
+    return cg_concat(c, part, pos->nparts);
+  }
   if (d->space.stride[u][d->space.rank - 1] == 1) return cg_load(c, use->base, pos->off[u], pos->mask, 0.0f);
   return cg_splat(c, cg_load_scalar(c, use->base, pos->off[u]));
 }
@@ -255,9 +270,7 @@ enum { PIPE_DISTANCE = 2, PIPE_STAGES = 4 };
  * the time at 1-4 KB ahead, none better further out). */
 enum { PREFETCH_FLOATS = 1024, LINE_FLOATS = 16 };
 
-/* Ops whose code is a long dependency chain: those built on vmath.c, and
- * dropout's Philox rounds. */
-static bool long_latency(const cg *c, const node *nd) {
+bool cg_long_latency(const cg *c, const node *nd) {
   switch (nd->op) {
   case OP_SIGMOID: case OP_TANH: case OP_EXP: case OP_ELU: case OP_CELU: case OP_SELU: case OP_GELU:
   case OP_SILU: case OP_MISH: case OP_SOFTPLUS: case OP_TANHSHRINK: case OP_LOGSIGMOID: case OP_ERF: case OP_LOG:
@@ -288,12 +301,12 @@ static int pipeline_stages(const cg *c, const cg_dag *d, int cut[PIPE_STAGES + 1
       if (d->src[i][k] >= 0 && d->src[i][k] != i - 1) return 1;
   int s = 0;
   for (int i = 0; i + 1 < d->n && s + 1 < PIPE_STAGES; i++)
-    if (long_latency(c, d->m[i])) cut[++s] = i + 1;
+    if (cg_long_latency(c, d->m[i])) cut[++s] = i + 1;
   cut[++s] = d->n;
   /* Trailing cheap ops do not make a stage of their own. */
   while (s > 1) {
     bool any = false;
-    for (int i = cut[s - 1]; i < cut[s]; i++) any |= long_latency(c, d->m[i]);
+    for (int i = cut[s - 1]; i < cut[s]; i++) any |= cg_long_latency(c, d->m[i]);
     if (any) break;
     cut[s - 1] = cut[s];
     s--;

@@ -31,6 +31,8 @@
  * outputs a tile and normalizes it in registers.  Rows that do not fill MR
  * take a tile of as many rows as are left. */
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "codegen/codegen.h"
 #include "codegen/vmath.h"
@@ -63,17 +65,23 @@ void cg_pack_weight(const target_desc *t, const float *w, int64_t out, int64_t i
 }
 
 typedef struct linear_env {
-  cg_dag dag;
+  cg_dag dag;                    /* (emitted in the epilogue's function) */
   int nlin, member[MAX_LINEARS]; /* the linears: their members in the dag */
+  int bias[MAX_LINEARS];         /* their bias parameters' nodes, or -1 */
   int softmax_src;               /* KF_LINEAR_SOFTMAX: the member the softmax normalizes, else -1 */
   int64_t in, out, nr;           /* K, N, panel floats */
   int nvp;                       /* vectors a panel */
-  LLVMValueRef x, w[MAX_LINEARS], bias[MAX_LINEARS];
+  LLVMValueRef x, w[MAX_LINEARS];
   int mr, nv;                    /* the full tile: rows, vectors (a panel, or a softmax's row) */
   int max_cols;                  /* vectors of the widest tile (few rows spanning panels) */
+  int64_t group_panels;          /* panels a group has at most (see panel_group) */
+  int parts;                     /* output vectors the epilogue evaluates at once */
+  LLVMValueRef epilogue;         /* its function */
+  LLVMValueRef rows;             /* of the batch */
   /* the tile being emitted */
-  int rows, cols;                /* rows, vectors */
+  int tile_rows, cols;           /* rows, vectors */
   LLVMValueRef r, p;             /* its first row and panel */
+  LLVMValueRef x_at[MAX_MR];     /* x's row of each of its rows (a float index) */
   LLVMValueRef acc[MAX_LINEARS][MAX_MR][MAX_NV];
   LLVMValueRef total;            /* stack tile of the sums, which the epilogue reads */
 } linear_env;
@@ -100,9 +108,8 @@ static void prefetch_next_rows(cg *c, const linear_env *e, LLVMValueRef k) {
   LLVMBuilderRef b = c->b;
   LLVMValueRef line = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, k, cg_i64(c, LINE_FLOATS - 1), ""), cg_i64(c, 0), "");
   LLVMBasicBlockRef done = cg_if(c, line, "prefetch");
-  for (int i = 0; i < e->rows; i++) {
-    LLVMValueRef row = LLVMBuildNSWAdd(b, e->r, cg_i64(c, e->rows + i), "");
-    LLVMValueRef at = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, row, cg_i64(c, e->in), ""), k, "");
+  for (int i = 0; i < e->tile_rows; i++) {
+    LLVMValueRef at = LLVMBuildNSWAdd(b, LLVMBuildNSWAdd(b, e->x_at[i], cg_i64(c, e->tile_rows * e->in), ""), k, "");
     LLVMValueRef args[] = {LLVMBuildGEP2(b, c->f32, e->x, &at, 1, ""), LLVMConstInt(c->i32, 0, 0),
                            LLVMConstInt(c->i32, 2, 0), LLVMConstInt(c->i32, 1, 0)}; /* read, L2, data */
     cg_intrinsic(c, "llvm.prefetch", &c->ptr, 1, args, 4);
@@ -117,10 +124,8 @@ static void k_step(cg *c, LLVMValueRef k, void *envp) {
   for (int l = 0; l < e->nlin; l++)
     for (int j = 0; j < e->cols; j++) wv[l][j] = weights_at(c, e, l, k, j);
   prefetch_next_rows(c, e, k);
-  for (int i = 0; i < e->rows; i++) {
-    LLVMValueRef row = LLVMBuildNSWAdd(c->b, e->r, cg_i64(c, i), "");
-    LLVMValueRef xi = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, row, cg_i64(c, e->in), ""), k, "");
-    LLVMValueRef xb = cg_splat(c, cg_load_scalar(c, e->x, xi));
+  for (int i = 0; i < e->tile_rows; i++) {
+    LLVMValueRef xb = cg_splat(c, cg_load_scalar(c, e->x, LLVMBuildNSWAdd(c->b, e->x_at[i], k, "")));
     for (int l = 0; l < e->nlin; l++)
       for (int j = 0; j < e->cols; j++) {
         LLVMValueRef *acc = &e->acc[l][i][j];
@@ -131,38 +136,38 @@ static void k_step(cg *c, LLVMValueRef k, void *envp) {
 }
 
 /* Sum (l, i, j) of the tile in its stack tile (i, j may be run-time). */
-static LLVMValueRef total_slot(cg *c, linear_env *e, int l, LLVMValueRef i, LLVMValueRef j) {
+static LLVMValueRef total_slot(cg *c, const linear_env *e, LLVMValueRef total, int l, LLVMValueRef i, LLVMValueRef j) {
   LLVMBuilderRef b = c->b;
   LLVMValueRef row = LLVMBuildNSWAdd(b, cg_i64(c, (int64_t)l * e->mr), i, "");
   LLVMValueRef idx = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, row, cg_i64(c, e->max_cols), ""), j, "");
-  return LLVMBuildInBoundsGEP2(b, c->vf, e->total, &idx, 1, "total");
+  return LLVMBuildInBoundsGEP2(b, c->vf, total, &idx, 1, "total");
 }
 
 /* One K block of the tile: fresh sums over [kb, kb + K_BLOCK) (the last
- * block what is left of K), then into the stack tile: stored by the first
- * block, added by the next ones.  Volatile, so that the sums of the blocks
- * to come stay in memory rather than competing for the registers. */
+ * block what is left of K), then into the stack tile: stored when there is
+ * one block, else added to the tile's zeros (a block's sum is never -0, so
+ * 0 + sum is the sum).  Volatile, so that the sums of the blocks to come
+ * stay in memory rather than competing for the registers. */
 static void k_block(cg *c, LLVMValueRef kb, void *envp) {
   linear_env *e = envp;
   LLVMBuilderRef b = c->b;
   for (int l = 0; l < e->nlin; l++)
-    for (int i = 0; i < e->rows; i++)
+    for (int i = 0; i < e->tile_rows; i++)
       for (int j = 0; j < e->cols; j++) LLVMBuildStore(b, LLVMConstNull(c->vf), e->acc[l][i][j]);
   LLVMValueRef next = LLVMBuildNSWAdd(b, kb, cg_i64(c, K_BLOCK), "");
   LLVMValueRef end = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, next, cg_i64(c, e->in), ""), next,
                                      cg_i64(c, e->in), "kend");
   cg_for_rolled(c, kb, end, 1, k_step, e);
   bool several = e->in > K_BLOCK;
-  LLVMValueRef first = LLVMBuildICmp(b, LLVMIntEQ, kb, cg_i64(c, 0), "first");
   for (int l = 0; l < e->nlin; l++)
-    for (int i = 0; i < e->rows; i++)
+    for (int i = 0; i < e->tile_rows; i++)
       for (int j = 0; j < e->cols; j++) {
-        LLVMValueRef slot = total_slot(c, e, l, cg_i64(c, i), cg_i64(c, j));
+        LLVMValueRef slot = total_slot(c, e, e->total, l, cg_i64(c, i), cg_i64(c, j));
         LLVMValueRef s = LLVMBuildLoad2(b, c->vf, e->acc[l][i][j], "part");
         if (several) {
           LLVMValueRef old = LLVMBuildLoad2(b, c->vf, slot, "");
           LLVMSetVolatile(old, 1);
-          s = LLVMBuildSelect(b, first, s, LLVMBuildFAdd(b, old, s, ""), "");
+          s = LLVMBuildFAdd(b, old, s, "");
         }
         LLVMSetVolatile(LLVMBuildStore(b, s, slot), 1);
       }
@@ -186,92 +191,189 @@ static void row_softmax(cg *c, LLVMValueRef *v, LLVMValueRef *mask, int n) {
   for (int j = 0; j < n; j++) v[j] = LLVMBuildFMul(c->b, v[j], rsum, "y");
 }
 
-/* The epilogue of output vector (row i of the tile, vector j): the
- * linears' sums and biases, then the dag, each use of it read at (row, o)
- * by its strides. */
-static LLVMValueRef epilogue(cg *c, linear_env *e, LLVMValueRef i, LLVMValueRef j, LLVMValueRef row, LLVMValueRef o,
-                             LLVMValueRef mask) {
-  cg_dag *d = &e->dag;
-  for (int l = 0; l < e->nlin; l++) {
-    LLVMValueRef v = LLVMBuildLoad2(c->b, c->vf, total_slot(c, e, l, i, j), "sum");
-    if (e->bias[l]) v = LLVMBuildFAdd(c->b, v, cg_load(c, e->bias[l], o, mask, 0.0f), "biased");
-    d->val[e->member[l]] = v;
-  }
-  const loop_space *sp = &d->space;
-  LLVMValueRef off[SPACE_MAX_OPERANDS];
-  for (int u = 0; u < sp->nops; u++) {
-    int64_t rs = sp->rank > 1 ? sp->stride[u][0] : 0, cs = sp->stride[u][sp->rank - 1];
-    off[u] = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, row, cg_i64(c, rs), ""),
-                             LLVMBuildNSWMul(c->b, o, cg_i64(c, cs), ""), "off");
-  }
-  LLVMValueRef at = LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, row, cg_i64(c, e->out), ""), o, "at");
-  cg_pos pos = {.index = at, .mask = mask, .off = off};
-  cg_dag_eval(c, d, 0, d->n, &pos);
-  return d->val[e->softmax_src >= 0 ? e->softmax_src : d->n - 1];
-}
-
-/* Where N does not fill the panels, lanes past it (the last panel's zero
- * padding) are computed but masked in every load and store of the epilogue. */
-static LLVMValueRef out_mask(cg *c, linear_env *e, LLVMValueRef o) {
-  bool ragged = e->out % (e->softmax_src >= 0 ? c->width : e->nr) != 0;
-  return ragged ? cg_first_lanes(c, LLVMBuildNSWSub(c->b, cg_i64(c, e->out), o, "")) : NULL;
-}
+/* ---- The epilogue: one function a kernel, which every tile calls
+ *   void epilogue(i64 rows, i64 cols, i64 r, i64 col0, ptr total, the kernel's ins, y, params, batch, seed, row0)
+ * with its sums in total: the bias and the dag applied to rows [r, r + rows)
+ * and `cols` vectors of outputs from col0, stored to y. */
+enum { EP_ROWS, EP_COLS, EP_R, EP_COL0, EP_TOTAL, EP_INS, EP_Y, EP_PARAMS, EP_BATCH, EP_SEED, EP_ROW0, EP_NARGS };
 
 typedef struct epi_env {
   linear_env *e;
-  LLVMValueRef i, row, col0;
+  LLVMValueRef rows, cols, r, col0, total; /* the function's arguments */
+  LLVMValueRef bias[MAX_LINEARS];          /* the linears' biases' data, or NULL */
+  LLVMValueRef i, j;                       /* variables: the next output vector's row and vector in the tile */
 } epi_env;
 
-static void epilogue_vector(cg *c, LLVMValueRef j, void *envp) {
-  epi_env *ee = envp;
-  LLVMValueRef o = LLVMBuildNSWAdd(c->b, ee->col0, LLVMBuildNSWMul(c->b, j, cg_i64(c, c->width), ""), "o");
-  LLVMValueRef mask = out_mask(c, ee->e, o);
-  LLVMValueRef v = epilogue(c, ee->e, ee->i, j, ee->row, o, mask);
-  cg_store(c, v, c->y, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ee->row, cg_i64(c, ee->e->out), ""), o, "at"), mask);
+/* Output vector (i, j) of the tile: where it sits, and the linears' sums
+ * and biases there into sum[]. */
+typedef struct out_vector {
+  cg_pos pos;
+  LLVMValueRef off[SPACE_MAX_OPERANDS]; /* the uses', each read at (row, o) by its strides */
+} out_vector;
+
+static void out_vector_at(cg *c, epi_env *ee, LLVMValueRef i, LLVMValueRef j, out_vector *ov, LLVMValueRef *sum) {
+  linear_env *e = ee->e;
+  LLVMBuilderRef b = c->b;
+  LLVMValueRef row = LLVMBuildNSWAdd(b, ee->r, i, "row");
+  LLVMValueRef o = LLVMBuildNSWAdd(b, ee->col0, LLVMBuildNSWMul(b, j, cg_i64(c, c->width), ""), "o");
+  const loop_space *sp = &e->dag.space;
+  for (int u = 0; u < sp->nops; u++) {
+    int64_t rs = sp->rank > 1 ? sp->stride[u][0] : 0, cs = sp->stride[u][sp->rank - 1];
+    ov->off[u] = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, row, cg_i64(c, rs), ""), LLVMBuildNSWMul(b, o, cg_i64(c, cs), ""),
+                                 "off");
+  }
+  /* Where N does not fill the panels, lanes past it (the last panel's zero
+   * padding) are computed but masked in every load and store. */
+  bool ragged = e->out % (e->softmax_src >= 0 ? c->width : e->nr) != 0;
+  ov->pos = (cg_pos){.index = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, row, cg_i64(c, e->out), ""), o, "at"),
+                     .mask = ragged ? cg_first_lanes(c, LLVMBuildNSWSub(b, cg_i64(c, e->out), o, "")) : NULL,
+                     .off = ov->off};
+  for (int l = 0; l < e->nlin; l++) {
+    sum[l] = LLVMBuildLoad2(b, c->vf, total_slot(c, e, ee->total, l, i, j), "sum");
+    if (ee->bias[l]) sum[l] = LLVMBuildFAdd(b, sum[l], cg_load(c, ee->bias[l], o, ov->pos.mask, 0.0f), "biased");
+  }
 }
 
-/* Row i of the tile: each vector through the epilogue and stored; with a
- * softmax the whole row first, normalized in registers, then stored. */
-static void epilogue_row(cg *c, LLVMValueRef i, void *envp) {
+/* The next e->parts output vectors of the tile, evaluated side by side
+ * (a long dag's latencies overlap), then stored.  The group that passes
+ * the tile's last vector repeats it: the same value to the same place. */
+static void epilogue_group(cg *c, LLVMValueRef q, void *envp) {
+  (void)q; /* (the variables i, j count the vectors) */
   epi_env *ee = envp;
   linear_env *e = ee->e;
-  ee->i = i;
-  ee->row = LLVMBuildNSWAdd(c->b, e->r, i, "row");
-  if (e->softmax_src < 0) {
-    cg_for_rolled(c, cg_i64(c, 0), cg_i64(c, e->cols), 1, epilogue_vector, ee);
-    return;
+  LLVMBuilderRef b = c->b;
+  int n = e->parts;
+  LLVMValueRef v[MAX_LINEARS][ELTWISE_UNROLL], sum[MAX_LINEARS];
+  out_vector ov[ELTWISE_UNROLL];
+  cg_pos pos[ELTWISE_UNROLL];
+  for (int k = 0; k < n; k++) {
+    LLVMValueRef i = LLVMBuildLoad2(b, c->i64, ee->i, "i"), j = LLVMBuildLoad2(b, c->i64, ee->j, "j");
+    LLVMValueRef next = LLVMBuildNSWAdd(b, j, cg_i64(c, 1), ""), wrap = LLVMBuildICmp(b, LLVMIntEQ, next, ee->cols, "");
+    LLVMBuildStore(b, LLVMBuildSelect(b, wrap, cg_i64(c, 0), next, ""), ee->j);
+    LLVMBuildStore(b, LLVMBuildNSWAdd(b, i, LLVMBuildZExt(b, wrap, c->i64, ""), ""), ee->i);
+    if (n > 1) {
+      LLVMValueRef past = LLVMBuildICmp(b, LLVMIntSGE, i, ee->rows, "past");
+      i = LLVMBuildSelect(b, past, LLVMBuildNSWSub(b, ee->rows, cg_i64(c, 1), ""), i, "");
+      j = LLVMBuildSelect(b, past, LLVMBuildNSWSub(b, ee->cols, cg_i64(c, 1), ""), j, "");
+    }
+    out_vector_at(c, ee, i, j, &ov[k], sum);
+    pos[k] = ov[k].pos;
+    for (int l = 0; l < e->nlin; l++) v[l][k] = sum[l];
   }
-  LLVMValueRef v[MAX_NV], mask[MAX_NV], o[MAX_NV];
-  for (int j = 0; j < e->cols; j++) {
-    o[j] = LLVMBuildNSWAdd(c->b, ee->col0, cg_i64(c, j * c->width), "o");
-    mask[j] = out_mask(c, e, o[j]);
-    v[j] = epilogue(c, e, i, cg_i64(c, j), ee->row, o[j], mask[j]);
+  cg_dag *d = &e->dag;
+  for (int l = 0; l < e->nlin; l++) d->val[e->member[l]] = cg_concat(c, v[l], n);
+  cg_widen(c, n);
+  cg_dag_eval(c, d, 0, d->n, n > 1 ? &(cg_pos){.nparts = n, .parts = pos} : &pos[0]);
+  cg_widen(c, 1);
+  for (int k = 0; k < n; k++) cg_store(c, cg_part(c, d->val[d->n - 1], k, n), c->y, pos[k].index, pos[k].mask);
+}
+
+/* Row i of a softmax's tile (the whole row of outputs): through the dag,
+ * normalized in registers, stored. */
+static void softmax_row(cg *c, LLVMValueRef i, void *envp) {
+  epi_env *ee = envp;
+  linear_env *e = ee->e;
+  cg_dag *d = &e->dag;
+  LLVMValueRef v[MAX_NV], mask[MAX_NV], sum[MAX_LINEARS];
+  out_vector ov[MAX_NV];
+  for (int j = 0; j < e->nv; j++) {
+    out_vector_at(c, ee, i, cg_i64(c, j), &ov[j], sum);
+    for (int l = 0; l < e->nlin; l++) d->val[e->member[l]] = sum[l];
+    cg_dag_eval(c, d, 0, d->n, &ov[j].pos);
+    v[j] = d->val[e->softmax_src], mask[j] = ov[j].pos.mask;
   }
-  row_softmax(c, v, mask, e->cols);
-  for (int j = 0; j < e->cols; j++)
-    cg_store(c, v[j], c->y, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, ee->row, cg_i64(c, e->out), ""), o[j], "at"),
-             mask[j]);
+  row_softmax(c, v, mask, e->nv);
+  for (int j = 0; j < e->nv; j++) cg_store(c, v[j], c->y, ov[j].pos.index, mask[j]);
+}
+
+/* Emits the kernel's epilogue function (e->epilogue); the builder and c's
+ * kernel fields are the kernel's again after. */
+static void emit_epilogue(cg *c, linear_env *e, const group *gr) {
+  LLVMTypeRef args[EP_NARGS] = {c->i64, c->i64, c->i64, c->i64, c->ptr, c->ptr, c->ptr, c->ptr, c->i64, c->i64, c->i64};
+  size_t len;
+  const char *kernel = LLVMGetValueName2(c->fn, &len);
+  char name[64];
+  snprintf(name, sizeof name, "%.*s.epilogue", (int)len, kernel);
+  LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->voidt, args, EP_NARGS, 0));
+  LLVMSetLinkage(fn, LLVMInternalLinkage);
+  /* the kernel's attributes: not inlined (one copy), no unwinding, vmath's register width */
+  LLVMAttributeRef attrs[] = {
+      LLVMGetEnumAttributeAtIndex(c->fn, LLVMAttributeFunctionIndex, LLVMGetEnumAttributeKindForName("noinline", 8)),
+      LLVMGetEnumAttributeAtIndex(c->fn, LLVMAttributeFunctionIndex, LLVMGetEnumAttributeKindForName("nounwind", 8)),
+      LLVMGetStringAttributeAtIndex(c->fn, LLVMAttributeFunctionIndex, VM_REG_LANES_ATTR, strlen(VM_REG_LANES_ATTR))};
+  for (size_t a = 0; a < sizeof attrs / sizeof *attrs; a++)
+    if (attrs[a]) LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, attrs[a]);
+  cg saved = *c;
+  c->fn = fn;
+  c->y = LLVMGetParam(fn, EP_Y), c->params = LLVMGetParam(fn, EP_PARAMS), c->batch = LLVMGetParam(fn, EP_BATCH);
+  c->seed = LLVMGetParam(fn, EP_SEED), c->row0 = LLVMGetParam(fn, EP_ROW0);
+  LLVMBasicBlockRef kernel_at = LLVMGetInsertBlock(c->b);
+  LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
+  for (int j = 0; j < gr->nins; j++) {
+    LLVMValueRef slot = LLVMBuildInBoundsGEP2(c->b, c->ptr, LLVMGetParam(fn, EP_INS), (LLVMValueRef[]){cg_i64(c, j)}, 1, "");
+    c->in[j] = LLVMBuildLoad2(c->b, c->ptr, slot, "in");
+  }
+  cg_dag_init(c, &e->dag, gr);
+  /* The epilogue reads each use at (row, output): merge the rows into one dim. */
+  const node *last = e->dag.m[gr->n - 1];
+  if (last->shape.rank > 1) space_merge(&e->dag.space, 0, last->shape.rank - 1);
+  epi_env ee = {.e = e, .rows = LLVMGetParam(fn, EP_ROWS), .cols = LLVMGetParam(fn, EP_COLS), .r = LLVMGetParam(fn, EP_R),
+                .col0 = LLVMGetParam(fn, EP_COL0), .total = LLVMGetParam(fn, EP_TOTAL)};
+  for (int l = 0; l < e->nlin; l++) ee.bias[l] = e->bias[l] >= 0 ? cg_param(c, e->bias[l]) : NULL;
+  if (e->softmax_src >= 0) {
+    cg_for_rolled(c, cg_i64(c, 0), ee.rows, 1, softmax_row, &ee);
+  } else {
+    ee.i = cg_var(c, c->i64, cg_i64(c, 0)), ee.j = cg_var(c, c->i64, cg_i64(c, 0));
+    LLVMValueRef vectors = LLVMBuildNSWMul(c->b, ee.rows, ee.cols, "vectors");
+    cg_for_rolled(c, cg_i64(c, 0), vectors, e->parts, epilogue_group, &ee);
+  }
+  LLVMBuildRetVoid(c->b);
+  const node *unsupported = c->unsupported;
+  *c = saved;
+  c->unsupported = unsupported;
+  LLVMPositionBuilderAtEnd(c->b, kernel_at);
+  e->epilogue = fn;
 }
 
 /* The tile at rows [e->r, + rows), `cols` vectors from panel e->p: its
- * sums in K blocks, then the epilogue, a loop over the tile's rows (and
- * vectors) emitted once, whatever the tile's shape. */
+ * sums in K blocks, then the epilogue. */
 static void tile(cg *c, linear_env *e, int rows, int cols) {
-  e->rows = rows, e->cols = cols;
-  if (e->in <= K_BLOCK) k_block(c, cg_i64(c, 0), e);
-  else cg_for(c, cg_i64(c, 0), cg_i64(c, e->in), K_BLOCK, k_block, e);
-  epi_env ee = {.e = e};
-  ee.col0 = LLVMBuildNSWMul(c->b, e->p, cg_i64(c, e->nr), "col0");
-  cg_for_rolled(c, cg_i64(c, 0), cg_i64(c, rows), 1, epilogue_row, &ee);
+  LLVMBuilderRef b = c->b;
+  e->tile_rows = rows, e->cols = cols;
+  for (int i = 0; i < rows; i++)
+    e->x_at[i] = LLVMBuildNSWMul(b, LLVMBuildNSWAdd(b, e->r, cg_i64(c, i), ""), cg_i64(c, e->in), "x_at");
+  if (e->in <= K_BLOCK) {
+    k_block(c, cg_i64(c, 0), e);
+  } else {
+    for (int l = 0; l < e->nlin; l++)
+      for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++)
+          LLVMSetVolatile(LLVMBuildStore(b, LLVMConstNull(c->vf), total_slot(c, e, e->total, l, cg_i64(c, i), cg_i64(c, j))), 1);
+    cg_for(c, cg_i64(c, 0), cg_i64(c, e->in), K_BLOCK, k_block, e);
+  }
+  LLVMValueRef args[EP_NARGS] = {
+      [EP_ROWS] = cg_i64(c, rows),
+      [EP_COLS] = cg_i64(c, cols),
+      [EP_R] = e->r,
+      [EP_COL0] = LLVMBuildNSWMul(b, e->p, cg_i64(c, e->nr), "col0"),
+      [EP_TOTAL] = e->total,
+      [EP_INS] = LLVMGetParam(c->fn, 0),
+      [EP_Y] = c->y,
+      [EP_PARAMS] = c->params,
+      [EP_BATCH] = c->batch,
+      [EP_SEED] = c->seed,
+      [EP_ROW0] = c->row0,
+  };
+  LLVMBuildCall2(b, LLVMGlobalGetValueType(e->epilogue), e->epilogue, args, EP_NARGS, "");
 }
 
 typedef struct loop_env {
   linear_env *e;
   int64_t per_group;
-  LLVMValueRef g0, g1; /* the panel group */
-  LLVMValueRef rows, full; /* the rows, and the end of the whole row blocks */
-  int span;            /* panels a tile spans */
-  int tile_rows;       /* of the tiles at this level */
+  LLVMValueRef g0, g1;     /* the panel group */
+  LLVMValueRef full;       /* the whole blocks of MR rows end here */
+  int span;                /* panels a tile spans */
+  int tile_rows;           /* of the tiles at this level */
 } loop_env;
 
 /* The tile from panel p: `span` panels wide, or the whole row for a softmax. */
@@ -298,12 +400,24 @@ static void row_block(cg *c, LLVMValueRef r, void *envp) {
   le->span = span;
 }
 
+/* Panels a tile of `rows` rows spans: enough accumulators to cover the FMA
+ * units through their latency, as the registers allow, and no more panels
+ * than there are. */
+static int span_for(const cg *c, const linear_env *e, int rows) {
+  const target_desc *t = c->target;
+  int span = 1, in_flight = t->fma_ports * t->fma_latency, per_panel = e->nvp * e->nlin;
+  if (e->softmax_src >= 0) return 1;
+  while (rows * per_panel * span < in_flight && (span + 1) * e->nvp <= MAX_NV && span < e->group_panels &&
+         (rows + 1) * per_panel * (span + 1) + 2 <= t->vregs)
+    span++;
+  return span;
+}
+
 /* The panels from g0 (a group that fits half of L2), every row block
  * through them: whole blocks of MR rows, then the rows left, fewer than MR,
- * in tiles of the powers of two their count is made of, largest first (few
- * tile shapes to compile). */
-static int span_for(const cg *c, const linear_env *e, int rows);
-
+ * in tiles of the powers of two their count is made of, largest first.  A
+ * tile of fewer rows would do the work of more, or read the weights from L2
+ * more often: a batch of 4 took 1.3x the time as two tiles of 2 rows. */
 static void panel_group(cg *c, LLVMValueRef g0, void *envp) {
   loop_env *le = envp;
   linear_env *e = le->e;
@@ -316,7 +430,7 @@ static void panel_group(cg *c, LLVMValueRef g0, void *envp) {
   le->tile_rows = e->mr;
   le->span = span_for(c, e, e->mr);
   cg_for(c, cg_i64(c, 0), le->full, e->mr, row_block, le);
-  LLVMValueRef left = LLVMBuildNSWSub(c->b, le->rows, le->full, "left"), at = le->full;
+  LLVMValueRef left = LLVMBuildNSWSub(c->b, e->rows, le->full, "left"), at = le->full;
   int top = 1;
   while (top * 2 < e->mr) top *= 2;
   for (int q = top; q >= 1; q /= 2) {
@@ -330,30 +444,19 @@ static void panel_group(cg *c, LLVMValueRef g0, void *envp) {
   }
 }
 
-/* Panels a tile of `rows` rows spans: enough accumulators to cover the FMA
- * units through their latency, as the registers allow. */
-static int span_for(const cg *c, const linear_env *e, int rows) {
-  const target_desc *t = c->target;
-  int span = 1, in_flight = t->fma_ports * t->fma_latency, per_panel = e->nvp * e->nlin;
-  if (e->softmax_src >= 0) return 1;
-  while (rows * per_panel * span < in_flight && (span + 1) * e->nvp <= MAX_NV &&
-         (rows + 1) * per_panel * (span + 1) + 2 <= t->vregs)
-    span++;
-  return span;
-}
-
 void cg_linear_kernel(cg *c, const group *gr) {
   const target_desc *t = c->target;
   linear_env e = {.softmax_src = -1};
-  cg_dag_init(c, &e.dag, gr);
   const node *last = &c->g->nodes[gr->m[gr->n - 1]];
+  bool long_dag = false;
   for (int i = 0; i < gr->n; i++) {
-    const node *nd = e.dag.m[i];
+    const node *nd = &c->g->nodes[gr->m[i]];
+    long_dag |= cg_long_latency(c, nd);
     if (op_table[nd->op].kind == K_LINEAR && e.nlin < MAX_LINEARS) {
       int l = e.nlin++;
       e.member[l] = i;
       e.w[l] = cg_param(c, nd->args[1]);
-      e.bias[l] = nd->nargs == 3 ? cg_param(c, nd->args[2]) : NULL;
+      e.bias[l] = nd->nargs == 3 ? nd->args[2] : -1;
       int in = 0;
       while (gr->ins[in] != nd->args[0]) in++;
       e.x = c->in[in];
@@ -371,22 +474,24 @@ void cg_linear_kernel(cg *c, const group *gr) {
   e.nv = e.softmax_src >= 0 ? (int)((e.out + c->width - 1) / c->width) : e.nvp;
   int per_row = e.nv * e.nlin, room = t->vregs - per_row - 2;
   e.mr = room / per_row < 1 ? 1 : room / per_row > MAX_MR ? MAX_MR : room / per_row;
-  /* The epilogue reads each use at (row, output): merge the rows into one dim. */
-  if (last->shape.rank > 1) space_merge(&e.dag.space, 0, last->shape.rank - 1);
-  e.max_cols = e.softmax_src >= 0 ? e.nv : e.nvp * span_for(c, &e, 1);
-  for (int l = 0; l < e.nlin; l++)
-    for (int i = 0; i < e.mr; i++)
-      for (int j = 0; j < e.max_cols; j++) e.acc[l][i][j] = cg_var(c, c->vf, LLVMConstNull(c->vf));
-  e.total = cg_alloca(c, LLVMArrayType2(c->vf, (uint64_t)e.nlin * e.mr * e.max_cols));
-  LLVMSetValueName2(e.total, "total", 5); /* (tests/test_golden.c tells it from promotable variables) */
   /* Panel groups that fit half of L2 (a softmax's row: one group). */
   int64_t panels = (e.out + e.nr - 1) / e.nr, panel_bytes = e.in * e.nr * 4 * e.nlin;
   int64_t per_group = t->l2 / 2 / (panel_bytes ? panel_bytes : 1);
   if (per_group < 1) per_group = 1;
   if (e.softmax_src >= 0) per_group = panels;
+  e.group_panels = per_group < panels ? per_group : panels;
+  e.max_cols = e.softmax_src >= 0 ? e.nv : e.nvp * span_for(c, &e, 1);
+  e.parts = long_dag ? ELTWISE_UNROLL : 1;
+  emit_epilogue(c, &e, gr);
+  for (int l = 0; l < e.nlin; l++)
+    for (int i = 0; i < e.mr; i++)
+      for (int j = 0; j < e.max_cols; j++) e.acc[l][i][j] = cg_var(c, c->vf, LLVMConstNull(c->vf));
+  e.total = cg_alloca(c, LLVMArrayType2(c->vf, (uint64_t)e.nlin * e.mr * e.max_cols));
+  LLVMSetValueName2(e.total, "total", 5); /* (tests/test_golden.c tells it from promotable variables) */
   loop_env le = {.e = &e, .per_group = per_group};
-  le.rows = cg_extent(c, shape_span(&last->shape, 0, last->shape.rank - 1));
-  le.full = LLVMBuildNSWSub(c->b, le.rows, LLVMBuildSRem(c->b, le.rows, cg_i64(c, e.mr), ""), "full");
+  e.rows = cg_extent(c, shape_span(&last->shape, 0, last->shape.rank - 1));
+  LLVMBuilderRef b = c->b;
+  le.full = LLVMBuildNSWSub(b, e.rows, LLVMBuildSRem(b, e.rows, cg_i64(c, e.mr), ""), "full");
   /* the panels [panel0, panel1) the caller asks for (a softmax's row: all) */
   cg_for(c, e.softmax_src >= 0 ? cg_i64(c, 0) : c->panel0, e.softmax_src >= 0 ? cg_i64(c, panels) : c->panel1, per_group,
          panel_group, &le);

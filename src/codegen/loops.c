@@ -185,6 +185,25 @@ LLVMValueRef cg_splat(cg *c, LLVMValueRef scalar) {
   return LLVMBuildShuffleVector(c->b, one, undef, LLVMConstNull(LLVMVectorType(c->i32, (unsigned)c->width)), "splat");
 }
 
+/* Shuffle of a and b (a's lanes first) taking lanes [from, from + n). */
+static LLVMValueRef lanes_of(cg *c, LLVMValueRef a, LLVMValueRef b, unsigned from, unsigned n) {
+  LLVMValueRef idx[256];
+  for (unsigned k = 0; k < n; k++) idx[k] = LLVMConstInt(c->i32, from + k, 0);
+  return LLVMBuildShuffleVector(c->b, a, b, LLVMConstVector(idx, n), "");
+}
+
+LLVMValueRef cg_concat(cg *c, const LLVMValueRef *v, int n) {
+  if (n == 1) return v[0];
+  LLVMValueRef lo = cg_concat(c, v, n / 2), hi = cg_concat(c, v + n / 2, n / 2);
+  return lanes_of(c, lo, hi, 0, 2 * LLVMGetVectorSize(LLVMTypeOf(lo)));
+}
+
+LLVMValueRef cg_part(cg *c, LLVMValueRef v, int k, int n) {
+  if (n == 1) return v;
+  unsigned m = LLVMGetVectorSize(LLVMTypeOf(v)) / (unsigned)n;
+  return lanes_of(c, v, LLVMGetPoison(LLVMTypeOf(v)), (unsigned)k * m, m);
+}
+
 LLVMValueRef cg_gep(cg *c, LLVMValueRef p, LLVMValueRef i) {
   return LLVMBuildInBoundsGEP2(c->b, c->f32, p, &i, 1, "p");
 }
