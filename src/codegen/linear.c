@@ -42,7 +42,6 @@ enum {
   MAX_MR = 8,        /* rows of a tile: x rows streamed at once (more cost code, no speed) */
   MAX_NV = 16,       /* vectors of a tile: a softmax row of 64 floats at 4 a vector */
   MAX_LINEARS = 2,
-  SOFTMAX_ROWS = 8,  /* a softmax's rows normalized at once, as vectors: one row of 8 vectors, or 8 of one */
 };
 
 int64_t cg_panel_floats(const target_desc *t, int64_t out, int linears) {
@@ -174,29 +173,22 @@ static void k_block(cg *c, LLVMValueRef kb, void *envp) {
       }
 }
 
-/* softmax over each of `rows` rows' vectors v[r][0..n), masked lanes
- * excluded, as PyTorch computes it: exp(v - max) times 1/sum; each step
- * for every row before the next, so that the rows' chains overlap. */
-static void row_softmax(cg *c, int rows, LLVMValueRef (*v)[MAX_NV], LLVMValueRef *mask, int n) {
-  LLVMBuilderRef b = c->b;
-  LLVMValueRef neg_inf = vm_splat(c->vf, -INFINITY), zero = LLVMConstNull(c->vf), m[SOFTMAX_ROWS], rsum[SOFTMAX_ROWS];
-  for (int r = 0; r < rows; r++) {
-    m[r] = neg_inf;
-    for (int j = 0; j < n; j++) {
-      if (mask[j]) v[r][j] = LLVMBuildSelect(b, mask[j], v[r][j], neg_inf, "");
-      m[r] = cg_max(c, v[r][j], m[r]);
-    }
+/* softmax over the row's vectors v[0..n), masked lanes excluded, as
+ * PyTorch computes it: exp(v - max) times 1/sum. */
+static void row_softmax(cg *c, LLVMValueRef *v, LLVMValueRef *mask, int n) {
+  LLVMValueRef neg_inf = vm_splat(c->vf, -INFINITY), m = neg_inf;
+  for (int j = 0; j < n; j++) {
+    if (mask[j]) v[j] = LLVMBuildSelect(c->b, mask[j], v[j], neg_inf, "");
+    m = cg_max(c, v[j], m);
   }
-  for (int r = 0; r < rows; r++) m[r] = cg_splat(c, cg_reduce_max(c, m[r]));
-  for (int r = 0; r < rows; r++)
-    for (int j = 0; j < n; j++) v[r][j] = vm_exp(b, LLVMBuildFSub(b, v[r][j], m[r], ""));
-  for (int r = 0; r < rows; r++) {
-    LLVMValueRef sum = zero;
-    for (int j = 0; j < n; j++) sum = LLVMBuildFAdd(b, sum, mask[j] ? LLVMBuildSelect(b, mask[j], v[r][j], zero, "") : v[r][j], "");
-    rsum[r] = LLVMBuildFDiv(b, vm_splat(c->vf, 1.0f), cg_splat(c, cg_reduce_add(c, sum)), "rsum");
+  m = cg_splat(c, cg_reduce_max(c, m));
+  LLVMValueRef sum = LLVMConstNull(c->vf);
+  for (int j = 0; j < n; j++) {
+    v[j] = vm_exp(c->b, LLVMBuildFSub(c->b, v[j], m, ""));
+    sum = LLVMBuildFAdd(c->b, sum, mask[j] ? LLVMBuildSelect(c->b, mask[j], v[j], LLVMConstNull(c->vf), "") : v[j], "");
   }
-  for (int r = 0; r < rows; r++)
-    for (int j = 0; j < n; j++) v[r][j] = LLVMBuildFMul(b, v[r][j], rsum[r], "y");
+  LLVMValueRef rsum = LLVMBuildFDiv(c->b, vm_splat(c->vf, 1.0f), cg_splat(c, cg_reduce_add(c, sum)), "rsum");
+  for (int j = 0; j < n; j++) v[j] = LLVMBuildFMul(c->b, v[j], rsum, "y");
 }
 
 /* ---- The epilogue: one function a kernel, which every tile calls
@@ -210,7 +202,6 @@ typedef struct epi_env {
   LLVMValueRef rows, cols, r, col0, total; /* the function's arguments */
   LLVMValueRef bias[MAX_LINEARS];          /* the linears' biases' data, or NULL */
   LLVMValueRef i, j;                       /* variables: the next output vector's row and vector in the tile */
-  int group;                               /* a softmax's rows at once */
 } epi_env;
 
 /* Output vector (i, j) of the tile: where it sits, and the linears' sums
@@ -277,25 +268,22 @@ static void epilogue_group(cg *c, LLVMValueRef q, void *envp) {
   for (int k = 0; k < n; k++) cg_store(c, cg_part(c, d->val[d->n - 1], k, n), c->y, pos[k].index, pos[k].mask);
 }
 
-/* Rows [i, i + ee->group) of a softmax's tile (the whole row of outputs
- * each): through the dag, normalized in registers side by side (each
- * row's max, exp, sum and scale is a chain of dependent steps), stored. */
-static void softmax_rows(cg *c, LLVMValueRef i, void *envp) {
+/* Row i of a softmax's tile (the whole row of outputs): through the dag,
+ * normalized in registers, stored. */
+static void softmax_row(cg *c, LLVMValueRef i, void *envp) {
   epi_env *ee = envp;
   linear_env *e = ee->e;
   cg_dag *d = &e->dag;
-  LLVMValueRef v[SOFTMAX_ROWS][MAX_NV], mask[MAX_NV], sum[MAX_LINEARS];
-  out_vector ov[SOFTMAX_ROWS][MAX_NV];
-  for (int r = 0; r < ee->group; r++)
-    for (int j = 0; j < e->nv; j++) {
-      out_vector_at(c, ee, LLVMBuildNSWAdd(c->b, i, cg_i64(c, r), ""), cg_i64(c, j), &ov[r][j], sum);
-      for (int l = 0; l < e->nlin; l++) d->val[e->member[l]] = sum[l];
-      cg_dag_eval(c, d, 0, d->n, &ov[r][j].pos);
-      v[r][j] = d->val[e->softmax_src], mask[j] = ov[r][j].pos.mask;
-    }
-  row_softmax(c, ee->group, v, mask, e->nv);
-  for (int r = 0; r < ee->group; r++)
-    for (int j = 0; j < e->nv; j++) cg_store(c, v[r][j], c->y, ov[r][j].pos.index, mask[j]);
+  LLVMValueRef v[MAX_NV], mask[MAX_NV], sum[MAX_LINEARS];
+  out_vector ov[MAX_NV];
+  for (int j = 0; j < e->nv; j++) {
+    out_vector_at(c, ee, i, cg_i64(c, j), &ov[j], sum);
+    for (int l = 0; l < e->nlin; l++) d->val[e->member[l]] = sum[l];
+    cg_dag_eval(c, d, 0, d->n, &ov[j].pos);
+    v[j] = d->val[e->softmax_src], mask[j] = ov[j].pos.mask;
+  }
+  row_softmax(c, v, mask, e->nv);
+  for (int j = 0; j < e->nv; j++) cg_store(c, v[j], c->y, ov[j].pos.index, mask[j]);
 }
 
 /* Emits the kernel's epilogue function (e->epilogue); the builder and c's
@@ -333,12 +321,7 @@ static void emit_epilogue(cg *c, linear_env *e, const group *gr) {
                 .col0 = LLVMGetParam(fn, EP_COL0), .total = LLVMGetParam(fn, EP_TOTAL)};
   for (int l = 0; l < e->nlin; l++) ee.bias[l] = e->bias[l] >= 0 ? cg_param(c, e->bias[l]) : NULL;
   if (e->softmax_src >= 0) {
-    /* rows in groups of as many as fill SOFTMAX_ROWS vectors, then one at a time */
-    ee.group = SOFTMAX_ROWS / e->nv > 1 ? SOFTMAX_ROWS / e->nv : 1;
-    LLVMValueRef whole = LLVMBuildNSWSub(c->b, ee.rows, LLVMBuildSRem(c->b, ee.rows, cg_i64(c, ee.group), ""), "whole");
-    cg_for_rolled(c, cg_i64(c, 0), whole, ee.group, softmax_rows, &ee);
-    ee.group = 1;
-    cg_for_rolled(c, whole, ee.rows, 1, softmax_rows, &ee);
+    cg_for_rolled(c, cg_i64(c, 0), ee.rows, 1, softmax_row, &ee);
   } else {
     ee.i = cg_var(c, c->i64, cg_i64(c, 0)), ee.j = cg_var(c, c->i64, cg_i64(c, 0));
     LLVMValueRef vectors = LLVMBuildNSWMul(c->b, ee.rows, ee.cols, "vectors");
