@@ -270,6 +270,12 @@ void cg_emit_bind(cg *c, const plan *p, const cg_aot *a);
 /* ---- softmax.c: the group's softmax with its elementwise members as the
  * prologue; in_place when the plan has it write over its input */
 void cg_softmax_kernel(cg *c, const group *gr, bool in_place);
+/* softmax (log: log_softmax) of `rows` rows of n vectors in registers,
+ * v[r·n + j], in place; lanes off in mask[j] (NULL: none) are left out.
+ * PyTorch's order: exp(x - M) times 1/S, or (x - M) - log S, M the row's
+ * max.  Each step runs on every row before the next, so that the rows'
+ * chains of dependent steps overlap. */
+void cg_softmax_rows(cg *c, bool log, int rows, int n, LLVMValueRef *v, const LLVMValueRef *mask);
 /* ---- glu.c: glu (its own kernel: it halves a dim) */
 void cg_glu_kernel(cg *c, const node *nd);
 /* ---- transpose.c: transpose, a copy in the result's order */

@@ -173,24 +173,6 @@ static void k_block(cg *c, LLVMValueRef kb, void *envp) {
       }
 }
 
-/* softmax over the row's vectors v[0..n), masked lanes excluded, as
- * PyTorch computes it: exp(v - max) times 1/sum. */
-static void row_softmax(cg *c, LLVMValueRef *v, LLVMValueRef *mask, int n) {
-  LLVMValueRef neg_inf = vm_splat(c->vf, -INFINITY), m = neg_inf;
-  for (int j = 0; j < n; j++) {
-    if (mask[j]) v[j] = LLVMBuildSelect(c->b, mask[j], v[j], neg_inf, "");
-    m = cg_max(c, v[j], m);
-  }
-  m = cg_splat(c, cg_reduce_max(c, m));
-  LLVMValueRef sum = LLVMConstNull(c->vf);
-  for (int j = 0; j < n; j++) {
-    v[j] = vm_exp(c->b, LLVMBuildFSub(c->b, v[j], m, ""));
-    sum = LLVMBuildFAdd(c->b, sum, mask[j] ? LLVMBuildSelect(c->b, mask[j], v[j], LLVMConstNull(c->vf), "") : v[j], "");
-  }
-  LLVMValueRef rsum = LLVMBuildFDiv(c->b, vm_splat(c->vf, 1.0f), cg_splat(c, cg_reduce_add(c, sum)), "rsum");
-  for (int j = 0; j < n; j++) v[j] = LLVMBuildFMul(c->b, v[j], rsum, "y");
-}
-
 /* ---- The epilogue: one function a kernel, which every tile calls
  *   void epilogue(i64 rows, i64 cols, i64 r, i64 col0, ptr total, the kernel's ins, y, params, batch, seed, row0)
  * with its sums in total: the bias and the dag applied to rows [r, r + rows)
@@ -282,7 +264,7 @@ static void softmax_row(cg *c, LLVMValueRef i, void *envp) {
     cg_dag_eval(c, d, 0, d->n, &ov[j].pos);
     v[j] = d->val[e->softmax_src], mask[j] = ov[j].pos.mask;
   }
-  row_softmax(c, v, mask, e->nv);
+  cg_softmax_rows(c, false, 1, e->nv, v, mask);
   for (int j = 0; j < e->nv; j++) cg_store(c, v[j], c->y, ov[j].pos.index, mask[j]);
 }
 

@@ -245,13 +245,37 @@ static void normalize(cg *c, softmax_env *e) {
   sweep(c, e);
 }
 
+void cg_softmax_rows(cg *c, bool log, int rows, int n, LLVMValueRef *v, const LLVMValueRef *mask) {
+  enum { MAX = 64 };
+  LLVMBuilderRef b = c->b;
+  LLVMValueRef zero = LLVMConstNull(c->vf), m[MAX], s[MAX], ex[MAX];
+  for (int i = 0; i < rows; i++) {
+    m[i] = lowest(c);
+    for (int j = 0; j < n; j++) {
+      LLVMValueRef *x = &v[i * n + j];
+      if (mask[j]) *x = LLVMBuildSelect(b, mask[j], *x, neg_inf(c), "");
+      m[i] = cg_max(c, *x, m[i]);
+    }
+    m[i] = cg_splat(c, cg_reduce_max(c, m[i]));
+  }
+  for (int q = 0; q < rows * n; q++) v[q] = LLVMBuildFSub(b, v[q], m[q / n], "");
+  for (int q = 0; q < rows * n; q++) ex[q] = vm_exp_nonpos(b, v[q]);
+  for (int i = 0; i < rows; i++) {
+    LLVMValueRef sum = zero;
+    for (int j = 0; j < n; j++)
+      sum = LLVMBuildFAdd(b, sum, mask[j] ? LLVMBuildSelect(b, mask[j], ex[i * n + j], zero, "") : ex[i * n + j], "");
+    sum = cg_splat(c, cg_reduce_add(c, sum));
+    s[i] = log ? vm_log(b, sum) : LLVMBuildFDiv(b, vm_splat(c->vf, 1.0f), sum, "rsum");
+  }
+  for (int q = 0; q < rows * n; q++)
+    v[q] = log ? LLVMBuildFSub(b, v[q], s[q / n], "y") : LLVMBuildFMul(b, ex[q], s[q / n], "y");
+}
+
 /* Rows of at most a few vectors (inner == 1, a length known at compile
  * time, such as a classifier's 10 outputs): the two sweeps and their chunk
  * bookkeeping would be most of the work, and one row's max, exp, sum and
  * scale form one long chain of dependent steps (95 cycles a row of 10 on
- * Zen 5).  So `rows` rows are normalized at once, each step emitted for all
- * of them before the next, their chains side by side: exp(x - M) · (1/S)
- * with the row's exact max M, or (x - M) - log S. */
+ * Zen 5).  So `rows` rows are normalized at once (cg_softmax_rows). */
 typedef struct short_env {
   softmax_env *e;
   int64_t len;
@@ -259,39 +283,20 @@ typedef struct short_env {
 } short_env;
 
 static void short_rows(cg *c, short_env *se, LLVMValueRef o0) {
-  softmax_env *e = se->e;
   LLVMBuilderRef b = c->b;
-  int n = se->nvec, rows = se->rows;
-  LLVMValueRef at[SHORT_VECTORS], mask[SHORT_VECTORS], v[SHORT_VECTORS], m[SHORT_VECTORS], s[SHORT_VECTORS];
-  LLVMValueRef zero = LLVMConstNull(c->vf);
-  for (int q = 0; q < rows * n; q++) {
-    int i = q / n, j = q % n;
-    LLVMValueRef row = LLVMBuildNSWAdd(b, o0, cg_i64(c, i), "");
-    at[q] = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, row, cg_i64(c, se->len), ""), cg_i64(c, (int64_t)j * c->width), "at");
-    mask[q] = se->len - (int64_t)j * c->width < c->width ? cg_first_lanes(c, cg_i64(c, se->len - (int64_t)j * c->width)) : NULL;
-    v[q] = load_x(c, e, at[q], mask[q]);
+  int n = se->nvec;
+  LLVMValueRef at[SHORT_VECTORS], mask[SHORT_VECTORS], v[SHORT_VECTORS];
+  for (int j = 0; j < n; j++) {
+    int64_t left = se->len - (int64_t)j * c->width;
+    mask[j] = left < c->width ? cg_first_lanes(c, cg_i64(c, left)) : NULL;
   }
-  for (int i = 0; i < rows; i++) {
-    LLVMValueRef mx = lowest(c);
-    for (int j = 0; j < n; j++) mx = cg_max(c, v[i * n + j], mx);
-    m[i] = cg_splat(c, cg_reduce_max(c, mx));
+  for (int q = 0; q < se->rows * n; q++) {
+    LLVMValueRef row = LLVMBuildNSWAdd(b, o0, cg_i64(c, q / n), "");
+    at[q] = LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, row, cg_i64(c, se->len), ""), cg_i64(c, (int64_t)(q % n) * c->width), "at");
+    v[q] = load_x(c, se->e, at[q], mask[q % n]);
   }
-  for (int q = 0; q < rows * n; q++) v[q] = LLVMBuildFSub(b, v[q], m[q / n], "");
-  LLVMValueRef ex[SHORT_VECTORS];
-  for (int q = 0; q < rows * n; q++) ex[q] = vm_exp_nonpos(b, v[q]);
-  for (int i = 0; i < rows; i++) {
-    LLVMValueRef sum = zero;
-    for (int j = 0; j < n; j++) {
-      int q = i * n + j;
-      sum = LLVMBuildFAdd(b, sum, mask[q] ? LLVMBuildSelect(b, mask[q], ex[q], zero, "") : ex[q], "");
-    }
-    sum = cg_splat(c, cg_reduce_add(c, sum));
-    s[i] = e->log ? vm_log(b, sum) : LLVMBuildFDiv(b, vm_splat(c->vf, 1.0f), sum, "rsum");
-  }
-  for (int q = 0; q < rows * n; q++) {
-    LLVMValueRef y = e->log ? LLVMBuildFSub(b, v[q], s[q / n], "y") : LLVMBuildFMul(b, ex[q], s[q / n], "y");
-    cg_store(c, y, c->y, at[q], mask[q]);
-  }
+  cg_softmax_rows(c, se->e->log, se->rows, n, v, mask);
+  for (int q = 0; q < se->rows * n; q++) cg_store(c, v[q], c->y, at[q], mask[q % n]);
 }
 
 static void short_rows_step(cg *c, LLVMValueRef o, void *envp) { short_rows(c, envp, o); }
