@@ -110,6 +110,8 @@ actjit_status cg_build_aot(const actjit_graph *g, const plan *p, LLVMContextRef 
 
 /* ---- loops.c */
 LLVMValueRef cg_i64(cg *c, int64_t v);
+/* The smaller of two i64s (signed). */
+LLVMValueRef cg_smin(cg *c, LLVMValueRef a, LLVMValueRef b);
 /* The runtime value of an extent: mul * batch or mul. */
 LLVMValueRef cg_extent(cg *c, extent e);
 typedef void (*cg_body)(cg *c, LLVMValueRef i, void *env);

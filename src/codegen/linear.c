@@ -9,11 +9,13 @@
  * bounds the tile: MR·nvp accumulators, nvp weight vectors and a broadcast.
  * Two linears in one kernel (SwiGLU's gate and up) take panels half as wide,
  * a tile of each side by side: every tile reads whole cache lines of weights
- * from one contiguous run a linear, as a single linear's tile does.  A tile of few rows (what is left of the
- * batch, or a batch of 1) spans more panels, to have enough independent
- * sums to keep every FMA unit busy through the FMA latency: never more sums
- * along k, so that every output is summed in the same order whatever tile
- * computes it (results do not depend on the batch or the thread count).
+ * from one contiguous run a linear, as a single linear's tile does.  Two
+ * tiles serve every block of rows: MR rows, skipping those past the batch,
+ * and one row (a batch of 1, or the last row) spanning more panels, to
+ * have enough independent sums to keep every FMA unit busy through the FMA
+ * latency: never more sums along k, so that every output is summed in the
+ * same order whatever tile computes it (results do not depend on the batch
+ * or the thread count).
  *
  * K runs in blocks of K_BLOCK: each block sums into fresh accumulators and
  * the block sums add up (in a stack tile when there are several), so an
@@ -28,8 +30,7 @@
  * Two linears of one input (KF_DUAL_LINEAR) run one k loop with a tile of
  * each: x is read once for both and only the epilogue's value is stored.
  * A linear ending in a softmax (KF_LINEAR_SOFTMAX) takes a whole row of
- * outputs a tile and normalizes it in registers.  Rows that do not fill MR
- * take a tile of as many rows as are left. */
+ * outputs a tile and normalizes it in registers. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -74,65 +75,80 @@ typedef struct linear_env {
   LLVMValueRef x, w[MAX_LINEARS];
   int mr, nv;                    /* the full tile: rows, vectors (a panel, or a softmax's row) */
   int max_cols;                  /* vectors of the widest tile (few rows spanning panels) */
+  int64_t panels;                /* of the weight */
   int64_t group_panels;          /* panels a group has at most (see panel_group) */
   int parts;                     /* output vectors the epilogue evaluates at once */
   LLVMValueRef epilogue;         /* its function */
   LLVMValueRef rows;             /* of the batch */
   /* the tile being emitted */
-  int tile_rows, cols;           /* rows, vectors */
+  int tile_rows, cols;           /* rows, vectors: at most (see rows_on, panels_on) */
   LLVMValueRef r, p;             /* its first row and panel */
-  LLVMValueRef x_at[MAX_MR];     /* x's row of each of its rows (a float index) */
+  LLVMValueRef rows_on;          /* rows of it that are in the batch (NULL: all) */
+  LLVMValueRef panels_on;        /* panels of it that are in the group (NULL: all) */
+  LLVMValueRef skip;             /* panels it reads before its first (see tile), or NULL */
+  LLVMValueRef x_row, w_first;   /* x's row r, the first panel it reads in a packed weight (float indices) */
+  LLVMValueRef x_k, w_k[MAX_LINEARS]; /* variables: x's row r and the weights at the k being summed */
   LLVMValueRef acc[MAX_LINEARS][MAX_MR][MAX_NV];
   LLVMValueRef total;            /* stack tile of the sums, which the epilogue reads */
 } linear_env;
-
-/* Vector j of the tile, linear l: its weights at k (a float index). */
-static LLVMValueRef weights_at(cg *c, linear_env *e, int l, LLVMValueRef k, int j) {
-  LLVMBuilderRef b = c->b;
-  /* a tile wider than a panel (few rows, a softmax row) spans panels */
-  LLVMValueRef panel = cg_i64(c, j / e->nvp), within = cg_i64(c, j % e->nvp);
-  panel = LLVMBuildNSWAdd(b, e->p, panel, "");
-  LLVMValueRef at = LLVMBuildNSWAdd(
-      b, LLVMBuildNSWMul(b, LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, panel, cg_i64(c, e->in), ""), k, ""), cg_i64(c, e->nr), ""),
-      LLVMBuildNSWMul(b, within, cg_i64(c, c->width), ""), "w_at");
-  return cg_load(c, e->w[l], at, NULL, 0);
-}
 
 /* At every 16th k (a 64-byte line of floats), prefetches x at k into L2 for
  * each row of the next row block: streamed from memory, a row block's first
  * pass otherwise waits for x (the seed model at batch 16384: 5% faster).  A
  * hint: past the last row it is harmless.  The branch costs a fused
  * test-and-jump a k; the rows' prefetches then take a load slot each. */
-static void prefetch_next_rows(cg *c, const linear_env *e, LLVMValueRef k) {
+static void prefetch_next_rows(cg *c, const linear_env *e, LLVMValueRef k, LLVMValueRef xk) {
   enum { LINE_FLOATS = 16 };
   LLVMBuilderRef b = c->b;
   LLVMValueRef line = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, k, cg_i64(c, LINE_FLOATS - 1), ""), cg_i64(c, 0), "");
   LLVMBasicBlockRef done = cg_if(c, line, "prefetch");
   for (int i = 0; i < e->tile_rows; i++) {
-    LLVMValueRef at = LLVMBuildNSWAdd(b, LLVMBuildNSWAdd(b, e->x_at[i], cg_i64(c, e->tile_rows * e->in), ""), k, "");
-    LLVMValueRef args[] = {LLVMBuildGEP2(b, c->f32, e->x, &at, 1, ""), LLVMConstInt(c->i32, 0, 0),
+    LLVMValueRef args[] = {cg_gep(c, xk, cg_i64(c, (e->tile_rows + i) * e->in)), LLVMConstInt(c->i32, 0, 0),
                            LLVMConstInt(c->i32, 2, 0), LLVMConstInt(c->i32, 1, 0)}; /* read, L2, data */
     cg_intrinsic(c, "llvm.prefetch", &c->ptr, 1, args, 4);
   }
   cg_end_if(c, done);
 }
 
-/* The multiply-adds of k. */
+/* Row i's multiply-adds at k (x's row r there: xk). */
+static void row_step(cg *c, linear_env *e, LLVMValueRef xk, int i, LLVMValueRef wv[MAX_LINEARS][MAX_NV]) {
+  LLVMValueRef xb = cg_splat(c, cg_load_scalar(c, xk, cg_i64(c, i * e->in)));
+  for (int l = 0; l < e->nlin; l++)
+    for (int j = 0; j < e->cols; j++) {
+      LLVMValueRef *acc = &e->acc[l][i][j];
+      LLVMValueRef args[] = {xb, wv[l][j], LLVMBuildLoad2(c->b, c->vf, *acc, "acc")};
+      LLVMBuildStore(c->b, cg_intrinsic(c, "llvm.fmuladd", &c->vf, 1, args, 3), *acc);
+    }
+}
+
+/* The multiply-adds of k.  Rows past the batch's are skipped, a test a
+ * row from row 2 (a tile with rows_on has two at least), each inside the
+ * one before: a batch of 2 takes one branch a k, which the predictor
+ * learns (it goes one way for the whole loop).  So one tile of MR rows
+ * serves what is left of the batch at the cost of its rows. */
 static void k_step(cg *c, LLVMValueRef k, void *envp) {
   linear_env *e = envp;
-  LLVMValueRef wv[MAX_LINEARS][MAX_NV];
-  for (int l = 0; l < e->nlin; l++)
-    for (int j = 0; j < e->cols; j++) wv[l][j] = weights_at(c, e, l, k, j);
-  prefetch_next_rows(c, e, k);
-  for (int i = 0; i < e->tile_rows; i++) {
-    LLVMValueRef xb = cg_splat(c, cg_load_scalar(c, e->x, LLVMBuildNSWAdd(c->b, e->x_at[i], k, "")));
-    for (int l = 0; l < e->nlin; l++)
-      for (int j = 0; j < e->cols; j++) {
-        LLVMValueRef *acc = &e->acc[l][i][j];
-        LLVMValueRef args[] = {xb, wv[l][j], LLVMBuildLoad2(c->b, c->vf, *acc, "acc")};
-        LLVMBuildStore(c->b, cg_intrinsic(c, "llvm.fmuladd", &c->vf, 1, args, 3), *acc);
-      }
+  LLVMBuilderRef b = c->b;
+  /* x and the weights through pointers that step with k, every load at an
+   * offset known from one: less for loop strength reduction to weigh */
+  LLVMValueRef wv[MAX_LINEARS][MAX_NV], xk = LLVMBuildLoad2(b, c->ptr, e->x_k, "x_k");
+  for (int l = 0; l < e->nlin; l++) {
+    /* a tile wider than a panel (few rows, a softmax row) spans panels */
+    LLVMValueRef wk = LLVMBuildLoad2(b, c->ptr, e->w_k[l], "w_k");
+    for (int j = 0; j < e->cols; j++)
+      wv[l][j] = cg_load(c, wk, cg_i64(c, j / e->nvp * e->in * e->nr + j % e->nvp * c->width), NULL, 0);
+    LLVMBuildStore(b, cg_gep(c, wk, cg_i64(c, e->nr)), e->w_k[l]);
   }
+  LLVMBuildStore(b, cg_gep(c, xk, cg_i64(c, 1)), e->x_k);
+  prefetch_next_rows(c, e, k, xk);
+  LLVMBasicBlockRef done[MAX_MR];
+  int guarded = 0;
+  for (int i = 0; i < e->tile_rows; i++) {
+    if (e->rows_on && i >= 2)
+      done[guarded++] = cg_if(c, LLVMBuildICmp(c->b, LLVMIntSLT, cg_i64(c, i), e->rows_on, ""), "row_on");
+    row_step(c, e, xk, i, wv);
+  }
+  while (guarded) cg_end_if(c, done[--guarded]);
 }
 
 /* Sum (l, i, j) of the tile in its stack tile (i, j may be run-time). */
@@ -157,6 +173,10 @@ static void k_block(cg *c, LLVMValueRef kb, void *envp) {
   LLVMValueRef next = LLVMBuildNSWAdd(b, kb, cg_i64(c, K_BLOCK), "");
   LLVMValueRef end = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, next, cg_i64(c, e->in), ""), next,
                                      cg_i64(c, e->in), "kend");
+  LLVMBuildStore(b, cg_gep(c, e->x, LLVMBuildNSWAdd(b, e->x_row, kb, "")), e->x_k);
+  for (int l = 0; l < e->nlin; l++)
+    LLVMBuildStore(b, cg_gep(c, e->w[l], LLVMBuildNSWAdd(b, e->w_first, LLVMBuildNSWMul(b, kb, cg_i64(c, e->nr), ""), "")),
+                   e->w_k[l]);
   cg_for_rolled(c, kb, end, 1, k_step, e);
   bool several = e->in > K_BLOCK;
   for (int l = 0; l < e->nlin; l++)
@@ -317,13 +337,23 @@ static void emit_epilogue(cg *c, linear_env *e, const group *gr) {
   e->epilogue = fn;
 }
 
-/* The tile at rows [e->r, + rows), `cols` vectors from panel e->p: its
- * sums in K blocks, then the epilogue. */
+/* The tile at rows [e->r, + rows), `cols` vectors from panel e->p (of
+ * which rows_on rows and panels_on panels are there): its sums in K
+ * blocks, then the epilogue.  A tile spanning past the weight's last panel
+ * starts earlier, within it, and the epilogue skips the panels before
+ * e->p: its loads stay at fixed offsets from one pointer (a panel chosen
+ * a load at a time made a batch of 1 4% slower). */
 static void tile(cg *c, linear_env *e, int rows, int cols) {
   LLVMBuilderRef b = c->b;
   e->tile_rows = rows, e->cols = cols;
-  for (int i = 0; i < rows; i++)
-    e->x_at[i] = LLVMBuildNSWMul(b, LLVMBuildNSWAdd(b, e->r, cg_i64(c, i), ""), cg_i64(c, e->in), "x_at");
+  e->x_row = LLVMBuildNSWMul(b, e->r, cg_i64(c, e->in), "x_row");
+  LLVMValueRef first = e->p;
+  e->skip = NULL;
+  if (e->panels_on) {
+    first = cg_smin(c, e->p, cg_i64(c, e->panels - cols / e->nvp));
+    e->skip = LLVMBuildNSWSub(b, e->p, first, "skip");
+  }
+  e->w_first = LLVMBuildNSWMul(b, first, cg_i64(c, e->in * e->nr), "w_first");
   if (e->in <= K_BLOCK) {
     k_block(c, cg_i64(c, 0), e);
   } else {
@@ -334,11 +364,11 @@ static void tile(cg *c, linear_env *e, int rows, int cols) {
     cg_for(c, cg_i64(c, 0), cg_i64(c, e->in), K_BLOCK, k_block, e);
   }
   LLVMValueRef args[EP_NARGS] = {
-      [EP_ROWS] = cg_i64(c, rows),
-      [EP_COLS] = cg_i64(c, cols),
+      [EP_ROWS] = e->rows_on ? e->rows_on : cg_i64(c, rows),
+      [EP_COLS] = e->panels_on ? LLVMBuildNSWMul(b, e->panels_on, cg_i64(c, e->nvp), "") : cg_i64(c, cols),
       [EP_R] = e->r,
       [EP_COL0] = LLVMBuildNSWMul(b, e->p, cg_i64(c, e->nr), "col0"),
-      [EP_TOTAL] = e->total,
+      [EP_TOTAL] = e->skip ? cg_gep(c, e->total, LLVMBuildNSWMul(b, e->skip, cg_i64(c, e->nr), "")) : e->total,
       [EP_INS] = LLVMGetParam(c->fn, 0),
       [EP_Y] = c->y,
       [EP_PARAMS] = c->params,
@@ -353,33 +383,19 @@ typedef struct loop_env {
   linear_env *e;
   int64_t per_group;
   LLVMValueRef g0, g1;     /* the panel group */
-  LLVMValueRef full;       /* the whole blocks of MR rows end here */
   int span;                /* panels a tile spans */
   int tile_rows;           /* of the tiles at this level */
 } loop_env;
 
-/* The tile from panel p: `span` panels wide, or the whole row for a softmax. */
+/* The tile from panel p: `span` panels wide (fewer at the group's end), or
+ * the whole row for a softmax. */
 static void panel_tiles(cg *c, LLVMValueRef p, void *envp) {
   loop_env *le = envp;
-  le->e->p = p;
-  tile(c, le->e, le->tile_rows, le->e->softmax_src >= 0 ? le->e->nv : le->e->nvp * le->span);
-}
-
-/* A block of rows from r across the group's panels, `span` at a time and
- * the panels left one at a time. */
-static void row_block(cg *c, LLVMValueRef r, void *envp) {
-  loop_env *le = envp;
-  le->e->r = r;
-  int span = le->span;
-  LLVMValueRef whole = le->g1;
-  if (span > 1) {
-    LLVMValueRef n = LLVMBuildNSWSub(c->b, le->g1, le->g0, "");
-    whole = LLVMBuildNSWSub(c->b, le->g1, LLVMBuildSRem(c->b, n, cg_i64(c, span), ""), "whole");
-  }
-  cg_for(c, le->g0, whole, span, panel_tiles, le);
-  le->span = 1;
-  if (span > 1) cg_for(c, whole, le->g1, 1, panel_tiles, le);
-  le->span = span;
+  linear_env *e = le->e;
+  e->p = p;
+  LLVMValueRef left = LLVMBuildNSWSub(c->b, le->g1, p, "");
+  e->panels_on = le->span > 1 ? cg_smin(c, left, cg_i64(c, le->span)) : NULL;
+  tile(c, e, le->tile_rows, e->softmax_src >= 0 ? e->nv : e->nvp * le->span);
 }
 
 /* Panels a tile of `rows` rows spans: enough accumulators to cover the FMA
@@ -395,35 +411,54 @@ static int span_for(const cg *c, const linear_env *e, int rows) {
   return span;
 }
 
-/* The panels from g0 (a group that fits half of L2), every row block
- * through them: whole blocks of MR rows, then the rows left, fewer than MR,
- * in tiles of the powers of two their count is made of, largest first.  A
- * tile of fewer rows would do the work of more, or read the weights from L2
- * more often: a batch of 4 took 1.3x the time as two tiles of 2 rows. */
+/* Tiles of `rows` rows (rows_on of them in the batch) from row r across
+ * the group's panels. */
+static void row_tiles(cg *c, loop_env *le, int rows, LLVMValueRef rows_on) {
+  le->tile_rows = rows;
+  le->span = span_for(c, le->e, rows);
+  le->e->rows_on = rows_on;
+  cg_for(c, le->g0, le->g1, le->span, panel_tiles, le);
+}
+
+/* The block of at most MR rows from r.  Two tile shapes serve every
+ * block: MR rows, of which those past the batch are skipped, and one row
+ * spanning more panels (a batch of 1, or one row left), which a tile of MR
+ * rows would leave waiting on the FMA latency.  Fewer shapes, less code to
+ * compile: a tile of each power of two of rows cost the seed model's
+ * compile 11 ms of 27. */
+static void row_block(cg *c, LLVMValueRef r, void *envp) {
+  loop_env *le = envp;
+  linear_env *e = le->e;
+  e->r = r;
+  LLVMValueRef left = LLVMBuildNSWSub(c->b, e->rows, r, "left");
+  if (e->mr == 1) {
+    row_tiles(c, le, 1, NULL);
+    return;
+  }
+  LLVMValueRef one = LLVMBuildICmp(c->b, LLVMIntEQ, left, cg_i64(c, 1), "one_row");
+  LLVMBasicBlockRef rows_block = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "rows");
+  LLVMBasicBlockRef row_one = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "row");
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "block_done");
+  LLVMBuildCondBr(c->b, one, row_one, rows_block);
+  LLVMPositionBuilderAtEnd(c->b, rows_block);
+  row_tiles(c, le, e->mr, cg_smin(c, left, cg_i64(c, e->mr)));
+  LLVMBuildBr(c->b, done);
+  LLVMPositionBuilderAtEnd(c->b, row_one);
+  row_tiles(c, le, 1, NULL);
+  LLVMBuildBr(c->b, done);
+  LLVMPositionBuilderAtEnd(c->b, done);
+}
+
+/* The panels from g0 (a group that fits half of L2), every block of rows
+ * through them: every row block reuses the group's panels from L2. */
 static void panel_group(cg *c, LLVMValueRef g0, void *envp) {
   loop_env *le = envp;
   linear_env *e = le->e;
   LLVMValueRef end = LLVMBuildNSWAdd(c->b, g0, cg_i64(c, le->per_group), "");
   le->g0 = g0;
   /* a tile spanning the row of a softmax starts at panel 0 only */
-  le->g1 = e->softmax_src >= 0 ? LLVMBuildNSWAdd(c->b, g0, cg_i64(c, 1), "")
-                               : LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, end, c->panel1, ""), end,
-                                                 c->panel1, "g1");
-  le->tile_rows = e->mr;
-  le->span = span_for(c, e, e->mr);
-  cg_for(c, cg_i64(c, 0), le->full, e->mr, row_block, le);
-  LLVMValueRef left = LLVMBuildNSWSub(c->b, e->rows, le->full, "left"), at = le->full;
-  int top = 1;
-  while (top * 2 < e->mr) top *= 2;
-  for (int q = top; q >= 1; q /= 2) {
-    LLVMValueRef has = LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildAnd(c->b, left, cg_i64(c, q), ""), cg_i64(c, 0), "");
-    LLVMBasicBlockRef done = cg_if(c, has, "rows_left");
-    le->tile_rows = q;
-    le->span = span_for(c, e, q);
-    row_block(c, at, le);
-    cg_end_if(c, done);
-    at = LLVMBuildSelect(c->b, has, LLVMBuildNSWAdd(c->b, at, cg_i64(c, q), ""), at, "");
-  }
+  le->g1 = e->softmax_src >= 0 ? LLVMBuildNSWAdd(c->b, g0, cg_i64(c, 1), "") : cg_smin(c, end, c->panel1);
+  cg_for_rolled(c, cg_i64(c, 0), e->rows, e->mr, row_block, le);
 }
 
 void cg_linear_kernel(cg *c, const group *gr) {
@@ -461,6 +496,7 @@ void cg_linear_kernel(cg *c, const group *gr) {
   int64_t per_group = t->l2 / 2 / (panel_bytes ? panel_bytes : 1);
   if (per_group < 1) per_group = 1;
   if (e.softmax_src >= 0) per_group = panels;
+  e.panels = panels;
   e.group_panels = per_group < panels ? per_group : panels;
   e.max_cols = e.softmax_src >= 0 ? e.nv : e.nvp * span_for(c, &e, 1);
   e.parts = long_dag ? ELTWISE_UNROLL : 1;
@@ -468,12 +504,12 @@ void cg_linear_kernel(cg *c, const group *gr) {
   for (int l = 0; l < e.nlin; l++)
     for (int i = 0; i < e.mr; i++)
       for (int j = 0; j < e.max_cols; j++) e.acc[l][i][j] = cg_var(c, c->vf, LLVMConstNull(c->vf));
+  e.x_k = cg_var(c, c->ptr, LLVMConstNull(c->ptr));
+  for (int l = 0; l < e.nlin; l++) e.w_k[l] = cg_var(c, c->ptr, LLVMConstNull(c->ptr));
   e.total = cg_alloca(c, LLVMArrayType2(c->vf, (uint64_t)e.nlin * e.mr * e.max_cols));
   LLVMSetValueName2(e.total, "total", 5); /* (tests/test_golden.c tells it from promotable variables) */
   loop_env le = {.e = &e, .per_group = per_group};
   e.rows = cg_extent(c, shape_span(&last->shape, 0, last->shape.rank - 1));
-  LLVMBuilderRef b = c->b;
-  le.full = LLVMBuildNSWSub(b, e.rows, LLVMBuildSRem(b, e.rows, cg_i64(c, e.mr), ""), "full");
   /* the panels [panel0, panel1) the caller asks for (a softmax's row: all) */
   cg_for(c, e.softmax_src >= 0 ? cg_i64(c, 0) : c->panel0, e.softmax_src >= 0 ? cg_i64(c, panels) : c->panel1, per_group,
          panel_group, &le);

@@ -49,6 +49,10 @@ void cg_for_rolled(cg *c, LLVMValueRef lo, LLVMValueRef hi, int64_t step, cg_bod
   cg_for(c, lo, hi, step, body, env);
 }
 
+LLVMValueRef cg_smin(cg *c, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, a, b, ""), a, b, "");
+}
+
 /* v as a constant, if it is one. */
 static bool const_i64(LLVMValueRef v, int64_t *out) {
   if (!LLVMIsAConstantInt(v)) return false;

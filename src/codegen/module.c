@@ -309,10 +309,6 @@ static LLVMValueRef job_load(aot_env *m, LLVMValueRef job, int f) {
                         job_field(m, job, f), "");
 }
 
-static LLVMValueRef smin(cg *c, LLVMValueRef a, LLVMValueRef b) {
-  return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, a, b, ""), a, b, "");
-}
-
 /* A function of the module, the builder at its start: exported under
  * prefix + suffix, or internal. */
 static LLVMValueRef begin_function(aot_env *m, const char *suffix, LLVMTypeRef type, bool exported) {
@@ -522,11 +518,11 @@ static void parallel_step(aot_env *m, int i, LLVMValueRef pfor, LLVMValueRef use
   int64_t panels = cg_linear_panels(c->g, &s->grp, c->target);
   LLVMValueRef one = cg_i64(c, 1), n = one, by_panels = cg_i64(c, 0);
   if (e->sl[i].by_rows)
-    n = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, c->batch, one, ""), smin(c, tasks, c->batch), one, "");
+    n = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, c->batch, one, ""), cg_smin(c, tasks, c->batch), one, "");
   if (panels > 1) {
     LLVMValueRef few = LLVMBuildICmp(b, LLVMIntSLT, c->batch, LLVMBuildNSWMul(b, tasks, cg_i64(c, CG_SPLIT_ROWS_MIN), ""), "");
     few = LLVMBuildAnd(b, few, LLVMBuildICmp(b, LLVMIntSGE, c->batch, one, ""), "few_rows");
-    n = LLVMBuildSelect(b, few, smin(c, tasks, cg_i64(c, panels)), n, "");
+    n = LLVMBuildSelect(b, few, cg_smin(c, tasks, cg_i64(c, panels)), n, "");
     by_panels = LLVMBuildZExt(b, few, c->i64, "");
   }
   LLVMValueRef buf[GROUP_MAX_INS + 1];
@@ -590,7 +586,7 @@ static bool emit_run_parallel(aot_env *m) {
       LLVMBuildStore(b, y, job_field(m, job, J_Y));
       LLVMBuildStore(b, scratch, job_field(m, job, J_SCRATCH));
       LLVMBuildStore(b, c->batch, job_field(m, job, J_BATCH));
-      LLVMValueRef n = smin(c, tasks, nblocks);
+      LLVMValueRef n = cg_smin(c, tasks, nblocks);
       LLVMBuildStore(b, n, job_field(m, job, J_N));
       dispatch(m, pfor, user, blocks[q], job, n);
       LLVMBuildBr(b, done);
