@@ -167,13 +167,14 @@ static void test_dropout_after_linear(void **state) {
                  NULL, true);
 }
 
-/* A linear of 256 outputs has at least 4 weight panels on every target (64
- * outputs a panel at most): fewer than 16 rows a task split along them,
- * into as many tasks as asked (batch 1 included), and from 16 rows a task
- * along the batch; the same bits either way (check_pipeline). */
+/* A linear of 512 outputs has at least 4 blocks of weight panels on every
+ * target (8 panels of 64 outputs at most, a block as many as a tile of one
+ * row spans: 2 here on AVX-512): fewer than 16 rows a task split along the
+ * blocks, into as many tasks as asked (batch 1 included), and from 16 rows
+ * a task along the batch; the same bits either way (check_pipeline). */
 static void test_panel_split(void **state) {
   (void)state;
-  const char *text = "input %x : f32[N, 40]\nparam @w : f32[256, 40]\nparam @b : f32[256]\n"
+  const char *text = "input %x : f32[N, 40]\nparam @w : f32[512, 40]\nparam @b : f32[512]\n"
                      "%h = linear %x, @w, @b\n%y = tanh %h\noutput %y\n";
   check_pipeline(text, NULL, true);
   uint64_t rng = 7;

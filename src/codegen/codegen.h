@@ -35,8 +35,9 @@ typedef void (*cg_entry_fn)(const float *in, float *out,
  * in[j] is the data of the step's j-th input (step.grp.ins[j]); in[j] and y
  * point at batch row row0 of batched tensors (the entry passes 0): dropout
  * keys its masks by the element's index in the whole tensor.  A linear
- * kernel computes only the outputs of its weight panels [panel0, panel1)
- * (cg_linear_panels; the entry passes them all); other kernels ignore them. */
+ * kernel computes only the outputs of its weight panels [panel0, panel1),
+ * counted in the blocks of panels cg_linear_panels gives (the entry passes
+ * them all); other kernels ignore them. */
 #define CG_KERNEL_PREFIX "actjit_k"
 #define CG_KERNEL_FMT CG_KERNEL_PREFIX "%d"
 typedef void (*cg_kernel_fn)(const float *const *in, float *y, const float *const *params,
@@ -232,9 +233,11 @@ LLVMValueRef cg_dropout(cg *c, const node *nd, LLVMValueRef x, const cg_pos *pos
  * elementwise members as the epilogue, then, for KF_LINEAR_SOFTMAX, a
  * softmax of each row of outputs */
 void cg_linear_kernel(cg *c, const group *gr);
-/* The weight panels of a linear kernel, which may run in parts of panels
- * [panel0, panel1) side by side; 1 for any other kernel, whose outputs do
- * not split so (a linear normalizing its rows in registers included). */
+/* The blocks of weight panels of a linear kernel, which may run in parts
+ * [panel0, panel1) side by side: each block as many panels as its tile of
+ * one row spans (the last block what is left), so that a part's tiles read
+ * no other part's weights; 1 for any other kernel, whose outputs do not
+ * split so (a linear normalizing its rows in registers included). */
 int64_t cg_linear_panels(const actjit_graph *g, const group *gr, const target_desc *t);
 /* Rows a task needs to take its share of the batch rather than of the
  * weight panels: fewer, and each task would read every weight for them. */

@@ -76,7 +76,8 @@ typedef struct linear_env {
   int mr, nv;                    /* the full tile: rows, vectors (a panel, or a softmax's row) */
   int max_cols;                  /* vectors of the widest tile (few rows spanning panels) */
   int64_t panels;                /* of the weight */
-  int64_t group_panels;          /* panels a group has at most (see panel_group) */
+  int64_t per_group;             /* panels a group has (see panel_group), */
+  int64_t group_panels;          /* at most as many as there are */
   int parts;                     /* output vectors the epilogue evaluates at once */
   LLVMValueRef epilogue;         /* its function */
   LLVMValueRef rows;             /* of the batch */
@@ -381,7 +382,7 @@ static void tile(cg *c, linear_env *e, int rows, int cols) {
 
 typedef struct loop_env {
   linear_env *e;
-  int64_t per_group;
+  LLVMValueRef end;        /* the panels asked for end here */
   LLVMValueRef g0, g1;     /* the panel group */
   int span;                /* panels a tile spans */
   int tile_rows;           /* of the tiles at this level */
@@ -401,8 +402,7 @@ static void panel_tiles(cg *c, LLVMValueRef p, void *envp) {
 /* Panels a tile of `rows` rows spans: enough accumulators to cover the FMA
  * units through their latency, as the registers allow, and no more panels
  * than there are. */
-static int span_for(const cg *c, const linear_env *e, int rows) {
-  const target_desc *t = c->target;
+static int span_for(const target_desc *t, const linear_env *e, int rows) {
   int span = 1, in_flight = t->fma_ports * t->fma_latency, per_panel = e->nvp * e->nlin;
   if (e->softmax_src >= 0) return 1;
   while (rows * per_panel * span < in_flight && (span + 1) * e->nvp <= MAX_NV && span < e->group_panels &&
@@ -411,11 +411,36 @@ static int span_for(const cg *c, const linear_env *e, int rows) {
   return span;
 }
 
+/* The tile's shape and the panel groups of e (its out, in, nlin and
+ * softmax_src known). */
+static void layout(const target_desc *t, linear_env *e) {
+  e->nr = cg_panel_floats(t, e->out, e->nlin);
+  e->nvp = (int)(e->nr / t->width);
+  /* The tile: a panel wide (a whole row for a softmax), as many rows as the
+   * registers take beside its weight vectors, a broadcast and a spare. */
+  e->nv = e->softmax_src >= 0 ? (int)((e->out + t->width - 1) / t->width) : e->nvp;
+  int per_row = e->nv * e->nlin, room = t->vregs - per_row - 2;
+  e->mr = room / per_row < 1 ? 1 : room / per_row > MAX_MR ? MAX_MR : room / per_row;
+  /* Panel groups that fit half of L2 (a softmax's row: one group). */
+  int64_t panel_bytes = e->in * e->nr * 4 * e->nlin;
+  e->panels = (e->out + e->nr - 1) / e->nr;
+  e->per_group = t->l2 / 2 / (panel_bytes ? panel_bytes : 1);
+  if (e->per_group < 1) e->per_group = 1;
+  if (e->softmax_src >= 0) e->per_group = e->panels;
+  e->group_panels = e->per_group < e->panels ? e->per_group : e->panels;
+  /* whole blocks of the one-row tile's panels a group (cg_linear_panels) */
+  if (e->softmax_src < 0) {
+    int step = span_for(t, e, 1);
+    e->per_group = e->per_group / step * step;
+    e->group_panels = e->per_group < e->panels ? e->per_group : e->panels;
+  }
+}
+
 /* Tiles of `rows` rows (rows_on of them in the batch) from row r across
  * the group's panels. */
 static void row_tiles(cg *c, loop_env *le, int rows, LLVMValueRef rows_on) {
   le->tile_rows = rows;
-  le->span = span_for(c, le->e, rows);
+  le->span = span_for(c->target, le->e, rows);
   le->e->rows_on = rows_on;
   cg_for(c, le->g0, le->g1, le->span, panel_tiles, le);
 }
@@ -454,10 +479,10 @@ static void row_block(cg *c, LLVMValueRef r, void *envp) {
 static void panel_group(cg *c, LLVMValueRef g0, void *envp) {
   loop_env *le = envp;
   linear_env *e = le->e;
-  LLVMValueRef end = LLVMBuildNSWAdd(c->b, g0, cg_i64(c, le->per_group), "");
+  LLVMValueRef end = LLVMBuildNSWAdd(c->b, g0, cg_i64(c, e->per_group), "");
   le->g0 = g0;
   /* a tile spanning the row of a softmax starts at panel 0 only */
-  le->g1 = e->softmax_src >= 0 ? LLVMBuildNSWAdd(c->b, g0, cg_i64(c, 1), "") : cg_smin(c, end, c->panel1);
+  le->g1 = e->softmax_src >= 0 ? LLVMBuildNSWAdd(c->b, g0, cg_i64(c, 1), "") : cg_smin(c, end, le->end);
   cg_for_rolled(c, cg_i64(c, 0), e->rows, e->mr, row_block, le);
 }
 
@@ -484,21 +509,9 @@ void cg_linear_kernel(cg *c, const group *gr) {
       for (int j = 0; j < i; j++)
         if (gr->m[j] == nd->args[0]) e.softmax_src = j;
   }
-  e.nr = cg_panel_floats(t, e.out, e.nlin);
-  e.nvp = (int)(e.nr / c->width);
-  /* The tile: a panel wide (a whole row for a softmax), as many rows as the
-   * registers take beside its weight vectors, a broadcast and a spare. */
-  e.nv = e.softmax_src >= 0 ? (int)((e.out + c->width - 1) / c->width) : e.nvp;
-  int per_row = e.nv * e.nlin, room = t->vregs - per_row - 2;
-  e.mr = room / per_row < 1 ? 1 : room / per_row > MAX_MR ? MAX_MR : room / per_row;
-  /* Panel groups that fit half of L2 (a softmax's row: one group). */
-  int64_t panels = (e.out + e.nr - 1) / e.nr, panel_bytes = e.in * e.nr * 4 * e.nlin;
-  int64_t per_group = t->l2 / 2 / (panel_bytes ? panel_bytes : 1);
-  if (per_group < 1) per_group = 1;
-  if (e.softmax_src >= 0) per_group = panels;
-  e.panels = panels;
-  e.group_panels = per_group < panels ? per_group : panels;
-  e.max_cols = e.softmax_src >= 0 ? e.nv : e.nvp * span_for(c, &e, 1);
+  layout(t, &e);
+  int64_t panels = e.panels, step = span_for(t, &e, 1);
+  e.max_cols = e.softmax_src >= 0 ? e.nv : e.nvp * step;
   e.parts = long_dag ? ELTWISE_UNROLL : 1;
   emit_epilogue(c, &e, gr);
   for (int l = 0; l < e.nlin; l++)
@@ -508,22 +521,26 @@ void cg_linear_kernel(cg *c, const group *gr) {
   for (int l = 0; l < e.nlin; l++) e.w_k[l] = cg_var(c, c->ptr, LLVMConstNull(c->ptr));
   e.total = cg_alloca(c, LLVMArrayType2(c->vf, (uint64_t)e.nlin * e.mr * e.max_cols));
   LLVMSetValueName2(e.total, "total", 5); /* (tests/test_golden.c tells it from promotable variables) */
-  loop_env le = {.e = &e, .per_group = per_group};
   e.rows = cg_extent(c, shape_span(&last->shape, 0, last->shape.rank - 1));
-  /* the panels [panel0, panel1) the caller asks for (a softmax's row: all) */
-  cg_for(c, e.softmax_src >= 0 ? cg_i64(c, 0) : c->panel0, e.softmax_src >= 0 ? cg_i64(c, panels) : c->panel1, per_group,
-         panel_group, &le);
+  /* the blocks of panels [panel0, panel1) the caller asks for (a softmax's
+   * row: all) */
+  LLVMValueRef begin = cg_i64(c, 0);
+  loop_env le = {.e = &e, .end = cg_i64(c, panels)};
+  if (e.softmax_src < 0) {
+    begin = LLVMBuildNSWMul(c->b, c->panel0, cg_i64(c, step), "");
+    le.end = cg_smin(c, LLVMBuildNSWMul(c->b, c->panel1, cg_i64(c, step), ""), le.end);
+  }
+  cg_for(c, begin, le.end, e.per_group, panel_group, &le);
 }
 
 int64_t cg_linear_panels(const actjit_graph *g, const group *gr, const target_desc *t) {
   if (gr->form != KF_LINEAR && gr->form != KF_DUAL_LINEAR) return 1;
+  linear_env e = {.softmax_src = -1, .nlin = gr->form == KF_DUAL_LINEAR ? 2 : 1};
   for (int i = 0; i < gr->n; i++) {
     const node *nd = &g->nodes[gr->m[i]];
-    if (nd->op == OP_LINEAR) {
-      int64_t out = g->nodes[nd->args[1]].shape.d[0];
-      int64_t nr = cg_panel_floats(t, out, gr->form == KF_DUAL_LINEAR ? 2 : 1);
-      return (out + nr - 1) / nr;
-    }
+    if (nd->op == OP_LINEAR) e.out = g->nodes[nd->args[1]].shape.d[0], e.in = g->nodes[nd->args[1]].shape.d[1];
   }
-  return 1;
+  layout(t, &e);
+  int64_t step = span_for(t, &e, 1);
+  return (e.panels + step - 1) / step;
 }
