@@ -333,6 +333,19 @@ static const char pow_model[] = "input %x : f32[3, 5]\n"
                                 "%y = softmax %p {dim = 0}\n"
                                 "output %y\n";
 
+/* y.bin, a program's output: a run's then the same on 3 tasks, each
+ * bitwise the JIT's (want, out floats). */
+static void check_outputs(const char *name, int64_t batch, const char *how, const float *want, size_t out) {
+  size_t len;
+  float *got = (float *)tu_slurp(tmp("y.bin"), &len);
+  assert_int_equal(len, 2 * out * sizeof(float));
+  for (size_t j = 0; j < 2 * out; j++)
+    if (memcmp(&got[j], &want[j % out], sizeof(float)))
+      fail_msg("%s, batch %lld, %s: output %zu is %a %s, %a from the JIT", name, (long long)batch,
+               j < out ? "a run" : "3 tasks", j % out, got[j], how, want[j % out]);
+  free(got);
+}
+
 /* The object of g (every parameter random) in a program (tests/aot/one.c)
  * against the JIT, bitwise, at batches 1 and 37 (1 alone without a batch). */
 static void check_pipeline(actjit_context *ctx, actjit_graph *g, const char *name, bool libm) {
@@ -359,7 +372,7 @@ static void check_pipeline(actjit_context *ctx, actjit_graph *g, const char *nam
   int64_t dims[ACTJIT_MAX_RANK];
   assert_int_equal(actjit_graph_value_shape(g, actjit_graph_get_input(g), &rank, dims), ACTJIT_OK);
   for (int64_t batch = 1; batch <= (dims[0] < 0 ? 37 : 1); batch += 36) {
-    size_t in, out, len;
+    size_t in, out;
     assert_int_equal(actjit_kernel_io_sizes(k, batch, &in, &out), ACTJIT_OK);
     float *x = random_floats(in, 900 + (uint64_t)batch), *want = malloc(out * sizeof *want + 4);
     assert_int_equal(actjit_kernel_run(k, x, batch, want), ACTJIT_OK);
@@ -369,13 +382,8 @@ static void check_pipeline(actjit_context *ctx, actjit_graph *g, const char *nam
     const char *one[] = {tmp("one"), arg, NULL};
     int rc = run(one, tmp("x.bin"), tmp("y.bin"));
     if (rc) fail_msg("%s, batch %lld: exit status %d", name, (long long)batch, rc);
-    float *got = (float *)tu_slurp(tmp("y.bin"), &len);
-    assert_int_equal(len, 2 * out * sizeof(float));
-    for (size_t j = 0; j < 2 * out; j++)
-      if (memcmp(&got[j], &want[j % out], sizeof(float)))
-        fail_msg("%s, batch %lld, %s: output %zu is %a ahead of time, %a from the JIT", name, (long long)batch,
-                 j < out ? "a run" : "3 tasks", j % out, got[j], want[j % out]);
-    free(x), free(want), free(got);
+    check_outputs(name, batch, "ahead of time", want, out);
+    free(x), free(want);
   }
   actjit_kernel_destroy(k);
 }
@@ -504,13 +512,8 @@ static void check_bound(actjit_context *ctx, actjit_graph *g, const char *name, 
       if (packed[j] != want_packed[j])
         fail_msg("%s: byte %zu of m_bind's %zu is %#x, the JIT packs %#x", name, j, len, packed[j], want_packed[j]);
     free(packed);
-    float *got = (float *)tu_slurp(tmp("y.bin"), &len);
-    assert_int_equal(len, 2 * out * sizeof(float));
-    for (size_t j = 0; j < 2 * out; j++)
-      if (memcmp(&got[j], &want[j % out], sizeof(float)))
-        fail_msg("%s, batch %lld, %s: output %zu is %a bound ahead of time, %a from the JIT", name, (long long)batch,
-                 j < out ? "a run" : "3 tasks", j % out, got[j], want[j % out]);
-    free(x), free(want), free(got);
+    check_outputs(name, batch, "bound ahead of time", want, out);
+    free(x), free(want);
   }
   free(want_packed);
   actjit_kernel_destroy(k);

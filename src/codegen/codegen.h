@@ -139,6 +139,9 @@ void cg_nest(cg *c, const loop_space *sp, int n, cg_nest_body body, void *env);
 /* Code emitted between cg_if and cg_end_if runs only when cond (i1) holds. */
 LLVMBasicBlockRef cg_if(cg *c, LLVMValueRef cond, const char *name);
 void cg_end_if(cg *c, LLVMBasicBlockRef done);
+/* The function being emitted returns i32 -1 when bad (i1) holds; the
+ * builder goes on where it does not. */
+void cg_fail_if(cg *c, LLVMValueRef bad);
 /* Vector at p[i] (float index); masked lanes read `fill`. */
 LLVMValueRef cg_load(cg *c, LLVMValueRef p, LLVMValueRef i, LLVMValueRef mask, float fill);
 void cg_store(cg *c, LLVMValueRef v, LLVMValueRef p, LLVMValueRef i, LLVMValueRef mask);

@@ -172,8 +172,7 @@ static void k_block(cg *c, LLVMValueRef kb, void *envp) {
     for (int i = 0; i < e->tile_rows; i++)
       for (int j = 0; j < e->cols; j++) LLVMBuildStore(b, LLVMConstNull(c->vf), e->acc[l][i][j]);
   LLVMValueRef next = LLVMBuildNSWAdd(b, kb, cg_i64(c, K_BLOCK), "");
-  LLVMValueRef end = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, next, cg_i64(c, e->in), ""), next,
-                                     cg_i64(c, e->in), "kend");
+  LLVMValueRef end = cg_smin(c, next, cg_i64(c, e->in));
   LLVMBuildStore(b, cg_gep(c, e->x, LLVMBuildNSWAdd(b, e->x_row, kb, "")), e->x_k);
   for (int l = 0; l < e->nlin; l++)
     LLVMBuildStore(b, cg_gep(c, e->w[l], LLVMBuildNSWAdd(b, e->w_first, LLVMBuildNSWMul(b, kb, cg_i64(c, e->nr), ""), "")),

@@ -164,6 +164,15 @@ void cg_end_if(cg *c, LLVMBasicBlockRef done) {
   LLVMPositionBuilderAtEnd(c->b, done);
 }
 
+void cg_fail_if(cg *c, LLVMValueRef bad) {
+  LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "bad_args");
+  LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "args_ok");
+  LLVMBuildCondBr(c->b, bad, fail, ok);
+  LLVMPositionBuilderAtEnd(c->b, fail);
+  LLVMBuildRet(c->b, LLVMConstInt(c->i32, (unsigned long long)-1, 1));
+  LLVMPositionBuilderAtEnd(c->b, ok);
+}
+
 void cg_vector_tail(cg *c, LLVMValueRef full, LLVMValueRef rem, cg_vbody body, void *env) {
   int64_t r;
   if (const_i64(rem, &r)) { /* a static length: the tail or not, without the test */

@@ -173,7 +173,7 @@ static void call_step(entry_env *e, int i, LLVMValueRef rows, LLVMValueRef r) {
 static void run_block(cg *c, LLVMValueRef r, void *envp) {
   entry_env *e = envp;
   LLVMValueRef left = LLVMBuildNSWSub(c->b, e->hi, r, ""), block = cg_i64(c, e->p->block_rows);
-  LLVMValueRef rows = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, left, block, ""), left, block, "rows");
+  LLVMValueRef rows = cg_smin(c, left, block);
   for (int i = e->run->first; i <= e->run->last; i++) call_step(e, i, rows, r);
 }
 
@@ -373,13 +373,7 @@ static void check_run(aot_env *m, LLVMValueRef packed, LLVMValueRef x, LLVMValue
   bad = LLVMBuildOr(b, bad, LLVMBuildIsNull(b, x, ""), "");
   bad = LLVMBuildOr(b, bad, LLVMBuildIsNull(b, y, ""), "");
   LLVMValueRef needs = LLVMBuildICmp(b, LLVMIntNE, scratch_floats(m, batch, tasks), cg_i64(c, 0), "");
-  bad = LLVMBuildOr(b, bad, LLVMBuildAnd(b, LLVMBuildIsNull(b, scratch, ""), needs, ""), "bad");
-  LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "bad_args");
-  LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "run");
-  LLVMBuildCondBr(b, bad, fail, ok);
-  LLVMPositionBuilderAtEnd(b, fail);
-  LLVMBuildRet(b, LLVMConstInt(c->i32, (unsigned long long)-1, 1));
-  LLVMPositionBuilderAtEnd(b, ok);
+  cg_fail_if(c, LLVMBuildOr(b, bad, LLVMBuildAnd(b, LLVMBuildIsNull(b, scratch, ""), needs, ""), "bad"));
   if (packed) m->params = m->e->params = cg_bound_params(c, packed, m->a);
 }
 

@@ -33,16 +33,6 @@ LLVMValueRef cg_bound_params(cg *c, LLVMValueRef packed, const cg_aot *a) {
   return table;
 }
 
-/* Returns -1 from the function being emitted when bad (i1) holds. */
-static void fail_if(cg *c, LLVMValueRef bad) {
-  LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "bad_args");
-  LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "args_ok");
-  LLVMBuildCondBr(c->b, bad, fail, ok);
-  LLVMPositionBuilderAtEnd(c->b, fail);
-  LLVMBuildRet(c->b, LLVMConstInt(c->i32, (unsigned long long)-1, 1));
-  LLVMPositionBuilderAtEnd(c->b, ok);
-}
-
 /* A linear's weight w [out, in] packed at dst: cg_pack_weight's loops,
  * dst written in order, panel p, then k, then output p·nr + j (zero past
  * out). */
@@ -88,11 +78,11 @@ void cg_emit_bind(cg *c, const plan *p, const cg_aot *a) {
   LLVMBuilderRef b = c->b;
   const actjit_graph *g = c->g;
   LLVMValueRef params = LLVMGetParam(c->fn, 0), packed = LLVMGetParam(c->fn, 1);
-  fail_if(c, LLVMBuildOr(b, LLVMBuildIsNull(b, params, ""), cg_bad_packed(c, packed), ""));
+  cg_fail_if(c, LLVMBuildOr(b, LLVMBuildIsNull(b, params, ""), cg_bad_packed(c, packed), ""));
   /* every pointer checked before a byte is written */
   LLVMValueRef any_null = LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 0, 0);
   for (int j = 0; j < a->nparams; j++) any_null = LLVMBuildOr(b, any_null, LLVMBuildIsNull(b, param_ptr(c, params, j), ""), "");
-  fail_if(c, any_null);
+  cg_fail_if(c, any_null);
   for (int v = 0, j = 0; v < g->n; v++) {
     const node *nd = &g->nodes[v];
     if (nd->op != OP_PARAM) continue;

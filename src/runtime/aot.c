@@ -169,8 +169,8 @@ static void print_header(strbuf *sb, const actjit_graph *g, const plan *p, const
             (long long)shape_numel(&x->shape).mul, upper, (long long)shape_numel(&y->shape).mul);
   if (bound) print_bind(sb, prefix, upper, a);
   /* (bound: the runs take the packed parameters first) */
-  const char *xt = o->donate_input ? (bound ? "const void *packed, float *x" : "float *x")
-                                   : (bound ? "const void *packed, const float *x" : "const float *x");
+  char xt[64];
+  snprintf(xt, sizeof xt, "%s%s *x", bound ? "const void *packed, " : "", o->donate_input ? "float" : "const float");
   sb_printf(sb,
             "/* Bytes of scratch memory a run of this batch needs: 0 for a negative\n"
             " * batch, SIZE_MAX past the largest.  Any 4-byte aligned memory; 64-byte\n"
