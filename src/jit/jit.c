@@ -85,6 +85,50 @@ static void make_tm(jit_error *e, const target_desc *t, int opt_level, LLVMTarge
   LLVMDisposeMessage(err);
 }
 
+/* Target machines kept for later compiles, at most TM_POOL: a new one
+ * builds its subtarget when first used, which a warm compile's threads
+ * would each pay again.  A machine is one thread's at a time: out of the
+ * pool while it compiles. */
+enum { TM_POOL = 4 };
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pooled_tm {
+  LLVMTargetMachineRef tm;
+  int opt_level;
+} pool[TM_POOL];
+
+/* Whether pooled machine m is one for t at opt_level (the strings it was
+ * made with are LLVM's copies: the pool allocates nothing of its own). */
+static bool pooled_for(const struct pooled_tm *m, const target_desc *t, int opt_level) {
+  if (!m->tm || m->opt_level != opt_level) return false;
+  char *triple = LLVMGetTargetMachineTriple(m->tm), *cpu = LLVMGetTargetMachineCPU(m->tm),
+       *features = LLVMGetTargetMachineFeatureString(m->tm);
+  bool same = !strcmp(triple, t->triple) && !strcmp(cpu, t->cpu) && !strcmp(features, t->features);
+  LLVMDisposeMessage(triple), LLVMDisposeMessage(cpu), LLVMDisposeMessage(features);
+  return same;
+}
+
+/* A target machine for t at opt_level, from the pool or new. */
+static void take_tm(jit_error *e, const target_desc *t, int opt_level, LLVMTargetMachineRef *tm) {
+  *tm = NULL;
+  pthread_mutex_lock(&pool_lock);
+  for (int i = 0; i < TM_POOL && !*tm; i++)
+    if (pooled_for(&pool[i], t, opt_level)) *tm = pool[i].tm, pool[i].tm = NULL;
+  pthread_mutex_unlock(&pool_lock);
+  if (!*tm) make_tm(e, t, opt_level, tm);
+}
+
+/* tm (take_tm's at opt_level) back into the pool: into a free slot, else
+ * over the last slot's machine, which is disposed. */
+static void give_tm(int opt_level, LLVMTargetMachineRef tm) {
+  pthread_mutex_lock(&pool_lock);
+  int i = 0;
+  while (i < TM_POOL - 1 && pool[i].tm) i++;
+  LLVMTargetMachineRef old = pool[i].tm;
+  pool[i] = (struct pooled_tm){tm, opt_level};
+  pthread_mutex_unlock(&pool_lock);
+  if (old) LLVMDisposeTargetMachine(old);
+}
+
 /* Machine code of mod, as an object file or assembly text. */
 static void emit(jit_error *e, LLVMTargetMachineRef tm, LLVMModuleRef mod, LLVMCodeGenFileType kind,
                  LLVMMemoryBufferRef *buf) {
@@ -173,7 +217,7 @@ static void *emit_worker(void *arg) {
     if (i < 0) break;
     jit_error *e = &j->errs[i];
     double t0 = seconds();
-    if (!tm) make_tm(e, j->t, j->opt_level, &tm);
+    if (!tm) take_tm(e, j->t, j->opt_level, &tm);
     if (!e->st) prepare(e, j->t, tm, j->mods[i]);
     if (!e->st) optimize(e, j->opt_level, tm, j->mods[i]);
     double t1 = seconds();
@@ -183,7 +227,7 @@ static void *emit_worker(void *arg) {
     opt += t1 - t0;
     cg += seconds() - t1;
   }
-  if (tm) LLVMDisposeTargetMachine(tm);
+  if (tm) give_tm(j->opt_level, tm);
   pthread_mutex_lock(&j->lock);
   j->optimize_s += opt;
   j->codegen_s += cg;
@@ -320,7 +364,7 @@ static actjit_status dump_modules(actjit_context *ctx, jit_session *s, const tar
   jit_error e = {0};
   LLVMTargetMachineRef tm = NULL;
   strbuf sb = {0};
-  make_tm(&e, t, s->opt_level, &tm);
+  take_tm(&e, t, s->opt_level, &tm);
   for (int i = 0; !e.st && i < n; i++) {
     prepare(&e, t, tm, mods[i]);
     if (!e.st && stage != JIT_LLVM) optimize(&e, s->opt_level, tm, mods[i]);
@@ -349,7 +393,7 @@ static actjit_status dump_modules(actjit_context *ctx, jit_session *s, const tar
   if (!e.st && (sb.failed || !sb_printf(&sb, "%s", ""))) fail(&e, ACTJIT_ERR_NOMEM, "out of memory");
   for (int i = 0; i < n; i++)
     if (mods[i]) LLVMDisposeModule(mods[i]), mods[i] = NULL;
-  if (tm) LLVMDisposeTargetMachine(tm);
+  if (tm) give_tm(s->opt_level, tm);
   if (e.st) {
     free(sb.buf);
     return report(ctx, &e);
