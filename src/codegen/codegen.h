@@ -234,8 +234,14 @@ void cg_philox4x32_10(cg *c, LLVMValueRef ctr[4], LLVMValueRef key[2], LLVMValue
 LLVMValueRef cg_dropout(cg *c, const node *nd, LLVMValueRef x, const cg_pos *pos);
 /* ---- linear.c: one linear (or two of one input) and the group's
  * elementwise members as the epilogue, then, for KF_LINEAR_SOFTMAX, a
- * softmax of each row of outputs */
-void cg_linear_kernel(cg *c, const group *gr);
+ * softmax of each row of outputs.  The epilogue is a function, which every
+ * tile calls: defined beside the kernel (EPILOGUE_HERE, internal), or only
+ * declared (EPILOGUE_DECLARED) and defined, exported, in another module by
+ * cg_linear_epilogue (EPILOGUE_EXPORTED), which another thread compiles. */
+typedef enum cg_epilogue { EPILOGUE_HERE, EPILOGUE_DECLARED, EPILOGUE_EXPORTED } cg_epilogue;
+void cg_linear_kernel(cg *c, const group *gr, cg_epilogue where);
+/* The epilogue of the kernel c->fn (declared) alone. */
+void cg_linear_epilogue(cg *c, const group *gr);
 /* The blocks of weight panels of a linear kernel, which may run in parts
  * [panel0, panel1) side by side: each block as many panels as its tile of
  * one row spans (the last block what is left), so that a part's tiles read

@@ -288,16 +288,18 @@ static void softmax_row(cg *c, LLVMValueRef i, void *envp) {
   for (int j = 0; j < e->nv; j++) cg_store(c, v[j], c->y, ov[j].pos.index, mask[j]);
 }
 
-/* Emits the kernel's epilogue function (e->epilogue); the builder and c's
- * kernel fields are the kernel's again after. */
-static void emit_epilogue(cg *c, linear_env *e, const group *gr) {
+/* The kernel's epilogue function (e->epilogue), named after c->fn:
+ * EPILOGUE_HERE defined internal, EPILOGUE_DECLARED only declared (another
+ * module defines it), EPILOGUE_EXPORTED defined for other modules.  The
+ * builder and c's kernel fields are the kernel's again after. */
+static void emit_epilogue(cg *c, linear_env *e, const group *gr, cg_epilogue where) {
   LLVMTypeRef args[EP_NARGS] = {c->i64, c->i64, c->i64, c->i64, c->ptr, c->ptr, c->ptr, c->ptr, c->i64, c->i64, c->i64};
   size_t len;
   const char *kernel = LLVMGetValueName2(c->fn, &len);
   char name[64];
   snprintf(name, sizeof name, "%.*s.epilogue", (int)len, kernel);
   LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->voidt, args, EP_NARGS, 0));
-  LLVMSetLinkage(fn, LLVMInternalLinkage);
+  if (where == EPILOGUE_HERE) LLVMSetLinkage(fn, LLVMInternalLinkage);
   /* the kernel's attributes: not inlined (one copy), no unwinding, vmath's register width */
   LLVMAttributeRef attrs[] = {
       LLVMGetEnumAttributeAtIndex(c->fn, LLVMAttributeFunctionIndex, LLVMGetEnumAttributeKindForName("noinline", 8)),
@@ -305,6 +307,8 @@ static void emit_epilogue(cg *c, linear_env *e, const group *gr) {
       LLVMGetStringAttributeAtIndex(c->fn, LLVMAttributeFunctionIndex, VM_REG_LANES_ATTR, strlen(VM_REG_LANES_ATTR))};
   for (size_t a = 0; a < sizeof attrs / sizeof *attrs; a++)
     if (attrs[a]) LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, attrs[a]);
+  e->epilogue = fn;
+  if (where == EPILOGUE_DECLARED) return;
   cg saved = *c;
   c->fn = fn;
   c->y = LLVMGetParam(fn, EP_Y), c->params = LLVMGetParam(fn, EP_PARAMS), c->batch = LLVMGetParam(fn, EP_BATCH);
@@ -333,8 +337,7 @@ static void emit_epilogue(cg *c, linear_env *e, const group *gr) {
   const node *unsupported = c->unsupported;
   *c = saved;
   c->unsupported = unsupported;
-  LLVMPositionBuilderAtEnd(c->b, kernel_at);
-  e->epilogue = fn;
+  if (kernel_at) LLVMPositionBuilderAtEnd(c->b, kernel_at);
 }
 
 /* The tile at rows [e->r, + rows), `cols` vectors from panel e->p (of
@@ -485,34 +488,51 @@ static void panel_group(cg *c, LLVMValueRef g0, void *envp) {
   cg_for_rolled(c, cg_i64(c, 0), e->rows, e->mr, row_block, le);
 }
 
-void cg_linear_kernel(cg *c, const group *gr) {
-  const target_desc *t = c->target;
-  linear_env e = {.softmax_src = -1};
-  const node *last = &c->g->nodes[gr->m[gr->n - 1]];
+/* e for group gr: its linears (members, biases, weight sizes), the softmax
+ * it ends in, the tiles' layout on c's target and the epilogue's width;
+ * nothing emitted. */
+static void linear_setup(const cg *c, const group *gr, linear_env *e) {
+  *e = (linear_env){.softmax_src = -1};
   bool long_dag = false;
   for (int i = 0; i < gr->n; i++) {
     const node *nd = &c->g->nodes[gr->m[i]];
     long_dag |= cg_long_latency(c, nd);
-    if (op_table[nd->op].kind == K_LINEAR && e.nlin < MAX_LINEARS) {
-      int l = e.nlin++;
-      e.member[l] = i;
-      e.w[l] = cg_param(c, nd->args[1]);
-      e.bias[l] = nd->nargs == 3 ? nd->args[2] : -1;
-      int in = 0;
-      while (gr->ins[in] != nd->args[0]) in++;
-      e.x = c->in[in];
+    if (op_table[nd->op].kind == K_LINEAR && e->nlin < MAX_LINEARS) {
+      int l = e->nlin++;
+      e->member[l] = i;
+      e->bias[l] = nd->nargs == 3 ? nd->args[2] : -1;
       const shape *ws = &c->g->nodes[nd->args[1]].shape;
-      e.out = ws->d[0], e.in = ws->d[1];
+      e->out = ws->d[0], e->in = ws->d[1];
     }
     if (op_table[nd->op].kind == K_SOFTMAX)
       for (int j = 0; j < i; j++)
-        if (gr->m[j] == nd->args[0]) e.softmax_src = j;
+        if (gr->m[j] == nd->args[0]) e->softmax_src = j;
   }
-  layout(t, &e);
+  layout(c->target, e);
+  e->max_cols = e->softmax_src >= 0 ? e->nv : e->nvp * span_for(c->target, e, 1);
+  e->parts = long_dag ? ELTWISE_UNROLL : 1;
+}
+
+void cg_linear_epilogue(cg *c, const group *gr) {
+  linear_env e;
+  linear_setup(c, gr, &e);
+  emit_epilogue(c, &e, gr, EPILOGUE_EXPORTED);
+}
+
+void cg_linear_kernel(cg *c, const group *gr, cg_epilogue where) {
+  const target_desc *t = c->target;
+  linear_env e;
+  linear_setup(c, gr, &e);
+  const node *last = &c->g->nodes[gr->m[gr->n - 1]];
+  for (int l = 0; l < e.nlin; l++) {
+    const node *nd = &c->g->nodes[gr->m[e.member[l]]];
+    e.w[l] = cg_param(c, nd->args[1]);
+    int in = 0;
+    while (gr->ins[in] != nd->args[0]) in++;
+    e.x = c->in[in];
+  }
   int64_t panels = e.panels, step = span_for(t, &e, 1);
-  e.max_cols = e.softmax_src >= 0 ? e.nv : e.nvp * step;
-  e.parts = long_dag ? ELTWISE_UNROLL : 1;
-  emit_epilogue(c, &e, gr);
+  emit_epilogue(c, &e, gr, where);
   for (int l = 0; l < e.nlin; l++)
     for (int i = 0; i < e.mr; i++)
       for (int j = 0; j < e.max_cols; j++) e.acc[l][i][j] = cg_var(c, c->vf, LLVMConstNull(c->vf));
