@@ -8,7 +8,8 @@
  * is destroyed, on every test target.  Compile threads: every pipeline
  * compiled on one thread (one module) and on several (a module a kernel,
  * compiled at once and linked) gives the same bits, and the phases say how
- * many threads ran and how many objects the JIT linked. */
+ * many threads ran and how many objects the JIT linked; the parts hold what
+ * balances them. */
 #define _GNU_SOURCE /* sched_getaffinity */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -193,6 +194,53 @@ static void test_compile_threads(void **state) {
       }
 }
 
+/* The parts on two threads: a linear's epilogue function is defined in
+ * the next kernel's module (the last one's beside it), so that the first
+ * kernel, the seed model's fc1, is compiled alone; the assembly dump lists
+ * the modules in order.  The entry, which only calls the kernels, is
+ * optnone: LLVM's quickest code generation. */
+static void test_parts_balanced(void **state) {
+  (void)state;
+  actjit_context *ctx;
+  assert_int_equal(actjit_context_create(&ctx), ACTJIT_OK);
+  char path[TU_PATH_MAX];
+  snprintf(path, sizeof path, "%s/ir/mlp.air", ACTJIT_SOURCE_DIR);
+  actjit_graph *g;
+  if (actjit_graph_parse_file(ctx, path, &g)) fail_msg("%s", actjit_context_error(ctx));
+  actjit_compile_options o;
+  actjit_compile_options_init(&o);
+  o.cache = 0, o.compile_threads = 2;
+  actjit_kernel *k;
+  assert_int_equal(actjit_compile(g, &o, &k), ACTJIT_OK);
+  actjit_compile_phases ph;
+  assert_int_equal(actjit_kernel_compile_phases(k, &ph), ACTJIT_OK);
+  assert_int_equal(ph.objects, 2);
+  char *s = NULL, *ir = NULL;
+  assert_int_equal(actjit_kernel_dump(k, ACTJIT_DUMP_ASM, &s), ACTJIT_OK);
+  assert_int_equal(actjit_kernel_dump(k, ACTJIT_DUMP_LLVM, &ir), ACTJIT_OK);
+  const char *part1 = strstr(s, ".file\t\"actjit_k1\"");
+  const char *k0 = strstr(s, "\nactjit_k0:"), *epi0 = strstr(s, "\nactjit_k0.epilogue:"), *epi1 = strstr(s, "\nactjit_k1.epilogue:");
+  assert_true(part1 && k0 && epi0 && epi1);
+  if (!(k0 < part1 && part1 < epi0 && part1 < epi1)) fail_msg("fc1's code or the epilogues are not in their parts:\n%s", s);
+  /* exported from fc2's module, declared in fc1's; fc2's own internal */
+  assert_non_null(strstr(ir, "define void @actjit_k0.epilogue("));
+  assert_non_null(strstr(ir, "define internal void @actjit_k1.epilogue("));
+  const char *entry = strstr(ir, "define void @actjit_entry(");
+  assert_non_null(entry);
+  char group[32], attrs[256];
+  assert_int_equal(sscanf(strchr(entry, ')') + 1, " %31[#0-9]", group), 1);
+  snprintf(attrs, sizeof attrs, "\nattributes %s = {", group);
+  const char *line = strstr(ir, attrs);
+  assert_non_null(line);
+  const char *end = strchr(line + 1, '\n');
+  const char *optnone = strstr(line, "optnone");
+  assert_true(optnone && (!end || optnone < end));
+  actjit_free(s), actjit_free(ir);
+  actjit_kernel_destroy(k);
+  actjit_graph_destroy(g);
+  actjit_context_destroy(ctx);
+}
+
 /* 0 threads: one a CPU the process may run on; fewer than 0: refused. */
 static void test_compile_threads_default(void **state) {
   (void)state;
@@ -217,6 +265,7 @@ int main(void) {
       cmocka_unit_test(test_dumps_rebuilt),
       cmocka_unit_test(test_compile_threads),
       cmocka_unit_test(test_compile_threads_default),
+      cmocka_unit_test(test_parts_balanced),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
