@@ -103,17 +103,25 @@ static void run_ref(void *p) {
   ref_run_opts(a->g, a->params, a->in, a->batch, a->out, a->opts);
 }
 
-/* One sample: a call untimed, then the mean of t->iters timed calls.  The
- * untimed call refills the caches the neighbour in the interleaved loop
- * evicted (the reference's sweep, another engine's weights), so that every
- * engine is timed in the steady state of back-to-back calls, as a loop over
- * batches would run it. */
+/* One sample: calls untimed for WARM_NS (at least one), then the mean of
+ * t->iters timed calls.  The untimed calls refill the caches the neighbour
+ * in the interleaved loop evicted (the reference's sweep, another engine's
+ * weights) and, on several threads, wake the CPUs that idled through the
+ * pause before the sample (settle), so that every engine is timed in the
+ * steady state of back-to-back calls, as a loop over batches would run it
+ * (the seed model at batch 1024 on two threads, one untimed call: 607-698
+ * us for actjit and 608-665 for oneDNN in two runs; 2 ms of them: 585-605
+ * and 603-619). */
+enum { WARM_NS = 2 * 1000 * 1000 };
+
 static double sample(timed *t) {
   if (t->measure) {
     t->measure(t->arg, 1);
     return t->measure(t->arg, t->iters);
   }
-  t->fn(t->arg);
+  double w0 = now();
+  do t->fn(t->arg);
+  while (now() - w0 < WARM_NS * 1e-9);
   double t0 = now();
   for (int i = 0; i < t->iters; i++) t->fn(t->arg);
   return (now() - t0) / t->iters;
