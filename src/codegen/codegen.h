@@ -154,7 +154,8 @@ LLVMValueRef cg_var(cg *c, LLVMTypeRef t, LLVMValueRef init);
 LLVMValueRef cg_alloca(cg *c, LLVMTypeRef t);
 /* Orders streaming stores before whatever reads their memory next. */
 void cg_sfence(cg *c);
-/* Horizontal reductions. */
+/* Horizontal reductions: the sum in tree order; the max (a NaN lane
+ * skipped or kept, as by cg_max). */
 LLVMValueRef cg_reduce_add(cg *c, LLVMValueRef v);
 LLVMValueRef cg_reduce_max(cg *c, LLVMValueRef v);
 /* max(a, b) as `a > b ? a : b`: one maxps; a NaN in a yields b. */
