@@ -274,8 +274,8 @@ void cg_softmax_rows(cg *c, bool log, int rows, int n, LLVMValueRef *v, const LL
 /* Rows of at most a few vectors (inner == 1, a length known at compile
  * time, such as a classifier's 10 outputs): the two sweeps and their chunk
  * bookkeeping would be most of the work, and one row's max, exp, sum and
- * scale form one long chain of dependent steps (95 cycles a row of 10 on
- * Zen 5).  So `rows` rows are normalized at once (cg_softmax_rows). */
+ * scale form one long chain of dependent steps.  So `rows` rows are
+ * normalized at once (cg_softmax_rows). */
 typedef struct short_env {
   softmax_env *e;
   int64_t len;
