@@ -295,13 +295,15 @@ static void run_eltwise(const actjit_graph *g, const node *nd, ival **v, const f
 
 /* b + Σ x[i·xs]·w[i·ws] over i < k: the exact products' interval, widened
  * by the bound on recursive (fused or not) multiply-add rounding,
- * (2K + 4)·2^-24·Σ|x·w|. */
+ * (2K + 4)·2^-24·Σ|x·w|.  A NaN weight or bias makes it NaN, an infinite
+ * one anything (Inf·0 is NaN, Inf - Inf too). */
 static ival dot(const ival *x, int64_t xs, const float *w, int64_t ws, int64_t k, double b) {
   double lo = b, hi = lo, mag = fabs(lo);
-  bool nan = false, must_nan = false, inf = false;
+  bool nan = false, must_nan = isnan(b), inf = isinf(b);
   for (int64_t i = 0; i < k; i++) {
     ival xi = x[i * xs];
     double wi = w[i * ws];
+    must_nan |= isnan(wi), inf |= isinf(wi);
     nan |= xi.nan, must_nan |= empty(xi);
     if (empty(xi)) continue;
     inf |= isinf(xi.lo) || isinf(xi.hi);
