@@ -896,7 +896,9 @@ static void check_target(const graph_case *c, actjit_graph *g, int t, float **pa
     }
     for (size_t i = 0; i < d->nout && !rep->failed; i++) {
       float f = yf[b][i], u = yu[b][i];
-      bool agree = exact || isnan(f) || isnan(u) ? same_value(f, u) : fabsf(f - u) <= 0x1p-20f * fabsf(u) + 0x1p-30f;
+      /* (equal infinities agree: their difference is NaN) */
+      bool agree = exact || isnan(f) || isnan(u) ? same_value(f, u)
+                                                 : same_value(f, u) || fabsf(f - u) <= 0x1p-20f * fabsf(u) + 0x1p-30f;
       const char *what = !agree                          ? "fused != unfused"
                          : !same_value(f, yft[b][i])     ? "fused != fused on 3 tasks"
                          : !same_value(u, yut[b][i])     ? "unfused != unfused on 3 tasks"
