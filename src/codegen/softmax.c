@@ -37,8 +37,12 @@
 
 #include "codegen/codegen.h"
 #include "codegen/vmath.h"
+#include "ir/group.h"
 
 enum { UNROLL = 8, CHUNK_MAXIMA_MAX = 64, SHORT_VECTORS = 8 };
+/* short_rows' values at once: SHORT_VECTORS, or one row of ROW_SOFTMAX_MAX
+ * floats in 4-float vectors */
+enum { SHORT_ROW_VALUES = SHORT_VECTORS > ROW_SOFTMAX_MAX / 4 ? SHORT_VECTORS : ROW_SOFTMAX_MAX / 4 };
 
 /* The running max a softmax's exponents are taken against moves lazily: a
  * chunk raises it (and rescales the sums, an exp per chunk) only when some
@@ -285,7 +289,7 @@ typedef struct short_env {
 static void short_rows(cg *c, short_env *se, LLVMValueRef o0) {
   LLVMBuilderRef b = c->b;
   int n = se->nvec;
-  LLVMValueRef at[SHORT_VECTORS], mask[SHORT_VECTORS], v[SHORT_VECTORS];
+  LLVMValueRef at[SHORT_ROW_VALUES], mask[SHORT_ROW_VALUES], v[SHORT_ROW_VALUES];
   for (int j = 0; j < n; j++) {
     int64_t left = se->len - (int64_t)j * c->width;
     mask[j] = left < c->width ? cg_first_lanes(c, cg_i64(c, left)) : NULL;
@@ -302,11 +306,15 @@ static void short_rows(cg *c, short_env *se, LLVMValueRef o0) {
 static void short_rows_step(cg *c, LLVMValueRef o, void *envp) { short_rows(c, envp, o); }
 
 /* Whether rows of e are short enough for short_rows: how many vectors a
- * row, or 0. */
+ * row, or 0.  A row a linear's softmax normalizes in registers (of at most
+ * ROW_SOFTMAX_MAX floats, however narrow the vectors) is one too, so that
+ * the fused and the unfused plan compute it the same way (on SSE a row of
+ * 24 is six vectors: the chunked sweeps, with their lazy max, rounded it
+ * otherwise). */
 static int short_row_vectors(const cg *c, const softmax_env *e) {
   if (e->inner != 1 || !LLVMIsAConstantInt(e->len)) return 0;
   int64_t len = LLVMConstIntGetSExtValue(e->len), n = (len + c->width - 1) / c->width;
-  return len > 0 && n <= SHORT_VECTORS / 2 ? (int)n : 0;
+  return len > 0 && (n <= SHORT_VECTORS / 2 || len <= ROW_SOFTMAX_MAX) ? (int)n : 0;
 }
 
 static void column_block(cg *c, LLVMValueRef lane, LLVMValueRef mask, void *envp) {
@@ -350,8 +358,11 @@ void cg_softmax_kernel(cg *c, const group *gr, bool in_place) {
   }
   /* rows at once: as many as fill SHORT_VECTORS, then one at a time */
   short_env se = {.e = &e, .len = LLVMConstIntGetSExtValue(e.len), .nvec = nvec, .rows = SHORT_VECTORS / nvec};
-  LLVMValueRef whole = LLVMBuildNSWSub(c->b, outer, LLVMBuildSRem(c->b, outer, cg_i64(c, se.rows), ""), "whole");
-  cg_for(c, cg_i64(c, 0), whole, se.rows, short_rows_step, &se);
+  LLVMValueRef whole = cg_i64(c, 0);
+  if (se.rows > 1) {
+    whole = LLVMBuildNSWSub(c->b, outer, LLVMBuildSRem(c->b, outer, cg_i64(c, se.rows), ""), "whole");
+    cg_for(c, cg_i64(c, 0), whole, se.rows, short_rows_step, &se);
+  }
   se.rows = 1;
   cg_for(c, whole, outer, 1, short_rows_step, &se);
 }
