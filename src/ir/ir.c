@@ -150,6 +150,13 @@ int ir_uses(const actjit_graph *g, int v) {
   return n;
 }
 
+void ir_mark_live(const actjit_graph *g, bool *live) {
+  for (int i = 0; i < g->n; i++) live[i] = i == g->output;
+  /* Operands come before their uses: one backward sweep marks them all. */
+  for (int i = g->n - 1; i >= 0; i--)
+    for (int k = 0; live[i] && k < g->nodes[i].nargs; k++) live[g->nodes[i].args[k]] = true;
+}
+
 void ir_replace_uses(actjit_graph *g, int v, int w) {
   for (int i = 0; i < g->n; i++)
     for (int a = 0; a < g->nodes[i].nargs; a++)

@@ -109,6 +109,9 @@ bool ir_is_scalar_const(const actjit_graph *g, int v);
 /* The uses of v: one per operand slot that holds it, plus one if it is the
  * output. */
 int ir_uses(const actjit_graph *g, int v);
+/* live[v] for each node: whether its value reaches the output (live has
+ * g->n entries). */
+void ir_mark_live(const actjit_graph *g, bool *live);
 /* Removes node v, whose value must be unused or forwarded first: operands
  * and the output are renumbered. */
 void ir_remove(actjit_graph *g, int v);

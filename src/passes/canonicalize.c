@@ -45,6 +45,7 @@ enum { MATCH_MAX = 32, FACTORS_MAX = 4 };
  * primitive form, removed if nothing uses them after the rewrite. */
 typedef struct match {
   const actjit_graph *g;
+  const bool *live; /* ir_mark_live's */
   int root;
   int old[MATCH_MAX], nold;
   op_id op;
@@ -82,11 +83,21 @@ static bool constant(match *m, int v, double want) {
   return scalar(m->g, v, &c) && near(c, want) && note(m, v);
 }
 
-/* v is computed by `op` for the pattern alone (one use, in the root's
+/* v's uses by live nodes (and as the output): a dead one (an eval-mode
+ * dropout whose value nothing reads) is gone once dce runs, and the
+ * passes must find the same patterns in their own printed result. */
+static int live_uses(const match *m, int v) {
+  int n = m->g->output == v;
+  for (int i = 0; i < m->g->n; i++)
+    for (int a = 0; m->live[i] && a < m->g->nodes[i].nargs; a++) n += m->g->nodes[i].args[a] == v;
+  return n;
+}
+
+/* v is computed by `op` for the pattern alone (one live use, in the root's
  * fusion group): its node, else NULL. */
 static const node *inner(match *m, int v, op_id op) {
   const node *nd = &m->g->nodes[v];
-  bool alone = nd->op == op && nd->group == m->g->nodes[m->root].group && ir_uses(m->g, v) == 1;
+  bool alone = nd->op == op && nd->group == m->g->nodes[m->root].group && live_uses(m, v) == 1;
   return alone && note(m, v) ? nd : NULL;
 }
 
@@ -390,16 +401,33 @@ static int rewrite(actjit_graph *g, match *m) {
   return root;
 }
 
+/* live sized for g's nodes and marked (ir_mark_live); NULL when out of
+ * memory, the old array freed. */
+static bool *mark_live(const actjit_graph *g, bool *live) {
+  bool *l = realloc(live, ((size_t)g->n + 1) * sizeof *l);
+  if (!l) {
+    free(live);
+    return NULL;
+  }
+  ir_mark_live(g, l);
+  return l;
+}
+
 actjit_status pass_canonicalize(actjit_graph *g, const pass_options *o) {
-  /* Ranges for the restricted rules, refreshed after each rewrite. */
+  /* Ranges for the restricted rules and liveness, refreshed after each
+   * rewrite. */
   actjit_status st = pass_value_range(g, o);
+  bool *live = st ? NULL : mark_live(g, NULL);
+  if (!st && !live) st = aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
   for (int i = 0; !st && i < g->n; i++) {
-    match m = {.g = g, .root = i};
+    match m = {.g = g, .live = live, .root = i};
     size_t k = 0;
     while (k < sizeof rules / sizeof *rules && !(m.nold = 0, rules[k](&m, &g->nodes[i]))) k++;
     if (k == sizeof rules / sizeof *rules) continue;
     i = rewrite(g, &m) - 1; /* the new op may be the root of another pattern */
     st = pass_value_range(g, o);
+    if (!st && !(live = mark_live(g, live))) st = aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
   }
+  free(live);
   return st;
 }

@@ -8,10 +8,7 @@
 actjit_status pass_dce(actjit_graph *g, const pass_options *o) {
   bool *live = calloc((size_t)g->n, sizeof *live);
   if (!live) return aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
-  live[g->output] = true;
-  /* Operands come before their uses: one backward sweep marks them all. */
-  for (int i = g->n - 1; i >= 0; i--)
-    for (int k = 0; live[i] && k < g->nodes[i].nargs; k++) live[g->nodes[i].args[k]] = true;
+  ir_mark_live(g, live);
   for (int i = g->n - 1; i >= 0; i--) {
     bool kept = g->nodes[i].op == OP_INPUT || g->nodes[i].op == OP_PARAM;
     if (!live[i] && !kept) {
