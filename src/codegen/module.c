@@ -191,10 +191,6 @@ static bool emit_exports(entry_env *e, LLVMValueRef entry, const cg_aot *a);
 /* build's part for the whole plan in one module (cg_build's) */
 enum { WHOLE = -1 };
 
-static bool has_epilogue(const step *s) {
-  return s->grp.form == KF_LINEAR || s->grp.form == KF_DUAL_LINEAR || s->grp.form == KF_LINEAR_SOFTMAX;
-}
-
 /* The part that defines kernel i's epilogue function (a linear's): the
  * next kernel's, the last kernel's own.  A plan's first kernel is most
  * often its largest (an MLP narrows), and on two threads its part's
@@ -222,7 +218,7 @@ static actjit_status build(const actjit_graph *g, const plan *p, LLVMContextRef 
     if (part == WHOLE || part == i)
       kernels[i] = emit_kernel(&c, &p->steps[i], i, apart ? EPILOGUE_DECLARED : EPILOGUE_HERE);
     else if (with_entry) kernels[i] = declare_kernel(&c, i);
-    if (apart && part == epilogue_part(p, i) && has_epilogue(&p->steps[i])) {
+    if (apart && part == epilogue_part(p, i) && form_has_linear(p->steps[i].grp.form)) {
       c.fn = declare_kernel(&c, i);
       cg_linear_epilogue(&c, &p->steps[i].grp);
     }

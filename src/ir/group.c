@@ -92,6 +92,14 @@ static bool externals_ok(const actjit_graph *g, const int *m, int n, kernel_form
   return true;
 }
 
+bool form_has_linear(kernel_form f) {
+  switch (f) {
+  case KF_LINEAR: case KF_DUAL_LINEAR: case KF_LINEAR_SOFTMAX: return true;
+  case KF_ELTWISE: case KF_SOFTMAX: case KF_GLU: case KF_TRANSPOSE: case KF_MATMUL: case KF_INVALID: return false;
+  }
+  return false;
+}
+
 kernel_form group_form(const actjit_graph *g, const int *m, int n) {
   const node *last = &g->nodes[m[n - 1]];
   const node *lin[2] = {NULL, NULL};

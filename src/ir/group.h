@@ -43,6 +43,9 @@ bool group_make(const actjit_graph *g, const int *m, int n, group *out);
 /* The form of members m[0..n) (dataflow order), KF_INVALID unless they
  * follow the grammar above. */
 kernel_form group_form(const actjit_graph *g, const int *m, int n);
+/* Whether a kernel of form f runs a linear layer (and so has a GEMM and an
+ * epilogue). */
+bool form_has_linear(kernel_form f);
 /* Checks every group of a graph (parsed `fuse { }` blocks); sets the error. */
 actjit_status group_verify(actjit_graph *g);
 

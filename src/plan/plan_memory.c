@@ -78,15 +78,6 @@ static buffer alloc_scratch(plan *p, slot *slots, int *nslots, extent size, int 
   return b;
 }
 
-/* Does the kernel run a linear layer? */
-static bool is_layer(kernel_form f) {
-  switch (f) {
-  case KF_LINEAR: case KF_DUAL_LINEAR: case KF_LINEAR_SOFTMAX: return true;
-  case KF_ELTWISE: case KF_SOFTMAX: case KF_GLU: case KF_TRANSPOSE: case KF_MATMUL: case KF_INVALID: return false;
-  }
-  return false;
-}
-
 /* Bytes of the weights of a kernel's linears. */
 static int64_t weight_bytes(const actjit_graph *g, const group *gr) {
   int64_t n = 0;
@@ -113,7 +104,7 @@ static void find_runs(const actjit_graph *g, plan *p, const plan_options *o, con
     int e = s, layers = 0;
     int64_t weights = 0;
     for (; e < p->n && group_by_rows(g, &p->steps[e].grp); e++)
-      layers += is_layer(p->steps[e].grp.form), weights += weight_bytes(g, &p->steps[e].grp);
+      layers += form_has_linear(p->steps[e].grp.form), weights += weight_bytes(g, &p->steps[e].grp);
     if (layers >= 2 && weights <= 2 * o->block_bytes) p->runs[p->nruns++] = (block_run){s, e - 1};
     s = e > s ? e : s + 1;
   }
