@@ -276,13 +276,32 @@ static int64_t source_index(const shape *out, const shape *in, int64_t batch, in
   return off;
 }
 
+/* Is nd x·hardsigmoid(x)?  Canonicalize makes that product hardswish,
+ * torch's module it came from, whose float formula x·relu6(x + 3)/6 lies
+ * within 3 ULP of the product's (tests/test_canonicalize.c) and is +Inf
+ * above FLT_MAX/6: where the product is exact (x ≥ 3 gives x·1) the
+ * interval must hold hardswish's rounding too. */
+static bool hardswish_written_out(const actjit_graph *g, const node *nd) {
+  if (nd->op != OP_MUL) return false;
+  for (int k = 0; k < 2; k++) {
+    const node *f = &g->nodes[nd->args[1 - k]];
+    if (f->op == OP_HARDSIGMOID && f->args[0] == nd->args[k]) return true;
+  }
+  return false;
+}
+
 static void run_eltwise(const actjit_graph *g, const node *nd, ival **v, const float *const *pdata, int64_t n,
                         int64_t batch, ival *y) {
   const ival *x = v[nd->args[0]];
   if (op_is_binary(nd->op)) {
     const shape *as = &g->nodes[nd->args[0]].shape, *bs = &g->nodes[nd->args[1]].shape;
-    for (int64_t i = 0; i < n; i++)
+    bool hardswish = hardswish_written_out(g, nd);
+    for (int64_t i = 0; i < n; i++) {
       y[i] = eltwise_binary(nd, x[source_index(&nd->shape, as, batch, i)], v[nd->args[1]][source_index(&nd->shape, bs, batch, i)]);
+      if (!hardswish) continue;
+      widen_ulps(&y[i], 3);
+      if (y[i].hi > FLT_MAX / 6) hull_add(&y[i], INFINITY);
+    }
     return;
   }
   /* prelu: one weight, or one per channel of dim 1 */
