@@ -20,7 +20,8 @@
  * and compiled, fused on three targets and unfused) has err(y) ≤ 1 (within
  * the bound), or err(y) ≤ err(P) (no worse than the primitive form), or,
  * where P is NaN or infinite and E is not (or the reverse), y is P.  The
- * sign of a zero is not compared (maximum(-0, 0) is +0, relu(-0) is -0).
+ * sign of a zero is not compared here (the clamps keep it: maximum(-0, 0)
+ * is +0 and stays maximum, tests/passes/canonicalize_relu.air).
  * A rewrite that would change a value the primitive form gets right is
  * restricted in the pass instead (x·relu6(x + 3)/6 scaled before the
  * product), but for x·hardsigmoid(x), torch's export of nn.Hardswish, which
@@ -111,11 +112,10 @@ static const rule_case cases[] = {
     {HDR "%s = softmax %x {dim = -1}\n%y = log %s\noutput %y\n", "log_softmax", "", LOG_SOFTMAX_REL, 0, NULL},
     /* nn.LogSigmoid: Sigmoid, Log */
     {HDR "%s = sigmoid %x\n%y = log %s\noutput %y\n", "logsigmoid", "", ULP, 4, e_logsigmoid},
-    {HDR "%y = maximum %x, 0\noutput %y\n", "relu", "", ULP, 0, e_relu},
     {HDR "%y = maximum 0, %x\noutput %y\n", "relu", "", ULP, 0, e_relu},
     /* nn.ReLU6: Clip(x, 0, 6); as maximum and minimum either way */
     {HDR "%y = clip %x {min = 0, max = 6}\noutput %y\n", "relu6", "", ULP, 0, e_relu6},
-    {HDR "%b = maximum %x, 0\n%y = minimum %b, 6\noutput %y\n", "relu6", "", ULP, 0, e_relu6},
+    {HDR "%b = maximum 0, %x\n%y = minimum %b, 6\noutput %y\n", "relu6", "", ULP, 0, e_relu6},
     {HDR "%b = minimum 6, %x\n%y = maximum 0, %b\noutput %y\n", "relu6", "", ULP, 0, e_relu6},
     {HDR "%b = minimum %x, 6\n%y = relu %b\noutput %y\n", "relu6", "", ULP, 0, e_relu6},
     {HDR "%a = add %x, 3\n%r = clip %a {min = 0, max = 6}\n%y = div %r, 6\noutput %y\n", "hardsigmoid", "", ULP, 2,

@@ -22,8 +22,8 @@
  * where it is not (1 + erf(x/√2) cancels to 0 below x ≈ -5.5, log(sigmoid)
  * is -Inf below -88.7): tests/test_canonicalize.c checks each rule on special
  * and random inputs against the float64 function.  A rule that would change
- * a value the primitive form gets right (other than the sign of a zero) is
- * restricted: (x/6)·relu6(x + 3) becomes hardswish only where x ≤
+ * a value the primitive form gets right (other than the sign of a zero,
+ * which the clamps keep too) is restricted: (x/6)·relu6(x + 3) becomes hardswish only where x ≤
  * FLT_MAX/6, since hardswish rounds x·relu6(x + 3) and that overflows
  * above.  The one exception is torch's own export of nn.Hardswish at
  * opsets 11 and 13, x·hardsigmoid(x) (and so x·(relu6(x + 3)/6), whose
@@ -332,10 +332,33 @@ static bool log_of(match *m, const node *r) {
   return s && become(m, OP_LOGSIGMOID, s->args[0], NAN);
 }
 
+/* Can v be -0?  Not a sum with a nonzero constant (an exact zero sum is
+ * +0), nor the minimum of such a value and a positive constant. */
+static bool may_be_minus_zero(const actjit_graph *g, int v) {
+  const node *nd = &g->nodes[v];
+  double c;
+  if (nd->op == OP_ADD || nd->op == OP_SUB)
+    for (int k = 0; k < 2; k++)
+      if (scalar(g, nd->args[k], &c) && c != 0) return false;
+  if (nd->op == OP_MINIMUM)
+    for (int k = 0; k < 2; k++)
+      if (scalar(g, nd->args[k], &c) && c > 0) return may_be_minus_zero(g, nd->args[1 - k]);
+  return true;
+}
+
+/* maximum node mx, of x and 0, is relu(x) to the sign of a zero: maximum
+ * gives its second operand on a tie (as torch.maximum's vector code:
+ * maximum(-0, 0) is +0, relu(-0) is -0), so the 0 comes first or x is
+ * never -0. */
+static bool max_is_relu(const actjit_graph *g, const node *mx, int x) {
+  return mx->args[1] == x || !may_be_minus_zero(g, x);
+}
+
 /* relu6  Clip(x, 0, 6) as clip {min = 0, max = 6} or hardtanh {min_val = 0,
- * max_val = 6} [nn.ReLU6], or minimum(maximum(x, 0), 6) (its inner maximum
- * already relu), maximum(minimum(x, 6), 0), relu(minimum(x, 6));
- * relu  maximum(x, 0) (torch writes nn.ReLU as Relu) */
+ * max_val = 6} [nn.ReLU6], or minimum(maximum(0, x), 6) (its inner maximum
+ * already relu), maximum(0, minimum(x, 6)), relu(minimum(x, 6));
+ * relu  maximum(0, x) (torch writes nn.ReLU as Relu); maximum(x, 0) too
+ * where x is never -0 (max_is_relu) */
 static bool clamp(match *m, const node *r) {
   if ((r->op == OP_CLIP || r->op == OP_HARDTANH) && r->attr[0] == 0 && near(r->attr[1], 6))
     return become(m, OP_RELU6, r->args[0], NAN);
@@ -346,9 +369,10 @@ static bool clamp(match *m, const node *r) {
     const node *in;
     if (r->op == OP_MINIMUM && constant(m, r->args[1 - k], 6)) {
       if ((in = inner(m, r->args[k], OP_RELU))) return become(m, OP_RELU6, in->args[0], NAN);
-      if ((x = inner_with(m, r->args[k], OP_MAXIMUM, 0)) >= 0) return become(m, OP_RELU6, x, NAN);
+      if ((x = inner_with(m, r->args[k], OP_MAXIMUM, 0)) >= 0 && max_is_relu(m->g, &m->g->nodes[r->args[k]], x))
+        return become(m, OP_RELU6, x, NAN);
     }
-    if (r->op == OP_MAXIMUM && constant(m, r->args[1 - k], 0)) {
+    if (r->op == OP_MAXIMUM && constant(m, r->args[1 - k], 0) && max_is_relu(m->g, r, r->args[k])) {
       if ((x = inner_with(m, r->args[k], OP_MINIMUM, 6)) >= 0) return become(m, OP_RELU6, x, NAN);
       if (become(m, OP_RELU, r->args[k], NAN)) return true;
     }
