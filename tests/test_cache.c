@@ -479,7 +479,7 @@ static void test_disk_rebuilt(void **state) {
     check_rebuilt(texts[i], flip_second_object, "checksum does not match");
     check_rebuilt(texts[i], break_second_object, "object file refused by LLVM");
     check_rebuilt(texts[i], other_format, "another version: format");
-    check_rebuilt(texts[i], other_build, "another version: format 2, actjit");
+    check_rebuilt(texts[i], other_build, "another version: format 3, actjit");
     check_rebuilt(texts[i], other_cpu, "another target: x86_64-pc-linux-gnu haswell");
   }
   free(mlp_text);

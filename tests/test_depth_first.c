@@ -1,7 +1,8 @@
 /* Depth-first runs (plan.h): where linear layers follow one another through
  * elementwise ops, a fused plan runs blocks of rows through them all.  Here
- * a small L2 (compile option tuning) makes the blocks 16 rows, so batches
- * of 0 to 100 rows take partial, one and several blocks: the output is
+ * a small L2 (compile option tuning) makes the blocks 48 rows, so batches
+ * of 0 to 100 rows take partial, one and several blocks (a batch of one
+ * block in block buffers of its own rows, up to a multiple of 16): the output is
  * bitwise that of the same plan layer by layer (every output is summed in
  * one order whatever rows a kernel is given), on one thread, through the
  * entry and through the step loop, with blocks split among tasks run in
@@ -44,10 +45,10 @@ static actjit_kernel *compile_l2(pipeline *p, const test_target *t, int depth_fi
   return k;
 }
 
-/* An L2 of 32 KiB: the 12 KiB of weights fit in half, and the blocks'
- * 73 floats a row in a quarter make blocks of 16 rows. */
+/* An L2 of 64 KiB: the 12 KiB of weights fit in half, and the blocks'
+ * 73 floats a row in a quarter make blocks of 48 rows. */
 static actjit_kernel *compile_blocks(pipeline *p, const test_target *t, int depth_first, int training) {
-  return compile_l2(p, t, depth_first, training, "l2=32768");
+  return compile_l2(p, t, depth_first, training, "l2=65536");
 }
 
 static void expect_same(const float *got, const float *want, size_t n, const char *what, int64_t batch) {
@@ -87,7 +88,7 @@ static void test_blocks_bitwise(void **state) {
         expect_same(got, want, nout, "depth-first on 3 tasks", batch);
         /* a task a block, up to 3 (one block runs layer by layer, each
          * kernel split as without the run: test_threads.c) */
-        int64_t blocks = (batch + 15) / 16;
+        int64_t blocks = (batch + 47) / 48;
         if (blocks > 1) assert_int_equal(most, blocks < 3 ? blocks : 3);
         assert_int_equal(actjit_kernel_set_parallel_for(df, NULL, NULL, 1), ACTJIT_OK);
         tu_free_unaligned(x), tu_free_unaligned(want), tu_free_unaligned(got);
@@ -98,7 +99,8 @@ static void test_blocks_bitwise(void **state) {
 }
 
 /* The intermediates take a block's memory at any batch (3 tasks: three
- * blocks' worth), layer by layer the batch's; the dump says so. */
+ * blocks' worth), and a batch of fewer rows its own rows' (up to a
+ * multiple of 16); layer by layer the batch's; the dump says so. */
 static void test_blocks_memory(void **state) {
   (void)state;
   uint64_t rng = 5;
@@ -108,13 +110,17 @@ static void test_blocks_memory(void **state) {
   size_t one = actjit_kernel_scratch_bytes(df, 1024);
   assert_true(one > 0);
   assert_int_equal(actjit_kernel_scratch_bytes(df, 16384), one);
+  assert_int_equal(actjit_kernel_scratch_bytes(df, 48), one);
+  assert_int_equal(3 * actjit_kernel_scratch_bytes(df, 1), one);  /* 16 rows of 48 */
+  assert_int_equal(3 * actjit_kernel_scratch_bytes(df, 17), 2 * one);
+  assert_int_equal(actjit_kernel_scratch_bytes(df, 0), 0);
   assert_true(actjit_kernel_scratch_bytes(flat, 16384) > actjit_kernel_scratch_bytes(flat, 1024));
   assert_true(actjit_kernel_scratch_bytes(flat, 1024) > one);
   assert_int_equal(actjit_kernel_set_parallel_for(df, reverse_for, &(int64_t){0}, 3), ACTJIT_OK);
   assert_int_equal(actjit_kernel_scratch_bytes(df, 16384), 3 * one);
   char *text;
   assert_int_equal(actjit_kernel_dump(df, ACTJIT_DUMP_PASSES, &text), ACTJIT_OK);
-  if (!strstr(text, "#   depth-first: kernels 0-2 in blocks of 16 rows"))
+  if (!strstr(text, "#   depth-first: kernels 0-2 in blocks of 48 rows, block buffers 73 floats a row"))
     fail_msg("the plan does not show the depth-first run:\n%s", text);
   assert_non_null(strstr(text, "writes block0@0"));
   actjit_free(text);

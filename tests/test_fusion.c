@@ -237,6 +237,8 @@ static void test_seed_model_plan(void **state) {
   size_t bd = actjit_kernel_scratch_bytes(df, 1024);
   assert_true(bd > 0 && bd % (128 * sizeof(float)) == 0);
   assert_int_equal(actjit_kernel_scratch_bytes(df, 16384), bd);
+  /* a batch smaller than a block: block buffers of its rows, up to 16 */
+  assert_int_equal(actjit_kernel_scratch_bytes(df, 1), 16 * 128 * sizeof(float));
   actjit_kernel_destroy(unfused), actjit_kernel_destroy(df);
   char *f = dump_kernel_passes(fused), *u = dump_passes(&p, 0), *d = dump_passes(&p, 1);
   assert_non_null(strstr(d, "#   depth-first: kernels 0-1 in blocks of "));

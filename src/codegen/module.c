@@ -129,6 +129,7 @@ typedef struct entry_env {
   const plan *p;
   const slicing *sl;
   LLVMValueRef *kernels, ins, in, out, params, scratch, area; /* area: the block buffers */
+  LLVMValueRef area_rows;                                     /* rows they hold (plan_block_rows) */
   LLVMValueRef hi;                                            /* the run's rows end here */
   const block_run *run;
 } entry_env;
@@ -141,7 +142,7 @@ static void step_buffers(entry_env *e, int i, LLVMValueRef r, LLVMValueRef buf[G
   for (int j = 0; j <= s->grp.nins; j++) {
     const buffer *b = j < s->grp.nins ? &s->in[j] : &s->out;
     int64_t row = j < s->grp.nins ? e->sl[i].row_in[j] : e->sl[i].row_out;
-    if (b->kind == BUF_BLOCK) buf[j] = cg_gep(c, e->area, cg_i64(c, b->off_static));
+    if (b->kind == BUF_BLOCK) buf[j] = cg_gep(c, e->area, LLVMBuildNSWMul(c->b, e->area_rows, cg_i64(c, b->off_static), ""));
     else buf[j] = buffer_ptr(c, b, e->in, e->out, e->scratch);
     if (r && b->kind != BUF_BLOCK) buf[j] = cg_gep(c, buf[j], LLVMBuildNSWMul(c->b, r, cg_i64(c, row), ""));
   }
@@ -184,6 +185,26 @@ static void run_block(cg *c, LLVMValueRef r, void *envp) {
 static LLVMValueRef block_areas(cg *c, const plan *p, LLVMValueRef batch) {
   return LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, batch, cg_i64(c, p->scratch_dyn), ""),
                          cg_i64(c, p->scratch_static), "blocks");
+}
+
+/* plan_block_rows at batch. */
+static LLVMValueRef block_rows_at(cg *c, const plan *p, LLVMValueRef batch) {
+  LLVMValueRef up = LLVMBuildAnd(c->b, LLVMBuildNSWAdd(c->b, batch, cg_i64(c, 15), ""), cg_i64(c, ~(int64_t)15), "");
+  return cg_smin(c, up, cg_i64(c, p->block_rows));
+}
+
+/* Floats of one task's block area at batch. */
+static LLVMValueRef block_floats(cg *c, const plan *p, LLVMValueRef batch) {
+  return LLVMBuildNSWMul(c->b, block_rows_at(c, p, batch), cg_i64(c, p->block_row_floats), "block_floats");
+}
+
+/* e's block buffers: task t's (NULL: task 0's) at c's batch. */
+static void set_block_area(entry_env *e, LLVMValueRef t) {
+  cg *c = e->c;
+  LLVMValueRef at = block_areas(c, e->p, c->batch);
+  if (t) at = LLVMBuildNSWAdd(c->b, at, LLVMBuildNSWMul(c->b, t, block_floats(c, e->p, c->batch), ""), "");
+  e->area = cg_gep(c, e->scratch, at);
+  e->area_rows = block_rows_at(c, e->p, c->batch);
 }
 
 static bool emit_exports(entry_env *e, LLVMValueRef entry, const cg_aot *a);
@@ -258,7 +279,7 @@ static actjit_status build(const actjit_graph *g, const plan *p, LLVMContextRef 
   /* each kernel's input pointers, in an array on the stack */
   e.ins = LLVMBuildAlloca(c.b, LLVMArrayType2(c.ptr, GROUP_MAX_INS), "ins");
   /* the block buffers after the scratch (one task's: the entry runs alone) */
-  e.area = cg_gep(&c, e.scratch, block_areas(&c, p, c.batch));
+  set_block_area(&e, NULL);
   for (int i = 0, q = 0; i < p->n; i++) {
     if (q < p->nruns && p->runs[q].first == i) {
       e.run = &p->runs[q++];
@@ -350,7 +371,7 @@ static LLVMValueRef scratch_floats(aot_env *m, LLVMValueRef batch, LLVMValueRef 
   cg *c = m->e->c;
   const plan *p = m->e->p;
   LLVMValueRef dyn = LLVMBuildMul(c->b, batch, cg_i64(c, p->scratch_dyn), "");
-  LLVMValueRef blocks = LLVMBuildMul(c->b, tasks, cg_i64(c, p->block_floats), "");
+  LLVMValueRef blocks = LLVMBuildMul(c->b, tasks, block_floats(c, p, batch), "");
   return LLVMBuildAdd(c->b, LLVMBuildAdd(c->b, dyn, cg_i64(c, p->scratch_static), ""), blocks, "floats");
 }
 
@@ -494,8 +515,7 @@ static LLVMValueRef emit_blocks_task(aot_env *m, const block_run *r) {
   e->out = job_load(m, job, J_Y);
   e->scratch = job_load(m, job, J_SCRATCH);
   e->ins = cg_alloca(c, LLVMArrayType2(c->ptr, GROUP_MAX_INS));
-  e->area = cg_gep(c, e->scratch, LLVMBuildNSWAdd(b, block_areas(c, e->p, c->batch),
-                                                  LLVMBuildNSWMul(b, t, cg_i64(c, e->p->block_floats), ""), ""));
+  set_block_area(e, t);
   LLVMValueRef lo = LLVMBuildSDiv(b, LLVMBuildNSWMul(b, c->batch, t, ""), n, "lo");
   e->hi = LLVMBuildSDiv(b, LLVMBuildNSWMul(b, c->batch, LLVMBuildNSWAdd(b, t, cg_i64(c, 1), ""), ""), n, "hi");
   e->run = r;
@@ -583,7 +603,7 @@ static bool emit_run_parallel(aot_env *m) {
   LLVMBuildRet(b, LLVMConstInt(c->i32, 0, 0));
   LLVMPositionBuilderAtEnd(b, parallel);
   e->in = x, e->out = y, e->scratch = scratch;
-  e->area = cg_gep(c, scratch, block_areas(c, p, c->batch)); /* task 0's, for a kernel run alone */
+  set_block_area(e, NULL); /* task 0's, for a kernel run alone */
   LLVMValueRef job = cg_alloca(c, m->job_t);
   if (a) LLVMBuildStore(b, m->params, job_field(m, job, J_PARAMS));
   for (int i = 0, q = 0; i < p->n;) {
@@ -655,7 +675,7 @@ static bool emit_exports(entry_env *e, LLVMValueRef entry, const cg_aot *a) {
     if (!LLVMIsDeclaration(v) && LLVMGetLinkage(v) == LLVMExternalLinkage) LLVMSetLinkage(v, LLVMInternalLinkage);
   const node *in = &c->g->nodes[c->g->input], *out = &c->g->nodes[c->g->output];
   /* the batch at which a size in floats would pass INT64_MAX / 4, as kernel.c's scaled() */
-  int64_t per_row = e->p->scratch_dyn, fixed = e->p->scratch_static + e->p->block_floats;
+  int64_t per_row = e->p->scratch_dyn, fixed = e->p->scratch_static + e->p->block_row_floats * e->p->block_rows;
   if (shape_numel(&in->shape).mul > per_row) per_row = shape_numel(&in->shape).mul;
   if (shape_numel(&out->shape).mul > per_row) per_row = shape_numel(&out->shape).mul;
   aot_env m = {.e = e, .a = a, .entry = entry, .dyn = in->shape.dyn,

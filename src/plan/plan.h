@@ -10,7 +10,8 @@ typedef enum buf_kind { BUF_INPUT, BUF_OUTPUT, BUF_SCRATCH, BUF_BLOCK } buf_kind
 
 /* The caller's input or output, or scratch at off_dyn * batch + off_static
  * floats, or (BUF_BLOCK) a buffer of a depth-first run's block of rows, at
- * off_static floats into the running task's block area. */
+ * off_static floats a row into the running task's block area (times
+ * plan_block_rows). */
 typedef struct buffer {
   buf_kind kind;
   int id;                      /* scratch buffer number, for the dump */
@@ -39,7 +40,8 @@ typedef struct plan {
   int64_t scratch_dyn, scratch_static; /* scratch floats: dyn * batch + static */
   block_run *runs;
   int nruns;
-  int64_t block_rows, block_floats; /* rows of a block; BUF_BLOCK floats a task */
+  int64_t block_rows;       /* rows of a block (a multiple of 16) */
+  int64_t block_row_floats; /* floats a row of the BUF_BLOCK buffers take */
 } plan;
 
 typedef struct plan_options {
@@ -55,6 +57,10 @@ typedef struct plan_options {
 bool buffer_same(const buffer *a, const buffer *b);
 /* Does the kernel write over one of the tensors it reads? */
 bool step_in_place(const step *s);
+/* Rows each task's block buffers hold at this batch: a block's, or, for a
+ * batch of one block, the batch's, up to a multiple of 16 (every buffer
+ * stays 64-byte aligned), so that a small batch takes a small area. */
+int64_t plan_block_rows(const plan *p, int64_t batch);
 /* Views (flatten) alias their operand and get no kernel. */
 actjit_status plan_memory(const actjit_graph *g, const plan_options *o, plan *p);
 void plan_free(plan *p);

@@ -194,9 +194,8 @@ actjit_status plan_memory(const actjit_graph *g, const plan_options *o, plan *p)
           if (r == out_set) bufs[r] = (buffer){.kind = BUF_OUTPUT, .size = size};
           else if (r == in_set) bufs[r] = (buffer){.kind = BUF_INPUT, .size = size};
           else if (run_of_set[r] >= 0) {
-            extent rows = {size.mul * p->block_rows, false};
-            bufs[r] = (buffer){.kind = BUF_BLOCK, .id = nblocks++, .off_static = p->block_floats, .size = rows};
-            p->block_floats += round16(rows.mul);
+            bufs[r] = (buffer){.kind = BUF_BLOCK, .id = nblocks++, .off_static = p->block_row_floats, .size = size};
+            p->block_row_floats += size.mul;
           } else bufs[r] = alloc_scratch(p, slots, &nslots, size, first[r], last[r], o->reuse);
           assigned[r] = true;
         }
@@ -234,15 +233,21 @@ bool step_in_place(const step *s) {
   return false;
 }
 
+int64_t plan_block_rows(const plan *p, int64_t batch) {
+  int64_t rows = round16(batch);
+  return rows < p->block_rows ? rows : p->block_rows;
+}
+
 void plan_print(strbuf *sb, const actjit_graph *g, const plan *p) {
   /* (the block buffers counted for one task) */
-  sb_printf(sb, "# memory plan: %d kernel%s, scratch %lld*N+%lld floats (peak intermediate bytes %lld*N+%lld)\n", p->n,
-            p->n == 1 ? "" : "s",
-            (long long)p->scratch_dyn, (long long)p->scratch_static, (long long)p->scratch_dyn * 4,
-            (long long)(p->scratch_static + p->block_floats) * 4);
+  sb_printf(sb, "# memory plan: %d kernel%s, scratch %lld*N+%lld floats (peak intermediate bytes %lld*N+%lld", p->n,
+            p->n == 1 ? "" : "s", (long long)p->scratch_dyn, (long long)p->scratch_static,
+            (long long)p->scratch_dyn * 4, (long long)p->scratch_static * 4);
+  if (p->nruns) sb_printf(sb, ", and %lld a block row", (long long)p->block_row_floats * 4);
+  sb_printf(sb, ")\n");
   for (int i = 0; i < p->nruns; i++)
-    sb_printf(sb, "#   depth-first: kernels %d-%d in blocks of %lld rows, block buffers %lld floats a task\n",
-              p->runs[i].first, p->runs[i].last, (long long)p->block_rows, (long long)p->block_floats);
+    sb_printf(sb, "#   depth-first: kernels %d-%d in blocks of %lld rows, block buffers %lld floats a row\n",
+              p->runs[i].first, p->runs[i].last, (long long)p->block_rows, (long long)p->block_row_floats);
   for (int i = 0; i < p->n; i++) {
     const step *s = &p->steps[i];
     sb_printf(sb, "#   kernel %d:", i);

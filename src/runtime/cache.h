@@ -67,7 +67,8 @@ bool cache_disk_write(const char *dir, const cache_id *id, const compiled *c, co
 /* The entry's layout: a header, then the body its checksum covers. */
 #define CACHE_MAGIC "actjit-k"
 enum {
-  CACHE_FORMAT = 2, /* the layout and the manifest: bump on any change (2: several object files) */
+  CACHE_FORMAT = 3, /* the layout and the manifest: bump on any change (2: several object files; 3: block
+                       buffers' offsets a row) */
   CACHE_OFF_FORMAT = 8,   /* u32 */
   CACHE_OFF_LENGTH = 12,  /* u64: the file's bytes */
   CACHE_OFF_CHECKSUM = 20, /* SHA-256 of the body */

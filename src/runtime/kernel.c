@@ -412,12 +412,15 @@ actjit_status actjit_kernel_io_sizes(const actjit_kernel *k, int64_t batch, size
 /* Tasks a depth-first run splits into, each with its block buffers. */
 static int64_t block_tasks(const actjit_kernel *k) { return k->pfor ? k->tasks : 1; }
 
+/* Floats of a task's block area at this batch. */
+static int64_t block_floats(const plan *p, int64_t batch) { return p->block_row_floats * plan_block_rows(p, batch); }
+
 /* Scratch floats at this batch: the plan's, then each task's block area;
  * -1 past int64_t. */
 static int64_t scratch_floats(const actjit_kernel *k, int64_t batch) {
   const plan *p = &k->c->plan;
   int64_t dyn = scaled((extent){p->scratch_dyn, true}, batch);
-  int64_t fixed = p->scratch_static + block_tasks(k) * p->block_floats;
+  int64_t fixed = p->scratch_static + block_tasks(k) * block_floats(p, batch);
   return dyn < 0 || dyn > INT64_MAX / 4 - fixed ? -1 : dyn + fixed;
 }
 
@@ -471,7 +474,12 @@ typedef struct run {
 
 /* Task t's block buffers, after the plan's scratch. */
 static float *block_area(const run *r, int64_t t) {
-  return r->scratch + scratch_floats(r->k, r->batch) - (block_tasks(r->k) - t) * r->c->plan.block_floats;
+  return r->scratch + scratch_floats(r->k, r->batch) - (block_tasks(r->k) - t) * block_floats(&r->c->plan, r->batch);
+}
+
+/* Block buffer b in a task's block area at r's batch. */
+static float *block_buffer(const run *r, float *area, const buffer *b) {
+  return area + b->off_static * plan_block_rows(&r->c->plan, r->batch);
 }
 
 /* Where a buffer is (a block buffer: task 0's, for a batch of one block). */
@@ -480,7 +488,7 @@ static float *buffer_at(const run *r, const buffer *b) {
   case BUF_INPUT: return (float *)r->input;
   case BUF_OUTPUT: return r->output;
   case BUF_SCRATCH: break;
-  case BUF_BLOCK: return block_area(r, 0) + b->off_static;
+  case BUF_BLOCK: return block_buffer(r, block_area(r, 0), b);
   }
   return r->scratch + b->off_dyn * r->batch + b->off_static;
 }
@@ -566,8 +574,8 @@ static void run_blocks(void *arg, int64_t t) {
       const slicing *sl = &c->slicing[i];
       const float *in[GROUP_MAX_INS];
       for (int q = 0; q < s->grp.nins; q++)
-        in[q] = s->in[q].kind == BUF_BLOCK ? area + s->in[q].off_static : buffer_at(r, &s->in[q]) + row * sl->row_in[q];
-      float *y = s->out.kind == BUF_BLOCK ? area + s->out.off_static : buffer_at(r, &s->out) + row * sl->row_out;
+        in[q] = s->in[q].kind == BUF_BLOCK ? block_buffer(r, area, &s->in[q]) : buffer_at(r, &s->in[q]) + row * sl->row_in[q];
+      float *y = s->out.kind == BUF_BLOCK ? block_buffer(r, area, &s->out) : buffer_at(r, &s->out) + row * sl->row_out;
       double t0 = j->seconds && !t ? now() : 0;
       c->steps[i](in, y, (const float *const *)r->k->params, rows, r->k->seed, row, 0, c->panels[i]);
       if (j->seconds && !t) j->seconds[i] += now() - t0;

@@ -125,7 +125,7 @@ void manifest_write(bytes *b, const compiled *c) {
     bytes_put_u64(b, (uint64_t)sl->row_out);
     bytes_put_u64(b, (uint64_t)c->panels[i]);
   }
-  int64_t sizes[] = {p->scratch_dyn, p->scratch_static, p->block_rows, p->block_floats, p->nruns};
+  int64_t sizes[] = {p->scratch_dyn, p->scratch_static, p->block_rows, p->block_row_floats, p->nruns};
   for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) bytes_put_u64(b, (uint64_t)sizes[i]);
   for (int i = 0; i < p->nruns; i++) {
     bytes_put_u64(b, (uint64_t)p->runs[i].first);
@@ -170,10 +170,10 @@ bool manifest_read(reader *r, compiled *c) {
   p->scratch_dyn = read_int(r, 0, SIZE_LIMIT);
   p->scratch_static = read_int(r, 0, SIZE_LIMIT);
   p->block_rows = read_int(r, 0, SIZE_LIMIT);
-  p->block_floats = read_int(r, 0, SIZE_LIMIT);
+  p->block_row_floats = read_int(r, 0, SIZE_LIMIT);
   int nruns = (int)read_int(r, 0, n);
-  /* a run divides the batch into blocks of rows */
-  if (r->bad || (nruns && !p->block_rows) || !(p->runs = calloc((size_t)nruns + 1, sizeof *p->runs))) return false;
+  /* a run divides the batch into blocks of rows, a multiple of 16 (plan_block_rows) */
+  if (r->bad || (nruns && (!p->block_rows || p->block_rows % 16)) || !(p->runs = calloc((size_t)nruns + 1, sizeof *p->runs))) return false;
   for (p->nruns = 0; !r->bad && p->nruns < nruns; p->nruns++) {
     block_run *b = &p->runs[p->nruns];
     b->first = (int)read_int(r, 0, n - 1);
