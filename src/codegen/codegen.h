@@ -55,8 +55,9 @@ typedef struct cg {
   /* The kernel being emitted: its parameters, and the data of its inputs. */
   LLVMValueRef fn, y, params, batch, seed, row0, panel0, panel1;
   LLVMValueRef in[GROUP_MAX_INS];
-  /* Unmasked stores are non-temporal, to addresses aligned to a register. */
-  bool nontemporal;
+  /* Where this i1 holds (NULL: never), unmasked stores are non-temporal,
+   * to addresses aligned to a register. */
+  LLVMValueRef stream;
   bool training;                /* dropout is live (else the identity) */
   bool rolled;                  /* the next cg_for keeps LLVM from unrolling it */
   const node *unsupported;      /* the first op codegen could not emit, or NULL */

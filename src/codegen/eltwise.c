@@ -352,7 +352,11 @@ static void pipe_slot(cg *c, LLVMValueRef i, void *envp) {
                                    LLVMBuildICmp(b, LLVMIntSLT, blk, p->nblocks, ""), "on");
     LLVMBasicBlockRef next = cg_if(c, on, "stage");
     LLVMValueRef at = LLVMBuildNSWAdd(b, p->lo, LLVMBuildNSWMul(b, blk, cg_i64(c, c->width), ""), "at");
-    if (!k && c->nontemporal) prefetch_inputs(c, d, at);
+    if (!k && c->stream) {
+      LLVMBasicBlockRef streamed = cg_if(c, c->stream, "prefetch");
+      prefetch_inputs(c, d, at);
+      cg_end_if(c, streamed);
+    }
     LLVMValueRef off[SPACE_MAX_OPERANDS];
     for (int u = 0; u < d->space.nops; u++) off[u] = d->space.stride[u][0] ? at : cg_i64(c, 0);
     cg_pos pos = {.index = at, .off = off};
@@ -401,27 +405,50 @@ static void flat_range(cg *c, LLVMValueRef lo, LLVMValueRef n, pipe_env *p) {
  * (Zen 4, leaky_relu → sigmoid → tanh on 16M floats, interleaved A/B in one
  * process: streaming 0.77-1.01× the time of ordinary stores over 8 runs,
  * the gain largest when the memory is busiest). */
+/* [0, n) where `stream` (i1) holds: a first masked vector up to a
+ * register-aligned address, then streamed; else all cached. */
+static void stream_range(cg *c, LLVMValueRef stream, LLVMValueRef n, pipe_env *p) {
+  LLVMBuilderRef b = c->b;
+  int64_t align = (int64_t)c->reg_width * 4;
+  LLVMValueRef addr = LLVMBuildPtrToInt(b, c->y, c->i64, "");
+  LLVMValueRef misaligned = LLVMBuildLShr(b, LLVMBuildAnd(b, LLVMBuildNeg(b, addr, ""), cg_i64(c, align - 1), ""),
+                                          cg_i64(c, 2), ""); /* floats up to the boundary (y is 4-aligned) */
+  LLVMValueRef head = LLVMBuildSelect(b, stream, misaligned, cg_i64(c, 0), "head");
+  LLVMBasicBlockRef aligned = cg_if(c, LLVMBuildICmp(b, LLVMIntSGT, head, cg_i64(c, 0), ""), "head");
+  eltwise_vector(c, cg_i64(c, 0), cg_first_lanes(c, head), p->e);
+  cg_end_if(c, aligned);
+  c->stream = stream;
+  flat_range(c, head, n, p);
+  c->stream = NULL;
+  LLVMBasicBlockRef fenced = cg_if(c, stream, "sfence");
+  cg_sfence(c);
+  cg_end_if(c, fenced);
+}
+
 static void flat_loop(cg *c, LLVMValueRef n, eltwise_env *e) {
   LLVMBuilderRef b = c->b;
   pipe_env p = {.e = e};
   p.stages = pipeline_stages(c, &e->dag, p.cut);
+  bool long_dag = false;
+  for (int i = 0; i < e->dag.n; i++) long_dag |= cg_long_latency(c, e->dag.m[i]);
+  LLVMValueRef stream = LLVMBuildICmp(b, LLVMIntSGE, n, cg_i64(c, CG_STREAM_MIN), "stream");
+  /* A long dag's code is large (its compile time too): one loop, whose
+   * stores pick their kind, a branch an iteration.  A cheap one's loop is
+   * small, and that branch would cost it 4-8% (eltwise_cheap.air at batches
+   * 1 and 1024): a loop for each. */
+  if (long_dag) {
+    stream_range(c, stream, n, &p);
+    return;
+  }
   LLVMBasicBlockRef big = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "nt");
   LLVMBasicBlockRef small = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "cached");
   LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "done");
-  LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSGE, n, cg_i64(c, CG_STREAM_MIN), ""), big, small);
+  LLVMBuildCondBr(b, stream, big, small);
   LLVMPositionBuilderAtEnd(b, small);
   flat_range(c, cg_i64(c, 0), n, &p);
   LLVMBuildBr(b, done);
   LLVMPositionBuilderAtEnd(b, big);
-  int64_t align = (int64_t)c->reg_width * 4;
-  LLVMValueRef addr = LLVMBuildPtrToInt(b, c->y, c->i64, "");
-  LLVMValueRef head = LLVMBuildLShr(b, LLVMBuildAnd(b, LLVMBuildNeg(b, addr, ""), cg_i64(c, align - 1), ""),
-                                    cg_i64(c, 2), "head"); /* floats up to the boundary (y is 4-aligned) */
-  eltwise_vector(c, cg_i64(c, 0), cg_first_lanes(c, head), e);
-  c->nontemporal = true;
-  flat_range(c, head, n, &p);
-  c->nontemporal = false;
-  cg_sfence(c);
+  stream_range(c, LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 1, 0), n, &p);
   LLVMBuildBr(b, done);
   LLVMPositionBuilderAtEnd(b, done);
 }

@@ -242,12 +242,26 @@ LLVMValueRef cg_load(cg *c, LLVMValueRef p, LLVMValueRef i, LLVMValueRef mask, f
 void cg_store(cg *c, LLVMValueRef v, LLVMValueRef p, LLVMValueRef i, LLVMValueRef mask) {
   LLVMValueRef at = cg_gep(c, p, i);
   if (!mask) {
-    LLVMValueRef st = LLVMBuildStore(c->b, v, at);
-    LLVMSetAlignment(st, c->nontemporal ? (unsigned)c->reg_width * 4 : 4);
-    if (c->nontemporal) {
+    LLVMBasicBlockRef done = NULL;
+    if (c->stream) {
+      /* both stores, a branch (taken one way for a whole call) between */
+      LLVMBasicBlockRef nt = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "nt_store");
+      LLVMBasicBlockRef plain = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "store");
+      done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "stored");
+      LLVMBuildCondBr(c->b, c->stream, nt, plain);
+      LLVMPositionBuilderAtEnd(c->b, nt);
+      LLVMValueRef st = LLVMBuildStore(c->b, v, at);
+      LLVMSetAlignment(st, (unsigned)c->reg_width * 4);
       unsigned kind = LLVMGetMDKindIDInContext(c->ctx, "nontemporal", 11);
       LLVMValueRef one = LLVMConstInt(c->i32, 1, 0);
       LLVMSetMetadata(st, kind, LLVMMDNodeInContext(c->ctx, &one, 1));
+      LLVMBuildBr(c->b, done);
+      LLVMPositionBuilderAtEnd(c->b, plain);
+    }
+    LLVMSetAlignment(LLVMBuildStore(c->b, v, at), 4);
+    if (done) {
+      LLVMBuildBr(c->b, done);
+      LLVMPositionBuilderAtEnd(c->b, done);
     }
     return;
   }
