@@ -131,6 +131,8 @@ void cg_vector_loop_from(cg *c, LLVMValueRef lo, LLVMValueRef n, cg_vbody body, 
  * lo (n - rem, with *rem = (n - lo) mod width), and body(full, mask) for
  * the rem lanes left, if any. */
 LLVMValueRef cg_full_vectors(cg *c, LLVMValueRef lo, LLVMValueRef n, LLVMValueRef *rem);
+/* body(i, NULL) for the full vectors of [lo, full). */
+void cg_vector_loop_full(cg *c, LLVMValueRef lo, LLVMValueRef full, cg_vbody body, void *env);
 void cg_vector_tail(cg *c, LLVMValueRef full, LLVMValueRef rem, cg_vbody body, void *env);
 /* A loop nest over dims [0, n) of sp: body(offs) at each point, where
  * offs[u] (i64) is operand u's offset, the sum of index·sp->stride[u][d]

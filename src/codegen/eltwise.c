@@ -374,11 +374,15 @@ static void pipe_slot(cg *c, LLVMValueRef i, void *envp) {
   }
 }
 
-/* [lo, n) with the dag in p->stages stages: full blocks pipelined, then
- * the masked tail as one vector. */
-static void pipelined_loop(cg *c, LLVMValueRef lo, LLVMValueRef n, pipe_env *p) {
+/* The whole vectors of [lo, n), pipelined when the dag has stages: where
+ * they end (*rem lanes are left). */
+static LLVMValueRef full_range(cg *c, LLVMValueRef lo, LLVMValueRef n, pipe_env *p, LLVMValueRef *rem) {
   LLVMBuilderRef b = c->b;
-  LLVMValueRef rem, full = cg_full_vectors(c, lo, n, &rem);
+  LLVMValueRef full = cg_full_vectors(c, lo, n, rem);
+  if (p->stages < 2) {
+    cg_vector_loop_full(c, lo, full, eltwise_vector, p->e);
+    return full;
+  }
   p->lo = lo;
   p->nblocks = LLVMBuildSDiv(b, LLVMBuildNSWSub(b, full, lo, ""), cg_i64(c, c->width), "nblocks");
   LLVMValueRef poison = LLVMGetPoison(c->vf);
@@ -388,13 +392,43 @@ static void pipelined_loop(cg *c, LLVMValueRef lo, LLVMValueRef n, pipe_env *p) 
   }
   LLVMValueRef slots = LLVMBuildNSWAdd(b, p->nblocks, cg_i64(c, (int64_t)(p->stages - 1) * PIPE_DISTANCE), "slots");
   cg_for(c, cg_i64(c, 0), slots, 1, pipe_slot, p);
-  cg_vector_tail(c, full, rem, eltwise_vector, p->e);
+  return full;
 }
 
-/* [lo, n), pipelined when the dag has stages. */
-static void flat_range(cg *c, LLVMValueRef lo, LLVMValueRef n, pipe_env *p) {
-  if (p->stages > 1) pipelined_loop(c, lo, n, p);
-  else cg_vector_loop_from(c, lo, n, eltwise_vector, p->e);
+/* The masked vectors at the ends of a streamed range: edge 0 the head (up
+ * to the aligned address), edge 1 the tail; one copy of the dag for both. */
+typedef struct edges_env {
+  eltwise_env *e;
+  LLVMValueRef head, full, rem;
+} edges_env;
+
+static void edge(cg *c, LLVMValueRef k, void *envp) {
+  edges_env *g = envp;
+  LLVMValueRef tail = LLVMBuildICmp(c->b, LLVMIntNE, k, cg_i64(c, 0), "");
+  LLVMValueRef at = LLVMBuildSelect(c->b, tail, g->full, cg_i64(c, 0), "at");
+  LLVMValueRef count = LLVMBuildSelect(c->b, tail, g->rem, g->head, "count");
+  LLVMBasicBlockRef done = cg_if(c, LLVMBuildICmp(c->b, LLVMIntSGT, count, cg_i64(c, 0), ""), "edge");
+  eltwise_vector(c, at, cg_first_lanes(c, count), g->e);
+  cg_end_if(c, done);
+}
+
+/* [0, n) where `stream` (i1) holds: a first masked vector up to a
+ * register-aligned address, then streamed (the vectors' own stores pick
+ * their kind); else all cached. */
+static void stream_range(cg *c, LLVMValueRef stream, LLVMValueRef n, pipe_env *p) {
+  LLVMBuilderRef b = c->b;
+  int64_t align = (int64_t)c->reg_width * 4;
+  LLVMValueRef addr = LLVMBuildPtrToInt(b, c->y, c->i64, "");
+  LLVMValueRef misaligned = LLVMBuildLShr(b, LLVMBuildAnd(b, LLVMBuildNeg(b, addr, ""), cg_i64(c, align - 1), ""),
+                                          cg_i64(c, 2), ""); /* floats up to the boundary (y is 4-aligned) */
+  edges_env g = {.e = p->e, .head = LLVMBuildSelect(b, stream, misaligned, cg_i64(c, 0), "head")};
+  c->stream = stream;
+  g.full = full_range(c, g.head, n, p, &g.rem);
+  c->stream = NULL;
+  cg_for_rolled(c, cg_i64(c, 0), cg_i64(c, 2), 1, edge, &g);
+  LLVMBasicBlockRef fenced = cg_if(c, stream, "sfence");
+  cg_sfence(c);
+  cg_end_if(c, fenced);
 }
 
 /* A loop over one flat dim.  Outputs of CG_STREAM_MIN floats and more are
@@ -405,26 +439,6 @@ static void flat_range(cg *c, LLVMValueRef lo, LLVMValueRef n, pipe_env *p) {
  * (Zen 4, leaky_relu → sigmoid → tanh on 16M floats, interleaved A/B in one
  * process: streaming 0.77-1.01× the time of ordinary stores over 8 runs,
  * the gain largest when the memory is busiest). */
-/* [0, n) where `stream` (i1) holds: a first masked vector up to a
- * register-aligned address, then streamed; else all cached. */
-static void stream_range(cg *c, LLVMValueRef stream, LLVMValueRef n, pipe_env *p) {
-  LLVMBuilderRef b = c->b;
-  int64_t align = (int64_t)c->reg_width * 4;
-  LLVMValueRef addr = LLVMBuildPtrToInt(b, c->y, c->i64, "");
-  LLVMValueRef misaligned = LLVMBuildLShr(b, LLVMBuildAnd(b, LLVMBuildNeg(b, addr, ""), cg_i64(c, align - 1), ""),
-                                          cg_i64(c, 2), ""); /* floats up to the boundary (y is 4-aligned) */
-  LLVMValueRef head = LLVMBuildSelect(b, stream, misaligned, cg_i64(c, 0), "head");
-  LLVMBasicBlockRef aligned = cg_if(c, LLVMBuildICmp(b, LLVMIntSGT, head, cg_i64(c, 0), ""), "head");
-  eltwise_vector(c, cg_i64(c, 0), cg_first_lanes(c, head), p->e);
-  cg_end_if(c, aligned);
-  c->stream = stream;
-  flat_range(c, head, n, p);
-  c->stream = NULL;
-  LLVMBasicBlockRef fenced = cg_if(c, stream, "sfence");
-  cg_sfence(c);
-  cg_end_if(c, fenced);
-}
-
 static void flat_loop(cg *c, LLVMValueRef n, eltwise_env *e) {
   LLVMBuilderRef b = c->b;
   pipe_env p = {.e = e};
@@ -445,7 +459,8 @@ static void flat_loop(cg *c, LLVMValueRef n, eltwise_env *e) {
   LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "done");
   LLVMBuildCondBr(b, stream, big, small);
   LLVMPositionBuilderAtEnd(b, small);
-  flat_range(c, cg_i64(c, 0), n, &p);
+  LLVMValueRef rem, full = full_range(c, cg_i64(c, 0), n, &p, &rem);
+  cg_vector_tail(c, full, rem, eltwise_vector, e);
   LLVMBuildBr(b, done);
   LLVMPositionBuilderAtEnd(b, big);
   stream_range(c, LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 1, 0), n, &p);

@@ -110,10 +110,14 @@ LLVMValueRef cg_full_vectors(cg *c, LLVMValueRef lo, LLVMValueRef n, LLVMValueRe
   return LLVMBuildNSWSub(c->b, n, *rem, "full");
 }
 
-void cg_vector_loop_from(cg *c, LLVMValueRef lo, LLVMValueRef n, cg_vbody body, void *env) {
-  LLVMValueRef rem, full = cg_full_vectors(c, lo, n, &rem);
+void cg_vector_loop_full(cg *c, LLVMValueRef lo, LLVMValueRef full, cg_vbody body, void *env) {
   vloop_env e = {body, env};
   cg_for(c, lo, full, c->width, full_vector, &e);
+}
+
+void cg_vector_loop_from(cg *c, LLVMValueRef lo, LLVMValueRef n, cg_vbody body, void *env) {
+  LLVMValueRef rem, full = cg_full_vectors(c, lo, n, &rem);
+  cg_vector_loop_full(c, lo, full, body, env);
   cg_vector_tail(c, full, rem, body, env);
 }
 
