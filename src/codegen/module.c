@@ -187,10 +187,11 @@ static LLVMValueRef block_areas(cg *c, const plan *p, LLVMValueRef batch) {
                          cg_i64(c, p->scratch_static), "blocks");
 }
 
-/* plan_block_rows at batch. */
+/* plan_block_rows at batch: the smaller of it and a block (a multiple of
+ * 16), rounded up to 16, so that no batch overflows. */
 static LLVMValueRef block_rows_at(cg *c, const plan *p, LLVMValueRef batch) {
-  LLVMValueRef up = LLVMBuildAnd(c->b, LLVMBuildNSWAdd(c->b, batch, cg_i64(c, 15), ""), cg_i64(c, ~(int64_t)15), "");
-  return cg_smin(c, up, cg_i64(c, p->block_rows));
+  LLVMValueRef rows = cg_smin(c, batch, cg_i64(c, p->block_rows));
+  return LLVMBuildAnd(c->b, LLVMBuildNSWAdd(c->b, rows, cg_i64(c, 15), ""), cg_i64(c, ~(int64_t)15), "");
 }
 
 /* Floats of one task's block area at batch. */

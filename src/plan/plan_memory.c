@@ -234,8 +234,8 @@ bool step_in_place(const step *s) {
 }
 
 int64_t plan_block_rows(const plan *p, int64_t batch) {
-  int64_t rows = round16(batch);
-  return rows < p->block_rows ? rows : p->block_rows;
+  /* (the smaller first: a batch near INT64_MAX does not round over it) */
+  return batch < p->block_rows ? round16(batch) : p->block_rows;
 }
 
 void plan_print(strbuf *sb, const actjit_graph *g, const plan *p) {
