@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "codegen/vmath.h"
+#include "codegen/vmath_isa.h"
 
 LLVMValueRef cg_i64(cg *c, int64_t v) { return LLVMConstInt(c->i64, (unsigned long long)v, 1); }
 
@@ -30,7 +31,7 @@ LLVMValueRef cg_var(cg *c, LLVMTypeRef t, LLVMValueRef init) {
   return var;
 }
 
-void cg_sfence(cg *c) { cg_intrinsic(c, "llvm.x86.sse.sfence", NULL, 0, NULL, 0); }
+void cg_sfence(cg *c) { vm_isa_stream_fence(c->b); }
 
 /* Loop metadata that keeps LLVM from unrolling a loop (its body is unrolled
  * already): !{!self, !{!"llvm.loop.unroll.disable"}}. */

@@ -26,6 +26,7 @@
  * that to a single maxps(lo, x) / minps(hi, x), which returns x when x is
  * NaN, so NaN flows through the arithmetic and needs no final select. */
 #include "codegen/vmath.h"
+#include "codegen/vmath_isa.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -92,11 +93,9 @@ static LLVMModuleRef builder_module(LLVMBuilderRef b)
     return LLVMGetGlobalParent(LLVMGetBasicBlockParent(LLVMGetInsertBlock(b)));
 }
 
-/* Call intrinsic id, overloaded on the nover types in over (none: a fixed
- * signature).  Returns NULL if name is not an intrinsic this LLVM knows. */
-static LLVMValueRef call_intrinsic(LLVMBuilderRef b, const char *name,
-                                   LLVMTypeRef *over, size_t nover,
-                                   LLVMValueRef *args, unsigned nargs)
+LLVMValueRef vm_intrinsic(LLVMBuilderRef b, const char *name,
+                          LLVMTypeRef *over, size_t nover,
+                          LLVMValueRef *args, unsigned nargs)
 {
     unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
     if (id == 0)
@@ -112,7 +111,7 @@ LLVMValueRef vm_call_intrinsic(LLVMBuilderRef b, const char *name,
                                LLVMValueRef *args, unsigned nargs)
 {
     LLVMTypeRef ty = LLVMTypeOf(args[0]);
-    LLVMValueRef r = call_intrinsic(b, name, &ty, 1, args, nargs);
+    LLVMValueRef r = vm_intrinsic(b, name, &ty, 1, args, nargs);
     return r ? r : LLVMGetPoison(ty); /* unknown name: a caller bug */
 }
 
@@ -129,153 +128,12 @@ static LLVMValueRef fabs1(LLVMBuilderRef b, LLVMValueRef x)
     return vm_call_intrinsic(b, "llvm.fabs", &x, 1);
 }
 
-/* ---- Target shape ---- */
-
-enum isa { ISA_GENERIC, ISA_SSE, ISA_AVX, ISA_AVX512 };
-
-enum { MAX_PIECES = 4 }; /* at most 4 registers per value (64 lanes) */
-
-/* Floats per vector register, from the function's VM_REG_LANES_ATTR
- * attribute; 0 if it has none. */
-static unsigned reg_lanes(LLVMBuilderRef b)
-{
-    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(b));
-    LLVMAttributeRef a = LLVMGetStringAttributeAtIndex(
-        fn, LLVMAttributeFunctionIndex, VM_REG_LANES_ATTR,
-        (unsigned)strlen(VM_REG_LANES_ATTR));
-    if (!a)
-        return 0;
-    unsigned len;
-    const char *v = LLVMGetStringAttributeValue(a, &len);
-    return len == 2 && !memcmp(v, "16", 2) ? 16
-           : len == 1 && v[0] == '8'       ? 8
-           : len == 1 && v[0] == '4'       ? 4
-                                           : 0;
-}
-
-/* Which x86 instructions a value of type ty may use (see vmath.h): those of
- * the register width the function declares, for values of up to 4
- * registers; without the attribute, 16k lanes AVX-512, 8k AVX, 4k SSE;
- * anything else plain IR. */
-static enum isa isa_of(LLVMBuilderRef b, LLVMTypeRef ty)
-{
-    if (LLVMGetTypeKind(ty) != LLVMVectorTypeKind ||
-        LLVMGetTypeKind(LLVMGetElementType(ty)) != LLVMFloatTypeKind)
-        return ISA_GENERIC;
-    unsigned n = LLVMGetVectorSize(ty), reg = reg_lanes(b);
-    if (reg)
-        return n % reg || n / reg > MAX_PIECES ? ISA_GENERIC
-               : reg == 16                     ? ISA_AVX512
-               : reg == 8                      ? ISA_AVX
-                                               : ISA_SSE;
-    if (n % 16 == 0 && n / 16 <= MAX_PIECES)
-        return ISA_AVX512;
-    if (n % 8 == 0 && n / 8 <= MAX_PIECES)
-        return ISA_AVX;
-    if (n % 4 == 0 && n / 4 <= MAX_PIECES)
-        return ISA_SSE;
-    return ISA_GENERIC;
-}
-
-/* Lanes [first, first + n) of v (n <= MAX_SPLAT_LANES). */
-static LLVMValueRef lanes_of(LLVMBuilderRef b, LLVMValueRef v, unsigned first,
-                             unsigned n)
-{
-    LLVMTypeRef i32 = LLVMInt32TypeInContext(LLVMGetTypeContext(LLVMTypeOf(v)));
-    LLVMValueRef mask[MAX_SPLAT_LANES];
-    for (unsigned i = 0; i < n; i++)
-        mask[i] = LLVMConstInt(i32, first + i, 0);
-    return LLVMBuildShuffleVector(b, v, LLVMGetPoison(LLVMTypeOf(v)),
-                                  LLVMConstVector(mask, n), "");
-}
-
-/* Call the fixed-signature intrinsic `name`, which works on one register,
- * on values one or more registers wide: args[i] with bit i of `split` set
- * are such values (all with the same lane count, a multiple of the
- * register's `lanes`), the others are passed as they are.  One call per
- * register, results concatenated; the splitting and joining shuffles vanish
- * in type legalization.  NULL if the intrinsic is unknown. */
-static LLVMValueRef call_per_register(LLVMBuilderRef b, const char *name,
-                                      unsigned lanes, LLVMValueRef *args,
-                                      unsigned nargs, unsigned split)
-{
-    LLVMValueRef part_args[8];
-    unsigned n = 0;
-    if (nargs > sizeof part_args / sizeof part_args[0])
-        return NULL;
-    for (unsigned j = 0; j < nargs; j++)
-        if (split >> j & 1)
-            n = LLVMGetVectorSize(LLVMTypeOf(args[j]));
-    if (n <= lanes)
-        return call_intrinsic(b, name, NULL, 0, args, nargs);
-    LLVMValueRef parts[MAX_PIECES];
-    unsigned np = n / lanes;
-    if (np > MAX_PIECES)
-        return NULL;
-    for (unsigned p = 0; p < np; p++) {
-        for (unsigned j = 0; j < nargs; j++)
-            part_args[j] = split >> j & 1
-                               ? lanes_of(b, args[j], p * lanes, lanes)
-                               : args[j];
-        parts[p] = call_intrinsic(b, name, NULL, 0, part_args, nargs);
-        if (!parts[p])
-            return NULL;
-    }
-    /* Concatenate pairwise; an odd part out is paired with poison and the
-     * excess trimmed at the end. */
-    LLVMTypeRef i32 = LLVMInt32TypeInContext(
-        LLVMGetTypeContext(LLVMTypeOf(parts[0])));
-    while (np > 1) {
-        unsigned half = (np + 1) / 2;
-        for (unsigned p = 0; p < half; p++) {
-            LLVMValueRef a = parts[2 * p];
-            unsigned la = LLVMGetVectorSize(LLVMTypeOf(a));
-            LLVMValueRef c = 2 * p + 1 < np ? parts[2 * p + 1]
-                                            : LLVMGetPoison(LLVMTypeOf(a));
-            LLVMValueRef mask[MAX_SPLAT_LANES];
-            for (unsigned i = 0; i < 2 * la; i++)
-                mask[i] = LLVMConstInt(i32, i, 0);
-            parts[p] = LLVMBuildShuffleVector(
-                b, a, c, LLVMConstVector(mask, 2 * la), "");
-        }
-        np = half;
-    }
-    if (LLVMGetVectorSize(LLVMTypeOf(parts[0])) != n)
-        return lanes_of(b, parts[0], 0, n);
-    return parts[0];
-}
-
-/* Approximate reciprocal: vrcp14ps (rel. error < 2^-14, denormal results
- * kept) for AVX-512, vrcpps (< 1.5*2^-12, tiny results flushed to 0) for
- * AVX.  NULL elsewhere, where callers divide: refining an estimate needs an
- * exact residual d*r - 1, i.e. FMA, and SSE-only targets (4 lanes) have no
- * FMA (it is VEX-encoded), so there rcpps + Newton would cost about as much
- * as divps and miss the error bounds (3 ULP for sigmoid, measured). */
-static LLVMValueRef rcp_approx(LLVMBuilderRef b, LLVMValueRef d)
-{
-    LLVMTypeRef ty = LLVMTypeOf(d);
-    LLVMContextRef ctx = LLVMGetTypeContext(ty);
-    switch (isa_of(b, ty)) {
-    case ISA_AVX512: {
-        LLVMTypeRef v16 = LLVMVectorType(LLVMFloatTypeInContext(ctx), 16);
-        LLVMValueRef args[] = {d, LLVMConstNull(v16),
-                               LLVMConstAllOnes(LLVMInt16TypeInContext(ctx))};
-        return call_per_register(b, "llvm.x86.avx512.rcp14.ps.512", 16, args,
-                                 3, 1);
-    }
-    case ISA_AVX:
-        return call_per_register(b, "llvm.x86.avx.rcp.ps.256", 8, &d, 1, 1);
-    default:
-        return NULL;
-    }
-}
-
 /* 1/d to about 2^-22 (or NULL): the estimate, refined once by Newton's
  * r += r*(1 - d*r) when it is vrcpps's 12 bits. */
 static LLVMValueRef recip(LLVMBuilderRef b, LLVMValueRef d)
 {
-    LLVMValueRef r = rcp_approx(b, d);
-    if (r && isa_of(b, LLVMTypeOf(d)) == ISA_AVX) {
+    LLVMValueRef r = vm_isa_rcp(b, d);
+    if (r && vm_isa_of(b, LLVMTypeOf(d)) == ISA_AVX) {
         LLVMValueRef one = vm_splat(LLVMTypeOf(d), 1.0f);
         r = mla(b, r, mla(b, LLVMBuildFNeg(b, d, ""), r, one), r);
     }
@@ -397,18 +255,6 @@ static LLVMValueRef q_int(LLVMBuilderRef b, const struct reduced *r)
                         splat_i32(ity, 0x4B400000), "");
 }
 
-/* vscalefps: u * 2^floor(qf), one rounding. */
-static LLVMValueRef scalef(LLVMBuilderRef b, LLVMValueRef u, LLVMValueRef qf)
-{
-    LLVMContextRef ctx = LLVMGetTypeContext(LLVMTypeOf(u));
-    LLVMTypeRef v16 = LLVMVectorType(LLVMFloatTypeInContext(ctx), 16);
-    LLVMValueRef args[] = {u, qf, LLVMGetPoison(v16),
-                           LLVMConstAllOnes(LLVMInt16TypeInContext(ctx)),
-                           LLVMConstInt(LLVMInt32TypeInContext(ctx), 4, 0)};
-    return call_per_register(b, "llvm.x86.avx512.mask.scalef.ps.512", 16,
-                             args, 5, 3);
-}
-
 /* u * 2^q for |q| <= 150 with a single rounding (denormal results round
  * once, overflow gives +Inf).  AVX-512: vscalefps.  Elsewhere q is split in
  * halves, each within one exponent field; the first product is exact. */
@@ -416,8 +262,8 @@ static LLVMValueRef scale(LLVMBuilderRef b, LLVMValueRef u,
                           const struct reduced *r)
 {
     LLVMTypeRef ty = LLVMTypeOf(u);
-    if (isa_of(b, ty) == ISA_AVX512) {
-        LLVMValueRef v = scalef(b, u, r->qf);
+    if (vm_isa_of(b, ty) == ISA_AVX512) {
+        LLVMValueRef v = vm_isa_scalef(b, u, r->qf);
         if (v)
             return v;
     }
@@ -427,19 +273,6 @@ static LLVMValueRef scale(LLVMBuilderRef b, LLVMValueRef u,
     LLVMValueRef q2 = LLVMBuildSub(b, q, q1, "");
     u = LLVMBuildFMul(b, u, pow2i(b, q1, ty), "");
     return LLVMBuildFMul(b, u, pow2i(b, q2, ty), "");
-}
-
-/* table[idx & 15] lane by lane (vpermps), for 16k-lane idx. */
-static LLVMValueRef table_lookup(LLVMBuilderRef b, const float table[16],
-                                 LLVMValueRef idx)
-{
-    LLVMTypeRef f32 = LLVMFloatTypeInContext(LLVMGetTypeContext(LLVMTypeOf(idx)));
-    LLVMValueRef t[16];
-    for (unsigned j = 0; j < 16; j++)
-        t[j] = LLVMConstReal(f32, table[j]);
-    LLVMValueRef args[] = {LLVMConstVector(t, 16), idx};
-    return call_per_register(b, "llvm.x86.avx512.permvar.sf.512", 16, args,
-                             2, 2);
 }
 
 /* AVX-512 e^(k*x), k = 1 or -1, by a 16-entry table: k*x = (N/16)*ln2 + s
@@ -493,8 +326,8 @@ static struct exp_table exp_by_table(LLVMBuilderRef b, LLVMValueRef x, int k,
     v = mla(b, e.nf, vm_splat(ty, -sg * l2l), v);
 
     LLVMValueRef idx = LLVMBuildBitCast(b, t, int_type(ty), "");
-    LLVMValueRef thi = table_lookup(b, hi, idx);
-    LLVMValueRef tlo = split ? table_lookup(b, lo, idx) : NULL;
+    LLVMValueRef thi = vm_isa_table16(b, hi, idx);
+    LLVMValueRef tlo = split ? vm_isa_table16(b, lo, idx) : NULL;
     if (!thi || (split && !tlo))
         return e;
 
@@ -530,9 +363,9 @@ static LLVMValueRef exp_clamped(LLVMBuilderRef b, LLVMValueRef x, int k)
  * through the clamps and the arithmetic. */
 static LLVMValueRef exp_upto_limit(LLVMBuilderRef b, LLVMValueRef x)
 {
-    if (isa_of(b, LLVMTypeOf(x)) == ISA_AVX512) {
+    if (vm_isa_of(b, LLVMTypeOf(x)) == ISA_AVX512) {
         struct exp_table e = exp_by_table(b, x, 1, false);
-        LLVMValueRef y = e.m ? scalef(b, e.m, e.nf) : NULL;
+        LLVMValueRef y = e.m ? vm_isa_scalef(b, e.m, e.nf) : NULL;
         if (y)
             return y;
     }
@@ -583,7 +416,7 @@ LLVMValueRef vm_tanh(LLVMBuilderRef b, LLVMValueRef x)
     LLVMValueRef a = min_hi(b, fabs1(b, x), 9.5f);
     /* One-step reduction where FMA is expected (measured: no change in
      * the error; without FMA the rounded q*ln2 adds ~0.2 ULP). */
-    struct reduced r = reduce(b, a, 2, isa_of(b, ty) >= ISA_AVX);
+    struct reduced r = reduce(b, a, 2, vm_isa_of(b, ty) >= ISA_AVX);
     LLVMValueRef u = expm1_reduced(b, &r);
     LLVMValueRef p = pow2i(b, q_int(b, &r), ty); /* 2^q, 0 <= q <= 28 */
     LLVMValueRef e = mla(b, p, u, LLVMBuildFSub(b, p, one, ""));
@@ -619,7 +452,7 @@ static LLVMValueRef sigmoid_avx512(LLVMBuilderRef b, LLVMValueRef x)
     LLVMValueRef one = vm_splat(ty, 1.0f);
     x = min_hi(b, max_lo(b, x, -EXP_LIMIT), EXP_LIMIT);
     struct exp_table e = exp_by_table(b, x, -1, true);
-    LLVMValueRef z = e.m ? scalef(b, e.m, e.nf) : NULL;
+    LLVMValueRef z = e.m ? vm_isa_scalef(b, e.m, e.nf) : NULL;
     if (!z)
         return NULL;
     return LLVMBuildFDiv(b, one, LLVMBuildFAdd(b, z, one, ""), "");
@@ -629,7 +462,7 @@ LLVMValueRef vm_sigmoid(LLVMBuilderRef b, LLVMValueRef x)
 {
     LLVMTypeRef ty = LLVMTypeOf(x);
     LLVMValueRef one = vm_splat(ty, 1.0f);
-    enum isa isa = isa_of(b, ty);
+    enum isa isa = vm_isa_of(b, ty);
 
     if (isa == ISA_AVX512) {
         LLVMValueRef y = sigmoid_avx512(b, x);
