@@ -483,9 +483,7 @@ static void run_glu(const node *nd, ival **v, int64_t batch, ival *y) {
 static bool *live_nodes(const actjit_graph *g) {
   bool *live = calloc((size_t)g->n, sizeof *live);
   assert_non_null(live);
-  live[g->output] = true;
-  for (int i = g->n - 1; i >= 0; i--)
-    for (int k = 0; live[i] && k < g->nodes[i].nargs; k++) live[g->nodes[i].args[k]] = true;
+  ir_mark_live(g, live);
   return live;
 }
 

@@ -142,7 +142,8 @@ static void step_buffers(entry_env *e, int i, LLVMValueRef r, LLVMValueRef buf[G
   for (int j = 0; j <= s->grp.nins; j++) {
     const buffer *b = j < s->grp.nins ? &s->in[j] : &s->out;
     int64_t row = j < s->grp.nins ? e->sl[i].row_in[j] : e->sl[i].row_out;
-    if (b->kind == BUF_BLOCK) buf[j] = cg_gep(c, e->area, LLVMBuildNSWMul(c->b, e->area_rows, cg_i64(c, b->off_static), ""));
+    if (b->kind == BUF_BLOCK)
+      buf[j] = cg_gep(c, e->area, LLVMBuildNSWMul(c->b, e->area_rows, cg_i64(c, b->off_static), ""));
     else buf[j] = buffer_ptr(c, b, e->in, e->out, e->scratch);
     if (r && b->kind != BUF_BLOCK) buf[j] = cg_gep(c, buf[j], LLVMBuildNSWMul(c->b, r, cg_i64(c, row), ""));
   }
@@ -202,10 +203,13 @@ static LLVMValueRef block_floats(cg *c, const plan *p, LLVMValueRef batch) {
 /* e's block buffers: task t's (NULL: task 0's) at c's batch. */
 static void set_block_area(entry_env *e, LLVMValueRef t) {
   cg *c = e->c;
-  LLVMValueRef at = block_areas(c, e->p, c->batch);
-  if (t) at = LLVMBuildNSWAdd(c->b, at, LLVMBuildNSWMul(c->b, t, block_floats(c, e->p, c->batch), ""), "");
-  e->area = cg_gep(c, e->scratch, at);
   e->area_rows = block_rows_at(c, e->p, c->batch);
+  LLVMValueRef at = block_areas(c, e->p, c->batch);
+  if (t) {
+    LLVMValueRef floats = LLVMBuildNSWMul(c->b, e->area_rows, cg_i64(c, e->p->block_row_floats), "block_floats");
+    at = LLVMBuildNSWAdd(c->b, at, LLVMBuildNSWMul(c->b, t, floats, ""), "");
+  }
+  e->area = cg_gep(c, e->scratch, at);
 }
 
 static bool emit_exports(entry_env *e, LLVMValueRef entry, const cg_aot *a);

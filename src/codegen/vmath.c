@@ -35,7 +35,6 @@
 
 /* ---- Constants ---- */
 
-enum { MAX_SPLAT_LANES = 64 };
 
 /* Broadcast the scalar constant c to the shape of ty. */
 static LLVMValueRef splat_const(LLVMTypeRef ty, LLVMValueRef c)
@@ -43,8 +42,8 @@ static LLVMValueRef splat_const(LLVMTypeRef ty, LLVMValueRef c)
     if (LLVMGetTypeKind(ty) != LLVMVectorTypeKind)
         return c;
     unsigned n = LLVMGetVectorSize(ty);
-    if (n <= MAX_SPLAT_LANES) {
-        LLVMValueRef lanes[MAX_SPLAT_LANES];
+    if (n <= VM_MAX_LANES) {
+        LLVMValueRef lanes[VM_MAX_LANES];
         for (unsigned i = 0; i < n; i++)
             lanes[i] = c;
         return LLVMConstVector(lanes, n);

@@ -11,6 +11,9 @@
 
 enum isa { ISA_GENERIC, ISA_SSE, ISA_AVX, ISA_AVX512 };
 
+/* Lanes of the widest value vector math takes (4 AVX-512 registers). */
+enum { VM_MAX_LANES = 64 };
+
 /* The instructions a value of type ty may use: those of the register width
  * the function declares, for values of up to 4 registers; without the
  * attribute, 16k lanes AVX-512, 8k AVX, 4k SSE; anything else plain IR. */

@@ -7,8 +7,6 @@
 
 #include <string.h>
 
-enum { MAX_LANES = 64 }; /* of a value (4 AVX-512 registers) */
-
 enum { MAX_PIECES = 4 }; /* at most 4 registers per value (64 lanes) */
 
 /* Floats per vector register, from the function's VM_REG_LANES_ATTR
@@ -49,12 +47,12 @@ enum isa vm_isa_of(LLVMBuilderRef b, LLVMTypeRef ty)
     return ISA_GENERIC;
 }
 
-/* Lanes [first, first + n) of v (n <= MAX_LANES). */
+/* Lanes [first, first + n) of v (n <= VM_MAX_LANES). */
 static LLVMValueRef lanes_of(LLVMBuilderRef b, LLVMValueRef v, unsigned first,
                              unsigned n)
 {
     LLVMTypeRef i32 = LLVMInt32TypeInContext(LLVMGetTypeContext(LLVMTypeOf(v)));
-    LLVMValueRef mask[MAX_LANES];
+    LLVMValueRef mask[VM_MAX_LANES];
     for (unsigned i = 0; i < n; i++)
         mask[i] = LLVMConstInt(i32, first + i, 0);
     return LLVMBuildShuffleVector(b, v, LLVMGetPoison(LLVMTypeOf(v)),
@@ -104,7 +102,7 @@ static LLVMValueRef call_per_register(LLVMBuilderRef b, const char *name,
             unsigned la = LLVMGetVectorSize(LLVMTypeOf(a));
             LLVMValueRef c = 2 * p + 1 < np ? parts[2 * p + 1]
                                             : LLVMGetPoison(LLVMTypeOf(a));
-            LLVMValueRef mask[MAX_LANES];
+            LLVMValueRef mask[VM_MAX_LANES];
             for (unsigned i = 0; i < 2 * la; i++)
                 mask[i] = LLVMConstInt(i32, i, 0);
             parts[p] = LLVMBuildShuffleVector(

@@ -23,9 +23,9 @@
  * is -Inf below -88.7): tests/test_canonicalize.c checks each rule on special
  * and random inputs against the float64 function.  A rule that would change
  * a value the primitive form gets right (other than the sign of a zero,
- * which the clamps keep too) is restricted: (x/6)·relu6(x + 3) becomes hardswish only where x ≤
- * FLT_MAX/6, since hardswish rounds x·relu6(x + 3) and that overflows
- * above.  The one exception is torch's own export of nn.Hardswish at
+ * which the clamps keep too) is restricted: (x/6)·relu6(x + 3) becomes
+ * hardswish only where x ≤ FLT_MAX/6, since hardswish rounds x·relu6(x + 3)
+ * and that overflows above.  The one exception is torch's own export of nn.Hardswish at
  * opsets 11 and 13, x·hardsigmoid(x) (and so x·(relu6(x + 3)/6), whose
  * factor is hardsigmoid), which becomes the module it came from: for x
  * above FLT_MAX/6 that is +Inf, as nn.Hardswish computes it, where the

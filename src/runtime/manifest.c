@@ -173,7 +173,8 @@ bool manifest_read(reader *r, compiled *c) {
   p->block_row_floats = read_int(r, 0, SIZE_LIMIT);
   int nruns = (int)read_int(r, 0, n);
   /* a run divides the batch into blocks of rows, a multiple of 16 (plan_block_rows) */
-  if (r->bad || (nruns && (!p->block_rows || p->block_rows % 16)) || !(p->runs = calloc((size_t)nruns + 1, sizeof *p->runs))) return false;
+  if (r->bad || (nruns && (!p->block_rows || p->block_rows % 16))) return false;
+  if (!(p->runs = calloc((size_t)nruns + 1, sizeof *p->runs))) return false;
   for (p->nruns = 0; !r->bad && p->nruns < nruns; p->nruns++) {
     block_run *b = &p->runs[p->nruns];
     b->first = (int)read_int(r, 0, n - 1);
