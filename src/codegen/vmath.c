@@ -712,6 +712,38 @@ static const float erfc_rc[] = {
     0x1.eedef6p-28f,  -0x1.ed6c98p-31f, 0x1.540cbcp-34f,  -0x1.7c0e08p-37f,
     0x1.de4c9ap-39f,  -0x1.b57804p-42f};
 
+/* R(ac) on ac's interval ([0.8, 2) or less, [2, 4), 4 and more or NaN).
+ * AVX-512 looks each lane's centre and coefficients up (vpermps) and runs
+ * one Horner chain instead of all three: the shorter polynomials start
+ * with zeros, and 0*t + c is c exactly, so every lane's result is the one
+ * its own polynomial gives. */
+static LLVMValueRef erfc_tail_poly(LLVMBuilderRef b, LLVMValueRef ac)
+{
+    enum { N = sizeof erfc_rc / sizeof *erfc_rc };
+    LLVMTypeRef ty = LLVMTypeOf(ac);
+    LLVMValueRef ge2 = cmp_c(b, LLVMRealUGE, ac, 2.0f), ge4 = cmp_c(b, LLVMRealUGE, ac, 4.0f);
+    if (vm_isa_of(b, ty) != ISA_AVX512) {
+        LLVMValueRef ra = HORNER(b, fadd_c(b, ac, -ERFC_RA_AT), erfc_ra);
+        LLVMValueRef rb = HORNER(b, fadd_c(b, ac, -3.0f), erfc_rb);
+        LLVMValueRef rc = HORNER(b, fadd_c(b, ac, -7.25f), erfc_rc);
+        return sel(b, ge2, sel(b, ge4, rc, rb), ra);
+    }
+    const float *poly[3] = {erfc_ra, erfc_rb, erfc_rc};
+    const int len[3] = {sizeof erfc_ra / sizeof *erfc_ra, sizeof erfc_rb / sizeof *erfc_rb, N};
+    LLVMTypeRef ity = int_type(ty);
+    LLVMValueRef idx = LLVMBuildAdd(b, LLVMBuildZExt(b, ge2, ity, ""), LLVMBuildZExt(b, ge4, ity, ""), "");
+    float table[16] = {ERFC_RA_AT, 3.0f, 7.25f};
+    LLVMValueRef t = LLVMBuildFSub(b, ac, vm_isa_table16(b, table, idx), "");
+    LLVMValueRef r = NULL;
+    for (int k = N - 1; k >= 0; k--) {
+        for (int j = 0; j < 3; j++)
+            table[j] = k < len[j] ? poly[j][k] : 0.0f;
+        LLVMValueRef c = vm_isa_table16(b, table, idx);
+        r = r ? mla(b, r, t, c) : c;
+    }
+    return r;
+}
+
 /* The pieces of erf/erfc at a = |x| (a NaN propagates into all):
  *   small: a*(1 + Y(a^2)) = erf(a), accurate for a < 1;
  *   ysmall: a*Y, for erfc on a < 0.8 as 1 - (a + aY) (a < 1/4) or
@@ -740,12 +772,7 @@ static struct erf_parts erf_pieces(LLVMBuilderRef b, LLVMValueRef a,
         LLVMBuildFAdd(b, fadd_c(b, a, -0.5f), ay, ""), "");
     p.ec_small = sel(b, cmp_c(b, LLVMRealOLT, a, 0.25f), e1, e2);
 
-    LLVMValueRef ac = min_hi(b, a, 10.5f);
-    LLVMValueRef ra = HORNER(b, fadd_c(b, ac, -ERFC_RA_AT), erfc_ra);
-    LLVMValueRef rb = HORNER(b, fadd_c(b, ac, -3.0f), erfc_rb);
-    LLVMValueRef rc = HORNER(b, fadd_c(b, ac, -7.25f), erfc_rc);
-    LLVMValueRef R = sel(b, cmp_c(b, LLVMRealOLT, ac, 2.0f), ra,
-                         sel(b, cmp_c(b, LLVMRealOLT, ac, 4.0f), rb, rc));
+    LLVMValueRef R = erfc_tail_poly(b, min_hi(b, a, 10.5f));
     LLVMValueRef u = exp_hilo(b, ehi, elo, &p.r);
     p.tail_m = mla(b, R, u, R); /* (1 + u) R rounded once */
     p.tail = scale(b, p.tail_m, &p.r);
