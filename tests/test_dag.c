@@ -299,7 +299,8 @@ static void run_eltwise(const actjit_graph *g, const node *nd, ival **v, const f
 
 /* b + Σ x[i·xs]·w[i·ws] over i < k: the exact products' interval, widened
  * by the bound on recursive (fused or not) multiply-add rounding,
- * (2K + 4)·2^-24·Σ|x·w|.  A NaN weight or bias makes it NaN, an infinite
+ * (2K + 4)·(2^-24·Σ|x·w| + 2^-150): a rounding errs by 2^-24 of its result,
+ * or by up to 2^-150 where the result is subnormal.  A NaN weight or bias makes it NaN, an infinite
  * one anything (Inf·0 is NaN, Inf - Inf too). */
 static ival dot(const ival *x, int64_t xs, const float *w, int64_t ws, int64_t k, double b) {
   double lo = b, hi = lo, mag = fabs(lo);
@@ -317,7 +318,7 @@ static ival dot(const ival *x, int64_t xs, const float *w, int64_t ws, int64_t k
   if (must_nan) return point(NAN);
   if (inf || mag > FLT_MAX / 4) return ANYTHING; /* Inf·w, or sums that may overflow: Inf or NaN */
   ival y = {down(lo), up(hi), nan};
-  widen_abs(&y, (double)(2 * k + 4) * 0x1p-24 * mag);
+  widen_abs(&y, (double)(2 * k + 4) * (0x1p-24 * mag + 0x1p-150));
   return y;
 }
 
