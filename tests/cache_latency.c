@@ -67,8 +67,10 @@ static int entry_objects(const char *dir, unsigned char **file, size_t *off, siz
   DIR *d = opendir(dir);
   struct dirent *e;
   char path[4096] = "";
-  while (d && (e = readdir(d)))
-    if (strstr(e->d_name, ".actjit")) snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+  while (d && (e = readdir(d))) {
+    size_t n = strlen(e->d_name);
+    if (n > 7 && !strcmp(e->d_name + n - 7, ".actjit")) snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+  }
   if (d) closedir(d);
   FILE *f = fopen(path, "rb");
   long size = f && !fseek(f, 0, SEEK_END) ? ftell(f) : -1;
@@ -79,14 +81,15 @@ static int entry_objects(const char *dir, unsigned char **file, size_t *off, siz
   for (size_t i = 8; ok && i + 4 <= (size_t)size && n < max; i++) {
     uint64_t l = 0;
     for (int b = 0; b < 8; b++) l |= (uint64_t)(*file)[i - 8 + b] << 8 * b;
-    if (!memcmp(*file + i, "\x7f" "ELF", 4) && l <= (uint64_t)size - i) off[n] = i, len[n++] = (size_t)l, i += l - 1;
+    if (!memcmp(*file + i, "\x7f" "ELF", 4) && l && l <= (uint64_t)size - i) off[n] = i, len[n++] = (size_t)l, i += l - 1;
   }
   return n;
 }
 
 /* LLVM's part of a disk hit, in this fresh process: the host's name and
  * features (the key needs them), the native target, an LLJIT, the entry's
- * objects added and linked by looking up the entry point. */
+ * objects added and linked by looking up the entry point.  (Reading the
+ * entry is not timed: the hit's own part.) */
 static int floor_child(const char *dir) {
   unsigned char *file;
   size_t off[16], len[16];
@@ -152,6 +155,7 @@ int main(int argc, char **argv) {
   printf("in-memory hit: median %.4f ms of %d\n", median(t, runs), runs);
   actjit_kernel_destroy(first);
   double *floor = calloc((size_t)runs, sizeof *floor);
+  if (!t || !passes || !link || !floor) return fprintf(stderr, "cache_latency: out of memory\n"), 1;
   for (int i = 0; i < runs; i++) {
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "'%s' --disk-hit '%s' '%s'", argv[0], dir, model);
