@@ -693,6 +693,14 @@ static LLVMValueRef exp_hilo(LLVMBuilderRef b, LLVMValueRef hi, LLVMValueRef lo,
 static const float erf_y[] = {0x1.06eba8p-3f,  -0x1.81273ep-2f, 0x1.ce2cf2p-4f,
                               -0x1.b7f88cp-6f, 0x1.540170p-8f,  -0x1.a3d7ecp-11f,
                               0x1.4916f2p-14f};
+/* erfc(a) e^(a^2) on [0, 0.8] in a - 0.40234375, where it is within 0.006
+ * ULP of a float, so that the constant term rounds that little (0.04 ULP;
+ * src/codegen/vmath_fit.py fits it), for gelu. */
+static const float erfc_r0[] = {
+    0x1.56bc06p-1f,  -0x1.2def9ep-1f, 0x1.ba8136p-2f,  -0x1.1be31ep-2f,
+    0x1.484af2p-3f,  -0x1.5cab00p-4f, 0x1.579454p-5f,  -0x1.3b94dap-6f,
+    0x1.2ac434p-7f,  -0x1.183c26p-8f};
+#define ERFC_R0_AT 0.40234375f
 /* erfc(a) e^(a^2) on [0.8, 2], a polynomial in a - 1.34375 (0.02 ULP). */
 static const float erfc_ra[] = {
     0x1.658634p-2f,  -0x1.853a50p-3f, 0x1.800c12p-4f,  -0x1.5ddbacp-5f,
@@ -712,32 +720,46 @@ static const float erfc_rc[] = {
     0x1.eedef6p-28f,  -0x1.ed6c98p-31f, 0x1.540cbcp-34f,  -0x1.7c0e08p-37f,
     0x1.de4c9ap-39f,  -0x1.b57804p-42f};
 
-/* R(ac) on ac's interval ([0.8, 2) or less, [2, 4), 4 and more or NaN).
- * AVX-512 looks each lane's centre and coefficients up (vpermps) and runs
- * one Horner chain instead of all three: the shorter polynomials start
- * with zeros, and 0*t + c is c exactly, so every lane's result is the one
- * its own polynomial gives. */
-static LLVMValueRef erfc_tail_poly(LLVMBuilderRef b, LLVMValueRef ac)
+/* R(ac), erfc(ac) e^(ac^2), on ac's interval: [0, 0.8) (from_zero; else
+ * that interval's values come from [0.8, 2)'s polynomial, unused), [0.8,
+ * 2), [2, 4), 4 and more or NaN.  AVX-512 looks each lane's centre and
+ * coefficients up (vpermps) and runs one Horner chain instead of them all:
+ * the shorter polynomials start with zeros, and 0*t + c is c exactly, so
+ * every lane's result is the one its own polynomial gives. */
+static LLVMValueRef erfc_scaled(LLVMBuilderRef b, LLVMValueRef ac, bool from_zero)
 {
     enum { N = sizeof erfc_rc / sizeof *erfc_rc };
+    static const float *const poly[] = {erfc_r0, erfc_ra, erfc_rb, erfc_rc};
+    static const int len[] = {sizeof erfc_r0 / sizeof *erfc_r0, sizeof erfc_ra / sizeof *erfc_ra,
+                              sizeof erfc_rb / sizeof *erfc_rb, N};
+    static const float centre[] = {ERFC_R0_AT, ERFC_RA_AT, 3.0f, 7.25f}, from[] = {0.0f, 0.8f, 2.0f, 4.0f};
+    int first = from_zero ? 0 : 1;
     LLVMTypeRef ty = LLVMTypeOf(ac);
-    LLVMValueRef ge2 = cmp_c(b, LLVMRealUGE, ac, 2.0f), ge4 = cmp_c(b, LLVMRealUGE, ac, 4.0f);
+    LLVMValueRef on[4]; /* on[j]: ac is past interval j's start (NaN too) */
+    for (int j = first + 1; j < 4; j++)
+        on[j] = cmp_c(b, LLVMRealUGE, ac, from[j]);
     if (vm_isa_of(b, ty) != ISA_AVX512) {
-        LLVMValueRef ra = HORNER(b, fadd_c(b, ac, -ERFC_RA_AT), erfc_ra);
-        LLVMValueRef rb = HORNER(b, fadd_c(b, ac, -3.0f), erfc_rb);
-        LLVMValueRef rc = HORNER(b, fadd_c(b, ac, -7.25f), erfc_rc);
-        return sel(b, ge2, sel(b, ge4, rc, rb), ra);
+        LLVMValueRef r = NULL;
+        for (int j = 3; j >= first; j--) {
+            LLVMValueRef p = horner(b, fadd_c(b, ac, -centre[j]), poly[j], len[j]);
+            r = r ? sel(b, on[j + 1], r, p) : p;
+        }
+        return r;
     }
-    const float *poly[3] = {erfc_ra, erfc_rb, erfc_rc};
-    const int len[3] = {sizeof erfc_ra / sizeof *erfc_ra, sizeof erfc_rb / sizeof *erfc_rb, N};
     LLVMTypeRef ity = int_type(ty);
-    LLVMValueRef idx = LLVMBuildAdd(b, LLVMBuildZExt(b, ge2, ity, ""), LLVMBuildZExt(b, ge4, ity, ""), "");
-    float table[16] = {ERFC_RA_AT, 3.0f, 7.25f};
+    LLVMValueRef idx = NULL;
+    for (int j = first + 1; j < 4; j++) {
+        LLVMValueRef one = LLVMBuildZExt(b, on[j], ity, "");
+        idx = idx ? LLVMBuildAdd(b, idx, one, "") : one;
+    }
+    float table[16] = {0};
+    for (int j = first; j < 4; j++)
+        table[j - first] = centre[j];
     LLVMValueRef t = LLVMBuildFSub(b, ac, vm_isa_table16(b, table, idx), "");
     LLVMValueRef r = NULL;
     for (int k = N - 1; k >= 0; k--) {
-        for (int j = 0; j < 3; j++)
-            table[j] = k < len[j] ? poly[j][k] : 0.0f;
+        for (int j = first; j < 4; j++)
+            table[j - first] = k < len[j] ? poly[j][k] : 0.0f;
         LLVMValueRef c = vm_isa_table16(b, table, idx);
         r = r ? mla(b, r, t, c) : c;
     }
@@ -772,7 +794,7 @@ static struct erf_parts erf_pieces(LLVMBuilderRef b, LLVMValueRef a,
         LLVMBuildFAdd(b, fadd_c(b, a, -0.5f), ay, ""), "");
     p.ec_small = sel(b, cmp_c(b, LLVMRealOLT, a, 0.25f), e1, e2);
 
-    LLVMValueRef R = erfc_tail_poly(b, min_hi(b, a, 10.5f));
+    LLVMValueRef R = erfc_scaled(b, min_hi(b, a, 10.5f), false);
     LLVMValueRef u = exp_hilo(b, ehi, elo, &p.r);
     p.tail_m = mla(b, R, u, R); /* (1 + u) R rounded once */
     p.tail = scale(b, p.tail_m, &p.r);
@@ -828,28 +850,31 @@ LLVMValueRef vm_erfc(LLVMBuilderRef b, LLVMValueRef x)
 
 LLVMValueRef vm_gelu(LLVMBuilderRef b, LLVMValueRef x)
 {
-    /* z = x/sqrt(2) rounded feeds the polynomials; the exponent -z^2 =
-     * -x^2/2 comes from x exactly (-x^2 from neg_square() on |x| <= 15,
-     * halved), as its rounding would be amplified by |z|^2. */
-    LLVMValueRef z = fmul_c(b, x, 0.70710678118654752f);
-    LLVMValueRef a = fabs1(b, z), hi, lo;
+    /* x Φ(x), Φ(x) = erfc(-z)/2 with z = x/sqrt(2) rounded: erfc(a) =
+     * e^(-a^2) R(a) at a = |z| on every interval (R from 0: erfc_scaled),
+     * and for x >= 0 2 - erfc(a), which is at least 1, so nothing cancels
+     * and no erf polynomial is needed.  The exponent -z^2 = -x^2/2 comes
+     * from x exactly (-x^2 from neg_square() on |x| <= 15, halved), as its
+     * rounding would be amplified by |z|^2. */
+    LLVMTypeRef ty = LLVMTypeOf(x);
+    LLVMValueRef a = fabs1(b, fmul_c(b, x, 0.70710678118654752f)), hi, lo;
     neg_square(b, fabs1(b, x), 15.0f, &hi, &lo);
     hi = fmul_c(b, hi, 0.5f);
     lo = fmul_c(b, lo, 0.5f);
-    struct erf_parts p = erf_pieces(b, a, hi, lo);
-    /* erfc(-z): the "negative" side for x >= 0 (z = -0 included).  In the
-     * tail (x <= -1.13) x/2 multiplies the unscaled mantissa, so that a
-     * result near FLT_MIN rounds once, not after a denormal erfc. */
+    LLVMValueRef R = erfc_scaled(b, min_hi(b, a, 10.5f), true);
+    struct reduced r;
+    LLVMValueRef u = exp_hilo(b, hi, lo, &r);
+    LLVMValueRef tail_m = mla(b, R, u, R); /* (1 + u) R rounded once */
+    LLVMValueRef tail = scale(b, tail_m, &r);
     LLVMValueRef hx = fmul_c(b, x, 0.5f);
-    LLVMValueRef e = erfc_signed(b, cmp_c(b, LLVMRealOGE, x, 0.0f), a, &p);
+    LLVMValueRef e = sel(b, cmp_c(b, LLVMRealOGE, x, 0.0f), LLVMBuildFSub(b, vm_splat(ty, 2.0f), tail, ""), tail);
     LLVMValueRef y = LLVMBuildFMul(b, hx, e, "");
-    LLVMValueRef yt = scale(b, LLVMBuildFMul(b, hx, p.tail_m, ""), &p.r);
-    /* x < -15 (the exponent's clamp): y itself, -0 or NaN for -Inf. */
-    LLVMValueRef tail = LLVMBuildAnd(
-        b, LLVMBuildAnd(b, cmp_c(b, LLVMRealOLT, x, 0.0f),
-                        cmp_c(b, LLVMRealOGE, x, -15.0f), ""),
-        cmp_c(b, LLVMRealOGE, a, 0.8f), "");
-    y = sel(b, tail, yt, y);
+    /* For x < 0, x/2 multiplies the unscaled mantissa, so that a result
+     * near FLT_MIN rounds once, not after a denormal erfc; below -15 (the
+     * exponent's clamp) y itself: -0, or NaN for -Inf. */
+    LLVMValueRef yt = scale(b, LLVMBuildFMul(b, hx, tail_m, ""), &r);
+    LLVMValueRef neg = LLVMBuildAnd(b, cmp_c(b, LLVMRealOLT, x, 0.0f), cmp_c(b, LLVMRealOGE, x, -15.0f), "");
+    y = sel(b, neg, yt, y);
     return fadd_c(b, y, 0.0f); /* -0 -> +0, as PyTorch (oneDNN) */
 }
 
