@@ -720,46 +720,70 @@ static const float erfc_rc[] = {
     0x1.eedef6p-28f,  -0x1.ed6c98p-31f, 0x1.540cbcp-34f,  -0x1.7c0e08p-37f,
     0x1.de4c9ap-39f,  -0x1.b57804p-42f};
 
-/* R(ac), erfc(ac) e^(ac^2), on ac's interval: [0, 0.8) (from_zero; else
- * that interval's values come from [0.8, 2)'s polynomial, unused), [0.8,
- * 2), [2, 4), 4 and more or NaN.  AVX-512 looks each lane's centre and
- * coefficients up (vpermps) and runs one Horner chain instead of them all:
- * the shorter polynomials start with zeros, and 0*t + c is c exactly, so
- * every lane's result is the one its own polynomial gives. */
-static LLVMValueRef erfc_scaled(LLVMBuilderRef b, LLVMValueRef ac, bool from_zero)
+/* erfc(a) e^(a^2) on [4, 7] in a - 5.87109375 (0.06 ULP) and on [7, 10.5]
+ * in a - 8.6484375 (0.01 ULP), for gelu on AVX-512 (vmath_fit.py): two
+ * polynomials as short as the others, for one Horner chain of 10. */
+static const float erfc_rd[] = {
+    0x1.8421e8p-4f,  -0x1.0144bap-6f,  0x1.50a95ap-9f,  -0x1.b3129ep-12f,
+    0x1.15b9bap-14f, -0x1.5f2b44p-17f, 0x1.b8118ap-20f, -0x1.f82954p-23f,
+    0x1.38ffc6p-25f, -0x1.87253ep-27f};
+static const float erfc_re[] = {
+    0x1.097484p-4f,  -0x1.e4bf4ep-8f,  0x1.b7ce08p-11f, -0x1.8c8ec2p-14f,
+    0x1.636302p-17f, -0x1.3c7a16p-20f, 0x1.17e846p-23f, -0x1.f36e3ep-27f,
+    0x1.cfdf34p-30f, -0x1.50aab6p-33f};
+
+/* A polynomial of erfc(a) e^(a^2) in a - at, from a = from on. */
+typedef struct erfc_piece {
+    const float *c;
+    int n;
+    float at, from;
+} erfc_piece;
+#define PIECE(c, at, from) {c, (int)(sizeof c / sizeof *c), at, from}
+static const erfc_piece erfc_r0_piece = PIECE(erfc_r0, ERFC_R0_AT, 0.0f),
+                        erfc_ra_piece = PIECE(erfc_ra, ERFC_RA_AT, 0.8f),
+                        erfc_rb_piece = PIECE(erfc_rb, 3.0f, 2.0f),
+                        erfc_rc_piece = PIECE(erfc_rc, 7.25f, 4.0f),
+                        erfc_rd_piece = PIECE(erfc_rd, 5.87109375f, 4.0f),
+                        erfc_re_piece = PIECE(erfc_re, 8.6484375f, 7.0f);
+enum { MAX_PIECES = 5 };
+
+/* R(ac), erfc(ac) e^(ac^2), by the piece whose interval holds ac (the
+ * first also below it; the last also for NaN).  AVX-512 looks each lane's
+ * centre and coefficients up (vpermps) and runs one Horner chain instead
+ * of them all: the shorter polynomials start with zeros, and 0*t + c is c
+ * exactly, so every lane's result is the one its own polynomial gives. */
+static LLVMValueRef erfc_scaled(LLVMBuilderRef b, LLVMValueRef ac,
+                                const erfc_piece *const *pc, int n)
 {
-    enum { N = sizeof erfc_rc / sizeof *erfc_rc };
-    static const float *const poly[] = {erfc_r0, erfc_ra, erfc_rb, erfc_rc};
-    static const int len[] = {sizeof erfc_r0 / sizeof *erfc_r0, sizeof erfc_ra / sizeof *erfc_ra,
-                              sizeof erfc_rb / sizeof *erfc_rb, N};
-    static const float centre[] = {ERFC_R0_AT, ERFC_RA_AT, 3.0f, 7.25f}, from[] = {0.0f, 0.8f, 2.0f, 4.0f};
-    int first = from_zero ? 0 : 1;
     LLVMTypeRef ty = LLVMTypeOf(ac);
-    LLVMValueRef on[4]; /* on[j]: ac is past interval j's start (NaN too) */
-    for (int j = first + 1; j < 4; j++)
-        on[j] = cmp_c(b, LLVMRealUGE, ac, from[j]);
+    LLVMValueRef on[MAX_PIECES]; /* on[j]: ac is past piece j's start (NaN too) */
+    for (int j = 1; j < n; j++)
+        on[j] = cmp_c(b, LLVMRealUGE, ac, pc[j]->from);
     if (vm_isa_of(b, ty) != ISA_AVX512) {
         LLVMValueRef r = NULL;
-        for (int j = 3; j >= first; j--) {
-            LLVMValueRef p = horner(b, fadd_c(b, ac, -centre[j]), poly[j], len[j]);
+        for (int j = n - 1; j >= 0; j--) {
+            LLVMValueRef p = horner(b, fadd_c(b, ac, -pc[j]->at), pc[j]->c, pc[j]->n);
             r = r ? sel(b, on[j + 1], r, p) : p;
         }
         return r;
     }
     LLVMTypeRef ity = int_type(ty);
     LLVMValueRef idx = NULL;
-    for (int j = first + 1; j < 4; j++) {
+    int longest = 0;
+    for (int j = 0; j < n; j++)
+        longest = pc[j]->n > longest ? pc[j]->n : longest;
+    for (int j = 1; j < n; j++) {
         LLVMValueRef one = LLVMBuildZExt(b, on[j], ity, "");
         idx = idx ? LLVMBuildAdd(b, idx, one, "") : one;
     }
     float table[16] = {0};
-    for (int j = first; j < 4; j++)
-        table[j - first] = centre[j];
+    for (int j = 0; j < n; j++)
+        table[j] = pc[j]->at;
     LLVMValueRef t = LLVMBuildFSub(b, ac, vm_isa_table16(b, table, idx), "");
     LLVMValueRef r = NULL;
-    for (int k = N - 1; k >= 0; k--) {
-        for (int j = first; j < 4; j++)
-            table[j - first] = k < len[j] ? poly[j][k] : 0.0f;
+    for (int k = longest - 1; k >= 0; k--) {
+        for (int j = 0; j < n; j++)
+            table[j] = k < pc[j]->n ? pc[j]->c[k] : 0.0f;
         LLVMValueRef c = vm_isa_table16(b, table, idx);
         r = r ? mla(b, r, t, c) : c;
     }
@@ -794,7 +818,9 @@ static struct erf_parts erf_pieces(LLVMBuilderRef b, LLVMValueRef a,
         LLVMBuildFAdd(b, fadd_c(b, a, -0.5f), ay, ""), "");
     p.ec_small = sel(b, cmp_c(b, LLVMRealOLT, a, 0.25f), e1, e2);
 
-    LLVMValueRef R = erfc_scaled(b, min_hi(b, a, 10.5f), false);
+    static const erfc_piece *const pieces[] = {&erfc_ra_piece, &erfc_rb_piece,
+                                               &erfc_rc_piece};
+    LLVMValueRef R = erfc_scaled(b, min_hi(b, a, 10.5f), pieces, 3);
     LLVMValueRef u = exp_hilo(b, ehi, elo, &p.r);
     p.tail_m = mla(b, R, u, R); /* (1 + u) R rounded once */
     p.tail = scale(b, p.tail_m, &p.r);
@@ -861,19 +887,29 @@ LLVMValueRef vm_gelu(LLVMBuilderRef b, LLVMValueRef x)
     neg_square(b, fabs1(b, x), 15.0f, &hi, &lo);
     hi = fmul_c(b, hi, 0.5f);
     lo = fmul_c(b, lo, 0.5f);
-    LLVMValueRef R = erfc_scaled(b, min_hi(b, a, 10.5f), true);
+    /* AVX-512 splits [4, 10.5] in two, for a chain of 10 coefficients */
+    static const erfc_piece *const wide[] = {&erfc_r0_piece, &erfc_ra_piece,
+                                             &erfc_rb_piece, &erfc_rd_piece,
+                                             &erfc_re_piece},
+                            *const other[] = {&erfc_r0_piece, &erfc_ra_piece,
+                                              &erfc_rb_piece, &erfc_rc_piece};
+    bool split = vm_isa_of(b, ty) == ISA_AVX512;
+    LLVMValueRef R = erfc_scaled(b, min_hi(b, a, 10.5f), split ? wide : other,
+                                 split ? 5 : 4);
     struct reduced r;
     LLVMValueRef u = exp_hilo(b, hi, lo, &r);
     LLVMValueRef tail_m = mla(b, R, u, R); /* (1 + u) R rounded once */
     LLVMValueRef tail = scale(b, tail_m, &r);
     LLVMValueRef hx = fmul_c(b, x, 0.5f);
-    LLVMValueRef e = sel(b, cmp_c(b, LLVMRealOGE, x, 0.0f), LLVMBuildFSub(b, vm_splat(ty, 2.0f), tail, ""), tail);
+    LLVMValueRef e = sel(b, cmp_c(b, LLVMRealOGE, x, 0.0f),
+                         LLVMBuildFSub(b, vm_splat(ty, 2.0f), tail, ""), tail);
     LLVMValueRef y = LLVMBuildFMul(b, hx, e, "");
     /* For x < 0, x/2 multiplies the unscaled mantissa, so that a result
      * near FLT_MIN rounds once, not after a denormal erfc; below -15 (the
      * exponent's clamp) y itself: -0, or NaN for -Inf. */
     LLVMValueRef yt = scale(b, LLVMBuildFMul(b, hx, tail_m, ""), &r);
-    LLVMValueRef neg = LLVMBuildAnd(b, cmp_c(b, LLVMRealOLT, x, 0.0f), cmp_c(b, LLVMRealOGE, x, -15.0f), "");
+    LLVMValueRef neg = LLVMBuildAnd(b, cmp_c(b, LLVMRealOLT, x, 0.0f),
+                                    cmp_c(b, LLVMRealOGE, x, -15.0f), "");
     y = sel(b, neg, yt, y);
     return fadd_c(b, y, 0.0f); /* -0 -> +0, as PyTorch (oneDNN) */
 }
