@@ -142,6 +142,9 @@ int main(int argc, char **argv) {
     actjit_compile_phases ph;
     actjit_kernel_compile_phases(k, &ph);
     printf("%.4f %.4f %.4f\n", ms, ph.passes * 1e3, ph.codegen * 1e3);
+    actjit_kernel_destroy(k);
+    actjit_graph_destroy(g);
+    actjit_context_destroy(ctx);
     return 0;
   }
   if (runs < 1 || runs > 1000) runs = 11;
