@@ -136,6 +136,10 @@ LLVMValueRef cg_eltwise_op(cg *c, const node *nd, LLVMValueRef *operand, const c
     return sel(c, in, zero, x);
   }
   case OP_SOFTSHRINK: { /* x > l ? x - l : x < -l ? x + l : 0; NaN gives 0 as in PyTorch 1.13 */
+    /* At l = 0 that is x where x != 0 (ordered), else +0, written so: LLVM 19's
+     * instcombine folds relu(x) then "x > 0 ? x - 0 : ..." into the relu,
+     * which keeps NaN and -0 (tests/dag_cases/012.air). */
+    if (a[0] == 0) return sel(c, cmp(c, LLVMRealONE, x, zero), x, zero);
     LLVMValueRef l = k(x, a[0]), nl = k(x, -a[0]);
     LLVMValueRef lo = sel(c, cmp(c, LLVMRealOLT, x, nl), LLVMBuildFAdd(b, x, l, ""), zero);
     return sel(c, cmp(c, LLVMRealOGT, x, l), LLVMBuildFSub(b, x, l, ""), lo);
