@@ -745,7 +745,7 @@ static const erfc_piece erfc_r0_piece = PIECE(erfc_r0, ERFC_R0_AT, 0.0f),
                         erfc_rc_piece = PIECE(erfc_rc, 7.25f, 4.0f),
                         erfc_rd_piece = PIECE(erfc_rd, 5.87109375f, 4.0f),
                         erfc_re_piece = PIECE(erfc_re, 8.6484375f, 7.0f);
-enum { MAX_PIECES = 5 };
+enum { ERFC_MAX_PIECES = 5 };
 
 /* R(ac), erfc(ac) e^(ac^2), by the piece whose interval holds ac (the
  * first also below it; the last also for NaN).  AVX-512 looks each lane's
@@ -756,13 +756,15 @@ static LLVMValueRef erfc_scaled(LLVMBuilderRef b, LLVMValueRef ac,
                                 const erfc_piece *const *pc, int n)
 {
     LLVMTypeRef ty = LLVMTypeOf(ac);
-    LLVMValueRef on[MAX_PIECES]; /* on[j]: ac is past piece j's start (NaN too) */
+    LLVMValueRef on[ERFC_MAX_PIECES]; /* on[j]: ac is past piece j's start,
+                                          or NaN */
     for (int j = 1; j < n; j++)
         on[j] = cmp_c(b, LLVMRealUGE, ac, pc[j]->from);
     if (vm_isa_of(b, ty) != ISA_AVX512) {
         LLVMValueRef r = NULL;
         for (int j = n - 1; j >= 0; j--) {
-            LLVMValueRef p = horner(b, fadd_c(b, ac, -pc[j]->at), pc[j]->c, pc[j]->n);
+            LLVMValueRef p =
+                horner(b, fadd_c(b, ac, -pc[j]->at), pc[j]->c, pc[j]->n);
             r = r ? sel(b, on[j + 1], r, p) : p;
         }
         return r;
