@@ -120,6 +120,7 @@ static interval range_of(const actjit_graph *g, const node *nd, const pass_optio
   }
   if (op_is_binary(nd->op)) return binary_range(nd, in, g->nodes[nd->args[1]].range);
   if (nd->op == OP_NEG) return (interval){-in.hi, -in.lo};
+  if (nd->op == OP_IDENTITY) return in; /* exact, as an eval dropout below (the unfused plan keeps both) */
   if (nd->op == OP_DROPOUT) {
     if (!o->training) return in;
     double s = nd->attr[0] < 1 ? 1 / (1 - nd->attr[0]) : 0; /* kept values x/(1-p), the rest 0 */
