@@ -10,6 +10,7 @@
  * (interleaved with the disk hits).  Times are wall-clock milliseconds. */
 #define _DEFAULT_SOURCE /* mkdtemp */
 #include <actjit.h>
+#include <dirent.h>
 #include <llvm-c/Core.h>
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Target.h>
@@ -19,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,7 +59,6 @@ static actjit_kernel *compile(actjit_graph *g, const char *dir, double *ms, actj
   }
   return k;
 }
-
 
 /* The object files of the one entry in dir: each follows its length (8
  * bytes, little-endian) at the end of the entry (runtime/cache_disk.c). */
