@@ -9,7 +9,9 @@
  *              quotient from vrcp14ps plus one correction, sigmoid's by
  *              vdivps (cheaper on Zen 4, see sigmoid_avx512).
  *   8k lanes   AVX: polynomial exp, vrcpps refined once plus one
- *              correction (FMA assumed, see the header).
+ *              correction (FMA assumed, see the header); erfc's pieces
+ *              looked up by vpermilps (4 entries), as by vpermps on
+ *              AVX-512 (16).
  *   4k lanes   SSE: polynomial exp, divps.
  *   else       (scalar float, odd widths): the same as SSE in plain IR.
  * Values k > 1 registers wide (k <= 4) are processed register by register
@@ -325,8 +327,8 @@ static struct exp_table exp_by_table(LLVMBuilderRef b, LLVMValueRef x, int k,
     v = mla(b, e.nf, vm_splat(ty, -sg * l2l), v);
 
     LLVMValueRef idx = LLVMBuildBitCast(b, t, int_type(ty), "");
-    LLVMValueRef thi = vm_isa_table16(b, hi, idx);
-    LLVMValueRef tlo = split ? vm_isa_table16(b, lo, idx) : NULL;
+    LLVMValueRef thi = vm_isa_table(b, hi, 16, idx);
+    LLVMValueRef tlo = split ? vm_isa_table(b, lo, 16, idx) : NULL;
     if (!thi || (split && !tlo))
         return e;
 
@@ -748,10 +750,11 @@ static const erfc_piece erfc_r0_piece = PIECE(erfc_r0, ERFC_R0_AT, 0.0f),
 enum { ERFC_MAX_PIECES = 5 };
 
 /* R(ac), erfc(ac) e^(ac^2), by the piece whose interval holds ac (the
- * first also below it; the last also for NaN).  AVX-512 looks each lane's
- * centre and coefficients up (vpermps) and runs one Horner chain instead
- * of them all: the shorter polynomials start with zeros, and 0*t + c is c
- * exactly, so every lane's result is the one its own polynomial gives. */
+ * first also below it; the last also for NaN).  Where the target has a
+ * per-lane table of n entries (vm_isa_table), each lane looks its centre
+ * and coefficients up and one Horner chain runs instead of them all: the
+ * shorter polynomials start with zeros, and 0*t + c is c exactly, so every
+ * lane's result is the one its own polynomial gives. */
 static LLVMValueRef erfc_scaled(LLVMBuilderRef b, LLVMValueRef ac,
                                 const erfc_piece *const *pc, int n)
 {
@@ -760,7 +763,7 @@ static LLVMValueRef erfc_scaled(LLVMBuilderRef b, LLVMValueRef ac,
                                           or NaN */
     for (int j = 1; j < n; j++)
         on[j] = cmp_c(b, LLVMRealUGE, ac, pc[j]->from);
-    if (vm_isa_of(b, ty) != ISA_AVX512) {
+    if (n > vm_isa_table_size(b, ty)) {
         LLVMValueRef r = NULL;
         for (int j = n - 1; j >= 0; j--) {
             LLVMValueRef p =
@@ -778,15 +781,15 @@ static LLVMValueRef erfc_scaled(LLVMBuilderRef b, LLVMValueRef ac,
         LLVMValueRef one = LLVMBuildZExt(b, on[j], ity, "");
         idx = idx ? LLVMBuildAdd(b, idx, one, "") : one;
     }
-    float table[16] = {0};
+    float table[ERFC_MAX_PIECES];
     for (int j = 0; j < n; j++)
         table[j] = pc[j]->at;
-    LLVMValueRef t = LLVMBuildFSub(b, ac, vm_isa_table16(b, table, idx), "");
+    LLVMValueRef t = LLVMBuildFSub(b, ac, vm_isa_table(b, table, n, idx), "");
     LLVMValueRef r = NULL;
     for (int k = longest - 1; k >= 0; k--) {
         for (int j = 0; j < n; j++)
             table[j] = k < pc[j]->n ? pc[j]->c[k] : 0.0f;
-        LLVMValueRef c = vm_isa_table16(b, table, idx);
+        LLVMValueRef c = vm_isa_table(b, table, n, idx);
         r = r ? mla(b, r, t, c) : c;
     }
     return r;
@@ -889,13 +892,14 @@ LLVMValueRef vm_gelu(LLVMBuilderRef b, LLVMValueRef x)
     neg_square(b, fabs1(b, x), 15.0f, &hi, &lo);
     hi = fmul_c(b, hi, 0.5f);
     lo = fmul_c(b, lo, 0.5f);
-    /* AVX-512 splits [4, 10.5] in two, for a chain of 10 coefficients */
+    /* With a table of 5 (AVX-512), [4, 10.5] in two, for a chain of 10
+     * coefficients */
     static const erfc_piece *const wide[] = {&erfc_r0_piece, &erfc_ra_piece,
                                              &erfc_rb_piece, &erfc_rd_piece,
                                              &erfc_re_piece},
                             *const other[] = {&erfc_r0_piece, &erfc_ra_piece,
                                               &erfc_rb_piece, &erfc_rc_piece};
-    bool split = vm_isa_of(b, ty) == ISA_AVX512;
+    bool split = vm_isa_table_size(b, ty) >= 5;
     LLVMValueRef R = erfc_scaled(b, min_hi(b, a, 10.5f), split ? wide : other,
                                  split ? 5 : 4);
     struct reduced r;

@@ -11,9 +11,10 @@
  * of 1 to 4 such registers use that ISA's instructions.  Without the
  * attribute the lane count decides:
  *   16k lanes (k <= 4)  need AVX-512F (vscalefps, vrcp14ps, vpermps);
- *   8k lanes            need AVX (vrcpps), and assume FMA as on every AVX2
- *                       CPU: without it (Sandy/Ivy Bridge) sigmoid's error
- *                       can reach 3 ULP, exp and tanh stay in bounds;
+ *   8k lanes            need AVX (vrcpps, vpermilps), and assume FMA as on
+ *                       every AVX2 CPU: without it (Sandy/Ivy Bridge)
+ *                       sigmoid's error can reach 3 ULP, exp and tanh stay
+ *                       in bounds;
  *   4k lanes            SSE2 only (divisions are divps);
  *   anything else       plain IR.
  * A vector k registers wide (say <64 x float> on AVX-512) is handled a

@@ -27,8 +27,13 @@ enum isa vm_isa_of(LLVMBuilderRef b, LLVMTypeRef ty);
 LLVMValueRef vm_isa_rcp(LLVMBuilderRef b, LLVMValueRef d);
 /* u * 2^floor(qf), one rounding (vscalefps), for AVX-512 values. */
 LLVMValueRef vm_isa_scalef(LLVMBuilderRef b, LLVMValueRef u, LLVMValueRef qf);
-/* table[idx & 15] lane by lane (vpermps), for AVX-512 values of idx. */
-LLVMValueRef vm_isa_table16(LLVMBuilderRef b, const float table[16], LLVMValueRef idx);
+/* Entries a per-lane table lookup (vm_isa_table) takes for values of type
+ * ty: 16 AVX-512 (vpermps), 4 AVX (vpermilps, which picks within each
+ * 128-bit half: the table sits in both), 0 elsewhere. */
+int vm_isa_table_size(LLVMBuilderRef b, LLVMTypeRef ty);
+/* table[idx mod size] lane by lane, for n <= size = vm_isa_table_size()
+ * entries (0 past them); idx has the lanes of the value it was asked for. */
+LLVMValueRef vm_isa_table(LLVMBuilderRef b, const float *table, int n, LLVMValueRef idx);
 /* Orders non-temporal stores before whatever reads their memory next
  * (sfence). */
 void vm_isa_stream_fence(LLVMBuilderRef b);

@@ -1,7 +1,7 @@
 /* x86's vector instructions for vmath.c and codegen (vmath_isa.h): which a
  * value may use, and the ones that have no target-neutral LLVM form
- * (vrcp14ps/vrcpps, vscalefps, vpermps, sfence), called a register at a
- * time on values up to 4 registers wide. */
+ * (vrcp14ps/vrcpps, vscalefps, vpermps/vpermilps, sfence), called a
+ * register at a time on values up to 4 registers wide. */
 #include "codegen/vmath.h"
 #include "codegen/vmath_isa.h"
 
@@ -145,16 +145,36 @@ LLVMValueRef vm_isa_scalef(LLVMBuilderRef b, LLVMValueRef u, LLVMValueRef qf)
                              args, 5, 3);
 }
 
-LLVMValueRef vm_isa_table16(LLVMBuilderRef b, const float table[16],
-                            LLVMValueRef idx)
+int vm_isa_table_size(LLVMBuilderRef b, LLVMTypeRef ty)
 {
-    LLVMTypeRef f32 = LLVMFloatTypeInContext(LLVMGetTypeContext(LLVMTypeOf(idx)));
+    switch (vm_isa_of(b, ty)) {
+    case ISA_AVX512:
+        return 16;
+    case ISA_AVX:
+        return 4;
+    case ISA_GENERIC:
+    case ISA_SSE:
+        return 0;
+    }
+    return 0;
+}
+
+LLVMValueRef vm_isa_table(LLVMBuilderRef b, const float *table, int n,
+                          LLVMValueRef idx)
+{
+    LLVMContextRef ctx = LLVMGetTypeContext(LLVMTypeOf(idx));
+    LLVMTypeRef f32 = LLVMFloatTypeInContext(ctx);
+    int size = vm_isa_table_size(
+        b, LLVMVectorType(f32, LLVMGetVectorSize(LLVMTypeOf(idx))));
+    unsigned lanes = size == 16 ? 16 : 8; /* a register */
     LLVMValueRef t[16];
-    for (unsigned j = 0; j < 16; j++)
-        t[j] = LLVMConstReal(f32, table[j]);
-    LLVMValueRef args[] = {LLVMConstVector(t, 16), idx};
-    return call_per_register(b, "llvm.x86.avx512.permvar.sf.512", 16, args,
-                             2, 2);
+    for (unsigned j = 0; j < lanes; j++)
+        t[j] = LLVMConstReal(f32, (int)j % size < n ? table[j % size] : 0.0);
+    LLVMValueRef args[] = {LLVMConstVector(t, lanes), idx};
+    return call_per_register(b,
+                             size == 16 ? "llvm.x86.avx512.permvar.sf.512"
+                                        : "llvm.x86.avx.vpermilvar.ps.256",
+                             lanes, args, 2, 2);
 }
 
 void vm_isa_stream_fence(LLVMBuilderRef b) { vm_intrinsic(b, "llvm.x86.sse.sfence", NULL, 0, NULL, 0); }
