@@ -15,6 +15,11 @@ bool fusion_legal(const actjit_graph *g, int producer, int consumer) {
   return group_make(g, m, n, &merged) && merged.form != KF_INVALID;
 }
 
+bool fusion_legal_set(const actjit_graph *g, const int *m, int n) {
+  group grp;
+  return n <= GROUP_MAX && group_make(g, m, n, &grp) && grp.form != KF_INVALID;
+}
+
 void fusion_merge(actjit_graph *g, int producer, int consumer) {
   int id = g->nodes[producer].group;
   if (!id) {
