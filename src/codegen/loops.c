@@ -284,24 +284,19 @@ LLVMValueRef cg_max(cg *c, LLVMValueRef a, LLVMValueRef b) {
   return LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, a, b, "gt"), a, b, "max");
 }
 
-static LLVMValueRef reduce(cg *c, const char *name, LLVMValueRef *args, unsigned n) {
-  LLVMValueRef r = cg_intrinsic(c, name, &c->vf, 1, args, n);
-  /* Tree order, not strictly sequential: the sum is over one vector only. */
-  LLVMSetFastMathFlags(r, LLVMFastMathAllowReassoc);
-  return r;
+/* One step of the reductions' tree: lanes (or vectors) lo and hi. */
+static LLVMValueRef combine(cg *c, LLVMValueRef lo, LLVMValueRef hi, bool max) {
+  return max ? cg_max(c, hi, lo) : LLVMBuildFAdd(c->b, lo, hi, "sum");
 }
 
-LLVMValueRef cg_reduce_add(cg *c, LLVMValueRef v) {
-  LLVMValueRef args[] = {LLVMConstReal(c->f32, -0.0), v};
-  return reduce(c, "llvm.vector.reduce.fadd", args, 2);
-}
-
-/* A tree of cg_max over halves, which x86 runs as vector maxes: the
- * intrinsic llvm.vector.reduce.fmax orders NaNs as maxnum does, which x86
- * has no instruction for, so LLVM ran it as a chain of 15 scalar maxes and
- * NaN tests (the seed model's softmax row: 40 instructions of its 70, and
- * 1.5 ms of code generation). */
-LLVMValueRef cg_reduce_max(cg *c, LLVMValueRef v) {
+/* Halves of v combined lane by lane until one lane is left: vector ops on
+ * x86.  The max's tree is explicit because the intrinsic
+ * llvm.vector.reduce.fmax orders NaNs as maxnum does, which x86 has no
+ * instruction for, so LLVM ran it as a chain of 15 scalar maxes and NaN
+ * tests (the seed model's softmax row: 40 instructions of its 70, and 1.5
+ * ms of code generation); the sum's, so that cg_reduce_vectors can take
+ * the same one. */
+static LLVMValueRef reduce_halves(cg *c, LLVMValueRef v, bool max) {
   enum { MAX_LANES = 64 };
   LLVMValueRef lanes[MAX_LANES];
   for (unsigned w = LLVMGetVectorSize(LLVMTypeOf(v)); w > 1; w /= 2) {
@@ -310,9 +305,19 @@ LLVMValueRef cg_reduce_max(cg *c, LLVMValueRef v) {
       for (unsigned i = 0; i < w / 2; i++) lanes[i] = LLVMConstInt(c->i32, h * (w / 2) + i, 0);
       half[h] = LLVMBuildShuffleVector(c->b, v, LLVMGetPoison(LLVMTypeOf(v)), LLVMConstVector(lanes, w / 2), "half");
     }
-    v = cg_max(c, half[1], half[0]);
+    v = combine(c, half[0], half[1], max);
   }
-  return LLVMBuildExtractElement(c->b, v, cg_i64(c, 0), "max");
+  return LLVMBuildExtractElement(c->b, v, cg_i64(c, 0), max ? "max" : "sum");
+}
+
+LLVMValueRef cg_reduce_add(cg *c, LLVMValueRef v) { return reduce_halves(c, v, false); }
+
+LLVMValueRef cg_reduce_max(cg *c, LLVMValueRef v) { return reduce_halves(c, v, true); }
+
+LLVMValueRef cg_reduce_vectors(cg *c, LLVMValueRef *t, int n, bool max) {
+  for (int w = n; w > 1; w /= 2)
+    for (int i = 0; i < w / 2; i++) t[i] = combine(c, t[i], t[i + w / 2], max);
+  return t[0];
 }
 
 LLVMValueRef cg_param(cg *c, int v) {
