@@ -37,6 +37,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OPSET = 17
 
 
+# Ops PyTorch 1.13 cannot export as torch_eager runs them, in a form it can:
+# threshold with a threshold other than 0 (F.threshold's own definition).
+EXPORT_SPECIAL = {
+    "threshold": lambda o, a: torch.where(o[0] > a["threshold"], o[0], torch.tensor(a["value"])),
+}
+
+
 class Pipeline(torch.nn.Module):
     """forward(x, *weights): the canonical IR's ops, as torch_eager runs them."""
 
@@ -48,10 +55,7 @@ class Pipeline(torch.nn.Module):
         weights = dict(zip(self.names, ws))
         env = {"x": x}
         for res, op, args, attrs in self.ops:
-            vals = [env[a[1:]] for a in args if a.startswith("%")]
-            params = [weights[a[1:]] for a in args if a.startswith("@")]
-            fn = torch_eager.SPECIAL.get(op)
-            env[res] = fn(vals[0], params, attrs) if fn else getattr(F, op)(vals[0], **attrs)
+            env[res] = torch_eager.call(op, torch_eager.operands(args, env, weights), attrs, EXPORT_SPECIAL)
         return env[self.out]
 
 

@@ -6,7 +6,8 @@
 
 MODEL is any file `actjit check` reads; its canonical IR (every op under its
 own name, every attribute written out) is run op by op with
-torch.nn.functional (weights random, dropout in eval mode, inference mode),
+torch.nn.functional and torch (graphs too: add, mul, ... on their values,
+weights and numbers; weights random, dropout in eval mode, inference mode),
 and the script prints, per input shape, the
 median time of R samples (each sample ~2 ms of back-to-back calls, as
 actjit-bench takes them) and GB/s counting the input and output bytes, so the
@@ -36,19 +37,41 @@ import time
 # The thread-count variables of the libraries torch may load.
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 
-# The ops that need more than F.<name>(x, **attributes); the canonical IR
-# names every other op as torch.nn.functional does, with its arguments.
+# The ops that need more than F.<name>(x, **attributes), called with their
+# operands in order (values, weights and numbers) and their attributes; the
+# canonical IR names every other op as torch.nn.functional does, with its
+# arguments.
+def _tensor(v):
+    return v if isinstance(v, torch.Tensor) else torch.tensor(v)
+
+
 SPECIAL = {
-    "linear": lambda x, p, a: F.linear(x, *p),
-    "prelu": lambda x, p, a: F.prelu(x, p[0]),
-    "dropout": lambda x, p, a: F.dropout(x, a["p"], training=False),
-    "rrelu": lambda x, p, a: F.rrelu(x, a["lower"], a["upper"], training=False),
-    "identity": lambda x, p, a: x,
-    "exp": lambda x, p, a: torch.exp(x),
-    "sigmoid": lambda x, p, a: torch.sigmoid(x),
-    "tanh": lambda x, p, a: torch.tanh(x),
-    "gelu": lambda x, p, a: F.gelu(x, approximate="tanh" if a["approximate"] else "none"),
-    "flatten": lambda x, p, a: torch.flatten(x, int(a["start_dim"]), int(a["end_dim"])),
+    "linear": lambda o, a: F.linear(*o),
+    "prelu": lambda o, a: F.prelu(*o),
+    "dropout": lambda o, a: F.dropout(o[0], a["p"], training=False),
+    "rrelu": lambda o, a: F.rrelu(o[0], a["lower"], a["upper"], training=False),
+    "identity": lambda o, a: o[0],
+    "exp": lambda o, a: torch.exp(o[0]),
+    "sigmoid": lambda o, a: torch.sigmoid(o[0]),
+    "tanh": lambda o, a: torch.tanh(o[0]),
+    "gelu": lambda o, a: F.gelu(o[0], approximate="tanh" if a["approximate"] else "none"),
+    "flatten": lambda o, a: torch.flatten(o[0], int(a["start_dim"]), int(a["end_dim"])),
+    "add": lambda o, a: torch.add(*o),
+    "sub": lambda o, a: torch.sub(_tensor(o[0]), o[1]),
+    "mul": lambda o, a: torch.mul(*o),
+    "div": lambda o, a: torch.div(_tensor(o[0]), o[1]),
+    "maximum": lambda o, a: torch.maximum(_tensor(o[0]), _tensor(o[1])),
+    "minimum": lambda o, a: torch.minimum(_tensor(o[0]), _tensor(o[1])),
+    "pow": lambda o, a: torch.pow(*o),
+    "neg": lambda o, a: torch.neg(o[0]),
+    "abs": lambda o, a: torch.abs(o[0]),
+    "sqrt": lambda o, a: torch.sqrt(o[0]),
+    "reciprocal": lambda o, a: torch.reciprocal(o[0]),
+    "erf": lambda o, a: torch.erf(o[0]),
+    "log": lambda o, a: torch.log(o[0]),
+    "clip": lambda o, a: torch.clamp(o[0], a.get("min"), a.get("max")),
+    "matmul": lambda o, a: torch.matmul(*o),
+    "transpose": lambda o, a: torch.transpose(o[0], int(a["dim0"]), int(a["dim1"])),
 }
 INT_ATTRS = {"dim"}
 
@@ -98,6 +121,17 @@ def parse(text, path):
     return inp, params, ops, out
 
 
+def operands(args, env, weights):
+    """An op's operands in order: values (%), weights (@) and numbers."""
+    return [env[a[1:]] if a[0] == "%" else weights[a[1:]] if a[0] == "@" else float(a) for a in args]
+
+
+def call(op, o, attrs, special=None):
+    """op on operands o: special's entry, SPECIAL's, or F.<op>(o[0], **attrs)."""
+    fn = (special or {}).get(op) or SPECIAL.get(op)
+    return fn(o, attrs) if fn else getattr(F, op)(o[0], **attrs)
+
+
 def pipeline(params, ops, out):
     """A function of x running ops with random weights."""
     gen = torch.Generator().manual_seed(0)
@@ -106,10 +140,7 @@ def pipeline(params, ops, out):
     def run(x):
         env = {"x": x}
         for res, op, args, attrs in ops:
-            vals = [env[a[1:]] for a in args if a.startswith("%")]
-            ws = [weights[a[1:]] for a in args if a.startswith("@")]
-            fn = SPECIAL.get(op)
-            env[res] = fn(vals[0], ws, attrs) if fn else getattr(F, op)(vals[0], **attrs)
+            env[res] = call(op, operands(args, env, weights), attrs)
         return env[out]
 
     return run
