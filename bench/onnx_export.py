@@ -38,9 +38,10 @@ OPSET = 17
 
 
 # Ops PyTorch 1.13 cannot export as torch_eager runs them, in a form it can:
-# threshold with a threshold other than 0 (F.threshold's own definition).
+# threshold with a threshold other than 0, as ATen defines it (x <= t ? v : x,
+# so NaN stays NaN, where x > t ? x : v would give v).
 EXPORT_SPECIAL = {
-    "threshold": lambda o, a: torch.where(o[0] > a["threshold"], o[0], torch.tensor(a["value"])),
+    "threshold": lambda o, a: torch.where(o[0] <= a["threshold"], torch.tensor(a["value"]), o[0]),
 }
 
 
