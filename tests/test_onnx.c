@@ -205,11 +205,11 @@ static int teardown_tmp(void **state) {
   return system(cmd) ? -1 : 0;
 }
 
-/* An exported MLP (Gemm, Relu, Gemm), changed by `mutate`, written to
- * tmpdir/NAME; mutate(m, 1) undoes the change before the model is freed. */
-static void write_model(const char *name, void (*mutate)(Onnx__ModelProto *m, int undo)) {
+/* Case file `from`, changed by `mutate`, written to tmpdir/NAME;
+ * mutate(m, 1) undoes the change before the model is freed. */
+static void write_case(const char *from, const char *name, void (*mutate)(Onnx__ModelProto *m, int undo)) {
   size_t len;
-  unsigned char *b = slurp(CASES "/cases/mlp_relu_op13.onnx", &len);
+  unsigned char *b = slurp(from, &len);
   Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, b);
   assert_non_null(m);
   if (mutate) mutate(m, 0);
@@ -226,6 +226,11 @@ static void write_model(const char *name, void (*mutate)(Onnx__ModelProto *m, in
   free(out);
   free(b);
   onnx__model_proto__free_unpacked(m, NULL);
+}
+
+/* An exported MLP (Gemm, Relu, Gemm), changed by `mutate`. */
+static void write_model(const char *name, void (*mutate)(Onnx__ModelProto *m, int undo)) {
+  write_case(CASES "/cases/mlp_relu_op13.onnx", name, mutate);
 }
 
 /* Reading tmpdir/NAME fails with status st in one line naming the file and
@@ -274,6 +279,21 @@ static void *saved_ptr;
 static void unknown_op(Onnx__ModelProto *m, int undo) {
   if (!undo) saved_str = m->graph->node[1]->op_type, m->graph->node[1]->op_type = "Frobnicate";
   else m->graph->node[1]->op_type = saved_str;
+}
+
+/* The Relu an Unsqueeze, with no axes (an input since opset 13). */
+static void unsqueeze_value(Onnx__ModelProto *m, int undo) {
+  if (!undo) saved_str = m->graph->node[1]->op_type, m->graph->node[1]->op_type = "Unsqueeze";
+  else m->graph->node[1]->op_type = saved_str;
+}
+
+/* prelu_channels_op13's Unsqueeze of the slope [6] at axis 5, not 1. */
+static uint8_t saved_axis;
+static void unsqueeze_axis(Onnx__ModelProto *m, int undo) {
+  ProtobufCBinaryData *raw = &m->graph->node[0]->attribute[0]->t->raw_data;
+  assert_true(raw->len == 8);
+  if (!undo) saved_axis = raw->data[0], raw->data[0] = 5;
+  else raw->data[0] = saved_axis;
 }
 
 static void int64_input(Onnx__ModelProto *m, int undo) {
@@ -463,6 +483,10 @@ static void test_refusals(void **state) {
   (void)state;
   write_model("unknown_op.onnx", unknown_op);
   refused("unknown_op.onnx", ACTJIT_ERR_UNSUPPORTED, "node 1 '/1/Relu' (Frobnicate, opset 13): unsupported op");
+  write_model("unsqueeze_no_axes.onnx", unsqueeze_value);
+  refused("unsqueeze_no_axes.onnx", ACTJIT_ERR_VERIFY, "node 1 '/1/Relu' (Unsqueeze, opset 13): has no axes");
+  write_case(CASES "/cases/prelu_channels_op13.onnx", "unsqueeze_axis.onnx", unsqueeze_axis);
+  refused("unsqueeze_axis.onnx", ACTJIT_ERR_VERIFY, "(Unsqueeze, opset 13): axis 5 is out of range for rank 2");
   write_model("int64_input.onnx", int64_input);
   refused("int64_input.onnx", ACTJIT_ERR_UNSUPPORTED, "input 'x' has element type int64");
   write_model("two_outputs.onnx", two_outputs);

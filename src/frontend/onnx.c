@@ -16,7 +16,7 @@
  * Softmax over the last axis and back is a softmax over the moved axis
  * (torch 1.13 writes softmax over another axis that way at opset 11), any
  * other a transpose; Split only as the halves of a GLU (Split → Sigmoid →
- * Mul). */
+ * Mul); an Unsqueeze of a constant folded. */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "frontend/onnx.h"
 
@@ -887,6 +887,60 @@ static actjit_status fold_transpose(reader *r, entry *e) {
   return define_constant(r, r->np->output[0], &c);
 }
 
+/* Unsqueeze: of a value, an unsqueeze a new dim (in increasing order, so
+ * that each lands where the result has it); of a constant (a weight given
+ * dims of 1 to broadcast, as torch 1.13 writes PReLU's per-channel slope
+ * when the weights are not folded), the constant with those dims.  The
+ * axes are an attribute before opset 13, a constant input after. */
+static actjit_status read_unsqueeze(reader *r, actjit_value *out) {
+  actjit_status st = ACTJIT_OK;
+  entry *e = operand(r, 0, &st);
+  if (!e) return st;
+  const tensor *t = NULL;
+  int in_rank;
+  int64_t dims[ACTJIT_MAX_RANK];
+  if (is_constant(e) ? !(t = constant(r, e, "operand", &st)) : (st = shape_of(r, e->v, &in_rank, dims))) return st;
+  if (t) in_rank = t->rank;
+  int64_t axes[ACTJIT_MAX_RANK];
+  size_t n = 0;
+  if (r->opset < 13) {
+    const Onnx__AttributeProto *a = attr(r, "axes");
+    if (!a || !a->n_ints) return fail(r, ACTJIT_ERR_VERIFY, "has no axes");
+    for (size_t k = 0; k < a->n_ints && n < ACTJIT_MAX_RANK + 1; k++) axes[n < ACTJIT_MAX_RANK ? n : 0] = a->ints[k], n++;
+  } else {
+    entry *ae = has_input(r, 1) ? operand(r, 1, &st) : NULL;
+    if (!ae) return st ? st : fail(r, ACTJIT_ERR_VERIFY, "has no axes");
+    const tensor *at = is_constant(ae) ? constant(r, ae, "axes", &st) : NULL;
+    if (!at) return st ? st : fail(r, ACTJIT_ERR_UNSUPPORTED, "the axes must be a constant");
+    if (!at->i || at->rank != 1 || !at->count)
+      return fail(r, ACTJIT_ERR_VERIFY, "the axes must be a 1-D tensor of int64, not empty");
+    for (size_t k = 0; k < at->count && n < ACTJIT_MAX_RANK + 1; k++) axes[n < ACTJIT_MAX_RANK ? n : 0] = at->i[k], n++;
+  }
+  int rank = in_rank + (int)n;
+  if (rank > ACTJIT_MAX_RANK)
+    return fail(r, ACTJIT_ERR_UNSUPPORTED, "the result has rank %d; actjit takes at most %d", rank, ACTJIT_MAX_RANK);
+  bool one[ACTJIT_MAX_RANK] = {0};
+  for (size_t k = 0; k < n; k++) {
+    int64_t a = axes[k] < 0 ? axes[k] + rank : axes[k];
+    if (a < 0 || a >= rank || one[a])
+      return fail(r, ACTJIT_ERR_VERIFY, "axis %lld is out of range for rank %d or repeated", (long long)axes[k], rank);
+    one[a] = true;
+  }
+  if (!t) {
+    actjit_value v = e->v;
+    for (int a = 0; a < rank && !st; a++)
+      if (one[a]) st = op1(r, "unsqueeze", v, &(actjit_attr){"dim", a}, 1, &v);
+    *out = v;
+    return st;
+  }
+  tensor c;
+  if ((st = tensor_copy(r, t, &c))) return st;
+  c.rank = rank;
+  for (int i = 0, j = 0; i < rank; i++) c.dims[i] = one[i] ? 1 : t->dims[j++];
+  *out = ACTJIT_NO_VALUE;
+  return define_constant(r, r->np->output[0], &c);
+}
+
 /* Transpose → (Log)Softmax over the last axis → the inverse Transpose: a
  * softmax over the axis the first one moves last (the pattern's nodes
  * marked done, the last one's result named); an identity permutation:
@@ -1050,7 +1104,8 @@ static const op_row op_rows[] = {
   {"Div", read_binary},       {"Pow", read_binary},        {"Max", read_binary},        {"Min", read_binary},
   {"Sum", read_binary},       {"PRelu", read_prelu},       {"MatMul", read_matmul},     {"Gemm", read_gemm},
   {"Flatten", read_flatten},  {"Softmax", read_softmax},   {"LogSoftmax", read_softmax},
-  {"Transpose", read_transpose}, {"Split", read_split},    {"Constant", NULL},
+  {"Transpose", read_transpose}, {"Split", read_split},    {"Unsqueeze", read_unsqueeze},
+  {"Constant", NULL},
 };
 #define NOPS ((int)(sizeof op_rows / sizeof *op_rows))
 
