@@ -161,10 +161,6 @@ void cg_sfence(cg *c);
  * skipped or kept, as by cg_max). */
 LLVMValueRef cg_reduce_add(cg *c, LLVMValueRef v);
 LLVMValueRef cg_reduce_max(cg *c, LLVMValueRef v);
-/* The same trees across n vectors (n a power of two), t[i] in the place of
- * lane i, lane by lane: the result of each lane is what cg_reduce_add or
- * cg_reduce_max gives for the vector of the t[i]'s lanes.  Overwrites t. */
-LLVMValueRef cg_reduce_vectors(cg *c, LLVMValueRef *t, int n, bool max);
 /* max(a, b) as `a > b ? a : b`: one maxps; a NaN in a yields b. */
 LLVMValueRef cg_max(cg *c, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef cg_splat(cg *c, LLVMValueRef scalar);

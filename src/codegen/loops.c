@@ -294,8 +294,8 @@ static LLVMValueRef combine(cg *c, LLVMValueRef lo, LLVMValueRef hi, bool max) {
  * llvm.vector.reduce.fmax orders NaNs as maxnum does, which x86 has no
  * instruction for, so LLVM ran it as a chain of 15 scalar maxes and NaN
  * tests (the seed model's softmax row: 40 instructions of its 70, and 1.5
- * ms of code generation); the sum's, so that cg_reduce_vectors can take
- * the same one. */
+ * ms of code generation); the sum's, so that its order is ours to know,
+ * not LLVM's to choose. */
 static LLVMValueRef reduce_halves(cg *c, LLVMValueRef v, bool max) {
   enum { MAX_LANES = 64 };
   LLVMValueRef lanes[MAX_LANES];
@@ -313,12 +313,6 @@ static LLVMValueRef reduce_halves(cg *c, LLVMValueRef v, bool max) {
 LLVMValueRef cg_reduce_add(cg *c, LLVMValueRef v) { return reduce_halves(c, v, false); }
 
 LLVMValueRef cg_reduce_max(cg *c, LLVMValueRef v) { return reduce_halves(c, v, true); }
-
-LLVMValueRef cg_reduce_vectors(cg *c, LLVMValueRef *t, int n, bool max) {
-  for (int w = n; w > 1; w /= 2)
-    for (int i = 0; i < w / 2; i++) t[i] = combine(c, t[i], t[i + w / 2], max);
-  return t[0];
-}
 
 LLVMValueRef cg_param(cg *c, int v) {
   int k = 0;
