@@ -287,6 +287,12 @@ static void unsqueeze_value(Onnx__ModelProto *m, int undo) {
   else m->graph->node[1]->op_type = saved_str;
 }
 
+/* The Relu a Greater: not softshrink's. */
+static void lone_greater(Onnx__ModelProto *m, int undo) {
+  if (!undo) saved_str = m->graph->node[1]->op_type, m->graph->node[1]->op_type = "Greater";
+  else m->graph->node[1]->op_type = saved_str;
+}
+
 /* prelu_channels_op13's Unsqueeze of the slope [6] at axis 5, not 1. */
 static uint8_t saved_axis;
 static void unsqueeze_axis(Onnx__ModelProto *m, int undo) {
@@ -487,6 +493,9 @@ static void test_refusals(void **state) {
   refused("unsqueeze_no_axes.onnx", ACTJIT_ERR_VERIFY, "node 1 '/1/Relu' (Unsqueeze, opset 13): has no axes");
   write_case(CASES "/cases/prelu_channels_op13.onnx", "unsqueeze_axis.onnx", unsqueeze_axis);
   refused("unsqueeze_axis.onnx", ACTJIT_ERR_VERIFY, "(Unsqueeze, opset 13): axis 5 is out of range for rank 2");
+  write_model("lone_greater.onnx", lone_greater);
+  refused("lone_greater.onnx", ACTJIT_ERR_UNSUPPORTED,
+          "(Greater, opset 13): a Greater is read only as the start of softshrink as torch exports it");
   write_model("int64_input.onnx", int64_input);
   refused("int64_input.onnx", ACTJIT_ERR_UNSUPPORTED, "input 'x' has element type int64");
   write_model("two_outputs.onnx", two_outputs);

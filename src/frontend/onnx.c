@@ -16,7 +16,8 @@
  * Softmax over the last axis and back is a softmax over the moved axis
  * (torch 1.13 writes softmax over another axis that way at opset 11), any
  * other a transpose; Split only as the halves of a GLU (Split → Sigmoid →
- * Mul); an Unsqueeze of a constant folded. */
+ * Mul); an Unsqueeze of a constant folded; Greater only as the start of
+ * softshrink as torch exports it (read_greater). */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "frontend/onnx.h"
 
@@ -991,6 +992,84 @@ static actjit_status read_transpose(reader *r, actjit_value *out) {
   return ACTJIT_OK;
 }
 
+/* The node whose first output is `name`, and its index; NULL if none. */
+static const Onnx__NodeProto *producer(const reader *r, const char *name, size_t *at) {
+  for (size_t i = 0; i < r->gp->n_node; i++)
+    if (r->gp->node[i]->n_output && !strcmp(r->gp->node[i]->output[0], name)) return *at = i, r->gp->node[i];
+  return NULL;
+}
+
+static actjit_status read_constant(reader *r);
+
+/* The entry of `name`; a Constant node later in the graph read now (and
+ * not again), for a pattern that looks ahead. */
+static entry *find_ahead(reader *r, const char *name) {
+  entry *e = find(r, name);
+  size_t at;
+  const Onnx__NodeProto *np = e ? NULL : producer(r, name, &at);
+  if (!np || !is_op(np, "Constant") || r->done[at]) return e;
+  const Onnx__NodeProto *self = r->np;
+  size_t self_at = r->node;
+  r->np = np, r->node = at;
+  actjit_status st = read_constant(r);
+  r->np = self, r->node = self_at;
+  r->done[at] = true;
+  return st ? NULL : find(r, name);
+}
+
+/* Is `name` a constant of one float equal to want (bitwise: 0 is +0)? */
+static bool float_is(reader *r, const char *name, float want) {
+  entry *e = find_ahead(r, name);
+  actjit_status st = ACTJIT_OK;
+  const tensor *t = e && is_constant(e) ? constant(r, e, "operand", &st) : NULL;
+  return t && t->f && t->count == 1 && !memcmp(&t->f[0], &want, sizeof want);
+}
+
+/* Node `np` is op_type of x and the constant c, in either order (first
+ * order only unless commutes), its one output used once. */
+static bool op_of(reader *r, const Onnx__NodeProto *np, const char *op_type, const char *x, float c, bool commutes) {
+  size_t user;
+  if (!np || !is_op(np, op_type) || np->n_input != 2 || np->n_output != 1 || uses(r, np->output[0], &user) != 1) return false;
+  return (!strcmp(np->input[0], x) && float_is(r, np->input[1], c)) ||
+         (commutes && !strcmp(np->input[1], x) && float_is(r, np->input[0], c));
+}
+
+/* Greater starting softshrink as torch 1.13 exports it (every opset):
+ *   Where(Greater(x, l), Sub(x, l), 0) + Where(Less(x, -l), Add(x, l), 0)
+ * with l >= 0 and each value used once: softshrink(x, l), exactly (for
+ * NaN both give 0 + 0).  Any other Greater is refused: actjit has no
+ * booleans. */
+static actjit_status read_greater(reader *r, actjit_value *out) {
+  const Onnx__NodeProto *gt = r->np, *w1 = NULL, *sum = NULL, *w2 = NULL;
+  size_t i_w1 = 0, i_sum = 0, i_w2 = 0, i_sub = 0, i_lt = 0, i_add = 0, user;
+  entry *e = gt->n_input == 2 ? find_ahead(r, gt->input[1]) : NULL;
+  const tensor *t = NULL;
+  actjit_status st = ACTJIT_OK;
+  if (e && is_constant(e) && !(t = constant(r, e, "operand", &st))) return st;
+  float l = t && t->f && t->count == 1 ? t->f[0] : -1.0f;
+  const char *x = gt->input[0];
+  bool ok = l >= 0 && gt->n_output == 1 && uses(r, gt->output[0], &user) == 1 && user != SIZE_MAX;
+  if (ok) w1 = r->gp->node[i_w1 = user];
+  ok = ok && is_op(w1, "Where") && w1->n_input == 3 && w1->n_output == 1 && !strcmp(w1->input[0], gt->output[0]) &&
+       op_of(r, producer(r, w1->input[1], &i_sub), "Sub", x, l, false) && float_is(r, w1->input[2], 0.0f) &&
+       uses(r, w1->output[0], &user) == 1 && user != SIZE_MAX;
+  if (ok) sum = r->gp->node[i_sum = user];
+  ok = ok && is_op(sum, "Add") && sum->n_input == 2 && sum->n_output == 1;
+  if (ok) w2 = producer(r, strcmp(sum->input[0], w1->output[0]) ? sum->input[0] : sum->input[1], &i_w2);
+  ok = ok && w2 && w2 != w1 && is_op(w2, "Where") && w2->n_input == 3 && w2->n_output == 1 &&
+       uses(r, w2->output[0], &user) == 1 && op_of(r, producer(r, w2->input[0], &i_lt), "Less", x, -l, false) &&
+       op_of(r, producer(r, w2->input[1], &i_add), "Add", x, l, true) && float_is(r, w2->input[2], 0.0f);
+  if (!ok)
+    return fail(r, ACTJIT_ERR_UNSUPPORTED,
+                "a Greater is read only as the start of softshrink as torch exports it: "
+                "Where(Greater(x, l), Sub(x, l), 0) + Where(Less(x, -l), Add(x, l), 0), l >= 0");
+  actjit_value v;
+  if ((st = input_value(r, 0, &v)) || (st = op1(r, "softshrink", v, &(actjit_attr){"lambd", l}, 1, out))) return st;
+  r->done[i_w1] = r->done[i_sub] = r->done[i_sum] = r->done[i_w2] = r->done[i_lt] = r->done[i_add] = true;
+  r->np = sum, r->node = i_sum; /* the pattern's value is the last Add's */
+  return ACTJIT_OK;
+}
+
 /* Split into two equal halves, the second through Sigmoid, multiplied by
  * the first: glu over the split axis (nn.GLU as torch writes it). */
 static actjit_status read_split(reader *r, actjit_value *out) {
@@ -1104,7 +1183,7 @@ static const op_row op_rows[] = {
   {"Div", read_binary},       {"Pow", read_binary},        {"Max", read_binary},        {"Min", read_binary},
   {"Sum", read_binary},       {"PRelu", read_prelu},       {"MatMul", read_matmul},     {"Gemm", read_gemm},
   {"Flatten", read_flatten},  {"Softmax", read_softmax},   {"LogSoftmax", read_softmax},
-  {"Transpose", read_transpose}, {"Split", read_split},    {"Unsqueeze", read_unsqueeze},
+  {"Transpose", read_transpose}, {"Split", read_split},    {"Unsqueeze", read_unsqueeze}, {"Greater", read_greater},
   {"Constant", NULL},
 };
 #define NOPS ((int)(sizeof op_rows / sizeof *op_rows))

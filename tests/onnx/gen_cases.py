@@ -157,6 +157,8 @@ def cases():
     yield "matmul_batched", BatchedMatmul(), (2, 3, 4), (1, 7), "matmul,relu", 2
     # a per-channel slope on [N, C, L], exported unfolded: Unsqueeze of the weight to [C, 1]
     yield "prelu_channels", nn.Sequential(nn.PReLU(6)), (6, 5), (1, 7), "prelu", "-"
+    # softshrink, which torch writes as Where(x > l, x - l, 0) + Where(x < -l, x + l, 0)
+    yield "mlp_softshrink", mlp(nn.Softshrink(0.5)), (16,), (1, 7), "linear,softshrink", "-"
 
 
 def main():
