@@ -293,6 +293,12 @@ static void lone_greater(Onnx__ModelProto *m, int undo) {
   else m->graph->node[1]->op_type = saved_str;
 }
 
+/* The Relu a LessOrEqual: not threshold's. */
+static void lone_less_or_equal(Onnx__ModelProto *m, int undo) {
+  if (!undo) saved_str = m->graph->node[1]->op_type, m->graph->node[1]->op_type = "LessOrEqual";
+  else m->graph->node[1]->op_type = saved_str;
+}
+
 /* prelu_channels_op13's Unsqueeze of the slope [6] at axis 5, not 1. */
 static uint8_t saved_axis;
 static void unsqueeze_axis(Onnx__ModelProto *m, int undo) {
@@ -496,6 +502,12 @@ static void test_refusals(void **state) {
   write_model("lone_greater.onnx", lone_greater);
   refused("lone_greater.onnx", ACTJIT_ERR_UNSUPPORTED,
           "(Greater, opset 13): a Greater is read only as the start of softshrink as torch exports it");
+  write_model("lone_less_or_equal.onnx", lone_less_or_equal);
+  refused("lone_less_or_equal.onnx", ACTJIT_ERR_UNSUPPORTED,
+          "(LessOrEqual, opset 13): a LessOrEqual is read only as threshold");
+  /* threshold at opset 11, Where(Not(Greater(x, t)), v, x): v for NaN */
+  write_case(CASES "/cases/mlp_threshold_op11.onnx", "threshold_op11.onnx", NULL);
+  refused("threshold_op11.onnx", ACTJIT_ERR_UNSUPPORTED, "(Greater, opset 11): a Greater is read only as the start of softshrink");
   write_model("int64_input.onnx", int64_input);
   refused("int64_input.onnx", ACTJIT_ERR_UNSUPPORTED, "input 'x' has element type int64");
   write_model("two_outputs.onnx", two_outputs);

@@ -17,7 +17,8 @@
  * (torch 1.13 writes softmax over another axis that way at opset 11), any
  * other a transpose; Split only as the halves of a GLU (Split → Sigmoid →
  * Mul); an Unsqueeze of a constant folded; Greater only as the start of
- * softshrink as torch exports it (read_greater). */
+ * softshrink as torch exports it (read_greater), LessOrEqual of threshold
+ * (read_less_or_equal). */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "frontend/onnx.h"
 
@@ -1070,6 +1071,32 @@ static actjit_status read_greater(reader *r, actjit_value *out) {
   return ACTJIT_OK;
 }
 
+/* LessOrEqual starting threshold as ATen defines it (and bench/onnx_export.py
+ * writes it: torch 1.13 cannot export it), Where(LessOrEqual(x, t), v, x)
+ * with t and v constants and the comparison used once: threshold(x, t, v),
+ * exactly (for NaN both give x).  Any other LessOrEqual is refused. */
+static actjit_status read_less_or_equal(reader *r, actjit_value *out) {
+  const Onnx__NodeProto *le = r->np, *w = NULL;
+  size_t i_w = 0;
+  entry *te = le->n_input == 2 ? find_ahead(r, le->input[1]) : NULL, *ve = NULL;
+  double t = 0, v = 0;
+  bool ok = te && is_constant(te) && le->n_output == 1 && uses(r, le->output[0], &i_w) == 1 && i_w != SIZE_MAX;
+  if (ok) w = r->gp->node[i_w];
+  ok = ok && is_op(w, "Where") && w->n_input == 3 && w->n_output == 1 && !strcmp(w->input[0], le->output[0]) &&
+       !strcmp(w->input[2], le->input[0]) && (ve = find_ahead(r, w->input[1])) && is_constant(ve);
+  actjit_status st = ACTJIT_OK;
+  if (ok && ((st = scalar_of(r, te, "the threshold", &t)) || (st = scalar_of(r, ve, "the value", &v)))) return st;
+  if (!ok)
+    return fail(r, ACTJIT_ERR_UNSUPPORTED,
+                "a LessOrEqual is read only as threshold, Where(LessOrEqual(x, t), v, x) with t and v constants");
+  actjit_value x;
+  actjit_attr a[] = {{"threshold", t}, {"value", v}};
+  if ((st = input_value(r, 0, &x)) || (st = op1(r, "threshold", x, a, 2, out))) return st;
+  r->done[i_w] = true;
+  r->np = w, r->node = i_w; /* the pattern's value is the Where's */
+  return ACTJIT_OK;
+}
+
 /* Split into two equal halves, the second through Sigmoid, multiplied by
  * the first: glu over the split axis (nn.GLU as torch writes it). */
 static actjit_status read_split(reader *r, actjit_value *out) {
@@ -1184,6 +1211,7 @@ static const op_row op_rows[] = {
   {"Sum", read_binary},       {"PRelu", read_prelu},       {"MatMul", read_matmul},     {"Gemm", read_gemm},
   {"Flatten", read_flatten},  {"Softmax", read_softmax},   {"LogSoftmax", read_softmax},
   {"Transpose", read_transpose}, {"Split", read_split},    {"Unsqueeze", read_unsqueeze}, {"Greater", read_greater},
+  {"LessOrEqual", read_less_or_equal},
   {"Constant", NULL},
 };
 #define NOPS ((int)(sizeof op_rows / sizeof *op_rows))
