@@ -299,6 +299,17 @@ static void lone_less_or_equal(Onnx__ModelProto *m, int undo) {
   else m->graph->node[1]->op_type = saved_str;
 }
 
+/* mlp_threshold_op13's threshold a [1, 1, 1] tensor: broadcast, it would
+ * make the Where's result [1, N, 24], not threshold's [N, 24]. */
+static size_t saved_n_dims;
+static int64_t *saved_dims;
+static void threshold_rank3(Onnx__ModelProto *m, int undo) {
+  static int64_t ones[3] = {1, 1, 1};
+  Onnx__TensorProto *t = m->graph->node[1]->attribute[0]->t;
+  if (!undo) saved_n_dims = t->n_dims, saved_dims = t->dims, t->n_dims = 3, t->dims = ones;
+  else t->n_dims = saved_n_dims, t->dims = saved_dims;
+}
+
 /* prelu_channels_op13's Unsqueeze of the slope [6] at axis 5, not 1. */
 static uint8_t saved_axis;
 static void unsqueeze_axis(Onnx__ModelProto *m, int undo) {
@@ -505,6 +516,8 @@ static void test_refusals(void **state) {
   write_model("lone_less_or_equal.onnx", lone_less_or_equal);
   refused("lone_less_or_equal.onnx", ACTJIT_ERR_UNSUPPORTED,
           "(LessOrEqual, opset 13): a LessOrEqual is read only as threshold");
+  write_case(CASES "/cases/mlp_threshold_op13.onnx", "threshold_rank3.onnx", threshold_rank3);
+  refused("threshold_rank3.onnx", ACTJIT_ERR_UNSUPPORTED, "(LessOrEqual, opset 13): a LessOrEqual is read only as threshold");
   /* threshold at opset 11, Where(Not(Greater(x, t)), v, x): v for NaN */
   write_case(CASES "/cases/mlp_threshold_op11.onnx", "threshold_op11.onnx", NULL);
   refused("threshold_op11.onnx", ACTJIT_ERR_UNSUPPORTED, "(Greater, opset 11): a Greater is read only as the start of softshrink");

@@ -1018,21 +1018,32 @@ static entry *find_ahead(reader *r, const char *name) {
   return st ? NULL : find(r, name);
 }
 
-/* Is `name` a constant of one float equal to want (bitwise: 0 is +0)? */
-static bool float_is(reader *r, const char *name, float want) {
+/* Is `name` a constant of one float equal to want (bitwise: 0 is +0), of
+ * rank at most `rank` (broadcast, it leaves a value of that rank as it is)? */
+static bool float_is(reader *r, const char *name, float want, int rank) {
   entry *e = find_ahead(r, name);
   actjit_status st = ACTJIT_OK;
   const tensor *t = e && is_constant(e) ? constant(r, e, "operand", &st) : NULL;
-  return t && t->f && t->count == 1 && !memcmp(&t->f[0], &want, sizeof want);
+  return t && t->f && t->count == 1 && t->rank <= rank && !memcmp(&t->f[0], &want, sizeof want);
 }
 
-/* Node `np` is op_type of x and the constant c, in either order (first
- * order only unless commutes), its one output used once. */
-static bool op_of(reader *r, const Onnx__NodeProto *np, const char *op_type, const char *x, float c, bool commutes) {
+/* Node `np` is op_type of x (of rank `rank`) and the constant c, in either
+ * order (first order only unless commutes), its one output used once. */
+static bool op_of(reader *r, const Onnx__NodeProto *np, const char *op_type, const char *x, int rank, float c,
+                  bool commutes) {
   size_t user;
   if (!np || !is_op(np, op_type) || np->n_input != 2 || np->n_output != 1 || uses(r, np->output[0], &user) != 1) return false;
-  return (!strcmp(np->input[0], x) && float_is(r, np->input[1], c)) ||
-         (commutes && !strcmp(np->input[1], x) && float_is(r, np->input[0], c));
+  return (!strcmp(np->input[0], x) && float_is(r, np->input[1], c, rank)) ||
+         (commutes && !strcmp(np->input[1], x) && float_is(r, np->input[0], c, rank));
+}
+
+/* The rank of operand i of the node being read, if it is a value (else -1). */
+static int value_rank(reader *r, size_t i) {
+  actjit_value v;
+  int rank;
+  int64_t dims[ACTJIT_MAX_RANK];
+  entry *e = has_input(r, i) ? find(r, r->np->input[i]) : NULL;
+  return e && !is_constant(e) && !input_value(r, i, &v) && !shape_of(r, v, &rank, dims) ? rank : -1;
 }
 
 /* Greater starting softshrink as torch 1.13 exports it (every opset):
@@ -1047,19 +1058,20 @@ static actjit_status read_greater(reader *r, actjit_value *out) {
   const tensor *t = NULL;
   actjit_status st = ACTJIT_OK;
   if (e && is_constant(e) && !(t = constant(r, e, "operand", &st))) return st;
-  float l = t && t->f && t->count == 1 ? t->f[0] : -1.0f;
+  int rank = value_rank(r, 0);
+  float l = t && t->f && t->count == 1 && t->rank <= rank ? t->f[0] : -1.0f;
   const char *x = gt->input[0];
   bool ok = l >= 0 && gt->n_output == 1 && uses(r, gt->output[0], &user) == 1 && user != SIZE_MAX;
   if (ok) w1 = r->gp->node[i_w1 = user];
   ok = ok && is_op(w1, "Where") && w1->n_input == 3 && w1->n_output == 1 && !strcmp(w1->input[0], gt->output[0]) &&
-       op_of(r, producer(r, w1->input[1], &i_sub), "Sub", x, l, false) && float_is(r, w1->input[2], 0.0f) &&
+       op_of(r, producer(r, w1->input[1], &i_sub), "Sub", x, rank, l, false) && float_is(r, w1->input[2], 0.0f, rank) &&
        uses(r, w1->output[0], &user) == 1 && user != SIZE_MAX;
   if (ok) sum = r->gp->node[i_sum = user];
   ok = ok && is_op(sum, "Add") && sum->n_input == 2 && sum->n_output == 1;
   if (ok) w2 = producer(r, strcmp(sum->input[0], w1->output[0]) ? sum->input[0] : sum->input[1], &i_w2);
   ok = ok && w2 && w2 != w1 && is_op(w2, "Where") && w2->n_input == 3 && w2->n_output == 1 &&
-       uses(r, w2->output[0], &user) == 1 && op_of(r, producer(r, w2->input[0], &i_lt), "Less", x, -l, false) &&
-       op_of(r, producer(r, w2->input[1], &i_add), "Add", x, l, true) && float_is(r, w2->input[2], 0.0f);
+       uses(r, w2->output[0], &user) == 1 && op_of(r, producer(r, w2->input[0], &i_lt), "Less", x, rank, -l, false) &&
+       op_of(r, producer(r, w2->input[1], &i_add), "Add", x, rank, l, true) && float_is(r, w2->input[2], 0.0f, rank);
   if (!ok)
     return fail(r, ACTJIT_ERR_UNSUPPORTED,
                 "a Greater is read only as the start of softshrink as torch exports it: "
@@ -1080,12 +1092,16 @@ static actjit_status read_less_or_equal(reader *r, actjit_value *out) {
   size_t i_w = 0;
   entry *te = le->n_input == 2 ? find_ahead(r, le->input[1]) : NULL, *ve = NULL;
   double t = 0, v = 0;
-  bool ok = te && is_constant(te) && le->n_output == 1 && uses(r, le->output[0], &i_w) == 1 && i_w != SIZE_MAX;
+  int rank = value_rank(r, 0);
+  bool ok = rank >= 0 && te && is_constant(te) && le->n_output == 1 && uses(r, le->output[0], &i_w) == 1 &&
+            i_w != SIZE_MAX;
   if (ok) w = r->gp->node[i_w];
   ok = ok && is_op(w, "Where") && w->n_input == 3 && w->n_output == 1 && !strcmp(w->input[0], le->output[0]) &&
        !strcmp(w->input[2], le->input[0]) && (ve = find_ahead(r, w->input[1])) && is_constant(ve);
   actjit_status st = ACTJIT_OK;
   if (ok && ((st = scalar_of(r, te, "the threshold", &t)) || (st = scalar_of(r, ve, "the value", &v)))) return st;
+  /* (broadcast, constants of a higher rank would make the result's rank theirs) */
+  ok = ok && te->t.rank <= rank && ve->t.rank <= rank;
   if (!ok)
     return fail(r, ACTJIT_ERR_UNSUPPORTED,
                 "a LessOrEqual is read only as threshold, Where(LessOrEqual(x, t), v, x) with t and v constants");
