@@ -1054,14 +1054,15 @@ static int value_rank(reader *r, size_t i) {
 static actjit_status read_greater(reader *r, actjit_value *out) {
   const Onnx__NodeProto *gt = r->np, *w1 = NULL, *sum = NULL, *w2 = NULL;
   size_t i_w1 = 0, i_sum = 0, i_w2 = 0, i_sub = 0, i_lt = 0, i_add = 0, user;
-  entry *e = gt->n_input == 2 ? find_ahead(r, gt->input[1]) : NULL;
+  bool two = gt->n_input == 2;
+  entry *e = two ? find_ahead(r, gt->input[1]) : NULL;
   const tensor *t = NULL;
   actjit_status st = ACTJIT_OK;
   if (e && is_constant(e) && !(t = constant(r, e, "operand", &st))) return st;
   int rank = value_rank(r, 0);
   float l = t && t->f && t->count == 1 && t->rank <= rank ? t->f[0] : -1.0f;
-  const char *x = gt->input[0];
-  bool ok = l >= 0 && gt->n_output == 1 && uses(r, gt->output[0], &user) == 1 && user != SIZE_MAX;
+  const char *x = two ? gt->input[0] : "";
+  bool ok = two && l >= 0 && gt->n_output == 1 && uses(r, gt->output[0], &user) == 1 && user != SIZE_MAX;
   if (ok) w1 = r->gp->node[i_w1 = user];
   ok = ok && is_op(w1, "Where") && w1->n_input == 3 && w1->n_output == 1 && !strcmp(w1->input[0], gt->output[0]) &&
        op_of(r, producer(r, w1->input[1], &i_sub), "Sub", x, rank, l, false) && float_is(r, w1->input[2], 0.0f, rank) &&
