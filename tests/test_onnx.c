@@ -276,26 +276,10 @@ static char *saved_str;
 static size_t saved_n;
 static void *saved_ptr;
 
-static void unknown_op(Onnx__ModelProto *m, int undo) {
-  if (!undo) saved_str = m->graph->node[1]->op_type, m->graph->node[1]->op_type = "Frobnicate";
-  else m->graph->node[1]->op_type = saved_str;
-}
-
-/* The Relu an Unsqueeze, with no axes (an input since opset 13). */
-static void unsqueeze_value(Onnx__ModelProto *m, int undo) {
-  if (!undo) saved_str = m->graph->node[1]->op_type, m->graph->node[1]->op_type = "Unsqueeze";
-  else m->graph->node[1]->op_type = saved_str;
-}
-
-/* The Relu a Greater: not softshrink's. */
-static void lone_greater(Onnx__ModelProto *m, int undo) {
-  if (!undo) saved_str = m->graph->node[1]->op_type, m->graph->node[1]->op_type = "Greater";
-  else m->graph->node[1]->op_type = saved_str;
-}
-
-/* The Relu a LessOrEqual: not threshold's. */
-static void lone_less_or_equal(Onnx__ModelProto *m, int undo) {
-  if (!undo) saved_str = m->graph->node[1]->op_type, m->graph->node[1]->op_type = "LessOrEqual";
+/* The Relu (node 1) given op type relu_as. */
+static char *relu_as;
+static void retype_relu(Onnx__ModelProto *m, int undo) {
+  if (!undo) saved_str = m->graph->node[1]->op_type, m->graph->node[1]->op_type = relu_as;
   else m->graph->node[1]->op_type = saved_str;
 }
 
@@ -504,16 +488,20 @@ static void test_long_names(void **state) {
 
 static void test_refusals(void **state) {
   (void)state;
-  write_model("unknown_op.onnx", unknown_op);
+  relu_as = "Frobnicate";
+  write_model("unknown_op.onnx", retype_relu);
   refused("unknown_op.onnx", ACTJIT_ERR_UNSUPPORTED, "node 1 '/1/Relu' (Frobnicate, opset 13): unsupported op");
-  write_model("unsqueeze_no_axes.onnx", unsqueeze_value);
+  relu_as = "Unsqueeze"; /* with no axes (an input since opset 13) */
+  write_model("unsqueeze_no_axes.onnx", retype_relu);
   refused("unsqueeze_no_axes.onnx", ACTJIT_ERR_VERIFY, "node 1 '/1/Relu' (Unsqueeze, opset 13): has no axes");
   write_case(CASES "/cases/prelu_channels_op13.onnx", "unsqueeze_axis.onnx", unsqueeze_axis);
   refused("unsqueeze_axis.onnx", ACTJIT_ERR_VERIFY, "(Unsqueeze, opset 13): axis 5 is out of range for rank 2");
-  write_model("lone_greater.onnx", lone_greater);
+  relu_as = "Greater"; /* not softshrink's */
+  write_model("lone_greater.onnx", retype_relu);
   refused("lone_greater.onnx", ACTJIT_ERR_UNSUPPORTED,
           "(Greater, opset 13): a Greater is read only as the start of softshrink as torch exports it");
-  write_model("lone_less_or_equal.onnx", lone_less_or_equal);
+  relu_as = "LessOrEqual"; /* not threshold's */
+  write_model("lone_less_or_equal.onnx", retype_relu);
   refused("lone_less_or_equal.onnx", ACTJIT_ERR_UNSUPPORTED,
           "(LessOrEqual, opset 13): a LessOrEqual is read only as threshold");
   write_case(CASES "/cases/mlp_threshold_op13.onnx", "threshold_rank3.onnx", threshold_rank3);
