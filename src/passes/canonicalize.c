@@ -6,10 +6,11 @@
  *
  * A pattern is matched backwards from its last node, the root, which is
  * rewritten in place (it keeps its name; every operand it takes comes
- * before it).  The pattern's other nodes must be used only by the pattern
- * and lie in the root's fusion group, so no other use sees a change; they
- * go once nothing uses them (dce runs only in fused compiles), parameters
- * aside.  A constant operand matches by value within float rounding of the
+ * before it).  The pattern's other nodes must be used only by the pattern,
+ * so no other use sees a change, in whatever fusion group they are (a text
+ * `fuse { }` around the root alone must not stop a rewrite the unfused
+ * compile, which drops the groups, makes); they go once nothing uses them
+ * (dce runs only in fused compiles), parameters aside.  A constant operand matches by value within float rounding of the
  * canonical one (2^-21 relative, as a literal, a rank-0 or a one-element
  * constant), commutative operands match either way round, and a product
  * matches in any grouping: x·(1 + erf)·0.5, (0.5·x)·(1 + erf) and
@@ -93,11 +94,11 @@ static int live_uses(const match *m, int v) {
   return n;
 }
 
-/* v is computed by `op` for the pattern alone (one live use, in the root's
- * fusion group): its node, else NULL. */
+/* v is computed by `op` for the pattern alone (one live use): its node,
+ * else NULL. */
 static const node *inner(match *m, int v, op_id op) {
   const node *nd = &m->g->nodes[v];
-  bool alone = nd->op == op && nd->group == m->g->nodes[m->root].group && live_uses(m, v) == 1;
+  bool alone = nd->op == op && live_uses(m, v) == 1;
   return alone && note(m, v) ? nd : NULL;
 }
 
