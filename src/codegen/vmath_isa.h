@@ -32,7 +32,8 @@ LLVMValueRef vm_isa_scalef(LLVMBuilderRef b, LLVMValueRef u, LLVMValueRef qf);
  * 128-bit half: the table sits in both), 0 elsewhere. */
 int vm_isa_table_size(LLVMBuilderRef b, LLVMTypeRef ty);
 /* table[idx mod size] lane by lane, for n <= size = vm_isa_table_size()
- * entries (0 past them); idx has the lanes of the value it was asked for. */
+ * entries (0 past them), NULL for more; idx has the lanes of the value it
+ * was asked for. */
 LLVMValueRef vm_isa_table(LLVMBuilderRef b, const float *table, int n, LLVMValueRef idx);
 /* Orders non-temporal stores before whatever reads their memory next
  * (sfence). */

@@ -166,6 +166,8 @@ LLVMValueRef vm_isa_table(LLVMBuilderRef b, const float *table, int n,
     LLVMTypeRef f32 = LLVMFloatTypeInContext(ctx);
     int size = vm_isa_table_size(
         b, LLVMVectorType(f32, LLVMGetVectorSize(LLVMTypeOf(idx))));
+    if (n > size)
+        return NULL; /* (no table that large: callers ask vm_isa_table_size) */
     unsigned lanes = size == 16 ? 16 : 8; /* a register */
     LLVMValueRef t[16];
     for (unsigned j = 0; j < lanes; j++)

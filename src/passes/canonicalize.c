@@ -10,9 +10,10 @@
  * so no other use sees a change, in whatever fusion group they are (a text
  * `fuse { }` around the root alone must not stop a rewrite the unfused
  * compile, which drops the groups, makes); they go once nothing uses them
- * (dce runs only in fused compiles), parameters aside.  A constant operand matches by value within float rounding of the
- * canonical one (2^-21 relative, as a literal, a rank-0 or a one-element
- * constant), commutative operands match either way round, and a product
+ * (dce runs only in fused compiles), parameters aside.  A constant operand
+ * matches by value within float rounding of the canonical one (2^-21
+ * relative, as a literal, a rank-0 or a one-element constant),
+ * commutative operands match either way round, and a product
  * matches in any grouping: x·(1 + erf)·0.5, (0.5·x)·(1 + erf) and
  * x·(1 + erf)/2 are one pattern.  The comment on each rule gives what
  * torch 1.13's torch.onnx.export writes at opsets 11, 13, 14 and 17 (the

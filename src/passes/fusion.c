@@ -5,14 +5,14 @@
 bool fusion_legal(const actjit_graph *g, int producer, int consumer) {
   const node *p = &g->nodes[producer], *c = &g->nodes[consumer];
   if (p->group && p->group == c->group) return false;
-  group gp, gc, merged;
+  group gp, gc;
   if (!group_of(g, producer, &gp) || !group_of(g, consumer, &gc)) return false;
   if (gp.m[gp.n - 1] != producer || gp.n + gc.n > GROUP_MAX) return false;
   /* both member lists in dataflow order, merged */
   int m[2 * GROUP_MAX], n = 0;
   for (int i = 0, j = 0; i < gp.n || j < gc.n;)
     m[n++] = j == gc.n || (i < gp.n && gp.m[i] < gc.m[j]) ? gp.m[i++] : gc.m[j++];
-  return group_make(g, m, n, &merged) && merged.form != KF_INVALID;
+  return fusion_legal_set(g, m, n);
 }
 
 bool fusion_legal_set(const actjit_graph *g, const int *m, int n) {
