@@ -85,6 +85,11 @@ actjit_status jit_session_load_bytes(actjit_context *ctx, jit_session *s, const 
                                      void *const *obj, const size_t *len, const char *entry, void **addr);
 void jit_session_free(jit_session *s);
 
+/* Whether the LLVM actjit runs is its own copy, linked into it
+ * (llvm_private.c), or the process's, which the application may use too
+ * (llvm_shared.c): one of the two is linked, by the build. */
+extern const bool jit_llvm_private;
+
 /* The version of the LLVM library this process runs ("19.1.7"), which an
  * update may have changed since actjit was built. */
 void jit_llvm_version(char *buf, size_t len);
