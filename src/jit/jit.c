@@ -30,18 +30,8 @@ static double seconds(void) {
 static pthread_once_t native_once = PTHREAD_ONCE_INIT;
 static int native_failed;
 
-/* Code generation without loop strength reduction: the loop nests codegen
- * emits address their operands already as LSR would, and LSR, with the
- * scalar evolution it runs on, was 19% of a warm compile of the seed model
- * and changed no ir/ pipeline's speed beyond noise on AVX-512, AVX2, AVX or
- * SSE (README, "Compile time").  LLVM sets it only through its command line,
- * which is the process's: only an LLVM of actjit's own is actjit's to set. */
 static void init_native(void) {
   native_failed = LLVMInitializeNativeTarget() || LLVMInitializeNativeAsmPrinter();
-  if (jit_llvm_private) {
-    const char *argv[] = {"actjit", "-disable-lsr"};
-    LLVMParseCommandLineOptions(2, argv, "");
-  }
 }
 
 static actjit_status llvm_error(actjit_context *ctx, LLVMErrorRef err, const char *what) {
@@ -140,9 +130,25 @@ static void give_tm(int opt_level, LLVMTargetMachineRef tm) {
   if (old) LLVMDisposeTargetMachine(old);
 }
 
+/* Code generation without loop strength reduction: the loop nests codegen
+ * emits address their operands already as LSR would, and LSR, with the
+ * scalar evolution it runs on, was a fifth of a warm compile of the seed
+ * model and changed no ir/ pipeline's speed beyond noise on AVX-512, AVX2,
+ * AVX or SSE (README, "Compile threads").  LLVM sets it only through its
+ * command line, which is the process's: only an LLVM of actjit's own is
+ * actjit's to set.  Parsed when code is first generated, not when a kernel
+ * is loaded from the disk cache: it takes 0.2 ms in a new process. */
+static pthread_once_t codegen_once = PTHREAD_ONCE_INIT;
+
+static void set_codegen_options(void) {
+  const char *argv[] = {"actjit", "-disable-lsr"};
+  if (jit_llvm_private) LLVMParseCommandLineOptions(2, argv, "");
+}
+
 /* Machine code of mod, as an object file or assembly text. */
 static void emit(jit_error *e, LLVMTargetMachineRef tm, LLVMModuleRef mod, LLVMCodeGenFileType kind,
                  LLVMMemoryBufferRef *buf) {
+  pthread_once(&codegen_once, set_codegen_options);
   char *err = NULL;
   if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, kind, &err, buf))
     fail_llvm(e, ACTJIT_ERR_LLVM, kind == LLVMAssemblyFile ? "assembly emission failed" : "object emission failed",
