@@ -1,5 +1,6 @@
 /* Fusion groups: membership, the grammar, loop spaces. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ir/group.h"
@@ -10,7 +11,7 @@ static bool is_member(const int *m, int n, int v) {
   return false;
 }
 
-bool group_make(const actjit_graph *g, const int *m, int n, group *out) {
+bool group_make(const actjit_graph *g, const int *uses, const int *m, int n, group *out) {
   out->n = out->nins = 0;
   out->form = KF_INVALID;
   if (n > GROUP_MAX) return false;
@@ -25,11 +26,11 @@ bool group_make(const actjit_graph *g, const int *m, int n, group *out) {
       out->ins[out->nins++] = a;
     }
   }
-  out->form = group_form(g, out->m, out->n);
+  out->form = group_form(g, uses, out->m, out->n);
   return true;
 }
 
-bool group_of(const actjit_graph *g, int v, group *out) {
+bool group_of(const actjit_graph *g, const int *uses, int v, group *out) {
   /* Definition order is dataflow order: operands come first. */
   int m[GROUP_MAX], n = 0;
   for (int i = 0; i < g->n; i++) {
@@ -37,20 +38,16 @@ bool group_of(const actjit_graph *g, int v, group *out) {
     if (n == GROUP_MAX) return false;
     m[n++] = i;
   }
-  return group_make(g, m, n, out);
+  return group_make(g, uses, m, n, out);
 }
 
-/* Is every use of m[i] by a member, and there is one? */
-static bool used_inside(const actjit_graph *g, const int *m, int n, int v) {
-  if (g->output == v) return false;
-  int uses = 0;
-  for (int i = 0; i < g->n; i++)
-    for (int k = 0; k < g->nodes[i].nargs; k++)
-      if (g->nodes[i].args[k] == v) {
-        if (!is_member(m, n, i)) return false;
-        uses++;
-      }
-  return uses > 0;
+/* Is every use of v by a member, and there is one?  (Being the output is a
+ * use by none.) */
+static bool used_inside(const actjit_graph *g, const int *uses, const int *m, int n, int v) {
+  int inside = 0;
+  for (int i = 0; i < n; i++)
+    for (int k = 0; k < g->nodes[m[i]].nargs; k++) inside += g->nodes[m[i]].args[k] == v;
+  return inside > 0 && inside == uses[v];
 }
 
 /* A linear can end in a softmax over its output features when a whole row
@@ -100,13 +97,13 @@ bool form_has_linear(kernel_form f) {
   return false;
 }
 
-kernel_form group_form(const actjit_graph *g, const int *m, int n) {
+kernel_form group_form(const actjit_graph *g, const int *uses, const int *m, int n) {
   const node *last = &g->nodes[m[n - 1]];
   const node *lin[2] = {NULL, NULL};
   int linears = 0;
   for (int i = 0; i < n; i++) {
     const node *nd = &g->nodes[m[i]];
-    if (i < n - 1 && !used_inside(g, m, n, m[i])) return KF_INVALID;
+    if (i < n - 1 && !used_inside(g, uses, m, n, m[i])) return KF_INVALID;
     switch (op_table[nd->op].kind) {
     case K_ELTWISE:
       if (!shape_eq(&nd->shape, &last->shape)) return KF_INVALID;
@@ -148,31 +145,34 @@ kernel_form group_form(const actjit_graph *g, const int *m, int n) {
    * so no other op may read them. */
   if (f == KF_DUAL_LINEAR &&
       (lin[0]->args[0] != lin[1]->args[0] || !shape_eq(&g->nodes[lin[0]->args[1]].shape, &g->nodes[lin[1]->args[1]].shape) ||
-       ir_uses(g, lin[0]->args[1]) != 1 || ir_uses(g, lin[1]->args[1]) != 1))
+       uses[lin[0]->args[1]] != 1 || uses[lin[1]->args[1]] != 1))
     return KF_INVALID;
   return f == KF_INVALID || externals_ok(g, m, n, f) ? f : KF_INVALID;
 }
 
 actjit_status group_verify(actjit_graph *g) {
-  for (int i = 0; i < g->n; i++) {
+  int *uses = ir_use_counts(g);
+  actjit_status st = uses ? ACTJIT_OK : aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  for (int i = 0; !st && i < g->n; i++) {
     const node *nd = &g->nodes[i];
     group gr;
     if (!nd->group) continue;
-    bool fits = group_of(g, i, &gr);
+    bool fits = group_of(g, uses, i, &gr);
     if (fits && gr.m[0] != i) continue; /* each group once, from its first node */
     char where[256];
     if (!fits)
-      return aj_error(g->ctx, ACTJIT_ERR_VERIFY,
-                      "%s: cannot fuse this group: a kernel runs at most %d ops reading at most %d tensors",
-                      node_where(g, nd, where, sizeof where), GROUP_MAX, GROUP_MAX_INS);
-    if (gr.form == KF_INVALID)
-      return aj_error(g->ctx, ACTJIT_ERR_VERIFY,
-                      "%s: cannot fuse this group: its values but the last must be used only inside it, and it must "
-                      "be elementwise ops of one shape, after one linear or two of the same input, or before a "
-                      "softmax (a linear's only over 1 to %d output features)",
-                      node_where(g, nd, where, sizeof where), ROW_SOFTMAX_MAX);
+      st = aj_error(g->ctx, ACTJIT_ERR_VERIFY,
+                    "%s: cannot fuse this group: a kernel runs at most %d ops reading at most %d tensors",
+                    node_where(g, nd, where, sizeof where), GROUP_MAX, GROUP_MAX_INS);
+    else if (gr.form == KF_INVALID)
+      st = aj_error(g->ctx, ACTJIT_ERR_VERIFY,
+                    "%s: cannot fuse this group: its values but the last must be used only inside it, and it must "
+                    "be elementwise ops of one shape, after one linear or two of the same input, or before a "
+                    "softmax (a linear's only over 1 to %d output features)",
+                    node_where(g, nd, where, sizeof where), ROW_SOFTMAX_MAX);
   }
-  return ACTJIT_OK;
+  free(uses);
+  return st;
 }
 
 /* ------------------------------------------------------------ loop spaces */

@@ -36,13 +36,15 @@ typedef struct group {
 } group;
 
 /* The group of node v (v alone when it has none).  False if it has more than
- * GROUP_MAX members or reads more than GROUP_MAX_INS tensors. */
-bool group_of(const actjit_graph *g, int v, group *out);
+ * GROUP_MAX members or reads more than GROUP_MAX_INS tensors.  uses: every
+ * node's ir_uses (ir_use_counts), which the grammar asks about: a group
+ * costs its own size, not the graph's. */
+bool group_of(const actjit_graph *g, const int *uses, int v, group *out);
 /* The same for the members m[0..n) (dataflow order). */
-bool group_make(const actjit_graph *g, const int *m, int n, group *out);
+bool group_make(const actjit_graph *g, const int *uses, const int *m, int n, group *out);
 /* The form of members m[0..n) (dataflow order), KF_INVALID unless they
  * follow the grammar above. */
-kernel_form group_form(const actjit_graph *g, const int *m, int n);
+kernel_form group_form(const actjit_graph *g, const int *uses, const int *m, int n);
 /* Whether a kernel of form f runs a linear layer (and so has a GEMM and an
  * epilogue). */
 bool form_has_linear(kernel_form f);

@@ -150,6 +150,15 @@ int ir_uses(const actjit_graph *g, int v) {
   return n;
 }
 
+int *ir_use_counts(const actjit_graph *g) {
+  int *n = calloc((size_t)g->n + 1, sizeof *n);
+  if (!n) return NULL;
+  for (int i = 0; i < g->n; i++)
+    for (int a = 0; a < g->nodes[i].nargs; a++) n[g->nodes[i].args[a]]++;
+  if (g->output >= 0) n[g->output]++;
+  return n;
+}
+
 void ir_mark_live(const actjit_graph *g, bool *live) {
   for (int i = 0; i < g->n; i++) live[i] = i == g->output;
   /* Operands come before their uses: one backward sweep marks them all. */

@@ -109,6 +109,10 @@ bool ir_is_scalar_const(const actjit_graph *g, int v);
 /* The uses of v: one per operand slot that holds it, plus one if it is the
  * output. */
 int ir_uses(const actjit_graph *g, int v);
+/* ir_uses of every node at once (g->n entries, malloc'ed), or NULL when out
+ * of memory: for a pass that asks of many nodes while it changes no
+ * operand. */
+int *ir_use_counts(const actjit_graph *g);
 /* live[v] for each node: whether its value reaches the output (live has
  * g->n entries). */
 void ir_mark_live(const actjit_graph *g, bool *live);

@@ -18,11 +18,11 @@ static bool ungrouped_eltwise(const actjit_graph *g, int v) {
 
 /* Users of every node, built once for the pass: the users of v are
  * use[first[v] .. first[v + 1]), a node once per argument it reads v as. */
-typedef struct uses {
+typedef struct users {
   int *first, *use;
-} uses;
+} users;
 
-static bool uses_build(const actjit_graph *g, uses *u) {
+static bool users_build(const actjit_graph *g, users *u) {
   int total = 0;
   for (int i = 0; i < g->n; i++) total += g->nodes[i].nargs;
   u->first = calloc((size_t)g->n + 1, sizeof *u->first);
@@ -47,7 +47,7 @@ enum { UNSEEN, CANDIDATE, INSIDE, OUTSIDE };
  * size, or 0 past GROUP_MAX.  Only the members' operands can join, and
  * they are decided latest first (after all their users): a region costs
  * its own size, not the graph's.  state[] is UNSEEN outside calls. */
-static int region_of(const actjit_graph *g, const uses *u, int s, unsigned char *state, int m[GROUP_MAX]) {
+static int region_of(const actjit_graph *g, const users *u, int s, unsigned char *state, int m[GROUP_MAX]) {
   int cand[(GROUP_MAX + 1) * OP_MAX_ARGS], ncand = 0, touched[(GROUP_MAX + 1) * (OP_MAX_ARGS + 1)], ntouched = 0;
   int n = 0, v = s;
   state[s] = INSIDE, touched[ntouched++] = s;
@@ -82,33 +82,34 @@ static int region_of(const actjit_graph *g, const uses *u, int s, unsigned char 
   return n;
 }
 
-static void fuse_regions(actjit_graph *g, const uses *u, unsigned char *state) {
+static void fuse_regions(actjit_graph *g, const users *u, const int *uses, unsigned char *state) {
   int m[GROUP_MAX];
   for (int s = g->n - 1; s >= 0; s--) {
     if (!ungrouped_eltwise(g, s)) continue;
     int n = region_of(g, u, s, state, m);
-    if (n < 2 || !fusion_legal_set(g, m, n)) continue;
+    if (n < 2 || !fusion_legal_set(g, uses, m, n)) continue;
     for (int i = 0; i + 1 < n; i++) fusion_merge(g, m[i], s);
   }
 }
 
 actjit_status pass_fuse_elementwise(actjit_graph *g, const pass_options *o) {
-  uses u = {0};
+  users u = {0};
   unsigned char *state = calloc((size_t)g->n, 1);
-  bool ok = state && uses_build(g, &u);
-  if (ok) fuse_regions(g, &u, state);
+  int *uses = ir_use_counts(g);
+  bool ok = state && uses && users_build(g, &u);
+  if (ok) fuse_regions(g, &u, uses, state);
   free(state), free(u.first), free(u.use);
-  if (!ok) return aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
-  for (bool joined = true; joined;) {
+  for (bool joined = ok; joined;) {
     joined = false;
     for (int p = g->n - 1; p >= 0; p--) {
       if (op_table[g->nodes[p].op].kind != K_ELTWISE) continue;
       int c = fusion_sole_user(g, p);
-      if (c >= 0 && op_table[g->nodes[c].op].kind == K_ELTWISE && fusion_legal(g, p, c)) {
+      if (c >= 0 && op_table[g->nodes[c].op].kind == K_ELTWISE && fusion_legal(g, uses, p, c)) {
         fusion_merge(g, p, c);
         joined = true;
       }
     }
   }
-  return ACTJIT_OK;
+  free(uses);
+  return ok ? ACTJIT_OK : aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
 }

@@ -5,13 +5,18 @@
  * keeps both accumulators.  It runs before prologue fusion into softmax, so
  * a chain between a linear and a softmax joins the linear: computed once
  * there rather than in both softmax sweeps. */
+#include <stdlib.h>
+
 #include "passes/passes.h"
 
 actjit_status pass_fuse_epilogue(actjit_graph *g, const pass_options *o) {
+  int *uses = ir_use_counts(g);
+  if (!uses) return aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
   for (int p = 0; p < g->n; p++) {
     if (op_table[g->nodes[p].op].kind != K_LINEAR) continue;
     int c = fusion_sole_user(g, p);
-    if (c >= 0 && op_table[g->nodes[c].op].kind == K_ELTWISE && fusion_legal(g, p, c)) fusion_merge(g, p, c);
+    if (c >= 0 && op_table[g->nodes[c].op].kind == K_ELTWISE && fusion_legal(g, uses, p, c)) fusion_merge(g, p, c);
   }
+  free(uses);
   return ACTJIT_OK;
 }

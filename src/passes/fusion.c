@@ -2,22 +2,22 @@
  * kernel (the grammar of a kernel is group.c's). */
 #include "passes/passes.h"
 
-bool fusion_legal(const actjit_graph *g, int producer, int consumer) {
+bool fusion_legal(const actjit_graph *g, const int *uses, int producer, int consumer) {
   const node *p = &g->nodes[producer], *c = &g->nodes[consumer];
   if (p->group && p->group == c->group) return false;
   group gp, gc;
-  if (!group_of(g, producer, &gp) || !group_of(g, consumer, &gc)) return false;
+  if (!group_of(g, uses, producer, &gp) || !group_of(g, uses, consumer, &gc)) return false;
   if (gp.m[gp.n - 1] != producer || gp.n + gc.n > GROUP_MAX) return false;
   /* both member lists in dataflow order, merged */
   int m[2 * GROUP_MAX], n = 0;
   for (int i = 0, j = 0; i < gp.n || j < gc.n;)
     m[n++] = j == gc.n || (i < gp.n && gp.m[i] < gc.m[j]) ? gp.m[i++] : gc.m[j++];
-  return fusion_legal_set(g, m, n);
+  return fusion_legal_set(g, uses, m, n);
 }
 
-bool fusion_legal_set(const actjit_graph *g, const int *m, int n) {
+bool fusion_legal_set(const actjit_graph *g, const int *uses, const int *m, int n) {
   group grp;
-  return n <= GROUP_MAX && group_make(g, m, n, &grp) && grp.form != KF_INVALID;
+  return n <= GROUP_MAX && group_make(g, uses, m, n, &grp) && grp.form != KF_INVALID;
 }
 
 void fusion_merge(actjit_graph *g, int producer, int consumer) {

@@ -55,10 +55,11 @@ actjit_status run_passes(actjit_graph *g, const pass_options *o, bool fuse, stru
 /* ---- fusion.c: legality and group bookkeeping */
 /* May the group of `producer` (whose value it must be) and the group of
  * `consumer` run as one kernel?  Only if every use of the producer's value
- * is in the merged group and that follows the grammar (group.h). */
-bool fusion_legal(const actjit_graph *g, int producer, int consumer);
+ * is in the merged group and that follows the grammar (group.h).  uses:
+ * ir_use_counts(g), which merging groups leaves as it is. */
+bool fusion_legal(const actjit_graph *g, const int *uses, int producer, int consumer);
 /* May the ungrouped ops m[0..n) (dataflow order) run as one kernel? */
-bool fusion_legal_set(const actjit_graph *g, const int *m, int n);
+bool fusion_legal_set(const actjit_graph *g, const int *uses, const int *m, int n);
 /* Merges the two groups (fusion_legal must hold). */
 void fusion_merge(actjit_graph *g, int producer, int consumer);
 /* A user of v when all of v's users are one node or in one group, else -1

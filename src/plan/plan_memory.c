@@ -44,15 +44,18 @@ static bool same_extent(extent a, extent b) { return a.mul == b.mul && a.dyn == 
 
 /* The live kernels in dataflow order: a step at each group's value. */
 static actjit_status build_steps(const actjit_graph *g, plan *p, const bool *live) {
-  for (int v = 0; v < g->n; v++) {
+  int *uses = ir_use_counts(g);
+  actjit_status st = uses ? ACTJIT_OK : aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
+  for (int v = 0; !st && v < g->n; v++) {
     op_kind k = op_table[g->nodes[v].op].kind;
     if (!live[v] || k == K_SOURCE || k == K_VIEW) continue;
     group gr;
-    if (!group_of(g, v, &gr) || gr.form == KF_INVALID)
-      return aj_error(g->ctx, ACTJIT_ERR_UNSUPPORTED, "plan: %%%s is in a group no kernel runs", g->nodes[v].name);
-    if (gr.m[gr.n - 1] == v) p->steps[p->n++] = (step){.grp = gr};
+    if (!group_of(g, uses, v, &gr) || gr.form == KF_INVALID)
+      st = aj_error(g->ctx, ACTJIT_ERR_UNSUPPORTED, "plan: %%%s is in a group no kernel runs", g->nodes[v].name);
+    else if (gr.m[gr.n - 1] == v) p->steps[p->n++] = (step){.grp = gr};
   }
-  return ACTJIT_OK;
+  free(uses);
+  return st;
 }
 
 /* Assigns scratch to a set live over kernels [from, to]; reuses a buffer
@@ -157,9 +160,7 @@ actjit_status plan_memory(const actjit_graph *g, const plan_options *o, plan *p)
                          ? ACTJIT_OK
                          : aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
   if (!st) {
-    live[g->output] = true;
-    for (int i = n - 1; i >= 0; i--)
-      for (int k = 0; live[i] && k < g->nodes[i].nargs; k++) live[g->nodes[i].args[k]] = true;
+    ir_mark_live(g, live);
     for (int i = 0; i < n; i++) {
       root[i] = op_table[g->nodes[i].op].kind == K_VIEW ? root[g->nodes[i].args[0]] : i;
       set[i] = i, first[i] = n, last[i] = -1;
