@@ -21,6 +21,7 @@ void actjit_graph_destroy(actjit_graph *g) {
   if (!g) return;
   for (int i = 0; i < g->n; i++) free(g->nodes[i].name), free(g->nodes[i].data);
   free(g->nodes);
+  free(g->names);
   free(g->file);
   free(g);
 }
@@ -34,11 +35,47 @@ bool ir_plain_name(const char *name) {
   return true;
 }
 
+/* FNV-1a */
+static unsigned name_hash(const char *name, size_t len) {
+  unsigned h = 2166136261u;
+  for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)name[i]) * 16777619u;
+  return h;
+}
+
+/* The slot of name in the index: its node's, or the empty one it would
+ * take. */
+static int name_slot(const actjit_graph *g, const char *name, size_t len) {
+  unsigned mask = (unsigned)g->names_cap - 1, h = name_hash(name, len) & mask;
+  for (;; h = (h + 1) & mask) {
+    int v = g->names[h] - 1;
+    if (v < 0 || (strlen(g->nodes[v].name) == len && !memcmp(g->nodes[v].name, name, len))) return (int)h;
+  }
+}
+
+/* Enters every named node into an index of cap slots (anonymous constants
+ * are never looked up). */
+static void names_fill(actjit_graph *g) {
+  memset(g->names, 0, (size_t)g->names_cap * sizeof *g->names);
+  for (int i = 0; i < g->n; i++)
+    if (*g->nodes[i].name) g->names[name_slot(g, g->nodes[i].name, strlen(g->nodes[i].name))] = i + 1;
+}
+
+/* Room in the index for one more name. */
+static bool names_reserve(actjit_graph *g) {
+  if (2 * (g->n + 1) < g->names_cap) return true;
+  int cap = g->names_cap ? 2 * g->names_cap : 64;
+  int *names = malloc((size_t)cap * sizeof *names);
+  if (!names) return false;
+  free(g->names);
+  g->names = names, g->names_cap = cap;
+  names_fill(g);
+  return true;
+}
+
 node *ir_find(const actjit_graph *g, const char *name, size_t len) {
-  for (int i = 0; len && i < g->n; i++)
-    if (strlen(g->nodes[i].name) == len && !memcmp(g->nodes[i].name, name, len))
-      return &g->nodes[i];
-  return NULL;
+  if (!len || !g->names) return NULL;
+  int v = g->names[name_slot(g, name, len)] - 1;
+  return v < 0 ? NULL : &g->nodes[v];
 }
 
 /* A name of the form tK not yet in use. */
@@ -59,6 +96,7 @@ actjit_status ir_add(actjit_graph *g, op_id op, const char *name,
     return aj_error(g->ctx, ACTJIT_ERR_VERIFY, "%s'%c%s' is defined twice (values and parameters share one namespace)",
                     where, op == OP_PARAM ? '@' : '%', name);
   }
+  if (!names_reserve(g)) return aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
   if (g->n == g->cap) {
     int cap = g->cap ? 2 * g->cap : 16;
     node *nodes = realloc(g->nodes, (size_t)cap * sizeof *nodes);
@@ -83,6 +121,7 @@ actjit_status ir_add(actjit_graph *g, op_id op, const char *name,
   nd.shape = inferred;
   if (op == OP_INPUT) g->input = g->n;
   g->nodes[g->n] = nd;
+  if (*nd.name) g->names[name_slot(g, nd.name, strlen(nd.name))] = g->n + 1;
   *index = g->n++;
   return ACTJIT_OK;
 }
@@ -113,7 +152,12 @@ actjit_graph *ir_clone(const actjit_graph *g) {
   *c = *g;
   c->file = g->file ? aj_strndup(g->file, strlen(g->file)) : NULL;
   c->nodes = calloc((size_t)(g->cap ? g->cap : 1), sizeof *c->nodes);
-  if (!c->nodes || (g->file && !c->file)) { free(c->nodes); free(c->file); free(c); return NULL; }
+  c->names = malloc((size_t)(g->names_cap ? g->names_cap : 1) * sizeof *c->names);
+  if (!c->nodes || !c->names || (g->file && !c->file)) {
+    free(c->nodes), free(c->names), free(c->file), free(c);
+    return NULL;
+  }
+  if (g->names_cap) memcpy(c->names, g->names, (size_t)g->names_cap * sizeof *c->names);
   for (c->n = 0; c->n < g->n; c->n++) {
     const node *from = &g->nodes[c->n];
     node *to = &c->nodes[c->n];
@@ -183,6 +227,7 @@ void ir_remove(actjit_graph *g, int v) {
       if (g->nodes[i].args[a] > v) g->nodes[i].args[a]--;
   if (g->output > v) g->output--;
   if (g->input > v) g->input--;
+  if (g->names) names_fill(g);
 }
 
 /* ---------------------------------------------------------------- shapes */
@@ -371,6 +416,7 @@ actjit_status actjit_graph_set_name(actjit_graph *g, actjit_value v, const char 
   if (!copy) return aj_error(g->ctx, ACTJIT_ERR_NOMEM, "out of memory");
   free(nd->name);
   nd->name = copy;
+  names_fill(g);
   return ACTJIT_OK;
 }
 

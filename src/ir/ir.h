@@ -63,6 +63,9 @@ struct actjit_graph {
   node *nodes;
   int n, cap;
   int input, output;          /* node indices, -1 until set */
+  /* ir_find's index: open addressing over names_cap slots (a power of two
+   * above twice the named nodes), each a named node's index + 1 or 0. */
+  int *names, names_cap;
 };
 
 /* Appends a node, inferring and checking its shape, and sets *index to it;
