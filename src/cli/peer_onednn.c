@@ -18,17 +18,61 @@ void onednn_destroy(onednn_run *r) {}
 
 #else
 
+#include <dlfcn.h>
 #include <math.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
-#include <omp.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "ir/ir.h"
 
+/* oneDNN is opened when the benchmark first asks for it, not linked:
+ * loading it, with its OpenMP and OpenCL, took 10 ms of every actjit
+ * command's start-up.  The functions the peer calls, from the library of
+ * the soname it was built against (ACTJIT_DNNL_SONAME); OpenMP's thread
+ * count from the OpenMP runtime it brings. */
+#define DNNL_FUNCTIONS(X)                                                                                              \
+  X(dnnl_version) X(dnnl_status2str) X(dnnl_engine_create) X(dnnl_engine_destroy) X(dnnl_stream_create)               \
+  X(dnnl_stream_wait) X(dnnl_stream_destroy) X(dnnl_memory_desc_init_by_tag) X(dnnl_memory_create)                     \
+  X(dnnl_memory_destroy) X(dnnl_primitive_desc_create) X(dnnl_primitive_desc_query_md) X(dnnl_primitive_desc_destroy) \
+  X(dnnl_primitive_create) X(dnnl_primitive_execute) X(dnnl_primitive_destroy) X(dnnl_primitive_attr_create)          \
+  X(dnnl_primitive_attr_set_post_ops) X(dnnl_primitive_attr_destroy) X(dnnl_post_ops_create)                          \
+  X(dnnl_post_ops_append_eltwise) X(dnnl_post_ops_destroy) X(dnnl_inner_product_forward_desc_init)                    \
+  X(dnnl_eltwise_forward_desc_init) X(dnnl_softmax_v2_forward_desc_init) X(dnnl_reorder_primitive_desc_create)
+
+static struct {
+#define X(f) __typeof__(f) *f;
+  DNNL_FUNCTIONS(X)
+#undef X
+  void (*omp_set_num_threads)(int);
+  char error[256]; /* why it did not load; "" when it did */
+} lib;
+
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+
+static void lib_open(void) {
+  void *h = dlopen(ACTJIT_DNNL_SONAME, RTLD_NOW | RTLD_LOCAL);
+  const char *missing = NULL;
+#define X(f) if (h && !missing && !(*(void **)&lib.f = dlsym(h, #f))) missing = #f;
+  DNNL_FUNCTIONS(X)
+  X(omp_set_num_threads)
+#undef X
+  if (!h) snprintf(lib.error, sizeof lib.error, "cannot load oneDNN: %s", dlerror());
+  else if (missing) snprintf(lib.error, sizeof lib.error, "cannot load oneDNN: %s has no %s", ACTJIT_DNNL_SONAME, missing);
+}
+
+/* Whether oneDNN is loaded; if not, why in why[len] (if why). */
+static bool lib_loaded(char *why, size_t len) {
+  pthread_once(&lib_once, lib_open);
+  if (*lib.error && why) snprintf(why, len, "%s", lib.error);
+  return !*lib.error;
+}
+
 const char *onednn_version(void) {
   static char v[32];
-  const dnnl_version_t *d = dnnl_version();
+  if (!lib_loaded(NULL, 0)) return NULL;
+  const dnnl_version_t *d = lib.dnnl_version();
   snprintf(v, sizeof v, "oneDNN %d.%d.%d", d->major, d->minor, d->patch);
   return v;
 }
@@ -184,28 +228,28 @@ static bool plan_stages(const actjit_graph *g, bool training, stage *st, int *ns
   do {                                                                                                                 \
     dnnl_status_t s_ = (call);                                                                                         \
     if (s_ != dnnl_success) {                                                                                          \
-      snprintf(why, len, "oneDNN: %s: %s", #call, dnnl_status2str(s_));                                                \
+      snprintf(why, len, "oneDNN: %s: %s", #call, lib.dnnl_status2str(s_));                                                \
       goto fail;                                                                                                       \
     }                                                                                                                  \
   } while (0)
 
 static dnnl_memory_desc_t plain(int rank, int64_t d0, int64_t d1) {
   dnnl_memory_desc_t md;
-  dnnl_memory_desc_init_by_tag(&md, rank, (dnnl_dims_t){d0, d1}, dnnl_f32, rank == 1 ? dnnl_a : dnnl_ab);
+  lib.dnnl_memory_desc_init_by_tag(&md, rank, (dnnl_dims_t){d0, d1}, dnnl_f32, rank == 1 ? dnnl_a : dnnl_ab);
   return md;
 }
 
 /* A memory object of run r over data (DNNL_MEMORY_ALLOCATE: its own). */
 static dnnl_memory_t memory(onednn_run *r, const dnnl_memory_desc_t *md, const void *data) {
   dnnl_memory_t m = NULL;
-  if (dnnl_memory_create(&m, md, r->engine, (void *)data) == dnnl_success) r->mems[r->nmems++] = m;
+  if (lib.dnnl_memory_create(&m, md, r->engine, (void *)data) == dnnl_success) r->mems[r->nmems++] = m;
   return m;
 }
 
 /* Appends the primitive of pd, reading src and writing dst. */
 static dnnl_status_t add_step(onednn_run *r, dnnl_primitive_desc_t pd, dnnl_memory_t src, dnnl_memory_t dst) {
   step *s = &r->steps[r->nsteps];
-  dnnl_status_t st = dnnl_primitive_create(&s->prim, pd);
+  dnnl_status_t st = lib.dnnl_primitive_create(&s->prim, pd);
   if (st != dnnl_success) return st;
   r->nsteps++;
   s->args[0] = (dnnl_exec_arg_t){DNNL_ARG_SRC, src};
@@ -222,35 +266,35 @@ static dnnl_status_t add_linear(onednn_run *r, const actjit_graph *g, const stag
   int64_t in_f = g->nodes[nd->args[0]].shape.d[1], out_f = nd->shape.d[1];
   dnnl_memory_desc_t src_md = plain(2, batch, in_f), dst_md = plain(2, batch, out_f), w_user = plain(2, out_f, in_f);
   dnnl_memory_desc_t b_md = plain(1, out_f, 0), w_any;
-  dnnl_memory_desc_init_by_tag(&w_any, 2, (dnnl_dims_t){out_f, in_f}, dnnl_f32, dnnl_format_tag_any);
+  lib.dnnl_memory_desc_init_by_tag(&w_any, 2, (dnnl_dims_t){out_f, in_f}, dnnl_f32, dnnl_format_tag_any);
   dnnl_inner_product_desc_t d;
   dnnl_primitive_attr_t attr = NULL;
   dnnl_post_ops_t po = NULL;
   dnnl_primitive_desc_t pd = NULL, rpd = NULL;
   dnnl_primitive_t reorder = NULL;
-  dnnl_status_t st = dnnl_inner_product_forward_desc_init(&d, dnnl_forward_inference, &src_md, &w_any,
+  dnnl_status_t st = lib.dnnl_inner_product_forward_desc_init(&d, dnnl_forward_inference, &src_md, &w_any,
                                                           nd->nargs == 3 ? &b_md : NULL, &dst_md);
-  if (!st) st = dnnl_primitive_attr_create(&attr);
-  if (!st) st = dnnl_post_ops_create(&po);
+  if (!st) st = lib.dnnl_primitive_attr_create(&attr);
+  if (!st) st = lib.dnnl_post_ops_create(&po);
   for (int k = 0; !st && k < s->nalgs; k++)
-    st = dnnl_post_ops_append_eltwise(po, 1.0f, s->algs[k].kind, s->algs[k].alpha, s->algs[k].beta);
-  if (!st) st = dnnl_primitive_attr_set_post_ops(attr, po);
-  if (!st) st = dnnl_primitive_desc_create(&pd, &d, attr, r->engine, NULL);
+    st = lib.dnnl_post_ops_append_eltwise(po, 1.0f, s->algs[k].kind, s->algs[k].alpha, s->algs[k].beta);
+  if (!st) st = lib.dnnl_primitive_attr_set_post_ops(attr, po);
+  if (!st) st = lib.dnnl_primitive_desc_create(&pd, &d, attr, r->engine, NULL);
   if (!st) st = add_step(r, pd, src, dst);
   dnnl_memory_t w_src = NULL, w = NULL;
   if (!st) {
-    const dnnl_memory_desc_t *w_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *w_md = lib.dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     w_src = memory(r, &w_user, params[param_index(g, nd->args[1])]);
     w = memory(r, w_md, DNNL_MEMORY_ALLOCATE);
-    st = w_src && w ? dnnl_reorder_primitive_desc_create(&rpd, &w_user, r->engine, w_md, r->engine, NULL)
+    st = w_src && w ? lib.dnnl_reorder_primitive_desc_create(&rpd, &w_user, r->engine, w_md, r->engine, NULL)
                     : dnnl_out_of_memory;
   }
-  if (!st) st = dnnl_primitive_create(&reorder, rpd);
+  if (!st) st = lib.dnnl_primitive_create(&reorder, rpd);
   if (!st) {
     dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, w_src}, {DNNL_ARG_TO, w}};
-    st = dnnl_primitive_execute(reorder, r->stream, 2, args);
+    st = lib.dnnl_primitive_execute(reorder, r->stream, 2, args);
   }
-  if (!st) st = dnnl_stream_wait(r->stream);
+  if (!st) st = lib.dnnl_stream_wait(r->stream);
   if (!st) {
     step *s_ip = &r->steps[r->nsteps - 1];
     s_ip->args[s_ip->nargs++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, w};
@@ -260,11 +304,11 @@ static dnnl_status_t add_linear(onednn_run *r, const actjit_graph *g, const stag
       else st = dnnl_out_of_memory;
     }
   }
-  if (reorder) dnnl_primitive_destroy(reorder);
-  if (rpd) dnnl_primitive_desc_destroy(rpd);
-  if (pd) dnnl_primitive_desc_destroy(pd);
-  if (po) dnnl_post_ops_destroy(po);
-  if (attr) dnnl_primitive_attr_destroy(attr);
+  if (reorder) lib.dnnl_primitive_destroy(reorder);
+  if (rpd) lib.dnnl_primitive_desc_destroy(rpd);
+  if (pd) lib.dnnl_primitive_desc_destroy(pd);
+  if (po) lib.dnnl_post_ops_destroy(po);
+  if (attr) lib.dnnl_primitive_attr_destroy(attr);
   return st;
 }
 
@@ -272,15 +316,15 @@ onednn_run *onednn_create(const actjit_graph *g, const float *const *params, int
                           const float *in, float *out, char *why, size_t len) {
   stage st[MAX_STEPS];
   int nst;
-  if (!plan_stages(g, training, st, &nst, why, len)) return NULL;
+  if (!lib_loaded(why, len) || !plan_stages(g, training, st, &nst, why, len)) return NULL;
   onednn_run *r = calloc(1, sizeof *r);
   if (!r) {
     snprintf(why, len, "out of memory");
     return NULL;
   }
-  omp_set_num_threads(threads);
-  CHECK(dnnl_engine_create(&r->engine, dnnl_cpu, 0));
-  CHECK(dnnl_stream_create(&r->stream, r->engine, dnnl_stream_default_flags));
+  lib.omp_set_num_threads(threads);
+  CHECK(lib.dnnl_engine_create(&r->engine, dnnl_cpu, 0));
+  CHECK(lib.dnnl_stream_create(&r->stream, r->engine, dnnl_stream_default_flags));
   /* Linears write a buffer of their own, or the output when only
    * eltwise ops and softmaxes follow; those run in place but on the input. */
   int64_t cols = g->nodes[g->input].shape.d[1];
@@ -302,22 +346,22 @@ onednn_run *onednn_create(const actjit_graph *g, const float *const *params, int
       s = add_linear(r, g, &st[k], params, batch, cur, dst);
     } else if (op_table[nd->op].kind == K_SOFTMAX) {
       dnnl_softmax_v2_desc_t d;
-      s = dnnl_softmax_v2_forward_desc_init(&d, dnnl_forward_inference,
+      s = lib.dnnl_softmax_v2_forward_desc_init(&d, dnnl_forward_inference,
                                             nd->op == OP_SOFTMAX ? dnnl_softmax_accurate : dnnl_softmax_log, &md, &md, 1);
-      if (!s) s = dnnl_primitive_desc_create(&pd, &d, NULL, r->engine, NULL);
+      if (!s) s = lib.dnnl_primitive_desc_create(&pd, &d, NULL, r->engine, NULL);
     } else {
       dnnl_eltwise_desc_t d;
-      s = dnnl_eltwise_forward_desc_init(&d, dnnl_forward_inference, st[k].algs[0].kind, &md, st[k].algs[0].alpha,
+      s = lib.dnnl_eltwise_forward_desc_init(&d, dnnl_forward_inference, st[k].algs[0].kind, &md, st[k].algs[0].alpha,
                                          st[k].algs[0].beta);
-      if (!s) s = dnnl_primitive_desc_create(&pd, &d, NULL, r->engine, NULL);
+      if (!s) s = lib.dnnl_primitive_desc_create(&pd, &d, NULL, r->engine, NULL);
     }
     if (pd) {
       s = add_step(r, pd, cur, dst);
-      dnnl_primitive_desc_destroy(pd);
+      lib.dnnl_primitive_desc_destroy(pd);
     }
     if (s != dnnl_success) {
       snprintf(why, len, "oneDNN cannot make the primitive of %s %%%s: %s", op_table[nd->op].name, nd->name,
-               dnnl_status2str(s));
+               lib.dnnl_status2str(s));
       goto fail;
     }
     cur = dst, on_input = false;
@@ -329,16 +373,16 @@ fail:
 }
 
 void onednn_execute(onednn_run *r) {
-  for (int k = 0; k < r->nsteps; k++) dnnl_primitive_execute(r->steps[k].prim, r->stream, r->steps[k].nargs, r->steps[k].args);
-  dnnl_stream_wait(r->stream);
+  for (int k = 0; k < r->nsteps; k++) lib.dnnl_primitive_execute(r->steps[k].prim, r->stream, r->steps[k].nargs, r->steps[k].args);
+  lib.dnnl_stream_wait(r->stream);
 }
 
 void onednn_destroy(onednn_run *r) {
   if (!r) return;
-  for (int k = 0; k < r->nsteps; k++) dnnl_primitive_destroy(r->steps[k].prim);
-  for (int k = 0; k < r->nmems; k++) dnnl_memory_destroy(r->mems[k]);
-  if (r->stream) dnnl_stream_destroy(r->stream);
-  if (r->engine) dnnl_engine_destroy(r->engine);
+  for (int k = 0; k < r->nsteps; k++) lib.dnnl_primitive_destroy(r->steps[k].prim);
+  for (int k = 0; k < r->nmems; k++) lib.dnnl_memory_destroy(r->mems[k]);
+  if (r->stream) lib.dnnl_stream_destroy(r->stream);
+  if (r->engine) lib.dnnl_engine_destroy(r->engine);
   free(r);
 }
 
