@@ -97,6 +97,46 @@ static void test_builder(void **state) {
   actjit_context_destroy(ctx);
 }
 
+/* Names through the builder, past the first sizes of the graph's name
+ * index: each is found, renamed away it is free again, a second use of one
+ * is refused, and the text parses back to the same graph. */
+static void test_builder_names(void **state) {
+  (void)state;
+  enum { N = 300 };
+  actjit_context *ctx;
+  actjit_graph *g;
+  actjit_value v[N + 1], w;
+  char name[32];
+  assert_int_equal(actjit_context_create(&ctx), ACTJIT_OK);
+  assert_int_equal(actjit_graph_create(ctx, &g), ACTJIT_OK);
+  assert_int_equal(actjit_graph_input(g, "x", 2, (int64_t[]){ACTJIT_DYN, 4}, &v[0]), ACTJIT_OK);
+  for (int i = 1; i <= N; i++) {
+    assert_int_equal(actjit_graph_op(g, "relu", &v[i - 1], 1, NULL, 0, &v[i]), ACTJIT_OK);
+    snprintf(name, sizeof name, "v%d", i);
+    assert_int_equal(actjit_graph_set_name(g, v[i], name), ACTJIT_OK);
+  }
+  assert_int_equal(actjit_graph_set_name(g, v[5], "v7"), ACTJIT_ERR_VERIFY);
+  assert_non_null(strstr(actjit_context_error(ctx), "'%v7' is defined twice"));
+  assert_int_equal(actjit_graph_set_name(g, v[5], "w5"), ACTJIT_OK);
+  assert_int_equal(actjit_graph_set_name(g, v[6], "v5"), ACTJIT_OK);
+  assert_int_equal(actjit_graph_set_name(g, v[6], "v5"), ACTJIT_OK); /* its own name */
+  assert_int_equal(actjit_graph_param(g, "w5", 1, (int64_t[]){4}, &w), ACTJIT_ERR_VERIFY);
+  assert_int_equal(actjit_graph_param(g, "v6", 1, (int64_t[]){4}, &w), ACTJIT_OK);
+  assert_int_equal(actjit_graph_param_set_data(g, "v6", (const float[]){1, 2, 3, 4}, 4), ACTJIT_OK);
+  assert_int_equal(actjit_graph_param_set_data(g, "v7", (const float[]){1, 2, 3, 4}, 4), ACTJIT_ERR_WEIGHTS);
+  assert_non_null(strstr(actjit_context_error(ctx), "no parameter @v7"));
+  assert_int_equal(actjit_graph_op(g, "add", (actjit_value[]){v[N], w}, 2, NULL, 0, &v[0]), ACTJIT_OK);
+  assert_int_equal(actjit_graph_output(g, v[0]), ACTJIT_OK);
+  char *a = print(g);
+  assert_non_null(strstr(a, "%v5 = relu %w5"));
+  actjit_graph *h = parse(ctx, a);
+  char *b = print(h);
+  assert_string_equal(a, b);
+  actjit_free(a), actjit_free(b);
+  actjit_graph_destroy(g), actjit_graph_destroy(h);
+  actjit_context_destroy(ctx);
+}
+
 /* ---------------------------------------------------------------- errors */
 
 typedef struct bad_case {
@@ -342,6 +382,7 @@ static void test_kernels(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roundtrip),           cmocka_unit_test(test_builder),
+      cmocka_unit_test(test_builder_names),
       cmocka_unit_test(test_errors),              cmocka_unit_test(test_reference_transpose),
       cmocka_unit_test(test_reference_matmul),    cmocka_unit_test(test_kernels),
   };

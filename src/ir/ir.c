@@ -52,9 +52,10 @@ static int name_slot(const actjit_graph *g, const char *name, size_t len) {
   }
 }
 
-/* Enters every named node into an index of cap slots (anonymous constants
- * are never looked up). */
+/* The index emptied, then every named node entered (anonymous constants
+ * are never looked up); nothing while there is none. */
 static void names_fill(actjit_graph *g) {
+  if (!g->names_cap) return;
   memset(g->names, 0, (size_t)g->names_cap * sizeof *g->names);
   for (int i = 0; i < g->n; i++)
     if (*g->nodes[i].name) g->names[name_slot(g, g->nodes[i].name, strlen(g->nodes[i].name))] = i + 1;
@@ -73,7 +74,7 @@ static bool names_reserve(actjit_graph *g) {
 }
 
 node *ir_find(const actjit_graph *g, const char *name, size_t len) {
-  if (!len || !g->names) return NULL;
+  if (!len || !g->names_cap) return NULL;
   int v = g->names[name_slot(g, name, len)] - 1;
   return v < 0 ? NULL : &g->nodes[v];
 }
@@ -152,8 +153,8 @@ actjit_graph *ir_clone(const actjit_graph *g) {
   *c = *g;
   c->file = g->file ? aj_strndup(g->file, strlen(g->file)) : NULL;
   c->nodes = calloc((size_t)(g->cap ? g->cap : 1), sizeof *c->nodes);
-  c->names = malloc((size_t)(g->names_cap ? g->names_cap : 1) * sizeof *c->names);
-  if (!c->nodes || !c->names || (g->file && !c->file)) {
+  c->names = g->names_cap ? malloc((size_t)g->names_cap * sizeof *c->names) : NULL;
+  if (!c->nodes || (g->names_cap && !c->names) || (g->file && !c->file)) {
     free(c->nodes), free(c->names), free(c->file), free(c);
     return NULL;
   }
@@ -227,7 +228,7 @@ void ir_remove(actjit_graph *g, int v) {
       if (g->nodes[i].args[a] > v) g->nodes[i].args[a]--;
   if (g->output > v) g->output--;
   if (g->input > v) g->input--;
-  if (g->names) names_fill(g);
+  names_fill(g);
 }
 
 /* ---------------------------------------------------------------- shapes */
