@@ -127,7 +127,7 @@ static void test_memory_keys(void **state) {
   actjit_compile_options changed[8];
   int n = 0;
   changed[n] = o, changed[n++].fuse = 0;
-  changed[n] = o, changed[n++].cpu = "haswell";
+  changed[n] = o, changed[n++].cpu = tu_other_cpu();
   changed[n] = o, changed[n++].features = "-avx512f";
   changed[n] = o, changed[n++].tuning = "l2=196608"; /* (no CPU's own L2: a change on any host) */
   changed[n] = o, changed[n++].opt_level = 2;
@@ -312,11 +312,13 @@ static void test_disk_hit(void **state) {
   uint64_t rng = 5;
   pipeline p;
   load_pipeline(&p, NULL, MLP, &rng);
+  int entries = 0;
   for (size_t t = 0; t < N_TEST_TARGETS; t++) {
     const char *cpu = test_targets[t].cpu;
+    if (cpu && tu_narrowed() && !strcmp(cpu, tu_narrowed())) continue; /* the host's entry */
     actjit_kernel *k = compile_in(&p, dir, cpu, ACTJIT_CACHE_MISS, "");
     actjit_kernel_destroy(k);
-    assert_int_equal(dir_files(dir, NULL), (int)t + 1);
+    assert_int_equal(dir_files(dir, NULL), ++entries);
     k = compile_in(&p, dir, cpu, ACTJIT_CACHE_DISK, "");
     actjit_compile_phases ph;
     assert_int_equal(actjit_kernel_compile_phases(k, &ph), ACTJIT_OK);
@@ -448,12 +450,12 @@ static void other_build(const char *dir, const char *entry, pipeline *p) {
   free(b);
 }
 
-/* The entry of the same pipeline compiled for haswell, under the host's
- * entry's name. */
+/* The entry of the same pipeline compiled for another CPU, under the
+ * host's entry's name. */
 static void other_cpu(const char *dir, const char *entry, pipeline *p) {
   char dir2[64], entry2[600];
   temp_dir(dir2);
-  actjit_kernel *k = compile_in(p, dir2, "haswell", ACTJIT_CACHE_MISS, "");
+  actjit_kernel *k = compile_in(p, dir2, tu_other_cpu(), ACTJIT_CACHE_MISS, "");
   actjit_kernel_destroy(k);
   assert_int_equal(dir_files(dir2, entry2), 1);
   size_t len;
@@ -473,6 +475,8 @@ static void test_disk_rebuilt(void **state) {
   mlp_text = realloc(mlp_text, len + 1);
   mlp_text[len] = 0;
   texts[0] = mlp_text;
+  char other_target[64];
+  snprintf(other_target, sizeof other_target, "another target: x86_64-pc-linux-gnu %s", tu_other_cpu());
   for (int i = 0; i < 2; i++) {
     check_rebuilt(texts[i], truncate_half, "truncated");
     check_rebuilt(texts[i], flip_byte, "checksum does not match");
@@ -480,7 +484,7 @@ static void test_disk_rebuilt(void **state) {
     check_rebuilt(texts[i], break_second_object, "object file refused by LLVM");
     check_rebuilt(texts[i], other_format, "another version: format");
     check_rebuilt(texts[i], other_build, "another version: format 3, actjit");
-    check_rebuilt(texts[i], other_cpu, "another target: x86_64-pc-linux-gnu haswell");
+    check_rebuilt(texts[i], other_cpu, other_target);
   }
   free(mlp_text);
 }

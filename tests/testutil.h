@@ -41,6 +41,20 @@ static const test_target test_targets[] = {
 };
 #define N_TEST_TARGETS (sizeof test_targets / sizeof *test_targets)
 
+/* The CPU the host target is narrowed to (ACTJIT_CPU, README "Targets"),
+ * NULL when it is the host's own: then the host and a test target of that
+ * CPU are one target. */
+static inline const char *tu_narrowed(void) {
+  const char *cpu = getenv("ACTJIT_CPU");
+  return cpu && *cpu ? cpu : NULL;
+}
+
+/* A CPU that is not the host target's: haswell, or x86-64 on a host
+ * narrowed to haswell. */
+static inline const char *tu_other_cpu(void) {
+  return tu_narrowed() && !strcmp(tu_narrowed(), "haswell") ? "x86-64" : "haswell";
+}
+
 static inline uint64_t tu_rng(uint64_t *s) {
   *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
   return *s;
